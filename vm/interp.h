@@ -1,0 +1,112 @@
+// The interpreter: the reference semantics of bpfvm (RFC 9669), and the fallback engine.
+//
+// Programs are pre-decoded once (Interpreter::create) into a form that dispatches without
+// re-decoding. Two modes:
+//  - checked: every load and store is bounds-checked against the regions the VM handed out (the
+//    live stack frames, the input regions), executed instructions are capped by a budget, and every
+//    fault ends the run with an Error naming the pc and the cause. Used for anything unverified.
+//  - unchecked: no bounds checks and no budget, for programs a verifier has accepted.
+// Both give bit-identical results on programs that do not fault.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vm/decode.h"
+#include "vm/helper_table.h"
+#include "vm/result.h"
+
+namespace bpfvm {
+
+// A block of host memory that a program may access.
+struct MemRegion {
+  uint64_t base = 0;
+  uint64_t size = 0;
+  bool writable = false;
+  std::string_view name;  // "input", "packet", "ctx", "map value", ... for error messages
+};
+
+// Services reached by helpers during a run. The helpers library provides the default
+// implementation (real clocks and randomness, or a deterministic mode); tests override it.
+class Environment {
+ public:
+  virtual ~Environment() = default;
+  virtual void trace(std::string_view text) = 0;  // bpf_trace_printk output
+  virtual uint64_t ktime_ns() = 0;
+  virtual uint32_t prandom_u32() = 0;
+};
+
+// The view a helper has of the running program.
+class HelperCall {
+ public:
+  // Host pointer for [addr, addr + len) when the whole range lies inside one region of this run
+  // (the live stack frames count), writable if `write`; nullptr otherwise. Helpers always check
+  // pointers this way, in unchecked mode too.
+  void* translate(uint64_t addr, uint64_t len, bool write) const;
+  // Ends the run with ErrorCode::kHelperFault at this call, with `msg`.
+  void fail(std::string msg);
+  Environment& env() const { return *env_; }
+  void* user() const { return user_; }
+  uint32_t pc() const { return pc_; }
+
+  // Set up by the engine.
+  HelperCall(Environment* env, void* user, uint32_t pc, std::span<const MemRegion> regions,
+             uint64_t stack_lo, uint64_t stack_hi)
+      : env_(env), user_(user), pc_(pc), regions_(regions), stack_lo_(stack_lo), stack_hi_(stack_hi) {}
+  bool failed() const { return failed_; }
+  const std::string& failure() const { return failure_; }
+
+ private:
+  Environment* env_;
+  void* user_;
+  uint32_t pc_;
+  std::span<const MemRegion> regions_;
+  uint64_t stack_lo_, stack_hi_;  // live stack frames [lo, hi)
+  bool failed_ = false;
+  std::string failure_;
+};
+
+struct RunOptions {
+  bool checked = true;
+  // Checked mode: the run faults with kBudgetExhausted after this many executed instructions.
+  uint64_t budget = 100'000'000;
+};
+
+// Input of one run: the initial r1..r5 and the memory the program may touch besides its stack.
+// For the conformance convention: r1 = input memory, r2 = its length, one writable region.
+struct RunInput {
+  uint64_t args[5] = {0, 0, 0, 0, 0};
+  std::vector<MemRegion> regions;
+};
+
+struct RunStats {
+  uint64_t insns_executed = 0;  // counted in checked mode only
+};
+
+class Interpreter {
+ public:
+  // Pre-decodes `program`. `helpers` must outlive the interpreter (it may be null: then every call
+  // of a helper faults with kUnknownHelper).
+  static Result<std::unique_ptr<Interpreter>> create(const Program& program, const HelperTable* helpers);
+  ~Interpreter();
+
+  // Runs the program; returns r0 at the exit of the main function, or the fault. Thread-safe:
+  // each run has its own stack.
+  Result<uint64_t> run(const RunInput& input, const RunOptions& opts, Environment& env,
+                       RunStats* stats = nullptr) const;
+
+  // Convenience for the conformance convention: r1 = mem, r2 = len, mem is one writable region.
+  Result<uint64_t> run(std::span<uint8_t> mem, const RunOptions& opts, Environment& env) const;
+
+  struct Impl;
+
+ private:
+  explicit Interpreter(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace bpfvm
