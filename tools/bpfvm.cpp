@@ -1,0 +1,294 @@
+// bpfvm: the command-line client of the bpfvm libraries. Every command reads a PROGRAM the same way
+// (vm/runtime/input.h). Exit codes: 0 success, 1 rejected or faulted, 2 usage or unreadable input.
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+#include <fmt/format.h>
+
+#include "tools/cli_util.h"
+#include "vm/asm.h"
+#include "vm/disasm.h"
+#include "vm/runtime/input.h"
+#include "vm/runtime/vm.h"
+
+namespace po = boost::program_options;
+using namespace bpfvm;
+using namespace bpfvm::cli;
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: bpfvm COMMAND [OPTIONS] PROGRAM
+
+Commands:
+  run PROGRAM       run a program and print r0 (hex) on the last line of stdout
+  bench PROGRAM     run a program many times and print ns/run and r0
+  asm IN -o OUT     assemble a .asm (or .data) file into raw little-endian bytecode
+  disasm PROGRAM    print a program in assembly, one line per instruction
+  help [COMMAND]    show help
+
+PROGRAM is read by content and name: an ELF object by its magic number, a conformance test file by
+`.data`, assembly by `.asm`, anything else as raw little-endian bytecode.
+r1 points to the input memory and r2 holds its length. Programs run in checked mode: every memory
+access is bounds-checked and executed instructions are capped (--budget).
+
+Exit codes: 0 success, 1 the program was rejected or faulted, 2 usage error or unreadable input.
+Run `bpfvm help COMMAND` or `bpfvm COMMAND --help` for the options of a command.
+)";
+
+struct Command {
+  const char* summary;
+  std::function<void(po::options_description&)> options;
+  std::function<int(const po::variables_map&)> run;
+};
+
+// Options shared by commands that run a program.
+void add_input_options(po::options_description& d) {
+  d.add_options()
+      ("mem", po::value<std::string>(), "input memory as hex bytes, spaces optional (\"00 01 ff\")")
+      ("mem-file", po::value<std::string>(), "input memory from a file (raw bytes)")
+      ("engine", po::value<std::string>()->default_value("interp"), "execution engine: interp")
+      ("budget", po::value<uint64_t>()->default_value(RunOptions{}.budget),
+       "checked mode: fault after this many executed instructions")
+      ("seed", po::value<uint64_t>(), "deterministic mode: seed for random numbers, virtual clock");
+}
+
+// Reads --mem / --mem-file, else the .data file's memory, else nothing.
+Result<std::vector<uint8_t>> input_memory(const po::variables_map& vm, const ProgramInput& in) {
+  if (vm.count("mem") && vm.count("mem-file"))
+    return Error{ErrorCode::kBadInput, kNoPc, "--mem and --mem-file are mutually exclusive"};
+  if (vm.count("mem")) return parse_hex_bytes(vm["mem"].as<std::string>());
+  if (vm.count("mem-file")) return read_file(vm["mem-file"].as<std::string>());
+  if (in.mem) return *in.mem;
+  return std::vector<uint8_t>{};
+}
+
+struct Prepared {
+  ProgramInput input;
+  std::vector<uint8_t> mem;
+  std::unique_ptr<Vm> vm;
+  std::unique_ptr<Executable> exe;
+};
+
+Result<Prepared> prepare(const po::variables_map& vm) {
+  Prepared p;
+  auto in = load_program(vm["program"].as<std::string>());
+  if (!in) return in.error();
+  p.input = std::move(*in);
+  auto mem = input_memory(vm, p.input);
+  if (!mem) return mem.error();
+  p.mem = std::move(*mem);
+  auto engine = parse_engine(vm["engine"].as<std::string>());
+  if (!engine) return engine.error();
+  VmOptions vo;
+  if (vm.count("seed")) vo.seed = vm["seed"].as<uint64_t>();
+  p.vm = std::make_unique<Vm>(vo);
+  ExecOptions eo;
+  eo.engine = *engine;
+  eo.checked = true;  // nothing is verified yet: everything runs in checked mode
+  eo.budget = vm["budget"].as<uint64_t>();
+  auto exe = p.vm->prepare(p.input.program, eo);
+  if (!exe) return exe.error();
+  p.exe = std::move(*exe);
+  return p;
+}
+
+int cmd_run(const po::variables_map& vm) {
+  auto p = prepare(vm);
+  if (!p) {
+    print_error("bpfvm run", p.error());
+    return exit_code_for(p.error());
+  }
+  auto r = p->exe->run(p->mem);
+  std::fflush(stderr);
+  if (!r) {
+    print_error("bpfvm run", r.error());
+    return exit_code_for(r.error());
+  }
+  fmt::print("{:#x}\n", *r);
+  if (p->input.expected_result && *p->input.expected_result != *r) {
+    fmt::print(stderr, "bpfvm run: {} expects r0 = {:#x}, the program returned {:#x}\n", p->input.name,
+               *p->input.expected_result, *r);
+    return kExitRejected;
+  }
+  return kExitOk;
+}
+
+int cmd_bench(const po::variables_map& vm) {
+  auto p = prepare(vm);
+  if (!p) {
+    print_error("bpfvm bench", p.error());
+    return exit_code_for(p.error());
+  }
+  uint64_t repeat = vm["repeat"].as<uint64_t>();
+  if (repeat == 0) {
+    fmt::print(stderr, "bpfvm bench: --repeat must be at least 1\n");
+    return kExitUsage;
+  }
+  // Each run gets a fresh copy of the input, as the first run saw it.
+  std::vector<uint8_t> mem = p->mem;
+  uint64_t result = 0;
+  auto start = std::chrono::steady_clock::now();
+  for (uint64_t i = 0; i < repeat; ++i) {
+    std::copy(p->mem.begin(), p->mem.end(), mem.begin());
+    auto r = p->exe->run(mem);
+    if (!r) {
+      print_error("bpfvm bench", r.error());
+      return exit_code_for(r.error());
+    }
+    result = *r;
+  }
+  auto ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
+  fmt::print("engine: {} (checked)\nruns: {}\nns/run: {:.1f}\n{:#x}\n", vm["engine"].as<std::string>(), repeat,
+             ns / static_cast<double>(repeat), result);
+  return kExitOk;
+}
+
+int cmd_asm(const po::variables_map& vm) {
+  std::string in_path = vm["program"].as<std::string>();
+  if (!vm.count("output")) {
+    fmt::print(stderr, "bpfvm asm: missing -o OUT\n");
+    return kExitUsage;
+  }
+  auto bytes = read_file(in_path);
+  if (!bytes) {
+    print_error("bpfvm asm", bytes.error());
+    return kExitUsage;
+  }
+  if (detect_format(in_path, *bytes) == InputFormat::Raw) {
+    // Without a known extension, `asm` still means: read assembly text.
+    in_path += ".asm";
+  }
+  DecodeOptions opts;
+  opts.allow_unsupported = true;
+  auto in = load_program_bytes(in_path, *bytes, opts);
+  if (!in) {
+    print_error("bpfvm asm", in.error());
+    return kExitUsage;
+  }
+  std::vector<uint8_t> out = encode(in->program.insns);
+  std::string out_path = vm["output"].as<std::string>();
+  std::FILE* f = out_path == "-" ? stdout : std::fopen(out_path.c_str(), "wb");
+  if (!f || std::fwrite(out.data(), 1, out.size(), f) != out.size() || (f != stdout && std::fclose(f) != 0)) {
+    fmt::print(stderr, "bpfvm asm: cannot write {}\n", out_path);
+    return kExitUsage;
+  }
+  return kExitOk;
+}
+
+int cmd_disasm(const po::variables_map& vm) {
+  DecodeOptions opts;
+  opts.allow_unsupported = true;
+  auto in = load_program(vm["program"].as<std::string>(), opts);
+  if (!in) {
+    print_error("bpfvm disasm", in.error());
+    return exit_code_for(in.error()) == kExitRejected ? kExitUsage : exit_code_for(in.error());
+  }
+  DisasmOptions d;
+  d.show_pc = vm.count("pc") > 0;
+  fmt::print("{}", disassemble(in->program, d));
+  return kExitOk;
+}
+
+const std::map<std::string, Command>& commands() {
+  static const std::map<std::string, Command> cmds = {
+      {"run",
+       {"run a program and print r0",
+        [](po::options_description& d) { add_input_options(d); },
+        cmd_run}},
+      {"bench",
+       {"run a program many times and print ns/run",
+        [](po::options_description& d) {
+          add_input_options(d);
+          d.add_options()("repeat", po::value<uint64_t>()->default_value(100000), "number of runs");
+        },
+        cmd_bench}},
+      {"asm",
+       {"assemble into raw bytecode",
+        [](po::options_description& d) {
+          d.add_options()("output,o", po::value<std::string>(), "output file (- for stdout)");
+        },
+        cmd_asm}},
+      {"disasm",
+       {"disassemble a program",
+        [](po::options_description& d) {
+          d.add_options()("pc", "prefix each line with its slot index (the output then no longer assembles)");
+        },
+        cmd_disasm}},
+  };
+  return cmds;
+}
+
+po::options_description options_for(const std::string& name, const Command& c) {
+  po::options_description d(fmt::format("bpfvm {} PROGRAM: {}\nOptions", name, c.summary));
+  d.add_options()("help,h", "show this help");
+  c.options(d);
+  return d;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fputs(kUsage, stderr);
+    return kExitUsage;
+  }
+  std::string name = argv[1];
+  if (name == "-h" || name == "--help" || name == "help") {
+    if (name == "help" && argc > 2) {
+      auto it = commands().find(argv[2]);
+      if (it == commands().end()) {
+        fmt::print(stderr, "bpfvm: unknown command '{}'\n", argv[2]);
+        return kExitUsage;
+      }
+      std::cout << options_for(it->first, it->second);
+      return kExitOk;
+    }
+    std::fputs(kUsage, stdout);
+    return kExitOk;
+  }
+  if (name == "--version" || name == "version") {
+    fmt::print("bpfvm 0.1.0\n");
+    return kExitOk;
+  }
+  auto it = commands().find(name);
+  if (it == commands().end()) {
+    fmt::print(stderr, "bpfvm: unknown command '{}'\n\n{}", name, kUsage);
+    return kExitUsage;
+  }
+  po::options_description desc = options_for(it->first, it->second);
+  po::options_description hidden;
+  hidden.add_options()("program", po::value<std::string>(), "program file");
+  po::options_description all;
+  all.add(desc).add(hidden);
+  po::positional_options_description pos;
+  pos.add("program", 1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc - 1, argv + 1).options(all).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    fmt::print(stderr, "bpfvm {}: {}\n(see bpfvm {} --help)\n", name, e.what(), name);
+    return kExitUsage;
+  }
+  if (vm.count("help")) {
+    std::cout << desc;
+    return kExitOk;
+  }
+  if (!vm.count("program")) {
+    fmt::print(stderr, "bpfvm {}: missing PROGRAM\n(see bpfvm {} --help)\n", name, name);
+    return kExitUsage;
+  }
+  try {
+    return it->second.run(vm);
+  } catch (const std::exception& e) {
+    // Nothing below throws by design; this is the last line of defence for a clear message.
+    fmt::print(stderr, "bpfvm {}: internal error: {}\n", name, e.what());
+    return kExitUsage;
+  }
+}

@@ -1,0 +1,64 @@
+// The runtime API: what an embedder and the CLI use to run programs. It ties the low layer
+// (decoder, interpreter) to the helpers library and, as they land, the verifier, JIT and maps.
+#pragma once
+
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <span>
+
+#include "vm/decode.h"
+#include "vm/helper_table.h"
+#include "vm/interp.h"
+#include "vm/result.h"
+
+namespace bpfvm {
+
+enum class Engine { Interp };
+const char* engine_name(Engine e);
+// Parses "interp"; kBadInput listing the engines otherwise.
+Result<Engine> parse_engine(std::string_view name);
+
+struct VmOptions {
+  // Deterministic mode: seeded random numbers and a virtual clock, for reproducible runs.
+  std::optional<uint64_t> seed;
+  std::FILE* trace_out = stderr;  // where bpf_trace_printk output goes
+};
+
+struct ExecOptions {
+  Engine engine = Engine::Interp;
+  // Checked mode bounds-checks every memory access and meters instructions; it is required for
+  // programs no verifier has accepted.
+  bool checked = true;
+  uint64_t budget = RunOptions{}.budget;
+};
+
+class Vm;
+
+// A program prepared for repeated runs on one engine.
+class Executable {
+ public:
+  virtual ~Executable() = default;
+  // r1 = mem, r2 = mem.size(); mem is the one writable region besides the stack.
+  virtual Result<uint64_t> run(std::span<uint8_t> mem, RunStats* stats = nullptr) = 0;
+};
+
+class Vm {
+ public:
+  explicit Vm(const VmOptions& opts = {});
+  ~Vm();
+  Vm(const Vm&) = delete;
+  Vm& operator=(const Vm&) = delete;
+
+  // The kernel helpers bpfvm provides are registered; embedders add their own.
+  HelperTable& helpers();
+  Environment& environment();
+
+  Result<std::unique_ptr<Executable>> prepare(const Program& program, const ExecOptions& opts);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace bpfvm
