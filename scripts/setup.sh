@@ -8,7 +8,7 @@ packages=(
   libfmt-dev libboost-program-options-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libelf-dev zlib1g-dev libbpf-dev bpftool
-  libasmjit-dev
+  libasmjit-dev nlohmann-json3-dev
   clang clang-19 llvm-19
 )
 
