@@ -382,11 +382,16 @@ class Assembler {
     p.line = line;
     p.insn.op = op;
     BPFVM_TRY(parse_operands(info, ops, line, &p));
+    // lddw: the row is the one of the pseudo source that the operand named.
+    if (info.form == Form::Lddw)
+      for (Op c : *cands)
+        if (op_info(c).selval == p.insn.src) p.insn.op = c;
+    const OpInfo& row = p.insn.info();
     // The selector field is fixed by the row.
-    switch (info.sel) {
-      case Sel::Off: p.insn.off = static_cast<int16_t>(info.selval); break;
-      case Sel::Imm: p.insn.imm = info.selval; break;
-      case Sel::Src: p.insn.src = static_cast<uint8_t>(info.selval); break;
+    switch (row.sel) {
+      case Sel::Off: p.insn.off = static_cast<int16_t>(row.selval); break;
+      case Sel::Imm: p.insn.imm = row.selval; break;
+      case Sel::Src: p.insn.src = static_cast<uint8_t>(row.selval); break;
       case Sel::None: break;
     }
     if (info.form == Form::Exit && !first_exit_) first_exit_ = static_cast<uint32_t>(pending_.size());
@@ -592,7 +597,9 @@ class Assembler {
     DecodeOptions dopts;
     dopts.max_insns = opts_.max_insns;
     dopts.allow_unsupported = opts_.allow_unsupported;
-    Result<Program> prog = link(std::move(insns), dopts);
+    // decode() runs the per-slot field checks (reserved fields, writes to r10), which link() alone
+    // does not, and then link(); the encoding carries every field the assembler set.
+    Result<Program> prog = insns.empty() ? link(std::move(insns), dopts) : decode(encode(insns), dopts);
     if (!prog) {
       Error e = prog.error();
       if (e.pc != kNoPc && e.pc < slot_line.size()) e.msg = fmt::format("line {}: {}", slot_line[e.pc], e.msg);

@@ -1,6 +1,7 @@
 // Assembler: text in the syntax of the eBPF conformance suite (plus the extensions documented in
 // docs/ASSEMBLY.md) to a linked Program. Mnemonics come from the opcode table (vm/opcodes.def); the
-// result goes through link() so the decoder's structural checks apply to assembled code too.
+// result goes through decode() (field checks, then link()) so the decoder's structural checks apply
+// to assembled code too.
 //
 // Errors: ErrorCode::kAsmSyntax with Error::pc = the 1-based source line and a message naming the
 // offending token ("unknown mnemonic 'ad'"), or the linker's error (its code and slot pc, with the
