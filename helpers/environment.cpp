@@ -46,8 +46,16 @@ uint32_t DefaultEnvironment::prandom_u32() {
   return static_cast<uint32_t>(splitmix64_mix(s) >> 32);
 }
 
-CapturingEnvironment::CapturingEnvironment(uint64_t seed)
-    : DefaultEnvironment(EnvironmentOptions{nullptr, seed}) {}
+namespace {
+EnvironmentOptions capturing_options(uint64_t seed) {
+  EnvironmentOptions o;
+  o.trace_file = nullptr;
+  o.seed = seed;
+  return o;
+}
+}  // namespace
+
+CapturingEnvironment::CapturingEnvironment(uint64_t seed) : DefaultEnvironment(capturing_options(seed)) {}
 
 void CapturingEnvironment::trace(std::string_view text) {
   std::lock_guard<std::mutex> lock(mu_);
