@@ -47,6 +47,9 @@ class HelperCall {
   // (the live stack frames count), writable if `write`; nullptr otherwise. Helpers always check
   // pointers this way, in unchecked mode too.
   void* translate(uint64_t addr, uint64_t len, bool write) const;
+  // Number of bytes from `addr` to the end of the region (or live stack) that contains it, writable
+  // if `write`; 0 when no region contains `addr`. Lets helpers bound reads of NUL-terminated strings.
+  uint64_t span_from(uint64_t addr, bool write) const;
   // Ends the run with ErrorCode::kHelperFault at this call, with `msg`.
   void fail(std::string msg);
   Environment& env() const { return *env_; }

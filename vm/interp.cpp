@@ -1,0 +1,642 @@
+// The interpreter: threaded code with GCC computed goto.
+//
+// Interpreter::create turns the typed instructions into an array of compact Slots, one per
+// instruction, each holding the address of its handler label, its operands and, for jumps and
+// local calls, a pointer to the target slot. The dispatch loop (exec<kChecked>) keeps the register
+// file in a local array and jumps from handler to handler without a central switch. It is one
+// template: the unchecked instantiation has no bounds checks and no budget counting.
+//
+// Choices where the ISA leaves freedom (the JIT must make the same ones):
+//  - Helper calls (call imm, callx to a helper, and LD_ABS/LD_IND, which the kernel treats as calls)
+//    clobber r1-r5: the interpreter sets them to 0 after the call. Local calls leave r1-r5 as the
+//    callee left them (the register file is shared), and restore r6-r9 and r10.
+//  - lddw with the func pseudo source (src 4) yields an opaque token (a host address inside the
+//    interpreter) that callx recognises as that subprogram; every other lddw yields imm64 as is (a
+//    loader has rewritten map references into host addresses before the program runs).
+//  - callx: first a function token, then a helper number present in the helper table; anything
+//    else faults with kBadCallTarget.
+//  - LD_ABS/LD_IND read big-endian from the packet region (the region named "packet", else the
+//    first region). The offset is the 32-bit sum imm (+ src for LD_IND) as a signed value, as the
+//    kernel computes it. Out of bounds, the kernel ends the program with r0 = 0; so does bpfvm (in
+//    both modes: it is not a fault).
+//  - The call depth (8 frames, the kernel's MAX_CALL_FRAMES) is enforced in both modes: the frame
+//    array is host memory, and a call costs more than the compare.
+//  - The stack (8 frames of 512 bytes) is zeroed at the start of every run, so that nothing leaks
+//    from earlier runs or from the host and results are deterministic.
+#include "vm/interp.h"
+
+#include <cstring>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "vm/alu.h"
+
+namespace bpfvm {
+namespace {
+
+constexpr uint64_t kStackBytes = static_cast<uint64_t>(kMaxCallDepth) * kStackSize;
+
+// One pre-decoded instruction (24 bytes).
+struct Slot {
+  const void* handler;
+  uint8_t dst;
+  uint8_t src;
+  int16_t off;
+  int32_t imm;
+  union {
+    uint64_t imm64;      // lddw
+    const Slot* target;  // jumps, local calls
+  };
+};
+static_assert(sizeof(Slot) == 24);
+
+// [a, a + n) lies inside [base, base + size).
+inline bool inside(uint64_t a, uint64_t n, uint64_t base, uint64_t size) {
+  return a >= base && n <= size && a - base <= size - n;
+}
+
+}  // namespace
+
+struct Interpreter::Impl {
+  std::vector<Slot> code[2];  // [0]: unchecked handlers, [1]: checked handlers
+  std::vector<uint32_t> pcs;  // slot index of each instruction, for error messages
+  std::vector<uint8_t> is_func;  // per instruction: a subprogram entry; &is_func[k] is its token
+  const HelperTable* helpers = nullptr;
+
+  uint64_t func_base() const { return reinterpret_cast<uint64_t>(is_func.data()); }
+};
+
+namespace {
+
+struct Frame {
+  const Slot* ret;
+  uint64_t r6, r7, r8, r9;
+};
+
+// Everything one run needs besides the registers.
+struct RunState {
+  const Interpreter::Impl* impl = nullptr;
+  const Slot* code = nullptr;
+  const uint64_t* args = nullptr;
+  std::span<const MemRegion> regions;
+  Environment* env = nullptr;
+  uint64_t stack_top = 0;  // r10 of the main frame
+  const MemRegion* packet = nullptr;
+  uint64_t budget = 0;
+  uint64_t executed = 0;
+  std::optional<Error> error;
+
+  uint32_t pc_of(const Slot* ip) const { return impl->pcs[static_cast<size_t>(ip - code)]; }
+};
+
+bool mem_ok(const RunState& st, uint64_t r10, uint64_t a, uint64_t n, bool write) {
+  if (inside(a, n, r10 - kStackSize, st.stack_top - (r10 - kStackSize))) return true;
+  for (const MemRegion& m : st.regions)
+    if (inside(a, n, m.base, m.size) && (!write || m.writable)) return true;
+  return false;
+}
+
+[[gnu::cold, gnu::noinline]] void fault(RunState& st, ErrorCode code, uint32_t pc, std::string msg) {
+  st.error = make_error(code, pc, std::move(msg));
+}
+
+[[gnu::cold, gnu::noinline]] void fault_oob(RunState& st, const Slot* ip, uint64_t r10, uint64_t addr,
+                                            uint64_t size, bool write, uint8_t base_reg) {
+  std::string what = fmt::format("{} of {} bytes at {:#x} (r{}{:+})", write ? "store" : "load", size, addr,
+                                 base_reg, ip->off);
+  uint64_t lo = r10 - kStackSize;
+  for (const MemRegion& m : st.regions) {
+    if (inside(addr, size, m.base, m.size) && write && !m.writable) {
+      fault(st, ErrorCode::kOutOfBounds, st.pc_of(ip),
+            fmt::format("{} hits read-only region '{}' [{:#x}, {:#x})", what, m.name, m.base, m.base + m.size));
+      return;
+    }
+  }
+  std::string regions;
+  for (const MemRegion& m : st.regions)
+    regions += fmt::format(", {} '{}' [{:#x}, {:#x})", m.writable ? "region" : "read-only region", m.name, m.base,
+                           m.base + m.size);
+  fault(st, ErrorCode::kOutOfBounds, st.pc_of(ip),
+        fmt::format("{} hits no region: live stack [{:#x}, {:#x}){}", what, lo, st.stack_top, regions));
+}
+
+template <bool kChecked>
+uint64_t exec(RunState& st, const void* const** labels_out) {
+  // One label per row of the opcode table: a row without a handler does not compile.
+  static const void* const kLabels[] = {
+#define BPF_OP(name, opcode, sel, selval, form, mnemonic, isa) &&op_##name,
+#include "vm/opcodes.def"
+#undef BPF_OP
+  };
+  static_assert(std::size(kLabels) == kNumOps);
+  if (labels_out != nullptr) {
+    *labels_out = kLabels;
+    return 0;
+  }
+
+  uint64_t r[kNumRegs] = {0, st.args[0], st.args[1], st.args[2], st.args[3], st.args[4], 0, 0, 0, 0, st.stack_top};
+  Frame frames[kMaxCallDepth];
+  int depth = 0;  // frames pushed by local calls (0 in the main function)
+  uint64_t remaining = st.budget;
+  const Slot* ip = st.code;
+  const Slot* call_target = nullptr;
+  uint64_t helper_id = 0;
+  const HelperTable* helpers = st.impl->helpers;
+
+#define DST r[ip->dst]
+#define SRC r[ip->src]
+#define IMM static_cast<uint64_t>(static_cast<int64_t>(ip->imm))
+#define DISPATCH()                                         \
+  do {                                                     \
+    if constexpr (kChecked) {                              \
+      if (__builtin_expect(remaining == 0, 0)) goto budget; \
+      --remaining;                                         \
+    }                                                      \
+    goto* ip->handler;                                     \
+  } while (0)
+#define NEXT() \
+  do {         \
+    ++ip;      \
+    DISPATCH(); \
+  } while (0)
+#define JUMP_IF(c)     \
+  do {                 \
+    if (c) {           \
+      ip = ip->target; \
+      DISPATCH();      \
+    }                  \
+    NEXT();            \
+  } while (0)
+#define CHECK_MEM(addr, size, write, base_reg)                                   \
+  do {                                                                           \
+    if constexpr (kChecked) {                                                    \
+      if (__builtin_expect(!mem_ok(st, r[kFrameReg], addr, size, write), 0)) {   \
+        fault_oob(st, ip, r[kFrameReg], addr, size, write, base_reg);            \
+        goto out;                                                                \
+      }                                                                          \
+    }                                                                            \
+  } while (0)
+#define PTR(T, addr) reinterpret_cast<T*>(static_cast<uintptr_t>(addr))
+
+  DISPATCH();
+
+  // ALU (RFC 9669 section 4.1; the semantics live in vm/alu.h).
+#define ALU(Name, f64, f32)                  \
+  op_##Name##64Imm : DST = alu::f64(DST, IMM); \
+  NEXT();                                    \
+  op_##Name##64Reg : DST = alu::f64(DST, SRC); \
+  NEXT();                                    \
+  op_##Name##32Imm : DST = alu::f32(DST, IMM); \
+  NEXT();                                    \
+  op_##Name##32Reg : DST = alu::f32(DST, SRC); \
+  NEXT();
+  ALU(Add, add64, add32)
+  ALU(Sub, sub64, sub32)
+  ALU(Mul, mul64, mul32)
+  ALU(Div, div64, div32)
+  ALU(Sdiv, sdiv64, sdiv32)
+  ALU(Or, or64, or32)
+  ALU(And, and64, and32)
+  ALU(Lsh, lsh64, lsh32)
+  ALU(Rsh, rsh64, rsh32)
+  ALU(Mod, mod64, mod32)
+  ALU(Smod, smod64, smod32)
+  ALU(Xor, xor64, xor32)
+  ALU(Mov, mov64, mov32)
+  ALU(Arsh, arsh64, arsh32)
+#undef ALU
+op_Neg64:
+  DST = alu::neg64(DST);
+  NEXT();
+op_Neg32:
+  DST = alu::neg32(DST);
+  NEXT();
+op_Movsx64_8:
+  DST = alu::movsx64(SRC, 8);
+  NEXT();
+op_Movsx64_16:
+  DST = alu::movsx64(SRC, 16);
+  NEXT();
+op_Movsx64_32:
+  DST = alu::movsx64(SRC, 32);
+  NEXT();
+op_Movsx32_8:
+  DST = alu::movsx32(SRC, 8);
+  NEXT();
+op_Movsx32_16:
+  DST = alu::movsx32(SRC, 16);
+  NEXT();
+  // Byte swaps (RFC 9669 section 4.2).
+op_Le16:
+  DST = alu::le(DST, 16);
+  NEXT();
+op_Le32:
+  DST = alu::le(DST, 32);
+  NEXT();
+op_Le64:
+  NEXT();
+op_Be16:
+op_Bswap16:
+  DST = alu::bswap(DST, 16);
+  NEXT();
+op_Be32:
+op_Bswap32:
+  DST = alu::bswap(DST, 32);
+  NEXT();
+op_Be64:
+op_Bswap64:
+  DST = alu::bswap(DST, 64);
+  NEXT();
+
+  // Jumps (RFC 9669 section 4.3). Targets were resolved to slot pointers at create time.
+op_Ja:
+op_Ja32:
+  ip = ip->target;
+  DISPATCH();
+#define JMP(Name, cond)                                \
+  op_J##Name##64Imm : JUMP_IF(alu::cond64(cond, DST, IMM)); \
+  op_J##Name##64Reg : JUMP_IF(alu::cond64(cond, DST, SRC)); \
+  op_J##Name##32Imm : JUMP_IF(alu::cond32(cond, DST, IMM)); \
+  op_J##Name##32Reg : JUMP_IF(alu::cond32(cond, DST, SRC));
+  JMP(eq, Cond::Eq)
+  JMP(gt, Cond::Gt)
+  JMP(ge, Cond::Ge)
+  JMP(set, Cond::Set)
+  JMP(ne, Cond::Ne)
+  JMP(sgt, Cond::Sgt)
+  JMP(sge, Cond::Sge)
+  JMP(lt, Cond::Lt)
+  JMP(le, Cond::Le)
+  JMP(slt, Cond::Slt)
+  JMP(sle, Cond::Sle)
+#undef JMP
+
+  // Calls and exit.
+op_Call:
+  helper_id = static_cast<uint32_t>(ip->imm);
+  goto call_helper;
+op_Callx: {
+  uint64_t v = DST;
+  uint64_t k = v - st.impl->func_base();
+  if (k < st.impl->is_func.size() && st.impl->is_func[k]) {
+    call_target = st.code + k;
+    goto call_local;
+  }
+  if (v <= UINT32_MAX && helpers != nullptr && helpers->find(static_cast<uint32_t>(v)) != nullptr) {
+    helper_id = v;
+    goto call_helper;
+  }
+  fault(st, ErrorCode::kBadCallTarget, st.pc_of(ip),
+        fmt::format("callx r{}: {:#x} is neither a helper number nor a function address", ip->dst, v));
+  goto out;
+}
+op_CallLocal:
+  call_target = ip->target;
+  goto call_local;
+op_CallKfunc:
+  fault(st, ErrorCode::kUnsupported, st.pc_of(ip),
+        fmt::format("call kfunc (BTF id {}) is not supported by bpfvm", ip->imm));
+  goto out;
+op_Exit:
+  if (depth == 0) goto out;
+  --depth;
+  r[6] = frames[depth].r6;
+  r[7] = frames[depth].r7;
+  r[8] = frames[depth].r8;
+  r[9] = frames[depth].r9;
+  r[kFrameReg] += kStackSize;
+  ip = frames[depth].ret;
+  DISPATCH();
+
+call_local:
+  // bpf-to-bpf call (RFC 9669 section 4.3.2): a fresh 512-byte frame below the caller's, r6-r9
+  // callee-saved, at most kMaxCallDepth frames in all, as in the kernel.
+  if (depth + 1 >= kMaxCallDepth) {
+    fault(st, ErrorCode::kCallDepth, st.pc_of(ip), fmt::format("call depth exceeds {} frames", kMaxCallDepth));
+    goto out;
+  }
+  frames[depth] = Frame{ip + 1, r[6], r[7], r[8], r[9]};
+  ++depth;
+  r[kFrameReg] -= kStackSize;
+  ip = call_target;
+  DISPATCH();
+
+call_helper: {
+  const HelperEntry* e = helpers != nullptr ? helpers->find(static_cast<uint32_t>(helper_id)) : nullptr;
+  if (e == nullptr) {
+    fault(st, ErrorCode::kUnknownHelper, st.pc_of(ip), fmt::format("unknown helper {}", helper_id));
+    goto out;
+  }
+  HelperCall call(st.env, e->user, st.pc_of(ip), st.regions, r[kFrameReg] - kStackSize, st.stack_top);
+  r[0] = e->fn(call, r[1], r[2], r[3], r[4], r[5]);
+  if (__builtin_expect(call.failed(), 0)) {
+    fault(st, ErrorCode::kHelperFault, st.pc_of(ip), fmt::format("helper {} ({}): {}", e->id, e->name, call.failure()));
+    goto out;
+  }
+  // r1-r5 are caller-saved scratch registers: zero them (see the top of the file).
+  r[1] = r[2] = r[3] = r[4] = r[5] = 0;
+  NEXT();
+}
+
+  // lddw (RFC 9669 section 5.4). The func token was computed at create time.
+op_Lddw:
+op_LddwMapFd:
+op_LddwMapValue:
+op_LddwBtfId:
+op_LddwFunc:
+op_LddwMapIdx:
+op_LddwMapIdxValue:
+  DST = ip->imm64;
+  NEXT();
+
+  // Loads and stores (RFC 9669 section 5.1, 5.2).
+#define LDX(Name, T)                                    \
+  op_##Name : {                                         \
+    uint64_t a = SRC + static_cast<int64_t>(ip->off);   \
+    CHECK_MEM(a, sizeof(T), false, ip->src);            \
+    T v;                                                \
+    std::memcpy(&v, PTR(const void, a), sizeof v);      \
+    DST = static_cast<uint64_t>(static_cast<int64_t>(v)); \
+    NEXT();                                             \
+  }
+  LDX(LdxB, uint8_t)
+  LDX(LdxH, uint16_t)
+  LDX(LdxW, uint32_t)
+  LDX(LdxDw, uint64_t)
+  // Sign-extending loads (ISA v4).
+  LDX(LdxsB, int8_t)
+  LDX(LdxsH, int16_t)
+  LDX(LdxsW, int32_t)
+#undef LDX
+#define STORE(Name, T, value)                         \
+  op_##Name : {                                       \
+    uint64_t a = DST + static_cast<int64_t>(ip->off); \
+    CHECK_MEM(a, sizeof(T), true, ip->dst);           \
+    T v = static_cast<T>(value);                      \
+    std::memcpy(PTR(void, a), &v, sizeof v);          \
+    NEXT();                                           \
+  }
+  STORE(StB, uint8_t, IMM)
+  STORE(StH, uint16_t, IMM)
+  STORE(StW, uint32_t, IMM)
+  STORE(StDw, uint64_t, IMM)
+  STORE(StxB, uint8_t, SRC)
+  STORE(StxH, uint16_t, SRC)
+  STORE(StxW, uint32_t, SRC)
+  STORE(StxDw, uint64_t, SRC)
+#undef STORE
+
+  // Atomics (RFC 9669 section 5.3): real host atomics, since maps are shared between threads. The
+  // fetch forms write the old value into src (zero-extended for 32-bit operations).
+#define ATOMIC(Name, T, builtin, fetch)                                       \
+  op_##Name : {                                                               \
+    uint64_t a = DST + static_cast<int64_t>(ip->off);                         \
+    CHECK_MEM(a, sizeof(T), true, ip->dst);                                   \
+    T old = builtin(PTR(T, a), static_cast<T>(SRC), __ATOMIC_SEQ_CST);        \
+    if (fetch) SRC = old;                                                     \
+    NEXT();                                                                   \
+  }
+  ATOMIC(AtomicAdd64, uint64_t, __atomic_fetch_add, false)
+  ATOMIC(AtomicFetchAdd64, uint64_t, __atomic_fetch_add, true)
+  ATOMIC(AtomicOr64, uint64_t, __atomic_fetch_or, false)
+  ATOMIC(AtomicFetchOr64, uint64_t, __atomic_fetch_or, true)
+  ATOMIC(AtomicAnd64, uint64_t, __atomic_fetch_and, false)
+  ATOMIC(AtomicFetchAnd64, uint64_t, __atomic_fetch_and, true)
+  ATOMIC(AtomicXor64, uint64_t, __atomic_fetch_xor, false)
+  ATOMIC(AtomicFetchXor64, uint64_t, __atomic_fetch_xor, true)
+  ATOMIC(AtomicXchg64, uint64_t, __atomic_exchange_n, true)
+  ATOMIC(AtomicAdd32, uint32_t, __atomic_fetch_add, false)
+  ATOMIC(AtomicFetchAdd32, uint32_t, __atomic_fetch_add, true)
+  ATOMIC(AtomicOr32, uint32_t, __atomic_fetch_or, false)
+  ATOMIC(AtomicFetchOr32, uint32_t, __atomic_fetch_or, true)
+  ATOMIC(AtomicAnd32, uint32_t, __atomic_fetch_and, false)
+  ATOMIC(AtomicFetchAnd32, uint32_t, __atomic_fetch_and, true)
+  ATOMIC(AtomicXor32, uint32_t, __atomic_fetch_xor, false)
+  ATOMIC(AtomicFetchXor32, uint32_t, __atomic_fetch_xor, true)
+  ATOMIC(AtomicXchg32, uint32_t, __atomic_exchange_n, true)
+#undef ATOMIC
+  // cmpxchg compares r0 with memory, stores src if equal, and r0 receives the old value (for the
+  // 32-bit form, zero-extended).
+#define CMPXCHG(Name, T)                                                                          \
+  op_##Name : {                                                                                   \
+    uint64_t a = DST + static_cast<int64_t>(ip->off);                                             \
+    CHECK_MEM(a, sizeof(T), true, ip->dst);                                                       \
+    T expected = static_cast<T>(r[0]);                                                            \
+    __atomic_compare_exchange_n(PTR(T, a), &expected, static_cast<T>(SRC), false, __ATOMIC_SEQ_CST, \
+                                __ATOMIC_SEQ_CST);                                                \
+    r[0] = expected;                                                                              \
+    NEXT();                                                                                       \
+  }
+  CMPXCHG(AtomicCmpxchg64, uint64_t)
+  CMPXCHG(AtomicCmpxchg32, uint32_t)
+#undef CMPXCHG
+#define LOAD_ACQ(Name, T)                                  \
+  op_##Name : {                                            \
+    uint64_t a = SRC + static_cast<int64_t>(ip->off);      \
+    CHECK_MEM(a, sizeof(T), false, ip->src);               \
+    DST = __atomic_load_n(PTR(T, a), __ATOMIC_ACQUIRE);    \
+    NEXT();                                                \
+  }
+  LOAD_ACQ(LoadAcquireB, uint8_t)
+  LOAD_ACQ(LoadAcquireH, uint16_t)
+  LOAD_ACQ(LoadAcquireW, uint32_t)
+  LOAD_ACQ(LoadAcquireDw, uint64_t)
+#undef LOAD_ACQ
+#define STORE_REL(Name, T)                                                   \
+  op_##Name : {                                                              \
+    uint64_t a = DST + static_cast<int64_t>(ip->off);                        \
+    CHECK_MEM(a, sizeof(T), true, ip->dst);                                  \
+    __atomic_store_n(PTR(T, a), static_cast<T>(SRC), __ATOMIC_RELEASE);      \
+    NEXT();                                                                  \
+  }
+  STORE_REL(StoreReleaseB, uint8_t)
+  STORE_REL(StoreReleaseH, uint16_t)
+  STORE_REL(StoreReleaseW, uint32_t)
+  STORE_REL(StoreReleaseDw, uint64_t)
+#undef STORE_REL
+
+  // Legacy packet loads (see the top of the file). Bounds are part of the semantics: checked in
+  // both modes.
+#define LD_PKT(Name, T, ind)                                                                         \
+  op_##Name : {                                                                                      \
+    int32_t off = ind ? static_cast<int32_t>(static_cast<uint32_t>(ip->imm) + static_cast<uint32_t>(SRC)) \
+                      : ip->imm;                                                                     \
+    const MemRegion* p = st.packet;                                                                  \
+    if (p == nullptr || off < 0 || !inside(static_cast<uint64_t>(off), sizeof(T), 0, p->size)) {    \
+      r[0] = 0;                                                                                      \
+      goto out_no_frames;                                                                            \
+    }                                                                                                \
+    T v;                                                                                             \
+    std::memcpy(&v, PTR(const void, p->base + static_cast<uint64_t>(off)), sizeof v);                \
+    r[0] = sizeof(T) == 1 ? v : alu::bswap(v, sizeof(T) * 8);                                        \
+    r[1] = r[2] = r[3] = r[4] = r[5] = 0;                                                            \
+    NEXT();                                                                                          \
+  }
+  LD_PKT(LdAbsB, uint8_t, false)
+  LD_PKT(LdAbsH, uint16_t, false)
+  LD_PKT(LdAbsW, uint32_t, false)
+  LD_PKT(LdIndB, uint8_t, true)
+  LD_PKT(LdIndH, uint16_t, true)
+  LD_PKT(LdIndW, uint32_t, true)
+#undef LD_PKT
+
+  // Rejected by create(); the labels exist so that the table is complete.
+op_MayGoto:
+op_AddrSpaceCast:
+  fault(st, ErrorCode::kUnsupported, st.pc_of(ip), "instruction not supported by bpfvm");
+  goto out;
+
+budget:
+  __attribute__((unused));
+  fault(st, ErrorCode::kBudgetExhausted, st.pc_of(ip),
+        fmt::format("instruction budget of {} exhausted", st.budget));
+  goto out;
+
+out_no_frames:
+out:
+  if constexpr (kChecked) st.executed = st.budget - remaining;
+  return r[0];
+
+#undef DST
+#undef SRC
+#undef IMM
+#undef DISPATCH
+#undef NEXT
+#undef JUMP_IF
+#undef CHECK_MEM
+#undef PTR
+}
+
+bool has_target(const Insn& in) {
+  switch (in.info().form) {
+    case Form::Ja:
+    case Form::Ja32:
+    case Form::JmpImm:
+    case Form::JmpReg:
+    case Form::CallLocal: return true;
+    default: return false;
+  }
+}
+
+}  // namespace
+
+// --- HelperCall ---------------------------------------------------------------------------------
+
+void* HelperCall::translate(uint64_t addr, uint64_t len, bool write) const {
+  if (inside(addr, len, stack_lo_, stack_hi_ - stack_lo_)) return reinterpret_cast<void*>(addr);
+  for (const MemRegion& m : regions_)
+    if (inside(addr, len, m.base, m.size) && (!write || m.writable)) return reinterpret_cast<void*>(addr);
+  return nullptr;
+}
+
+uint64_t HelperCall::span_from(uint64_t addr, bool write) const {
+  if (inside(addr, 1, stack_lo_, stack_hi_ - stack_lo_)) return stack_hi_ - addr;
+  for (const MemRegion& m : regions_)
+    if (inside(addr, 1, m.base, m.size) && (!write || m.writable)) return m.base + m.size - addr;
+  return 0;
+}
+
+void HelperCall::fail(std::string msg) {
+  failed_ = true;
+  failure_ = std::move(msg);
+}
+
+// --- Interpreter --------------------------------------------------------------------------------
+
+Interpreter::Interpreter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Interpreter::~Interpreter() = default;
+
+Result<std::unique_ptr<Interpreter>> Interpreter::create(const Program& program, const HelperTable* helpers) {
+  const std::vector<Insn>& insns = program.insns;
+  if (insns.empty()) return make_error(ErrorCode::kEmptyProgram, kNoPc, "empty program");
+  const void* const* labels[2];
+  {
+    RunState dummy;
+    exec<false>(dummy, &labels[0]);
+    exec<true>(dummy, &labels[1]);
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->helpers = helpers;
+  size_t n = insns.size();
+  impl->pcs.resize(n);
+  impl->is_func.assign(n, 0);
+  for (uint32_t s : program.subprogs) {
+    if (s >= n)
+      return make_error(ErrorCode::kInternal, kNoPc, fmt::format("subprogram entry {} outside the program", s));
+    impl->is_func[s] = 1;
+  }
+  for (size_t k = 0; k < n; ++k) {
+    const Insn& in = insns[k];
+    impl->pcs[k] = in.pc;
+    Form f = in.info().form;
+    if (f == Form::MayGoto) return make_error(ErrorCode::kUnsupported, in.pc, "may_goto is not supported by bpfvm");
+    if (f == Form::AddrSpaceCast)
+      return make_error(ErrorCode::kUnsupported, in.pc, "addr_space_cast (BPF arena) is not supported by bpfvm");
+    bool func = f == Form::Lddw && in.op == Op::LddwFunc;
+    if ((has_target(in) || func) && (in.target < 0 || static_cast<size_t>(in.target) >= n))
+      return make_error(ErrorCode::kInternal, in.pc,
+                        fmt::format("{}: unresolved target {} (the program was not linked)", in.info().mnemonic,
+                                    in.target));
+    if (in.dst >= kNumRegs || in.src >= kNumRegs)
+      return make_error(ErrorCode::kBadRegister, in.pc, "register number above r10");
+  }
+  for (int m = 0; m < 2; ++m) {
+    std::vector<Slot>& code = impl->code[m];
+    code.resize(n);
+    for (size_t k = 0; k < n; ++k) {
+      const Insn& in = insns[k];
+      Slot& s = code[k];
+      s.handler = labels[m][static_cast<size_t>(in.op)];
+      s.dst = in.dst;
+      s.src = in.src;
+      s.off = in.off;
+      s.imm = in.imm;
+      s.imm64 = 0;
+      if (has_target(in))
+        s.target = &code[static_cast<size_t>(in.target)];
+      else if (in.op == Op::LddwFunc)
+        s.imm64 = impl->func_base() + static_cast<uint64_t>(in.target);
+      else if (in.info().form == Form::Lddw)
+        s.imm64 = in.imm64;
+    }
+  }
+  return std::unique_ptr<Interpreter>(new Interpreter(std::move(impl)));
+}
+
+Result<uint64_t> Interpreter::run(const RunInput& input, const RunOptions& opts, Environment& env,
+                                  RunStats* stats) const {
+  alignas(16) uint8_t stack[kStackBytes];
+  std::memset(stack, 0, sizeof stack);
+  RunState st;
+  st.impl = impl_.get();
+  st.args = input.args;
+  st.regions = input.regions;
+  st.env = &env;
+  st.stack_top = reinterpret_cast<uint64_t>(stack) + kStackBytes;
+  st.budget = opts.budget;
+  for (const MemRegion& m : input.regions)
+    if (m.name == "packet") st.packet = &m;
+  if (st.packet == nullptr && !input.regions.empty()) st.packet = &input.regions.front();
+  uint64_t r0;
+  if (opts.checked) {
+    st.code = impl_->code[1].data();
+    r0 = exec<true>(st, nullptr);
+  } else {
+    st.code = impl_->code[0].data();
+    r0 = exec<false>(st, nullptr);
+  }
+  if (stats != nullptr) stats->insns_executed = st.executed;
+  if (st.error) return std::move(*st.error);
+  return r0;
+}
+
+Result<uint64_t> Interpreter::run(std::span<uint8_t> mem, const RunOptions& opts, Environment& env) const {
+  RunInput input;
+  input.args[0] = reinterpret_cast<uint64_t>(mem.data());
+  input.args[1] = mem.size();
+  if (!mem.empty()) input.regions.push_back(MemRegion{reinterpret_cast<uint64_t>(mem.data()), mem.size(), true, "input"});
+  return run(input, opts, env);
+}
+
+}  // namespace bpfvm
