@@ -107,7 +107,7 @@ void BM_Interp(benchmark::State& state, const Case* c, bool checked) {
   }
   HelperTable helpers;
   register_core_helpers(helpers);
-  DefaultEnvironment env(DefaultEnvironment::Options{});
+  DefaultEnvironment env(EnvironmentOptions{.trace_file = nullptr});
   auto interp = Interpreter::create(in->program, &helpers);
   if (!interp) {
     state.SkipWithError(interp.error().to_string().c_str());

@@ -23,7 +23,7 @@ struct Seeds {
 const Seeds& seeds() {
   static const Seeds s = [] {
     Seeds s;
-    for (const std::string& path : test::conformance_files()) {
+    for (const std::string& path : conformance_files()) {
       auto bytes = read_file(path);
       if (!bytes) continue;
       s.texts.emplace_back(bytes->begin(), bytes->end());

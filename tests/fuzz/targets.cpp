@@ -51,9 +51,9 @@ void decode_and_run(const uint8_t* data, size_t size) {
   if (!runnable) return;
   auto interp = Interpreter::create(*runnable, &helpers());
   if (!interp) return;
-  DefaultEnvironment::Options eo;
+  EnvironmentOptions eo;
   eo.seed = 1;
-  eo.trace_out = nullptr;
+  eo.trace_file = nullptr;
   DefaultEnvironment env(eo);
   uint8_t mem[64];
   std::memset(mem, 0xab, sizeof mem);

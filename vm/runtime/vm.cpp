@@ -26,9 +26,9 @@ struct Vm::State {
 
 Vm::Vm(const VmOptions& opts) : state_(std::make_unique<State>()) {
   register_core_helpers(state_->helpers);
-  DefaultEnvironment::Options eo;
+  EnvironmentOptions eo;
   eo.seed = opts.seed;
-  eo.trace_out = opts.trace_out;
+  eo.trace_file = opts.trace_out;
   state_->env = std::make_unique<DefaultEnvironment>(eo);
 }
 
