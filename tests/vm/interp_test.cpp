@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "vm/alu.h"
 #include "vm/decode.h"
 #include "vm/helper_table.h"
 
@@ -340,6 +341,24 @@ TEST(Interpreter, ConditionalJumpsSignedAndUnsigned32And64) {
       prog.push_back(I(c.op, 1, 2, 2));
     prog.insert(prog.end(), {mov(0, 0), exit_(), mov(0, 1), exit_()});
     EXPECT_EQ(run_both(prog), c.taken ? 1u : 0u) << info.mnemonic << " " << std::hex << c.a << ", " << c.b;
+  }
+}
+
+// vm/alu.h's generic entry points are the JIT's oracle: they must agree with the same tables.
+TEST(AluOracle, EvalAndTakenAgreeWithTheTables) {
+  for (const AluCase& c : kAluCases) {
+    const OpInfo& info = op_info(c.op);
+    uint64_t operand = info.form == Form::AluImm
+                           ? static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(c.src)))
+                           : c.src;
+    EXPECT_EQ(alu::eval(info, c.dst, operand), c.expected) << info.mnemonic;
+  }
+  for (const JmpCase& c : kJmpCases) {
+    const OpInfo& info = op_info(c.op);
+    uint64_t operand = info.form == Form::JmpImm
+                           ? static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(c.b)))
+                           : c.b;
+    EXPECT_EQ(alu::taken(info, c.a, operand), c.taken) << info.mnemonic;
   }
 }
 
