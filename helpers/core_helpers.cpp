@@ -7,8 +7,12 @@
 namespace bpfvm {
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_alnum(char c) { return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_alnum(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
 bool is_print_or_space(char c) {
   auto u = static_cast<unsigned char>(c);
   return (u >= 0x20 && u < 0x7f) || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
@@ -42,8 +46,13 @@ uint64_t trace_printk(HelperCall& call, uint64_t fmt, uint64_t size, uint64_t a1
 
 }  // namespace
 
-int64_t trace_printk_format(HelperCall& call, uint64_t fmt_addr, uint64_t size, uint64_t arg1, uint64_t arg2,
-                            uint64_t arg3, std::string* out) {
+int64_t trace_printk_format(HelperCall& call,
+                            uint64_t fmt_addr,
+                            uint64_t size,
+                            uint64_t arg1,
+                            uint64_t arg2,
+                            uint64_t arg3,
+                            std::string* out) {
   out->clear();
   if (size == 0) return -EINVAL;
   const char* f = static_cast<const char*>(call.translate(fmt_addr, size, false));
@@ -73,7 +82,8 @@ int64_t trace_printk_format(HelperCall& call, uint64_t fmt_addr, uint64_t size, 
     std::string spec = "%";
     ++i;
     // Optional "[0 +-][width]", as the kernel accepts.
-    while (f[i] == '0' || f[i] == '+' || f[i] == '-' || f[i] == ' ') spec += f[i++];
+    while (f[i] == '0' || f[i] == '+' || f[i] == '-' || f[i] == ' ')
+      spec += f[i++];
     int width = 0;
     while (is_digit(f[i])) {
       width = width * 10 + (f[i] - '0');
@@ -125,7 +135,8 @@ int64_t trace_printk_format(HelperCall& call, uint64_t fmt_addr, uint64_t size, 
         total += append(&text, "%016llx", static_cast<unsigned long long>(arg));
         break;
       }
-      default: return -EINVAL;
+      default:
+        return -EINVAL;
     }
   }
   if (text.size() > kTracePrintkBufSize - 1) text.resize(kTracePrintkBufSize - 1);

@@ -31,7 +31,12 @@ constexpr size_t kTracePrintkBufSize = 512;
 // NUL-terminated, has an unsupported conversion, a non-printable character or more than 3 arguments.
 // A %s argument that is not readable prints as the empty string, as in the kernel. %p prints the
 // raw address (the kernel prints a hashed one).
-int64_t trace_printk_format(HelperCall& call, uint64_t fmt, uint64_t size, uint64_t arg1, uint64_t arg2,
-                            uint64_t arg3, std::string* out);
+int64_t trace_printk_format(HelperCall& call,
+                            uint64_t fmt,
+                            uint64_t size,
+                            uint64_t arg1,
+                            uint64_t arg2,
+                            uint64_t arg3,
+                            std::string* out);
 
 }  // namespace bpfvm

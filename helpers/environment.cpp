@@ -35,7 +35,8 @@ void DefaultEnvironment::trace(std::string_view text) {
 }
 
 uint64_t DefaultEnvironment::ktime_ns() {
-  if (opts_.seed) return clock_.fetch_add(opts_.clock_step_ns, std::memory_order_relaxed) + opts_.clock_step_ns;
+  if (opts_.seed)
+    return clock_.fetch_add(opts_.clock_step_ns, std::memory_order_relaxed) + opts_.clock_step_ns;
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);

@@ -7,7 +7,8 @@
 namespace bpfvm {
 
 Status HelperTable::add(uint32_t id, std::string name, HelperFn fn, void* user) {
-  if (name.empty()) return make_error(ErrorCode::kBadInput, kNoPc, fmt::format("helper {} has an empty name", id));
+  if (name.empty())
+    return make_error(ErrorCode::kBadInput, kNoPc, fmt::format("helper {} has an empty name", id));
   if (fn == nullptr)
     return make_error(ErrorCode::kBadInput, kNoPc, fmt::format("helper {} ({}) has no function", id, name));
   for (const auto& e : owned_) {
@@ -45,7 +46,8 @@ const HelperEntry* HelperTable::find(std::string_view name) const {
 std::vector<const HelperEntry*> HelperTable::entries() const {
   std::vector<const HelperEntry*> out;
   out.reserve(owned_.size());
-  for (const auto& e : owned_) out.push_back(e.get());
+  for (const auto& e : owned_)
+    out.push_back(e.get());
   std::sort(out.begin(), out.end(), [](const HelperEntry* a, const HelperEntry* b) { return a->id < b->id; });
   return out;
 }

@@ -121,8 +121,10 @@ bool mem_ok(const RunState& st, uint64_t r10, uint64_t a, uint64_t n, bool write
         fmt::format("{} hits no region: live stack [{:#x}, {:#x}){}", what, lo, st.stack_top, regions));
 }
 
+// noinline/noclone: label addresses (&&label) are only meaningful in the one copy of the function
+// that took them; an inlined or cloned copy would have its own labels (GCC manual, "Labels as Values").
 template <bool kChecked>
-uint64_t exec(RunState& st, const void* const** labels_out) {
+[[gnu::noinline, gnu::noclone]] uint64_t exec(RunState& st, const void* const** labels_out) {
   // One label per row of the opcode table: a row without a handler does not compile.
   static const void* const kLabels[] = {
 #define BPF_OP(name, opcode, sel, selval, form, mnemonic, isa) &&op_##name,

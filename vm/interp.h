@@ -7,6 +7,12 @@
 //    fault ends the run with an Error naming the pc and the cause. Used for anything unverified.
 //  - unchecked: no bounds checks and no budget, for programs a verifier has accepted.
 // Both give bit-identical results on programs that do not fault.
+//
+// Conventions every engine follows (see vm/interp.cpp for the details): helper calls and LD_ABS/LD_IND
+// leave r1-r5 zeroed; local calls restore r6-r9 and r10 and leave r1-r5 as the callee left them;
+// lddw with the func pseudo source yields an opaque value that callx recognises; LD_ABS/LD_IND out of
+// the packet end the program with r0 = 0 (no fault); the call depth is capped at kMaxCallDepth frames
+// (kCallDepth) in both modes; the stack is zeroed at the start of every run.
 #pragma once
 
 #include <cstdint>

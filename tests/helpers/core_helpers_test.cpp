@@ -25,7 +25,11 @@ struct Printk {
     mem[at + s.size()] = 0;
     return addr(at);
   }
-  int64_t format(std::string_view fmt, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0, std::string* out = nullptr) {
+  int64_t format(std::string_view fmt,
+                 uint64_t a1 = 0,
+                 uint64_t a2 = 0,
+                 uint64_t a3 = 0,
+                 std::string* out = nullptr) {
     uint64_t f = put(0, fmt);
     HelperCall call(&env, nullptr, 0, regions, 0, 0);
     std::string text;
@@ -112,14 +116,14 @@ TEST(CoreHelpers, TracePrintkThroughTheInterpreter) {
   register_core_helpers(table);
   // "n=%d\n\0" = 6e 3d 25 64 0a 00
   std::vector<uint8_t> code = {
-      0x18, 0x01, 0, 0, 0x6e, 0x3d, 0x25, 0x64, 0, 0, 0, 0, 0x0a, 0, 0, 0,  // lddw r1, 0x0a64253d6e
-      0x7b, 0x1a, 0xf8, 0xff, 0, 0, 0, 0,                                   // stxdw [r10-8], r1
-      0xbf, 0xa1, 0, 0, 0, 0, 0, 0,                                         // mov r1, r10
-      0x07, 0x01, 0, 0, 0xf8, 0xff, 0xff, 0xff,                             // add r1, -8
-      0xb7, 0x02, 0, 0, 6, 0, 0, 0,                                         // mov r2, 6
-      0xb7, 0x03, 0, 0, 0xd6, 0xff, 0xff, 0xff,                             // mov r3, -42
-      0x85, 0, 0, 0, 6, 0, 0, 0,                                            // call 6
-      0x95, 0, 0, 0, 0, 0, 0, 0,                                            // exit
+      0x18, 0x01, 0,    0,    0x6e, 0x3d, 0x25, 0x64, 0, 0, 0, 0, 0x0a, 0, 0, 0,  // lddw r1, 0x0a64253d6e
+      0x7b, 0x1a, 0xf8, 0xff, 0,    0,    0,    0,                                // stxdw [r10-8], r1
+      0xbf, 0xa1, 0,    0,    0,    0,    0,    0,                                // mov r1, r10
+      0x07, 0x01, 0,    0,    0xf8, 0xff, 0xff, 0xff,                             // add r1, -8
+      0xb7, 0x02, 0,    0,    6,    0,    0,    0,                                // mov r2, 6
+      0xb7, 0x03, 0,    0,    0xd6, 0xff, 0xff, 0xff,                             // mov r3, -42
+      0x85, 0,    0,    0,    6,    0,    0,    0,                                // call 6
+      0x95, 0,    0,    0,    0,    0,    0,    0,                                // exit
   };
   auto p = decode(code);
   ASSERT_TRUE(p.ok()) << p.error().to_string();
@@ -152,12 +156,12 @@ uint64_t run_calls(int helper, Environment& env) {
   register_core_helpers(table);
   uint8_t h = static_cast<uint8_t>(helper);
   std::vector<uint8_t> code = {
-      0x85, 0, 0, 0, h, 0, 0, 0,        // call h
-      0xbf, 0x06, 0, 0, 0, 0, 0, 0,     // mov r6, r0
-      0x85, 0, 0, 0, h, 0, 0, 0,        // call h
-      0x67, 0x00, 0, 0, 32, 0, 0, 0,    // lsh r0, 32
-      0x4f, 0x60, 0, 0, 0, 0, 0, 0,     // or r0, r6
-      0x95, 0, 0, 0, 0, 0, 0, 0,        // exit
+      0x85, 0,    0, 0, h,  0, 0, 0,  // call h
+      0xbf, 0x06, 0, 0, 0,  0, 0, 0,  // mov r6, r0
+      0x85, 0,    0, 0, h,  0, 0, 0,  // call h
+      0x67, 0x00, 0, 0, 32, 0, 0, 0,  // lsh r0, 32
+      0x4f, 0x60, 0, 0, 0,  0, 0, 0,  // or r0, r6
+      0x95, 0,    0, 0, 0,  0, 0, 0,  // exit
   };
   auto p = decode(code);
   EXPECT_TRUE(p.ok());
@@ -173,7 +177,7 @@ TEST(CoreHelpers, PrandomIsDeterministicWithASeed) {
   EXPECT_EQ(va, vb);
   EXPECT_NE(va, vc);
   EXPECT_NE(va >> 32, va & 0xffffffff);  // two different draws
-  EXPECT_NE(run_calls(7, a), va);         // the sequence goes on
+  EXPECT_NE(run_calls(7, a), va);        // the sequence goes on
 }
 
 TEST(CoreHelpers, KtimeIsMonotonicAndDeterministicWithASeed) {

@@ -20,7 +20,8 @@ std::string read_all(std::FILE* f) {
   std::string s;
   char buf[256];
   size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
+    s.append(buf, n);
   return s;
 }
 

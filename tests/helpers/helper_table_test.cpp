@@ -5,8 +5,12 @@
 namespace bpfvm {
 namespace {
 
-uint64_t one(HelperCall&, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return 1; }
-uint64_t two(HelperCall&, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return 2; }
+uint64_t one(HelperCall&, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+  return 1;
+}
+uint64_t two(HelperCall&, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+  return 2;
+}
 
 TEST(HelperTable, FindsByNumberAndByName) {
   HelperTable t;

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "vm/alu.h"
 #include "vm/decode.h"
 #include "vm/helper_table.h"
 
@@ -43,11 +44,21 @@ Insn lddw_func(uint8_t dst, int32_t rel) {
   in.imm64 = static_cast<uint32_t>(rel);
   return in;
 }
-Insn mov(uint8_t dst, int32_t imm) { return I(Op::Mov64Imm, dst, 0, 0, imm); }
-Insn movr(uint8_t dst, uint8_t src) { return I(Op::Mov64Reg, dst, src); }
-Insn exit_() { return I(Op::Exit); }
-Insn call_local(int32_t rel) { return I(Op::CallLocal, 0, 1, 0, rel); }
-Insn call(int32_t id) { return I(Op::Call, 0, 0, 0, id); }
+Insn mov(uint8_t dst, int32_t imm) {
+  return I(Op::Mov64Imm, dst, 0, 0, imm);
+}
+Insn movr(uint8_t dst, uint8_t src) {
+  return I(Op::Mov64Reg, dst, src);
+}
+Insn exit_() {
+  return I(Op::Exit);
+}
+Insn call_local(int32_t rel) {
+  return I(Op::CallLocal, 0, 1, 0, rel);
+}
+Insn call(int32_t id) {
+  return I(Op::Call, 0, 0, 0, id);
+}
 
 Program link_or_die(std::vector<Insn> insns) {
   Result<Program> p = link(std::move(insns));
@@ -74,7 +85,8 @@ std::unique_ptr<Interpreter> make(const Program& p, const HelperTable* h = nullp
 
 // Runs in checked and unchecked mode on separate copies of `mem`, expects both to succeed with the
 // same r0 and the same final memory, and returns r0 (and the final memory in `mem`).
-uint64_t run_both(const std::vector<Insn>& insns, std::vector<uint8_t>* mem = nullptr,
+uint64_t run_both(const std::vector<Insn>& insns,
+                  std::vector<uint8_t>* mem = nullptr,
                   const HelperTable* helpers = nullptr) {
   Program p = link_or_die(insns);
   auto vm = make(p, helpers);
@@ -97,8 +109,11 @@ uint64_t run_both(const std::vector<Insn>& insns, std::vector<uint8_t>* mem = nu
 }
 
 // Runs in checked mode and returns the fault (or a kInternal error if the run succeeded).
-Error run_fault(const std::vector<Insn>& insns, RunInput input = {}, const HelperTable* helpers = nullptr,
-                uint64_t budget = 1'000'000, RunStats* stats = nullptr) {
+Error run_fault(const std::vector<Insn>& insns,
+                RunInput input = {},
+                const HelperTable* helpers = nullptr,
+                uint64_t budget = 1'000'000,
+                RunStats* stats = nullptr) {
   Program p = link_or_die(insns);
   auto vm = make(p, helpers);
   if (!vm) return Error{ErrorCode::kInternal, kNoPc, "no vm"};
@@ -227,12 +242,19 @@ TEST(Interpreter, AluOpsFollowRfc9669InBothModes) {
     const OpInfo& info = op_info(c.op);
     std::vector<Insn> prog = {lddw(1, c.dst), lddw(2, c.src)};
     switch (info.form) {
-      case Form::AluImm: prog.push_back(I(c.op, 1, 0, info.sel == Sel::Off ? info.selval : 0,
-                                          static_cast<int32_t>(static_cast<uint32_t>(c.src))));
+      case Form::AluImm:
+        prog.push_back(I(c.op, 1, 0, info.sel == Sel::Off ? info.selval : 0,
+                         static_cast<int32_t>(static_cast<uint32_t>(c.src))));
         break;
-      case Form::AluReg: prog.push_back(I(c.op, 1, 2, info.sel == Sel::Off ? info.selval : 0)); break;
-      case Form::End: prog.push_back(I(c.op, 1, 0, 0, info.selval)); break;
-      default: prog.push_back(I(c.op, 1)); break;
+      case Form::AluReg:
+        prog.push_back(I(c.op, 1, 2, info.sel == Sel::Off ? info.selval : 0));
+        break;
+      case Form::End:
+        prog.push_back(I(c.op, 1, 0, 0, info.selval));
+        break;
+      default:
+        prog.push_back(I(c.op, 1));
+        break;
     }
     prog.push_back(movr(0, 1));
     prog.push_back(exit_());
@@ -243,10 +265,12 @@ TEST(Interpreter, AluOpsFollowRfc9669InBothModes) {
 
 TEST(Interpreter, EveryAluRowHasACase) {
   std::set<Op> covered;
-  for (const AluCase& c : kAluCases) covered.insert(c.op);
+  for (const AluCase& c : kAluCases)
+    covered.insert(c.op);
   for (const OpInfo& i : all_ops()) {
     if ((i.cls == OpClass::Alu || i.cls == OpClass::Alu64) && i.form != Form::AddrSpaceCast) {
-      EXPECT_TRUE(covered.count(i.op)) << "no ALU test for " << i.mnemonic << " (op " << static_cast<int>(i.op) << ")";
+      EXPECT_TRUE(covered.count(i.op))
+          << "no ALU test for " << i.mnemonic << " (op " << static_cast<int>(i.op) << ")";
     }
   }
 }
@@ -320,9 +344,28 @@ TEST(Interpreter, ConditionalJumpsSignedAndUnsigned32And64) {
   }
 }
 
+// vm/alu.h's generic entry points are the JIT's oracle: they must agree with the same tables.
+TEST(AluOracle, EvalAndTakenAgreeWithTheTables) {
+  for (const AluCase& c : kAluCases) {
+    const OpInfo& info = op_info(c.op);
+    uint64_t operand = info.form == Form::AluImm
+                           ? static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(c.src)))
+                           : c.src;
+    EXPECT_EQ(alu::eval(info, c.dst, operand), c.expected) << info.mnemonic;
+  }
+  for (const JmpCase& c : kJmpCases) {
+    const OpInfo& info = op_info(c.op);
+    uint64_t operand = info.form == Form::JmpImm
+                           ? static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(c.b)))
+                           : c.b;
+    EXPECT_EQ(alu::taken(info, c.a, operand), c.taken) << info.mnemonic;
+  }
+}
+
 TEST(Interpreter, UnconditionalJumpsJaAndJa32) {
   // ja +1 skips one instruction; ja32 (gotol) takes its offset from imm.
-  EXPECT_EQ(run_both({mov(0, 1), I(Op::Ja, 0, 0, 1), mov(0, 2), I(Op::Ja32, 0, 0, 0, 1), mov(0, 3), exit_()}), 1u);
+  EXPECT_EQ(run_both({mov(0, 1), I(Op::Ja, 0, 0, 1), mov(0, 2), I(Op::Ja32, 0, 0, 0, 1), mov(0, 3), exit_()}),
+            1u);
 }
 
 TEST(Interpreter, LoopSumsNumbers) {
@@ -361,9 +404,9 @@ TEST(Interpreter, StoresImmediateAndRegisterOfEverySize) {
             I(Op::StW, 1, 0, 4, -2), I(Op::StDw, 1, 0, 8, -3), I(Op::StxB, 1, 2, 16), I(Op::StxH, 1, 2, 18),
             I(Op::StxW, 1, 2, 20), mov(0, 0), exit_()},
            &m);
-  std::vector<uint8_t> expected = {0xab, 0, 0xef, 0xcd, 0xfe, 0xff, 0xff, 0xff,  // stb, sth, stw
+  std::vector<uint8_t> expected = {0xab, 0,    0xef, 0xcd, 0xfe, 0xff, 0xff, 0xff,  // stb, sth, stw
                                    0xfd, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,  // stdw: imm sign-extended
-                                   0x88, 0, 0x88, 0x77, 0x88, 0x77, 0x66, 0x55};
+                                   0x88, 0,    0x88, 0x77, 0x88, 0x77, 0x66, 0x55};
   EXPECT_EQ(m, expected);
   std::vector<uint8_t> m2(8, 0);
   run_both({lddw(2, 0x1122334455667788ULL), I(Op::StxDw, 1, 2, 0), mov(0, 0), exit_()}, &m2);
@@ -378,7 +421,8 @@ TEST(Interpreter, StackIsZeroedAtRunStartAndUsable) {
   Program p = link_or_die({I(Op::StDw, 10, 0, -16, 99), I(Op::LdxDw, 0, 10, -8), exit_()});
   auto vm = make(p);
   NullEnv env;
-  for (int i = 0; i < 2; ++i) EXPECT_EQ(*vm->run(RunInput{}, RunOptions{}, env), 0u);
+  for (int i = 0; i < 2; ++i)
+    EXPECT_EQ(*vm->run(RunInput{}, RunOptions{}, env), 0u);
 }
 
 struct AtomicCase {
@@ -400,8 +444,8 @@ TEST(Interpreter, AtomicsWithAndWithoutFetch) {
       {Op::AtomicXor64, M, S, 0, M ^ S, S, 0},
       {Op::AtomicFetchXor64, M, S, 0, M ^ S, M, 0},
       {Op::AtomicXchg64, M, S, 0, S, M, 0},
-      {Op::AtomicCmpxchg64, M, S, M, S, S, M},      // equal: stores src, r0 = old
-      {Op::AtomicCmpxchg64, M, S, 1, M, S, M},      // not equal: memory unchanged, r0 = old
+      {Op::AtomicCmpxchg64, M, S, M, S, S, M},  // equal: stores src, r0 = old
+      {Op::AtomicCmpxchg64, M, S, 1, M, S, M},  // not equal: memory unchanged, r0 = old
       // 32-bit forms touch the low 4 bytes; fetched values are zero-extended.
       {Op::AtomicAdd32, M, S, 0, 0xf0f0f0f0ULL << 32 | 0x00e100e1ULL, S, 0},
       {Op::AtomicFetchAdd32, M, S, 0, 0xf0f0f0f0ULL << 32 | 0x00e100e1ULL, 0xf0f0f0f0ULL, 0},
@@ -419,7 +463,8 @@ TEST(Interpreter, AtomicsWithAndWithoutFetch) {
     std::vector<uint8_t> m(16, 0);
     std::memcpy(m.data() + 8, &c.mem, 8);
     // r2 = src, r0 = r0; lock op [r1+8], r2; store r2 at [r1+0]; return r0
-    uint64_t r0 = run_both({lddw(2, c.src), lddw(0, c.r0), I(c.op, 1, 2, 8), I(Op::StxDw, 1, 2, 0), exit_()}, &m);
+    uint64_t r0 =
+        run_both({lddw(2, c.src), lddw(0, c.r0), I(c.op, 1, 2, 8), I(Op::StxDw, 1, 2, 0), exit_()}, &m);
     uint64_t mem_after, src_after;
     std::memcpy(&src_after, m.data(), 8);
     std::memcpy(&mem_after, m.data() + 8, 8);
@@ -431,8 +476,9 @@ TEST(Interpreter, AtomicsWithAndWithoutFetch) {
 }
 
 TEST(Interpreter, AtomicsAreAtomicAcrossThreads) {
-  Program p = link_or_die({mov(2, 1), mov(3, 0), I(Op::AtomicAdd64, 1, 2, 0), I(Op::AtomicAdd32, 1, 2, 8),
-                           I(Op::Add64Imm, 3, 0, 0, 1), I(Op::Jne64Imm, 3, 0, -4, 20000), mov(0, 0), exit_()});
+  Program p =
+      link_or_die({mov(2, 1), mov(3, 0), I(Op::AtomicAdd64, 1, 2, 0), I(Op::AtomicAdd32, 1, 2, 8),
+                   I(Op::Add64Imm, 3, 0, 0, 1), I(Op::Jne64Imm, 3, 0, -4, 20000), mov(0, 0), exit_()});
   auto vm = make(p);
   std::vector<uint8_t> mem(16, 0);
   auto worker = [&](bool checked) {
@@ -460,8 +506,8 @@ TEST(Interpreter, LoadAcquireAndStoreRelease) {
                           I(Op::StoreReleaseW, 1, 4, 12, 0x110), movr(0, 5), exit_()},
                          &m);
   EXPECT_EQ(r0, 0x8887868584838281ULL);
-  EXPECT_EQ(m, (std::vector<uint8_t>{0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x81, 0, 0x81, 0x82, 0x81, 0x82,
-                                     0x83, 0x84}));
+  EXPECT_EQ(m, (std::vector<uint8_t>{0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x81, 0, 0x81, 0x82,
+                                     0x81, 0x82, 0x83, 0x84}));
   std::vector<uint8_t> m2(8, 0);
   run_both({lddw(2, 0x0102030405060708ULL), I(Op::StoreReleaseDw, 1, 2, 0, 0x110), mov(0, 0), exit_()}, &m2);
   EXPECT_EQ(m2, (std::vector<uint8_t>{8, 7, 6, 5, 4, 3, 2, 1}));
@@ -484,7 +530,9 @@ TEST(Interpreter, LegacyPacketLoadsAreBigEndianAndEndTheProgramWithZeroOutOfBoun
   // Out of bounds: the whole program ends with r0 = 0, in both modes, even inside a subprogram.
   EXPECT_EQ(run_both({I(Op::LdAbsW, 0, 0, 0, 3), mov(0, 7), exit_()}, &pkt), 0u);
   EXPECT_EQ(run_both({mov(6, -1), I(Op::LdIndB, 0, 6, 0, 0), mov(0, 7), exit_()}, &pkt), 0u);
-  EXPECT_EQ(run_both({mov(0, 5), call_local(1), exit_(), I(Op::LdAbsB, 0, 0, 0, 100), mov(0, 7), exit_()}, &pkt), 0u);
+  EXPECT_EQ(
+      run_both({mov(0, 5), call_local(1), exit_(), I(Op::LdAbsB, 0, 0, 0, 100), mov(0, 7), exit_()}, &pkt),
+      0u);
   // A region named "packet" is preferred over the first region.
   Program p = link_or_die({I(Op::LdAbsB, 0, 0, 0, 0), exit_()});
   auto vm = make(p);
@@ -522,15 +570,21 @@ TEST(Interpreter, LocalCallGetsAFreshFrameBelowTheCaller) {
                             I(Op::StDw, 10, 0, -8, 7), movr(0, 10), exit_()};
   EXPECT_EQ(run_both(prog), 42u * 1000 + kStackSize);
   // The callee may read its caller's frame (r10 + 8 in the callee is inside the caller's frame).
-  std::vector<Insn> prog2 = {I(Op::StDw, 10, 0, -504, 77), call_local(1), exit_(),
-                             I(Op::LdxDw, 0, 10, 8), exit_()};
+  std::vector<Insn> prog2 = {I(Op::StDw, 10, 0, -504, 77), call_local(1), exit_(), I(Op::LdxDw, 0, 10, 8),
+                             exit_()};
   EXPECT_EQ(run_both(prog2), 77u);
 }
 
 // f(r1): r0 += 1; if r1 != 0 { r1 -= 1; f(r1) }. Called from main with r1 = n: n + 2 frames.
 std::vector<Insn> recursion(int32_t n) {
-  return {mov(1, n), mov(0, 0), call_local(1), exit_(),
-          I(Op::Add64Imm, 0, 0, 0, 1), I(Op::Jeq64Imm, 1, 0, 2, 0), I(Op::Sub64Imm, 1, 0, 0, 1), call_local(-4),
+  return {mov(1, n),
+          mov(0, 0),
+          call_local(1),
+          exit_(),
+          I(Op::Add64Imm, 0, 0, 0, 1),
+          I(Op::Jeq64Imm, 1, 0, 2, 0),
+          I(Op::Sub64Imm, 1, 0, 0, 1),
+          call_local(-4),
           exit_()};
 }
 
@@ -576,11 +630,12 @@ HelperTable test_helpers() {
 
 TEST(Interpreter, HelperCallsPassR1ToR5AndZeroThemAfter) {
   HelperTable h = test_helpers();
-  EXPECT_EQ(run_both({mov(1, 1), mov(2, 2), mov(3, 3), mov(4, 4), mov(5, 5), call(1), exit_()}, nullptr, &h), 15u);
+  EXPECT_EQ(run_both({mov(1, 1), mov(2, 2), mov(3, 3), mov(4, 4), mov(5, 5), call(1), exit_()}, nullptr, &h),
+            15u);
   EXPECT_EQ(run_both({mov(1, 1), mov(2, 2), call(100000), exit_()}, nullptr, &h), 3u);
   EXPECT_EQ(run_both({mov(1, 1), mov(6, 6), call(1), I(Op::Add64Reg, 0, 1), I(Op::Add64Reg, 0, 2),
-                      I(Op::Add64Reg, 0, 3), I(Op::Add64Reg, 0, 4), I(Op::Add64Reg, 0, 5), I(Op::Add64Reg, 0, 6),
-                      exit_()},
+                      I(Op::Add64Reg, 0, 3), I(Op::Add64Reg, 0, 4), I(Op::Add64Reg, 0, 5),
+                      I(Op::Add64Reg, 0, 6), exit_()},
                      nullptr, &h),
             7u);
 }
@@ -628,8 +683,8 @@ TEST(Interpreter, CallxCallsAHelperByNumber) {
 
 TEST(Interpreter, CallxCallsASubprogramLoadedWithLddwFunc) {
   // lddw r6, func (slots 0-1, target slot 5 = 2 + 3); r1 = 5; callx r6; exit; func: r0 = r1 + 1
-  std::vector<Insn> prog = {lddw_func(6, 3), mov(1, 5), I(Op::Callx, 6), exit_(), movr(0, 1),
-                            I(Op::Add64Imm, 0, 0, 0, 1), exit_()};
+  std::vector<Insn> prog = {
+      lddw_func(6, 3), mov(1, 5), I(Op::Callx, 6), exit_(), movr(0, 1), I(Op::Add64Imm, 0, 0, 0, 1), exit_()};
   EXPECT_EQ(run_both(prog), 6u);
   // The same value in both modes and across runs.
   Program p = link_or_die({lddw_func(0, 1), exit_(), mov(0, 1), exit_()});
@@ -650,12 +705,12 @@ TEST(Interpreter, CallxOfAnythingElseFaults) {
   EXPECT_EQ(e.pc, 1u);
   EXPECT_NE(e.msg.find("0x3039"), std::string::npos) << e.msg;
   // An lddw func token off by one is not a function either.
-  Error e2 = run_fault({lddw_func(6, 3), I(Op::Add64Imm, 6, 0, 0, 1), I(Op::Callx, 6), exit_(), mov(0, 1), exit_()},
-                       {}, &h);
+  Error e2 = run_fault(
+      {lddw_func(6, 3), I(Op::Add64Imm, 6, 0, 0, 1), I(Op::Callx, 6), exit_(), mov(0, 1), exit_()}, {}, &h);
   EXPECT_EQ(e2.code, ErrorCode::kBadCallTarget);
   // A token of an instruction that is not a function entry.
-  Error e3 = run_fault({lddw_func(6, 3), I(Op::Sub64Imm, 6, 0, 0, 1), I(Op::Callx, 6), exit_(), mov(0, 1), exit_()},
-                       {}, &h);
+  Error e3 = run_fault(
+      {lddw_func(6, 3), I(Op::Sub64Imm, 6, 0, 0, 1), I(Op::Callx, 6), exit_(), mov(0, 1), exit_()}, {}, &h);
   EXPECT_EQ(e3.code, ErrorCode::kBadCallTarget);
 }
 
@@ -704,11 +759,11 @@ TEST(CheckedMode, InputRegionAccessesOutsideFault) {
     Insn insn;
     const char* what;
   } cases[] = {
-      {I(Op::LdxB, 0, 1, -1), "load of 1 bytes"},       // before
-      {I(Op::LdxB, 0, 1, 16), "load of 1 bytes"},       // after
-      {I(Op::LdxW, 0, 1, 14), "load of 4 bytes"},       // straddling the end
-      {I(Op::StxDw, 1, 1, 9), "store of 8 bytes"},      // straddling the end
-      {I(Op::StW, 1, 0, -2, 0), "store of 4 bytes"},    // straddling the start
+      {I(Op::LdxB, 0, 1, -1), "load of 1 bytes"},     // before
+      {I(Op::LdxB, 0, 1, 16), "load of 1 bytes"},     // after
+      {I(Op::LdxW, 0, 1, 14), "load of 4 bytes"},     // straddling the end
+      {I(Op::StxDw, 1, 1, 9), "store of 8 bytes"},    // straddling the end
+      {I(Op::StW, 1, 0, -2, 0), "store of 4 bytes"},  // straddling the start
       {I(Op::AtomicAdd64, 1, 1, 16), "store of 8 bytes"},
   };
   for (auto& c : cases) {
@@ -775,7 +830,8 @@ TEST(Interpreter, CreateRejectsUnsupportedInstructions) {
 
 TEST(Interpreter, RunsProgramsFromDecodedBytes) {
   // mov r0, 1; add r0, 2; exit
-  std::vector<uint8_t> bytes = {0xb7, 0, 0, 0, 1, 0, 0, 0, 0x07, 0, 0, 0, 2, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0};
+  std::vector<uint8_t> bytes = {0xb7, 0, 0, 0, 1,    0, 0, 0, 0x07, 0, 0, 0,
+                                2,    0, 0, 0, 0x95, 0, 0, 0, 0,    0, 0, 0};
   auto p = decode(bytes);
   ASSERT_TRUE(p.ok());
   auto vm = make(*p);
@@ -791,30 +847,42 @@ struct UsedFields {
 };
 UsedFields used_fields(Form f) {
   switch (f) {
-    case Form::AluImm: return {true, false, false, true};
-    case Form::AluReg: return {true, true, false, false};
+    case Form::AluImm:
+      return {true, false, false, true};
+    case Form::AluReg:
+      return {true, true, false, false};
     case Form::AluNeg:
     case Form::End:
-    case Form::Callx: return {true, false, false, false};
+    case Form::Callx:
+      return {true, false, false, false};
     case Form::Ja:
-    case Form::MayGoto: return {false, false, true, false};
+    case Form::MayGoto:
+      return {false, false, true, false};
     case Form::Ja32:
     case Form::Call:
     case Form::CallLocal:
-    case Form::LdAbs: return {false, false, false, true};
-    case Form::CallKfunc: return {false, false, true, true};
+    case Form::LdAbs:
+      return {false, false, false, true};
+    case Form::CallKfunc:
+      return {false, false, true, true};
     case Form::JmpImm:
-    case Form::St: return {true, false, true, true};
+    case Form::St:
+      return {true, false, true, true};
     case Form::JmpReg:
     case Form::Ldx:
     case Form::Stx:
     case Form::Atomic:
     case Form::LoadAcquire:
-    case Form::StoreRelease: return {true, true, true, false};
-    case Form::Lddw: return {true, false, false, true};
-    case Form::LdInd: return {false, true, false, true};
-    case Form::AddrSpaceCast: return {true, true, false, true};
-    case Form::Exit: return {false, false, false, false};
+    case Form::StoreRelease:
+      return {true, true, true, false};
+    case Form::Lddw:
+      return {true, false, false, true};
+    case Form::LdInd:
+      return {false, true, false, true};
+    case Form::AddrSpaceCast:
+      return {true, true, false, true};
+    case Form::Exit:
+      return {false, false, false, false};
   }
   return {};
 }
