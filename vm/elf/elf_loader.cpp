@@ -369,9 +369,9 @@ Status Loader::link_into(const Func& entry, ElfProgram* p) {
           if (r->addend < INT32_MIN || r->addend > INT32_MAX) return prog_error(at, fmt::format("{}: addend {} out of range", where, r->addend));
           in.imm = static_cast<int32_t>(r->addend);
         }
-        RawInsn& lo = out[at];
-        RawInsn& hi = out[at + 1];
         if (map_section[ysec]) {
+          RawInsn& lo = out[at];
+          RawInsn& hi = out[at + 1];
           uint64_t off = y->value + (y->type == STT_SECTION ? static_cast<int64_t>(in.imm) : 0);
           auto it = map_at.find({ysec, off});
           if (it == map_at.end())
@@ -381,6 +381,8 @@ Status Loader::link_into(const Func& entry, ElfProgram* p) {
           hi.imm = 0;
           relocs.push_back({at, it->second, LddwSrc::MapIdx, 0});
         } else if (data_map[ysec] >= 0) {
+          RawInsn& lo = out[at];
+          RawInsn& hi = out[at + 1];
           int64_t off = static_cast<int64_t>(y->value) + in.imm;
           const MapDef& m = obj.maps[data_map[ysec]];
           if (off < 0 || off > static_cast<int64_t>(m.value_size))
@@ -394,9 +396,10 @@ Status Loader::link_into(const Func& entry, ElfProgram* p) {
           if (byte % 8 != 0) return prog_error(at, fmt::format("{}: function address {} is not 8-aligned", where, byte));
           Result<uint32_t> t = resolve(ysec, byte / 8, at, "function reference");
           if (!t) return t.error();
-          lo.src = static_cast<uint8_t>(LddwSrc::Func);
-          lo.imm = static_cast<int32_t>(static_cast<int64_t>(*t) - (static_cast<int64_t>(at) + 1));
-          hi.imm = 0;
+          // resolve() may have grown `out`: index it again rather than keep references.
+          out[at].src = static_cast<uint8_t>(LddwSrc::Func);
+          out[at].imm = static_cast<int32_t>(static_cast<int64_t>(*t) - (static_cast<int64_t>(at) + 1));
+          out[at + 1].imm = 0;
         } else {
           return prog_error(at, fmt::format("{}: section '{}' is neither maps, global data nor code", where, sec_name(ysec)));
         }
