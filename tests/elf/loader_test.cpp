@@ -49,6 +49,7 @@ TEST(ElfLoader, BtfMapsWithMapInMapAndProgArrayValues) {
   EXPECT_EQ(counts.max_entries, 128u);
   const MapDef& outer = map(o, "outer");
   EXPECT_EQ(outer.type, MapType::ArrayOfMaps);
+  EXPECT_EQ(outer.value_size, 4u);
   ASSERT_EQ(outer.inner.size(), 1u);
   EXPECT_EQ(outer.inner[0].type, MapType::Array);
   EXPECT_EQ(outer.inner[0].value_size, 4u);

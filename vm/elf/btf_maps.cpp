@@ -111,6 +111,10 @@ Status parse_map_struct(const struct btf* b, const std::string& name, const btf_
         BPFVM_TRY(parse_map_struct(b, name + ".inner", inner, depth + 1, &in));
         def.inner.push_back(std::move(in.def));
       }
+      // As libbpf: the slots hold 4-byte fds (program or map ids).
+      if (def.value_size != 0 && def.value_size != 4)
+        return elf_error(fmt::format("BTF map '{}': value size {} with 'values' (must be 4)", name, def.value_size));
+      def.value_size = 4;
       uint32_t bit_off = btf_member_bit_offset(st, k);
       if (bit_off % 64 != 0) return elf_error(fmt::format("BTF map '{}': 'values' is not 8-byte aligned", name));
       out->values_offset = bit_off / 8;
