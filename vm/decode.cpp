@@ -210,7 +210,10 @@ Result<Program> link(std::vector<Insn> insns, const DecodeOptions& opts) {
     }
     in.target = -1;
     if (!has_target(info.form, in)) continue;
-    int64_t t = static_cast<int64_t>(in.pc) + in.slots() + relative_target(in, info.form);
+    // Targets count from the next slot; for lddw func (BPF_PSEUDO_FUNC) the kernel counts from the
+    // lddw's second slot: target = pc + 1 + imm (verifier.c, add_subprog_and_kfunc).
+    int64_t next = static_cast<int64_t>(in.pc) + (info.form == Form::Lddw ? 1 : in.slots());
+    int64_t t = next + relative_target(in, info.form);
     const char* what = info.form == Form::CallLocal ? "call" : info.form == Form::Lddw ? "function reference" : "jump";
     if (t < 0 || t >= static_cast<int64_t>(p.num_slots))
       return err(ErrorCode::kJumpOutOfRange, in.pc,
