@@ -89,8 +89,9 @@ TEST(DataFile, RawWordsAreLittleEndianSlots) {
   Result<DataFile> f = parse_data_file("-- raw\n0x5566778800000018 0x1122334400000000\n149\n-- result\n1\n");
   ASSERT_TRUE(f.ok()) << f.error().to_string();
   ASSERT_TRUE(f->raw_bytes.has_value());
-  EXPECT_EQ(*f->raw_bytes, (std::vector<uint8_t>{0x18, 0, 0, 0, 0x88, 0x77, 0x66, 0x55, 0, 0, 0, 0, 0x44, 0x33,
-                                                  0x22, 0x11, 0x95, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(*f->raw_bytes,
+            (std::vector<uint8_t>{0x18, 0,    0,    0,    0x88, 0x77, 0x66, 0x55, 0, 0, 0, 0,
+                                  0x44, 0x33, 0x22, 0x11, 0x95, 0,    0,    0,    0, 0, 0, 0}));
   Result<std::vector<uint8_t>> bytes = program_bytes(*f);
   ASSERT_TRUE(bytes.ok());
   EXPECT_EQ(*bytes, *f->raw_bytes);

@@ -94,7 +94,9 @@ TEST(Disassembler, PcPrefixAndAnnotations) {
   Program p = must_assemble("lddw %r1, 7\nmov %r0, 0\nexit");
   DisasmOptions o;
   o.show_pc = true;
-  o.annotate = [](const Insn& in) { return in.op == Op::Mov64Imm ? std::string("set r0\nnow") : std::string(); };
+  o.annotate = [](const Insn& in) {
+    return in.op == Op::Mov64Imm ? std::string("set r0\nnow") : std::string();
+  };
   EXPECT_EQ(disassemble(p, o), "   0: lddw %r1, 0x7\n   2: mov %r0, 0  # set r0 now\n   3: exit\n");
 }
 
@@ -105,12 +107,17 @@ struct Gen {
   uint64_t u64() { return rng(); }
   int32_t imm() {
     switch (rng() % 4) {
-      case 0: return static_cast<int32_t>(rng() % 33) - 16;
-      case 1: return std::numeric_limits<int32_t>::min() + static_cast<int32_t>(rng() % 2);
-      default: return static_cast<int32_t>(static_cast<uint32_t>(rng()));
+      case 0:
+        return static_cast<int32_t>(rng() % 33) - 16;
+      case 1:
+        return std::numeric_limits<int32_t>::min() + static_cast<int32_t>(rng() % 2);
+      default:
+        return static_cast<int32_t>(static_cast<uint32_t>(rng()));
     }
   }
-  int16_t off() { return rng() % 2 ? static_cast<int16_t>(static_cast<int>(rng() % 64) - 32) : static_cast<int16_t>(rng()); }
+  int16_t off() {
+    return rng() % 2 ? static_cast<int16_t>(static_cast<int>(rng() % 64) - 32) : static_cast<int16_t>(rng());
+  }
   uint8_t reg() { return static_cast<uint8_t>(rng() % 11); }
 };
 
@@ -135,22 +142,54 @@ std::vector<Insn> random_program(Gen& g, const OpInfo& info) {
     }
   };
   switch (info.form) {
-    case Form::AluImm: x.dst = g.reg(); x.imm = g.imm(); break;
-    case Form::AluReg: x.dst = g.reg(); x.src = g.reg(); break;
+    case Form::AluImm:
+      x.dst = g.reg();
+      x.imm = g.imm();
+      break;
+    case Form::AluReg:
+      x.dst = g.reg();
+      x.src = g.reg();
+      break;
     case Form::AluNeg:
     case Form::End:
-    case Form::Callx: x.dst = g.reg(); break;
-    case Form::AddrSpaceCast: x.dst = g.reg(); x.src = g.reg(); x.imm = g.imm(); break;
+    case Form::Callx:
+      x.dst = g.reg();
+      break;
+    case Form::AddrSpaceCast:
+      x.dst = g.reg();
+      x.src = g.reg();
+      x.imm = g.imm();
+      break;
     case Form::Ja:
-    case Form::MayGoto: x.off = static_cast<int16_t>(target(true)); break;
-    case Form::Ja32: x.imm = static_cast<int32_t>(target(true)); break;
-    case Form::JmpImm: x.dst = g.reg(); x.imm = g.imm(); x.off = static_cast<int16_t>(target(true)); break;
-    case Form::JmpReg: x.dst = g.reg(); x.src = g.reg(); x.off = static_cast<int16_t>(target(true)); break;
+    case Form::MayGoto:
+      x.off = static_cast<int16_t>(target(true));
+      break;
+    case Form::Ja32:
+      x.imm = static_cast<int32_t>(target(true));
+      break;
+    case Form::JmpImm:
+      x.dst = g.reg();
+      x.imm = g.imm();
+      x.off = static_cast<int16_t>(target(true));
+      break;
+    case Form::JmpReg:
+      x.dst = g.reg();
+      x.src = g.reg();
+      x.off = static_cast<int16_t>(target(true));
+      break;
     case Form::Call:
-    case Form::LdAbs: x.imm = g.imm(); break;
-    case Form::CallLocal: x.imm = static_cast<int32_t>(target(false)); break;
-    case Form::CallKfunc: x.imm = g.imm(); x.off = g.rng() % 2 ? 0 : g.off(); break;
-    case Form::Exit: break;
+    case Form::LdAbs:
+      x.imm = g.imm();
+      break;
+    case Form::CallLocal:
+      x.imm = static_cast<int32_t>(target(false));
+      break;
+    case Form::CallKfunc:
+      x.imm = g.imm();
+      x.off = g.rng() % 2 ? 0 : g.off();
+      break;
+    case Form::Exit:
+      break;
     case Form::Lddw: {
       x.dst = g.reg();
       uint32_t lo = static_cast<uint32_t>(g.imm());
@@ -161,18 +200,40 @@ std::vector<Insn> random_program(Gen& g, const OpInfo& info) {
       break;
     }
     case Form::Ldx:
-    case Form::LoadAcquire: x.dst = g.reg(); x.src = g.reg(); x.off = g.off(); break;
-    case Form::St: x.dst = g.reg(); x.off = g.off(); x.imm = g.imm(); break;
+    case Form::LoadAcquire:
+      x.dst = g.reg();
+      x.src = g.reg();
+      x.off = g.off();
+      break;
+    case Form::St:
+      x.dst = g.reg();
+      x.off = g.off();
+      x.imm = g.imm();
+      break;
     case Form::Stx:
     case Form::Atomic:
-    case Form::StoreRelease: x.dst = g.reg(); x.src = g.reg(); x.off = g.off(); break;
-    case Form::LdInd: x.src = g.reg(); x.imm = g.imm(); break;
+    case Form::StoreRelease:
+      x.dst = g.reg();
+      x.src = g.reg();
+      x.off = g.off();
+      break;
+    case Form::LdInd:
+      x.src = g.reg();
+      x.imm = g.imm();
+      break;
   }
   switch (info.sel) {
-    case Sel::Off: x.off = static_cast<int16_t>(info.selval); break;
-    case Sel::Imm: x.imm = info.selval; break;
-    case Sel::Src: x.src = static_cast<uint8_t>(info.selval); break;
-    case Sel::None: break;
+    case Sel::Off:
+      x.off = static_cast<int16_t>(info.selval);
+      break;
+    case Sel::Imm:
+      x.imm = info.selval;
+      break;
+    case Sel::Src:
+      x.src = static_cast<uint8_t>(info.selval);
+      break;
+    case Sel::None:
+      break;
   }
   Insn e;
   e.op = Op::Exit;
