@@ -16,8 +16,9 @@ inline std::string shared_dir() {
   std::string dir = BPFVM_SHARED_DIR;
   std::error_code ec;
   if (!std::filesystem::is_directory(std::filesystem::path(dir) / "conformance" / "tests", ec))
-    ADD_FAILURE() << "shared test material not found: " << dir
-                  << "/conformance/tests is missing (configure with -DBPFVM_SHARED_DIR=<folder with conformance/>)";
+    ADD_FAILURE()
+        << "shared test material not found: " << dir
+        << "/conformance/tests is missing (configure with -DBPFVM_SHARED_DIR=<folder with conformance/>)";
   return dir;
 }
 
@@ -26,8 +27,8 @@ inline std::vector<std::string> conformance_files() {
   std::vector<std::string> files;
   std::filesystem::path dir = std::filesystem::path(shared_dir()) / "conformance" / "tests";
   std::error_code ec;
-  for (auto it = std::filesystem::directory_iterator(dir, ec); !ec && it != std::filesystem::directory_iterator();
-       it.increment(ec)) {
+  for (auto it = std::filesystem::directory_iterator(dir, ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
     if (it->path().extension() == ".data") files.push_back(it->path().string());
   }
   std::sort(files.begin(), files.end());

@@ -14,8 +14,8 @@ namespace {
 
 // Names of the lddw pseudo sources, indexed by the src field (LddwSrc). `map(NAME)` is an extra
 // spelling of source 1 that records a MapRef.
-constexpr std::string_view kPseudoNames[] = {"", "map_fd", "map_value", "btf_id", "func", "map_idx",
-                                             "map_idx_value"};
+constexpr std::string_view kPseudoNames[] = {"",     "map_fd",  "map_value",    "btf_id",
+                                             "func", "map_idx", "map_idx_value"};
 constexpr std::string_view kMapByName = "map";
 constexpr size_t kMaxMnemonicWords = 3;  // "lock fetch add32"
 
@@ -41,13 +41,19 @@ const MnemonicIndex& mnemonic_index() {
   return idx;
 }
 
-Error syntax(uint32_t line, std::string msg) { return Error{ErrorCode::kAsmSyntax, line, std::move(msg)}; }
+Error syntax(uint32_t line, std::string msg) {
+  return Error{ErrorCode::kAsmSyntax, line, std::move(msg)};
+}
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
 
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  while (!s.empty() && is_space(s.front()))
+    s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back()))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -137,7 +143,8 @@ Result<uint64_t> parse_imm64(std::string_view tok, uint32_t line) {
   Num n;
   NumStatus st = parse_num(tok, &n);
   if (st == NumStatus::kNotNumber)
-    return syntax(line, fmt::format("expected 64-bit immediate or pseudo source such as map_fd(N), got '{}'", tok));
+    return syntax(line,
+                  fmt::format("expected 64-bit immediate or pseudo source such as map_fd(N), got '{}'", tok));
   if (st == NumStatus::kOk) {
     if (!n.neg) return n.mag;
     if (std::optional<int64_t> v = signed_value(n)) return static_cast<uint64_t>(*v);
@@ -161,10 +168,12 @@ Result<int16_t> parse_off16(std::string_view tok, uint32_t line) {
 
 Result<uint8_t> parse_reg(std::string_view tok, uint32_t line) {
   bool digits = tok.size() >= 3 && tok.size() <= 5 && tok[0] == '%' && tok[1] == 'r';
-  for (size_t i = 2; digits && i < tok.size(); ++i) digits = tok[i] >= '0' && tok[i] <= '9';
+  for (size_t i = 2; digits && i < tok.size(); ++i)
+    digits = tok[i] >= '0' && tok[i] <= '9';
   if (!digits) return syntax(line, fmt::format("expected register, got '{}'", tok));
   int v = 0;
-  for (size_t i = 2; i < tok.size(); ++i) v = v * 10 + (tok[i] - '0');
+  for (size_t i = 2; i < tok.size(); ++i)
+    v = v * 10 + (tok[i] - '0');
   if (v >= kNumRegs) return syntax(line, fmt::format("register {} out of range", tok));
   return static_cast<uint8_t>(v);
 }
@@ -237,7 +246,8 @@ struct Pending {
 
 int operand_count(Form f) {
   switch (f) {
-    case Form::Exit: return 0;
+    case Form::Exit:
+      return 0;
     case Form::AluNeg:
     case Form::End:
     case Form::Ja:
@@ -246,7 +256,8 @@ int operand_count(Form f) {
     case Form::CallLocal:
     case Form::Callx:
     case Form::MayGoto:
-    case Form::LdAbs: return 1;
+    case Form::LdAbs:
+      return 1;
     case Form::AluImm:
     case Form::AluReg:
     case Form::Lddw:
@@ -257,10 +268,12 @@ int operand_count(Form f) {
     case Form::LoadAcquire:
     case Form::StoreRelease:
     case Form::LdInd:
-    case Form::CallKfunc: return 2;  // kfunc: the module offset is optional
+    case Form::CallKfunc:
+      return 2;  // kfunc: the module offset is optional
     case Form::AddrSpaceCast:
     case Form::JmpImm:
-    case Form::JmpReg: return 3;
+    case Form::JmpReg:
+      return 3;
   }
   return 0;
 }
@@ -274,7 +287,8 @@ class Assembler {
     size_t pos = 0;
     while (true) {
       size_t nl = text.find('\n', pos);
-      std::string_view line = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+      std::string_view line =
+          text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
       ++line_no;
       if (Status s = parse_line(line, line_no); !s) return s.error();
       if (nl == std::string_view::npos) break;
@@ -333,7 +347,8 @@ class Assembler {
     std::string mnemonic;
     for (size_t words = std::min(kMaxMnemonicWords, toks.size() - k); words >= 1 && !cands; --words) {
       std::string key = toks[k];
-      for (size_t w = 1; w < words; ++w) key += " " + toks[k + w];
+      for (size_t w = 1; w < words; ++w)
+        key += " " + toks[k + w];
       auto it = idx.rows.find(key);
       if (it != idx.rows.end()) {
         cands = &it->second;
@@ -372,8 +387,7 @@ class Assembler {
     }
     const OpInfo& info = op_info(op);
     int want = operand_count(info.form);
-    bool count_ok = static_cast<int>(ops.size()) == want ||
-                    (info.form == Form::CallKfunc && ops.size() == 1);
+    bool count_ok = static_cast<int>(ops.size()) == want || (info.form == Form::CallKfunc && ops.size() == 1);
     if (!count_ok)
       return syntax(line, fmt::format("'{}' takes {} operand{}, got {}", mnemonic,
                                       info.form == Form::CallKfunc ? "1 or 2" : std::to_string(want),
@@ -389,10 +403,17 @@ class Assembler {
     const OpInfo& row = p.insn.info();
     // The selector field is fixed by the row.
     switch (row.sel) {
-      case Sel::Off: p.insn.off = static_cast<int16_t>(row.selval); break;
-      case Sel::Imm: p.insn.imm = row.selval; break;
-      case Sel::Src: p.insn.src = static_cast<uint8_t>(row.selval); break;
-      case Sel::None: break;
+      case Sel::Off:
+        p.insn.off = static_cast<int16_t>(row.selval);
+        break;
+      case Sel::Imm:
+        p.insn.imm = row.selval;
+        break;
+      case Sel::Src:
+        p.insn.src = static_cast<uint8_t>(row.selval);
+        break;
+      case Sel::None:
+        break;
     }
     if (info.form == Form::Exit && !first_exit_) first_exit_ = static_cast<uint32_t>(pending_.size());
     pending_.push_back(std::move(p));
@@ -437,15 +458,18 @@ class Assembler {
         return reg(1, &in.src);
       case Form::AluNeg:
       case Form::End:
-      case Form::Callx: return reg(0, &in.dst);
+      case Form::Callx:
+        return reg(0, &in.dst);
       case Form::AddrSpaceCast:
         BPFVM_TRY(reg(0, &in.dst));
         BPFVM_TRY(reg(1, &in.src));
         return imm(2);
       case Form::Ja:
-      case Form::MayGoto: return set_target(ops[0], line, TargetField::kOff, p);
+      case Form::MayGoto:
+        return set_target(ops[0], line, TargetField::kOff, p);
       case Form::Ja32:
-      case Form::CallLocal: return set_target(ops[0], line, TargetField::kImm, p);
+      case Form::CallLocal:
+        return set_target(ops[0], line, TargetField::kImm, p);
       case Form::JmpImm:
         BPFVM_TRY(reg(0, &in.dst));
         BPFVM_TRY(imm(1));
@@ -455,7 +479,8 @@ class Assembler {
         BPFVM_TRY(reg(1, &in.src));
         return set_target(ops[2], line, TargetField::kOff, p);
       case Form::Call:
-      case Form::LdAbs: return imm(0);
+      case Form::LdAbs:
+        return imm(0);
       case Form::CallKfunc: {
         BPFVM_TRY(imm(0));
         if (ops.size() < 2) return Ok{};
@@ -464,7 +489,8 @@ class Assembler {
         in.off = *o;
         return Ok{};
       }
-      case Form::Exit: return Ok{};
+      case Form::Exit:
+        return Ok{};
       case Form::Lddw:
         BPFVM_TRY(reg(0, &in.dst));
         return parse_lddw_value(ops[1], line, p);
@@ -501,7 +527,8 @@ class Assembler {
     }
     std::string_view name = tok.substr(0, lp);
     size_t rp = tok.find(')', lp);
-    if (rp == std::string_view::npos) return syntax(line, fmt::format("bad lddw operand '{}': missing ')'", tok));
+    if (rp == std::string_view::npos)
+      return syntax(line, fmt::format("bad lddw operand '{}': missing ')'", tok));
     std::string_view arg = tok.substr(lp + 1, rp - lp - 1);
     std::string_view suffix = tok.substr(rp + 1);
     uint8_t src = 0;
@@ -510,7 +537,8 @@ class Assembler {
       src = static_cast<uint8_t>(LddwSrc::MapFd);
       by_name = true;
       if (!is_ident(arg))
-        return syntax(line, fmt::format("map() takes a map name, got '{}' (use map_fd(N) for a file descriptor)", arg));
+        return syntax(
+            line, fmt::format("map() takes a map name, got '{}' (use map_fd(N) for a file descriptor)", arg));
     } else {
       for (size_t s = 1; s < std::size(kPseudoNames); ++s)
         if (kPseudoNames[s] == name) src = static_cast<uint8_t>(s);
@@ -553,7 +581,8 @@ class Assembler {
     for (size_t i = 0; i < pending_.size(); ++i) {
       slot_of[i] = slot;
       uint32_t n = pending_[i].insn.slots();
-      for (uint32_t s = 0; s < n; ++s) slot_line.push_back(pending_[i].line);
+      for (uint32_t s = 0; s < n; ++s)
+        slot_line.push_back(pending_[i].line);
       slot += n;
     }
     slot_of[pending_.size()] = slot;
@@ -573,16 +602,18 @@ class Assembler {
           return syntax(p.line, fmt::format("label '{}' is not followed by an instruction", p.target.label));
         rel = static_cast<int64_t>(slot_of[it->second]) - next;
       }
-      bool fits = p.field == TargetField::kOff
-                      ? rel >= std::numeric_limits<int16_t>::min() && rel <= std::numeric_limits<int16_t>::max()
-                      : rel >= std::numeric_limits<int32_t>::min() && rel <= std::numeric_limits<int32_t>::max();
+      bool fits =
+          p.field == TargetField::kOff
+              ? rel >= std::numeric_limits<int16_t>::min() && rel <= std::numeric_limits<int16_t>::max()
+              : rel >= std::numeric_limits<int32_t>::min() && rel <= std::numeric_limits<int32_t>::max();
       if (!fits)
         return syntax(p.line, fmt::format("jump target {} out of range (offset {} does not fit in {} bits)",
                                           p.target.token, rel, p.field == TargetField::kOff ? 16 : 32));
       int64_t dest = next + rel;
       if (dest < 0 || dest >= num_slots)
-        return syntax(p.line, fmt::format("jump target {} out of range: slot {} is outside the program (slots 0..{})",
-                                          p.target.token, dest, num_slots - 1));
+        return syntax(p.line,
+                      fmt::format("jump target {} out of range: slot {} is outside the program (slots 0..{})",
+                                  p.target.token, dest, num_slots - 1));
       if (p.field == TargetField::kOff) {
         p.insn.off = static_cast<int16_t>(rel);
       } else {
@@ -593,7 +624,8 @@ class Assembler {
     }
     std::vector<Insn> insns;
     insns.reserve(pending_.size());
-    for (const Pending& p : pending_) insns.push_back(p.insn);
+    for (const Pending& p : pending_)
+      insns.push_back(p.insn);
     DecodeOptions dopts;
     dopts.max_insns = opts_.max_insns;
     dopts.allow_unsupported = opts_.allow_unsupported;
@@ -602,7 +634,8 @@ class Assembler {
     Result<Program> prog = insns.empty() ? link(std::move(insns), dopts) : decode(encode(insns), dopts);
     if (!prog) {
       Error e = prog.error();
-      if (e.pc != kNoPc && e.pc < slot_line.size()) e.msg = fmt::format("line {}: {}", slot_line[e.pc], e.msg);
+      if (e.pc != kNoPc && e.pc < slot_line.size())
+        e.msg = fmt::format("line {}: {}", slot_line[e.pc], e.msg);
       return e;
     }
     AsmOutput out;

@@ -14,11 +14,15 @@ Error bad(uint32_t line, std::string msg) {
   return Error{ErrorCode::kBadInput, kNoPc, fmt::format("line {}: {}", line, msg)};
 }
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
 
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  while (!s.empty() && is_space(s.front()))
+    s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back()))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -26,9 +30,11 @@ std::vector<std::string_view> split_ws(std::string_view s) {
   std::vector<std::string_view> out;
   size_t i = 0;
   while (i < s.size()) {
-    while (i < s.size() && is_space(s[i])) ++i;
+    while (i < s.size() && is_space(s[i]))
+      ++i;
     size_t j = i;
-    while (j < s.size() && !is_space(s[j])) ++j;
+    while (j < s.size() && !is_space(s[j]))
+      ++j;
     if (j > i) out.push_back(s.substr(i, j - i));
     i = j;
   }
@@ -93,7 +99,8 @@ Result<DataFile> parse_data_file(std::string_view text) {
   size_t pos = 0;
   while (pos < text.size()) {
     size_t nl = text.find('\n', pos);
-    std::string_view line = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    std::string_view line =
+        text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
     pos = nl == std::string_view::npos ? text.size() : nl + 1;
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
@@ -119,18 +126,23 @@ Result<DataFile> parse_data_file(std::string_view text) {
     std::string_view t = trim(line);
     if (t.empty()) continue;
     switch (section) {
-      case Section::kNone: return bad(line_no, fmt::format("text outside of any section: '{}'", t));
+      case Section::kNone:
+        return bad(line_no, fmt::format("text outside of any section: '{}'", t));
       case Section::kAsm:
-      case Section::kIgnored: break;
+      case Section::kIgnored:
+        break;
       case Section::kResult:
         result_text = t;
         result_line = line_no;
         break;
-      case Section::kError: error_text = t; break;
+      case Section::kError:
+        error_text = t;
+        break;
       case Section::kMem:
         for (std::string_view b : split_ws(t)) {
           uint64_t v;
-          if (b.size() > 2 || !parse_u64(b, true, &v)) return bad(line_no, fmt::format("bad memory byte '{}'", b));
+          if (b.size() > 2 || !parse_u64(b, true, &v))
+            return bad(line_no, fmt::format("bad memory byte '{}'", b));
           f.mem.push_back(static_cast<uint8_t>(v));
         }
         break;
@@ -139,14 +151,16 @@ Result<DataFile> parse_data_file(std::string_view text) {
         for (std::string_view w : split_ws(t)) {
           uint64_t v;
           if (!parse_prefixed(w, &v)) return bad(line_no, fmt::format("bad raw instruction word '{}'", w));
-          for (int b = 0; b < 8; ++b) f.raw_bytes->push_back(static_cast<uint8_t>(v >> (8 * b)));
+          for (int b = 0; b < 8; ++b)
+            f.raw_bytes->push_back(static_cast<uint8_t>(v >> (8 * b)));
         }
         break;
       }
     }
   }
   if (result_line != 0) {
-    bool hex = result_text.find("0x") != std::string_view::npos || result_text.find("0X") != std::string_view::npos;
+    bool hex =
+        result_text.find("0x") != std::string_view::npos || result_text.find("0X") != std::string_view::npos;
     uint64_t v;
     bool ok = hex ? result_text.size() > 2 && result_text[0] == '0' && parse_prefixed(result_text, &v)
                   : parse_u64(result_text, false, &v);

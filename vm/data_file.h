@@ -17,10 +17,10 @@ struct DataFile {
   // outside the section are left empty), so assembler errors name the file's line.
   std::string asm_text;
   std::optional<std::vector<uint8_t>> raw_bytes;  // `-- raw`: 8 little-endian bytes per number
-  std::vector<uint8_t> mem;                        // `-- mem`
-  std::optional<uint64_t> result;                  // `-- result`
-  std::optional<std::string> error;                // `-- error`
-  uint32_t asm_line = 0;  // 1-based line of the `-- asm` header; 0 without one
+  std::vector<uint8_t> mem;                       // `-- mem`
+  std::optional<uint64_t> result;                 // `-- result`
+  std::optional<std::string> error;               // `-- error`
+  uint32_t asm_line = 0;                          // 1-based line of the `-- asm` header; 0 without one
 };
 
 // Errors are kBadInput with the file line at the start of the message ("line 7: ...").

@@ -7,10 +7,14 @@
 namespace bpfvm {
 namespace {
 
-std::string reg(uint8_t r) { return fmt::format("%r{}", r); }
+std::string reg(uint8_t r) {
+  return fmt::format("%r{}", r);
+}
 
 // "+3", "-2", "+0": relative slot offsets.
-std::string rel(int64_t v) { return v < 0 ? fmt::format("{}", v) : fmt::format("+{}", v); }
+std::string rel(int64_t v) {
+  return v < 0 ? fmt::format("{}", v) : fmt::format("+{}", v);
+}
 
 std::string mem(uint8_t r, int16_t off) {
   if (off == 0) return fmt::format("[%r{}]", r);
@@ -23,7 +27,8 @@ std::string lddw_operand(const Insn& in) {
   uint32_t hi = static_cast<uint32_t>(in.imm64 >> 32);
   if (src == LddwSrc::Imm64) return fmt::format("{:#x}", in.imm64);
   std::string_view name = lddw_pseudo_name(in.src);
-  std::string arg = src == LddwSrc::Func ? rel(static_cast<int32_t>(lo)) : fmt::format("{}", static_cast<int32_t>(lo));
+  std::string arg =
+      src == LddwSrc::Func ? rel(static_cast<int32_t>(lo)) : fmt::format("{}", static_cast<int32_t>(lo));
   // The high half is printed for the value forms always, for the others only when non-zero (the
   // kernel requires it to be zero there, but the encoding allows it and the text must round-trip).
   bool show_hi = hi != 0 || src == LddwSrc::MapValue || src == LddwSrc::MapIdxValue;
@@ -37,32 +42,47 @@ std::string disassemble_insn(const Insn& in) {
   const OpInfo& info = in.info();
   std::string_view m = info.mnemonic;
   switch (info.form) {
-    case Form::AluImm: return fmt::format("{} {}, {}", m, reg(in.dst), in.imm);
-    case Form::AluReg: return fmt::format("{} {}, {}", m, reg(in.dst), reg(in.src));
+    case Form::AluImm:
+      return fmt::format("{} {}, {}", m, reg(in.dst), in.imm);
+    case Form::AluReg:
+      return fmt::format("{} {}, {}", m, reg(in.dst), reg(in.src));
     case Form::AluNeg:
     case Form::End:
-    case Form::Callx: return fmt::format("{} {}", m, reg(in.dst));
-    case Form::AddrSpaceCast: return fmt::format("{} {}, {}, {}", m, reg(in.dst), reg(in.src), in.imm);
+    case Form::Callx:
+      return fmt::format("{} {}", m, reg(in.dst));
+    case Form::AddrSpaceCast:
+      return fmt::format("{} {}, {}, {}", m, reg(in.dst), reg(in.src), in.imm);
     case Form::Ja:
-    case Form::MayGoto: return fmt::format("{} {}", m, rel(in.off));
+    case Form::MayGoto:
+      return fmt::format("{} {}", m, rel(in.off));
     case Form::Ja32:
-    case Form::CallLocal: return fmt::format("{} {}", m, rel(in.imm));
-    case Form::JmpImm: return fmt::format("{} {}, {}, {}", m, reg(in.dst), in.imm, rel(in.off));
-    case Form::JmpReg: return fmt::format("{} {}, {}, {}", m, reg(in.dst), reg(in.src), rel(in.off));
+    case Form::CallLocal:
+      return fmt::format("{} {}", m, rel(in.imm));
+    case Form::JmpImm:
+      return fmt::format("{} {}, {}, {}", m, reg(in.dst), in.imm, rel(in.off));
+    case Form::JmpReg:
+      return fmt::format("{} {}, {}, {}", m, reg(in.dst), reg(in.src), rel(in.off));
     case Form::Call:
-    case Form::LdAbs: return fmt::format("{} {}", m, in.imm);
+    case Form::LdAbs:
+      return fmt::format("{} {}", m, in.imm);
     case Form::CallKfunc:
       if (in.off == 0) return fmt::format("{} {}", m, in.imm);
       return fmt::format("{} {}, {}", m, in.imm, in.off);
-    case Form::Exit: return std::string(m);
-    case Form::Lddw: return fmt::format("{} {}, {}", m, reg(in.dst), lddw_operand(in));
+    case Form::Exit:
+      return std::string(m);
+    case Form::Lddw:
+      return fmt::format("{} {}, {}", m, reg(in.dst), lddw_operand(in));
     case Form::Ldx:
-    case Form::LoadAcquire: return fmt::format("{} {}, {}", m, reg(in.dst), mem(in.src, in.off));
-    case Form::St: return fmt::format("{} {}, {}", m, mem(in.dst, in.off), in.imm);
+    case Form::LoadAcquire:
+      return fmt::format("{} {}, {}", m, reg(in.dst), mem(in.src, in.off));
+    case Form::St:
+      return fmt::format("{} {}, {}", m, mem(in.dst, in.off), in.imm);
     case Form::Stx:
     case Form::Atomic:
-    case Form::StoreRelease: return fmt::format("{} {}, {}", m, mem(in.dst, in.off), reg(in.src));
-    case Form::LdInd: return fmt::format("{} {}, {}", m, reg(in.src), in.imm);
+    case Form::StoreRelease:
+      return fmt::format("{} {}, {}", m, mem(in.dst, in.off), reg(in.src));
+    case Form::LdInd:
+      return fmt::format("{} {}, {}", m, reg(in.src), in.imm);
   }
   return fmt::format("<form {}>", static_cast<int>(info.form));
 }

@@ -35,7 +35,8 @@ std::vector<uint8_t> slot(uint8_t opcode, uint8_t dst, uint8_t src, int16_t off,
 
 std::vector<uint8_t> cat(std::initializer_list<std::vector<uint8_t>> parts) {
   std::vector<uint8_t> out;
-  for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+  for (const auto& p : parts)
+    out.insert(out.end(), p.begin(), p.end());
   return out;
 }
 
@@ -90,7 +91,8 @@ TEST(Assembler, AluImmediateAndRegisterForms) {
   EXPECT_EQ(assemble_bytes("smod32 %r1, 3\nexit"), cat({slot(0x94, 1, 0, 1, 3), kExit}));
   EXPECT_EQ(assemble_bytes("movsx1664 %r1, %r2\nexit"), cat({slot(0xbf, 1, 2, 16, 0), kExit}));
   EXPECT_EQ(assemble_bytes("neg %r3\nexit"), cat({slot(0x87, 3, 0, 0, 0), kExit}));
-  EXPECT_EQ(assemble_bytes("be16 %r3\nle64 %r4\nexit"), cat({slot(0xdc, 3, 0, 0, 16), slot(0xd4, 4, 0, 0, 64), kExit}));
+  EXPECT_EQ(assemble_bytes("be16 %r3\nle64 %r4\nexit"),
+            cat({slot(0xdc, 3, 0, 0, 16), slot(0xd4, 4, 0, 0, 64), kExit}));
   // The conformance suite's swapNN spelling of bswapNN.
   EXPECT_EQ(assemble_bytes("swap32 %r1\nbswap32 %r1\nexit"),
             cat({slot(0xd7, 1, 0, 0, 32), slot(0xd7, 1, 0, 0, 32), kExit}));
@@ -124,14 +126,13 @@ TEST(Assembler, JumpsByLabelAndRelativeOffset) {
   // Forward and backward labels; lddw counts two slots.
   std::string text =
       "top:\n"
-      "jeq %r1, 0, done\n"   // slot 0 -> slot 4: +3
-      "lddw %r2, 1\n"        // slots 1-2
-      "ja top\n"             // slot 3 -> 0: -4
-      "done: exit\n";        // slot 4
-  EXPECT_EQ(assemble_bytes(text),
-            cat({slot(0x15, 1, 0, 3, 0), slot(0x18, 2, 0, 0, 1), slot(0, 0, 0, 0, 0), slot(0x05, 0, 0, -4, 0), kExit}));
-  EXPECT_EQ(assemble_bytes("jne32 %r1, %r2, +1\nexit\nexit"),
-            cat({slot(0x5e, 1, 2, 1, 0), kExit, kExit}));
+      "jeq %r1, 0, done\n"  // slot 0 -> slot 4: +3
+      "lddw %r2, 1\n"       // slots 1-2
+      "ja top\n"            // slot 3 -> 0: -4
+      "done: exit\n";       // slot 4
+  EXPECT_EQ(assemble_bytes(text), cat({slot(0x15, 1, 0, 3, 0), slot(0x18, 2, 0, 0, 1), slot(0, 0, 0, 0, 0),
+                                       slot(0x05, 0, 0, -4, 0), kExit}));
+  EXPECT_EQ(assemble_bytes("jne32 %r1, %r2, +1\nexit\nexit"), cat({slot(0x5e, 1, 2, 1, 0), kExit, kExit}));
   EXPECT_EQ(assemble_bytes("ja +0\nexit"), cat({slot(0x05, 0, 0, 0, 0), kExit}));
   EXPECT_EQ(assemble_bytes("ja32 end\nmov %r0, 1\nend:\nexit"),
             cat({slot(0x06, 0, 0, 0, 1), slot(0xb7, 0, 0, 0, 1), kExit}));
@@ -233,7 +234,9 @@ TEST(AssemblerExtensions, UnsupportedInstructionsNeedAllowUnsupported) {
 
 // ---- Errors: code, line and the offending token ----
 
-void expect_error(std::string_view text, uint32_t line, std::string_view needle,
+void expect_error(std::string_view text,
+                  uint32_t line,
+                  std::string_view needle,
                   ErrorCode code = ErrorCode::kAsmSyntax) {
   Result<AsmOutput> r = assemble(text);
   ASSERT_FALSE(r.ok()) << text;
@@ -241,7 +244,8 @@ void expect_error(std::string_view text, uint32_t line, std::string_view needle,
   if (code == ErrorCode::kAsmSyntax) {
     EXPECT_EQ(r.error().pc, line) << text << "\n-> " << r.error().to_string();
   }
-  EXPECT_NE(r.error().to_string().find(needle), std::string::npos) << text << "\n-> " << r.error().to_string();
+  EXPECT_NE(r.error().to_string().find(needle), std::string::npos)
+      << text << "\n-> " << r.error().to_string();
 }
 
 TEST(AssemblerErrors, UnknownMnemonic) {
@@ -250,10 +254,12 @@ TEST(AssemblerErrors, UnknownMnemonic) {
   expect_error("add64 %r1, 1\nexit", 1, "unknown mnemonic 'add64'");
 }
 TEST(AssemblerErrors, ImmediateOutOfRange) {
-  expect_error("\n\n\n\nmov %r0, 0x1ffffffff\nexit", 5, "line 5: immediate 0x1ffffffff does not fit in 32 bits");
+  expect_error("\n\n\n\nmov %r0, 0x1ffffffff\nexit", 5,
+               "line 5: immediate 0x1ffffffff does not fit in 32 bits");
   expect_error("mov %r0, 2147483648\nexit", 1, "immediate 2147483648 does not fit in 32 bits");
   expect_error("mov %r0, -2147483649\nexit", 1, "immediate -2147483649 does not fit in 32 bits");
-  expect_error("lddw %r0, 0x10000000000000000\nexit", 1, "immediate 0x10000000000000000 does not fit in 64 bits");
+  expect_error("lddw %r0, 0x10000000000000000\nexit", 1,
+               "immediate 0x10000000000000000 does not fit in 64 bits");
   expect_error("lddw %r0, -9223372036854775809\nexit", 1, "does not fit in 64 bits");
 }
 TEST(AssemblerErrors, ExpectedImmediate) {
@@ -268,8 +274,12 @@ TEST(AssemblerErrors, UndefinedLabel) {
 TEST(AssemblerErrors, DuplicateLabel) {
   expect_error("x:\nx:\nexit", 2, "line 2: duplicate label 'x'");
 }
-TEST(AssemblerErrors, BadLabel) { expect_error("1abc:\nexit", 1, "bad label '1abc:'"); }
-TEST(AssemblerErrors, LabelAtEnd) { expect_error("ja end\nexit\nend:", 1, "label 'end' is not followed"); }
+TEST(AssemblerErrors, BadLabel) {
+  expect_error("1abc:\nexit", 1, "bad label '1abc:'");
+}
+TEST(AssemblerErrors, LabelAtEnd) {
+  expect_error("ja end\nexit\nend:", 1, "label 'end' is not followed");
+}
 TEST(AssemblerErrors, ExpectedRegister) {
   expect_error("\n\n\nmov 5, %r1\nexit", 4, "line 4: expected register, got '5'");
   expect_error("neg r1\nexit", 1, "expected register, got 'r1'");
@@ -306,21 +316,25 @@ TEST(AssemblerErrors, JumpTargetOutOfRange) {
   expect_error("call local +99999999999\nexit", 1, "jump target +99999999999 out of range");
   // A label too far away for a 16-bit offset.
   std::string body;
-  for (int i = 0; i < 33000; ++i) body += "mov %r0, 0\n";
+  for (int i = 0; i < 33000; ++i)
+    body += "mov %r0, 0\n";
   body += "end:\nexit\n";
   expect_error("ja end\n" + body, 1, "jump target end out of range (offset 33000 does not fit in 16 bits)");
   // ja32 reaches it.
   std::string far = "ja32 end\n" + body;
   EXPECT_TRUE(assemble(far).ok());
 }
-TEST(AssemblerErrors, BadJumpTarget) { expect_error("ja 5\nexit", 1, "bad jump target '5'"); }
+TEST(AssemblerErrors, BadJumpTarget) {
+  expect_error("ja 5\nexit", 1, "bad jump target '5'");
+}
 TEST(AssemblerErrors, BadLddwOperand) {
   expect_error("lddw %r1, foo(3)\nexit", 1, "unknown lddw pseudo source 'foo'");
   expect_error("lddw %r1, map_fd(3\nexit", 1, "missing ')'");
   expect_error("lddw %r1, map_fd(x)\nexit", 1, "expected map_fd() argument, got 'x'");
   expect_error("lddw %r1, map(3)\nexit", 1, "map() takes a map name");
   expect_error("lddw %r1, map_value(3)*2\nexit", 1, "expected +off or -off");
-  expect_error("lddw %r1, map_value(3)+0x100000000\nexit", 1, "lddw offset +0x100000000 does not fit in 32 bits");
+  expect_error("lddw %r1, map_value(3)+0x100000000\nexit", 1,
+               "lddw offset +0x100000000 does not fit in 32 bits");
   expect_error("lddw %r1, hello\nexit", 1, "expected 64-bit immediate or pseudo source");
 }
 TEST(AssemblerErrors, LinkerErrorsKeepTheirCodeAndNameTheLine) {
@@ -354,16 +368,23 @@ TEST(Assembler, NeverCrashesOnRandomOrMutatedText) {
     std::string text;
     if (iter % 4 == 0) {
       size_t n = rng() % 64;
-      for (size_t i = 0; i < n; ++i) text.push_back(static_cast<char>(rng() % 256));
+      for (size_t i = 0; i < n; ++i)
+        text.push_back(static_cast<char>(rng() % 256));
     } else {
       text = seeds[rng() % seeds.size()];
       int edits = 1 + static_cast<int>(rng() % 4);
       for (int e = 0; e < edits && !text.empty(); ++e) {
         size_t pos = rng() % text.size();
         switch (rng() % 3) {
-          case 0: text[pos] = alphabet[rng() % alphabet.size()]; break;
-          case 1: text.erase(pos, 1 + rng() % 3); break;
-          default: text.insert(pos, 1, alphabet[rng() % alphabet.size()]); break;
+          case 0:
+            text[pos] = alphabet[rng() % alphabet.size()];
+            break;
+          case 1:
+            text.erase(pos, 1 + rng() % 3);
+            break;
+          default:
+            text.insert(pos, 1, alphabet[rng() % alphabet.size()]);
+            break;
         }
       }
     }
