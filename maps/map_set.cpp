@@ -76,8 +76,8 @@ Result<uint64_t> validate(const MapDef& d, const MapOptions& opts, bool as_inner
     case MapType::PercpuArray: {
       BPFVM_TRY(check_nonzero(d, true, true));
       if (d.key_size != 4) return invalid(d, fmt::format("key_size is {}, must be 4", d.key_size));
-      uint32_t allowed = kBpfFNumaNode | access | kBpfFInnerMap;
-      if (d.type == MapType::Array) allowed |= kBpfFMmapable;
+      uint32_t allowed = kBpfFNumaNode | access;
+      if (d.type == MapType::Array) allowed |= kBpfFMmapable | kBpfFInnerMap;  // array only
       BPFVM_TRY(check_flags(d, allowed));
       bool percpu = d.type == MapType::PercpuArray;
       if (percpu && d.value_size > kPcpuMinUnit) {
