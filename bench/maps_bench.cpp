@@ -18,7 +18,10 @@ namespace {
 
 constexpr uint32_t kEntries = 1 << 16;
 
-std::unique_ptr<Map> make(MapType type, uint32_t key_size, uint32_t value_size, uint32_t max_entries,
+std::unique_ptr<Map> make(MapType type,
+                          uint32_t key_size,
+                          uint32_t value_size,
+                          uint32_t max_entries,
                           uint32_t flags = 0) {
   MapDef d;
   d.name = "bench";

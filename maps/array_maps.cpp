@@ -26,7 +26,9 @@ void* ArrayMap::value_ptr(uint32_t index, uint32_t cpu) {
   return data_.get() + slot * stride_;
 }
 
-void* ArrayMap::lookup(const void* key) { return value_ptr(load_u32(key), cpu()); }
+void* ArrayMap::lookup(const void* key) {
+  return value_ptr(load_u32(key), cpu());
+}
 
 int ArrayMap::check_update(const void* key, uint64_t flags, uint32_t* index) const {
   if ((flags & ~kBpfFLock) > kBpfExist) return -EINVAL;
@@ -78,7 +80,8 @@ int ArrayMap::get_next_key(const void* key, void* next) {
 
 ProgArrayMap::ProgArrayMap(const MapDef& def, const MapOptions& opts)
     : Map(def, opts), slots_(new std::atomic<uint64_t>[def.max_entries]) {
-  for (uint32_t i = 0; i < def.max_entries; ++i) slots_[i].store(0, std::memory_order_relaxed);
+  for (uint32_t i = 0; i < def.max_entries; ++i)
+    slots_[i].store(0, std::memory_order_relaxed);
 }
 
 int ProgArrayMap::update(const void* key, const void* value, uint64_t flags) {
@@ -117,10 +120,13 @@ int ProgArrayMap::lookup_copy(const void* key, void* out) {
 
 ArrayOfMapsMap::ArrayOfMapsMap(const MapDef& def, const MapOptions& opts)
     : Map(def, opts), slots_(new std::atomic<Map*>[def.max_entries]) {
-  for (uint32_t i = 0; i < def.max_entries; ++i) slots_[i].store(nullptr, std::memory_order_relaxed);
+  for (uint32_t i = 0; i < def.max_entries; ++i)
+    slots_[i].store(nullptr, std::memory_order_relaxed);
 }
 
-void* ArrayOfMapsMap::lookup(const void* key) { return get_map(load_u32(key)); }
+void* ArrayOfMapsMap::lookup(const void* key) {
+  return get_map(load_u32(key));
+}
 
 Map* ArrayOfMapsMap::get_map(uint32_t index) const {
   if (index >= def().max_entries) return nullptr;

@@ -14,7 +14,9 @@ uint64_t pick_seed(const MapDef& def) {
   return (uint64_t(rd()) << 32) | rd();
 }
 
-bool lru_type(MapType t) { return t == MapType::LruHash || t == MapType::LruPercpuHash; }
+bool lru_type(MapType t) {
+  return t == MapType::LruHash || t == MapType::LruPercpuHash;
+}
 
 uint32_t storage_bytes(const MapDef& def, uint32_t num_cpus) {
   bool percpu = def.type == MapType::PercpuHash || def.type == MapType::LruPercpuHash;
@@ -26,7 +28,10 @@ uint32_t storage_bytes(const MapDef& def, uint32_t num_cpus) {
 HashMap::HashMap(const MapDef& def, const MapOptions& opts)
     : Map(def, opts),
       stride_(round_up8(def.value_size)),
-      table_(def.key_size, storage_bytes(def, num_cpus()), def.max_entries, lru_type(def.type),
+      table_(def.key_size,
+             storage_bytes(def, num_cpus()),
+             def.max_entries,
+             lru_type(def.type),
              pick_seed(def)) {}
 
 void* HashMap::lookup(const void* key) {
@@ -48,7 +53,8 @@ int HashMap::do_update(const void* key, const void* value, uint64_t flags, bool 
   const uint32_t c = cpu();
   auto copy_cpus = [&](uint8_t* dst) {
     if (all_cpus) {
-      for (uint32_t i = 0; i < num_cpus(); ++i) std::memcpy(dst + uint64_t(i) * stride_, src + uint64_t(i) * stride_, vs);
+      for (uint32_t i = 0; i < num_cpus(); ++i)
+        std::memcpy(dst + uint64_t(i) * stride_, src + uint64_t(i) * stride_, vs);
     } else {
       std::memcpy(dst + uint64_t(c) * stride_, src, vs);
     }
@@ -69,9 +75,13 @@ int HashMap::update_copy(const void* key, const void* values, uint64_t flags) {
   return do_update(key, values, flags, is_percpu());
 }
 
-int HashMap::remove(const void* key) { return table_.erase(key); }
+int HashMap::remove(const void* key) {
+  return table_.erase(key);
+}
 
-int HashMap::get_next_key(const void* key, void* next) { return table_.next_key(key, next); }
+int HashMap::get_next_key(const void* key, void* next) {
+  return table_.next_key(key, next);
+}
 
 int HashMap::lookup_copy(const void* key, void* out) {
   auto* dst = static_cast<uint8_t*>(out);
@@ -108,9 +118,13 @@ int HashOfMapsMap::update_map(const void* key, Map* inner, uint64_t flags) {
   return table_.upsert(key, flags, store, store);
 }
 
-int HashOfMapsMap::remove(const void* key) { return table_.erase(key); }
+int HashOfMapsMap::remove(const void* key) {
+  return table_.erase(key);
+}
 
-int HashOfMapsMap::get_next_key(const void* key, void* next) { return table_.next_key(key, next); }
+int HashOfMapsMap::get_next_key(const void* key, void* next) {
+  return table_.next_key(key, next);
+}
 
 int HashOfMapsMap::lookup_copy(const void* key, void* out) {
   Map* m = static_cast<Map*>(lookup(key));

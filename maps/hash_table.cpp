@@ -8,7 +8,8 @@ namespace {
 
 uint64_t bucket_count(uint32_t max_entries) {
   uint64_t n = 1;
-  while (n < max_entries) n <<= 1;
+  while (n < max_entries)
+    n <<= 1;
   return n;
 }
 
@@ -21,29 +22,34 @@ uint64_t hash_table_bytes(uint32_t key_size, uint32_t value_bytes, uint32_t max_
   return slot * max_entries + bucket_count(max_entries) * sizeof(uint32_t);
 }
 
-HashTable::HashTable(uint32_t key_size, uint32_t value_bytes, uint32_t max_entries, bool lru,
-                     uint64_t seed)
+HashTable::HashTable(uint32_t key_size, uint32_t value_bytes, uint32_t max_entries, bool lru, uint64_t seed)
     : key_size_(key_size), value_bytes_(value_bytes), max_entries_(max_entries), lru_(lru), seed_(seed) {
   static_assert(sizeof(Elem) == kElemHeader);
   slot_size_ = sizeof(Elem) + round_up8(key_size) + ((uint64_t(value_bytes) + 7) & ~7ULL);
   // Chunks of up to 256 slots, fewer for small tables.
   chunk_shift_ = 0;
-  while (chunk_shift_ < 8 && (1u << chunk_shift_) < max_entries) ++chunk_shift_;
+  while (chunk_shift_ < 8 && (1u << chunk_shift_) < max_entries)
+    ++chunk_shift_;
   chunk_mask_ = (1u << chunk_shift_) - 1;
   num_chunks_ = uint32_t((uint64_t(max_entries) + chunk_mask_) >> chunk_shift_);
   chunks_.reset(new std::atomic<uint8_t*>[num_chunks_]);
-  for (uint32_t i = 0; i < num_chunks_; ++i) chunks_[i].store(nullptr, std::memory_order_relaxed);
+  for (uint32_t i = 0; i < num_chunks_; ++i)
+    chunks_[i].store(nullptr, std::memory_order_relaxed);
   uint64_t nb = bucket_count(max_entries);
   bucket_mask_ = nb - 1;
   heads_.reset(new uint32_t[nb]);
-  for (uint64_t i = 0; i < nb; ++i) heads_[i] = kNil;
+  for (uint64_t i = 0; i < nb; ++i)
+    heads_[i] = kNil;
 }
 
 HashTable::~HashTable() {
-  for (uint32_t i = 0; i < num_chunks_; ++i) delete[] chunks_[i].load(std::memory_order_relaxed);
+  for (uint32_t i = 0; i < num_chunks_; ++i)
+    delete[] chunks_[i].load(std::memory_order_relaxed);
 }
 
-uint64_t HashTable::hash(const void* key) const { return hash_bytes(key, key_size_, seed_); }
+uint64_t HashTable::hash(const void* key) const {
+  return hash_bytes(key, key_size_, seed_);
+}
 
 uint32_t HashTable::find_locked(const void* key, uint64_t h) const {
   for (uint32_t idx = heads_[h & bucket_mask_]; idx != kNil; idx = elem(idx)->next) {
@@ -77,7 +83,8 @@ void HashTable::free_slot(uint32_t idx) {
 
 void HashTable::unlink_bucket_locked(uint32_t idx) {
   uint32_t* link = &heads_[elem(idx)->hash & bucket_mask_];
-  while (*link != kNil && *link != idx) link = &elem(*link)->next;
+  while (*link != kNil && *link != idx)
+    link = &elem(*link)->next;
   if (*link == idx) *link = elem(idx)->next;
 }
 
@@ -92,10 +99,14 @@ void HashTable::lru_push_front(uint32_t idx) {
 
 void HashTable::lru_unlink(uint32_t idx) {
   Elem* e = elem(idx);
-  if (e->lru_prev != kNil) elem(e->lru_prev)->lru_next = e->lru_next;
-  else lru_head_ = e->lru_next;
-  if (e->lru_next != kNil) elem(e->lru_next)->lru_prev = e->lru_prev;
-  else lru_tail_ = e->lru_prev;
+  if (e->lru_prev != kNil)
+    elem(e->lru_prev)->lru_next = e->lru_next;
+  else
+    lru_head_ = e->lru_next;
+  if (e->lru_next != kNil)
+    elem(e->lru_next)->lru_prev = e->lru_prev;
+  else
+    lru_tail_ = e->lru_prev;
 }
 
 uint32_t HashTable::evict_lru_locked() {

@@ -7,14 +7,18 @@ namespace bpfvm {
 namespace {
 constexpr uint32_t kNoSlot = UINT32_MAX;
 
-int extract_bit(const uint8_t* data, size_t index) { return (data[index / 8] >> (7 - index % 8)) & 1; }
+int extract_bit(const uint8_t* data, size_t index) {
+  return (data[index / 8] >> (7 - index % 8)) & 1;
+}
 
 uint32_t key_prefixlen(const void* key) {
   uint32_t p;
   std::memcpy(&p, key, 4);
   return p;
 }
-const uint8_t* key_data(const void* key) { return static_cast<const uint8_t*>(key) + 4; }
+const uint8_t* key_data(const void* key) {
+  return static_cast<const uint8_t*>(key) + 4;
+}
 }  // namespace
 
 struct LpmTrieMap::Node {
@@ -50,7 +54,9 @@ uint32_t LpmTrieMap::count() const {
   return n_entries_;
 }
 
-uint8_t* LpmTrieMap::value_of(const Node* n) const { return values_.get() + uint64_t(n->slot) * stride_; }
+uint8_t* LpmTrieMap::value_of(const Node* n) const {
+  return values_.get() + uint64_t(n->slot) * stride_;
+}
 
 uint32_t LpmTrieMap::alloc_slot() {
   if (!free_slots_.empty()) {
@@ -249,8 +255,7 @@ int LpmTrieMap::get_next_key(const void* key, void* next) {
     }
     node = node->child[extract_bit(kd, node->prefixlen)];
   }
-  if (!node || node->prefixlen != plen || node->intermediate() ||
-      match_len(node, plen, kd) != plen) {
+  if (!node || node->prefixlen != plen || node->intermediate() || match_len(node, plen, kd) != plen) {
     copy_key(leftmost(root_), next);
     return 0;
   }

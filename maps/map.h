@@ -80,12 +80,14 @@ class ScopedCpu {
 };
 
 struct MapOptions {
-  uint32_t num_cpus = 4;                  // simulated CPUs (per-CPU maps, perf_event_array)
-  uint64_t memory_cap = 1ULL << 30;       // bytes, for all the maps of one MapSet together
+  uint32_t num_cpus = 4;                   // simulated CPUs (per-CPU maps, perf_event_array)
+  uint64_t memory_cap = 1ULL << 30;        // bytes, for all the maps of one MapSet together
   uint32_t perf_buffer_bytes = 64 * 1024;  // data bytes of each simulated perf buffer (per CPU)
 };
 
-constexpr uint32_t round_up8(uint32_t n) { return (n + 7u) & ~7u; }
+constexpr uint32_t round_up8(uint32_t n) {
+  return (n + 7u) & ~7u;
+}
 
 class Map {
  public:

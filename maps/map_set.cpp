@@ -26,7 +26,9 @@ uint64_t sat_mul(uint64_t a, uint64_t b) {
   unsigned __int128 p = (unsigned __int128)a * b;
   return p > UINT64_MAX ? UINT64_MAX : uint64_t(p);
 }
-uint64_t sat_add(uint64_t a, uint64_t b) { return a + b < a ? UINT64_MAX : a + b; }
+uint64_t sat_add(uint64_t a, uint64_t b) {
+  return a + b < a ? UINT64_MAX : a + b;
+}
 
 std::string map_label(const MapDef& d) {
   return fmt::format("map '{}' ({})", d.name, map_type_name(d.type));
@@ -36,7 +38,9 @@ Error invalid(const MapDef& d, std::string why) {
   return make_error(ErrorCode::kBadInput, kNoPc, fmt::format("{}: {}", map_label(d), why));
 }
 
-bool is_map_in_map(MapType t) { return t == MapType::ArrayOfMaps || t == MapType::HashOfMaps; }
+bool is_map_in_map(MapType t) {
+  return t == MapType::ArrayOfMaps || t == MapType::HashOfMaps;
+}
 
 Status check_flags(const MapDef& d, uint32_t allowed) {
   if (d.map_flags & ~allowed) {
@@ -81,7 +85,8 @@ Result<uint64_t> validate(const MapDef& d, const MapOptions& opts, bool as_inner
       BPFVM_TRY(check_flags(d, allowed));
       bool percpu = d.type == MapType::PercpuArray;
       if (percpu && d.value_size > kPcpuMinUnit) {
-        return invalid(d, fmt::format("value_size {} above the per-CPU limit {}", d.value_size, kPcpuMinUnit));
+        return invalid(d,
+                       fmt::format("value_size {} above the per-CPU limit {}", d.value_size, kPcpuMinUnit));
       }
       if (d.value_size > kKmallocMax) {
         return invalid(d, fmt::format("value_size {} above the limit {}", d.value_size, kKmallocMax));
@@ -132,17 +137,20 @@ Result<uint64_t> validate(const MapDef& d, const MapOptions& opts, bool as_inner
         return invalid(d, fmt::format("value_size is {}, must be 4 (a map handle)", d.value_size));
       }
       if (percpu && d.value_size > kPcpuMinUnit) {
-        return invalid(d, fmt::format("value_size {} above the per-CPU limit {}", d.value_size, kPcpuMinUnit));
+        return invalid(d,
+                       fmt::format("value_size {} above the per-CPU limit {}", d.value_size, kPcpuMinUnit));
       }
       if (uint64_t(d.key_size) + d.value_size >= kKmallocMax) {
         return invalid(d, fmt::format("key_size + value_size {} above the limit {}",
                                       uint64_t(d.key_size) + d.value_size, kKmallocMax));
       }
-      uint64_t storage = d.type == MapType::HashOfMaps ? 8 : percpu ? uint64_t(round_up8(d.value_size)) * ncpus
-                                                                      : d.value_size;
+      uint64_t storage = d.type == MapType::HashOfMaps ? 8
+                         : percpu                      ? uint64_t(round_up8(d.value_size)) * ncpus
+                                                       : d.value_size;
       uint64_t slot = 24 + round_up8(d.key_size) + ((storage + 7) & ~7ULL);
       uint64_t buckets = 1;
-      while (buckets < d.max_entries) buckets <<= 1;
+      while (buckets < d.max_entries)
+        buckets <<= 1;
       return sat_add(sat_mul(slot, d.max_entries), buckets * 4);
     }
     case MapType::Ringbuf: {
@@ -166,8 +174,8 @@ Result<uint64_t> validate(const MapDef& d, const MapOptions& opts, bool as_inner
     }
     case MapType::LpmTrie: {
       if (d.key_size < 5 || d.key_size > 4 + kLpmDataMax) {
-        return invalid(d, fmt::format("key_size {} must be 4 (prefixlen) + 1..{} data bytes", d.key_size,
-                                      kLpmDataMax));
+        return invalid(
+            d, fmt::format("key_size {} must be 4 (prefixlen) + 1..{} data bytes", d.key_size, kLpmDataMax));
       }
       BPFVM_TRY(check_nonzero(d, true, true));
       if (d.value_size > kKmallocMax - kLpmDataMax - 64) {
@@ -202,7 +210,8 @@ Result<uint64_t> validate_with_inner(const MapDef& d, const MapOptions& opts) {
   if (!bytes) return bytes.error();
   if (!is_map_in_map(d.type)) return sat_add(*bytes, kMapOverhead);
   if (d.inner.size() != 1) {
-    return invalid(d, fmt::format("a map of maps needs exactly one inner map definition, has {}", d.inner.size()));
+    return invalid(
+        d, fmt::format("a map of maps needs exactly one inner map definition, has {}", d.inner.size()));
   }
   const MapDef& in = d.inner[0];
   if (is_map_in_map(in.type)) return invalid(d, "an inner map cannot itself be a map of maps");
@@ -225,20 +234,40 @@ struct MapFactory {
     try {
       switch (def.type) {
         case MapType::Array:
-        case MapType::PercpuArray: m.reset(new ArrayMap(def, opts)); break;
-        case MapType::ProgArray: m.reset(new ProgArrayMap(def, opts)); break;
-        case MapType::ArrayOfMaps: m.reset(new ArrayOfMapsMap(def, opts)); break;
-        case MapType::PerfEventArray: m.reset(new PerfEventArrayMap(def, opts)); break;
+        case MapType::PercpuArray:
+          m.reset(new ArrayMap(def, opts));
+          break;
+        case MapType::ProgArray:
+          m.reset(new ProgArrayMap(def, opts));
+          break;
+        case MapType::ArrayOfMaps:
+          m.reset(new ArrayOfMapsMap(def, opts));
+          break;
+        case MapType::PerfEventArray:
+          m.reset(new PerfEventArrayMap(def, opts));
+          break;
         case MapType::Hash:
         case MapType::PercpuHash:
         case MapType::LruHash:
-        case MapType::LruPercpuHash: m.reset(new HashMap(def, opts)); break;
-        case MapType::HashOfMaps: m.reset(new HashOfMapsMap(def, opts)); break;
-        case MapType::Ringbuf: m.reset(new RingbufMap(def, opts)); break;
+        case MapType::LruPercpuHash:
+          m.reset(new HashMap(def, opts));
+          break;
+        case MapType::HashOfMaps:
+          m.reset(new HashOfMapsMap(def, opts));
+          break;
+        case MapType::Ringbuf:
+          m.reset(new RingbufMap(def, opts));
+          break;
         case MapType::Queue:
-        case MapType::Stack: m.reset(new QueueStackMap(def, opts)); break;
-        case MapType::LpmTrie: m.reset(new LpmTrieMap(def, opts)); break;
-        case MapType::BloomFilter: m.reset(new BloomFilterMap(def, opts)); break;
+        case MapType::Stack:
+          m.reset(new QueueStackMap(def, opts));
+          break;
+        case MapType::LpmTrie:
+          m.reset(new LpmTrieMap(def, opts));
+          break;
+        case MapType::BloomFilter:
+          m.reset(new BloomFilterMap(def, opts));
+          break;
         default:
           return make_error(ErrorCode::kInternal, kNoPc, fmt::format("{}: no constructor", map_label(def)));
       }

@@ -46,8 +46,12 @@ int QueueStackMap::take(void* value, bool remove) {
   return 0;
 }
 
-int QueueStackMap::pop(void* value) { return take(value, true); }
-int QueueStackMap::peek(void* value) { return take(value, false); }
+int QueueStackMap::pop(void* value) {
+  return take(value, true);
+}
+int QueueStackMap::peek(void* value) {
+  return take(value, false);
+}
 
 // ---- bloom_filter ----
 
@@ -62,7 +66,8 @@ uint64_t BloomFilterMap::bits_of(const MapDef& def) {
   if (n > (1ULL << 31)) return 1ULL << 31;
   if (n <= 64) return 64;
   uint64_t p = 1;
-  while (p < n) p <<= 1;
+  while (p < n)
+    p <<= 1;
   return p;
 }
 

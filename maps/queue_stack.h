@@ -28,7 +28,7 @@ class QueueStackMap : public Map {
   int take(void* value, bool remove);
   bool is_stack() const { return type() == MapType::Stack; }
   std::mutex mu_;
-  uint32_t size_;  // max_entries + 1 slots, as the kernel's ring
+  uint32_t size_;                 // max_entries + 1 slots, as the kernel's ring
   uint32_t head_ = 0, tail_ = 0;  // tail = oldest, head = next free slot
   std::unique_ptr<uint8_t[]> data_;
 };

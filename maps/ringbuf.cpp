@@ -9,7 +9,9 @@ namespace {
 constexpr uint64_t kMaxRecord = UINT32_MAX / 4;
 constexpr uint32_t kPageShift = 12;
 
-uint32_t* header_at(uint8_t* p) { return reinterpret_cast<uint32_t*>(p); }
+uint32_t* header_at(uint8_t* p) {
+  return reinterpret_cast<uint32_t*>(p);
+}
 }  // namespace
 
 RingbufMap::RingbufMap(const MapDef& def, const MapOptions& opts)
@@ -47,8 +49,12 @@ void RingbufMap::commit(void* sample, bool discard) {
   __atomic_store_n(header_at(hdr), new_len, __ATOMIC_RELEASE);
 }
 
-void RingbufMap::submit(void* sample, uint64_t flags) { commit(sample, false); }
-void RingbufMap::discard(void* sample, uint64_t flags) { commit(sample, true); }
+void RingbufMap::submit(void* sample, uint64_t flags) {
+  commit(sample, false);
+}
+void RingbufMap::discard(void* sample, uint64_t flags) {
+  commit(sample, true);
+}
 
 int RingbufMap::output(const void* data, uint64_t size, uint64_t flags) {
   if (flags & ~(kBpfRbNoWakeup | kBpfRbForceWakeup)) return -EINVAL;
@@ -63,11 +69,16 @@ uint64_t RingbufMap::query(uint64_t flags) const {
   uint64_t prod = producer_pos_.load(std::memory_order_acquire);
   uint64_t cons = consumer_pos_.load(std::memory_order_acquire);
   switch (flags) {
-    case kBpfRbAvailData: return prod - cons;
-    case kBpfRbRingSize: return ring_size();
-    case kBpfRbConsPos: return cons;
-    case kBpfRbProdPos: return prod;
-    default: return 0;
+    case kBpfRbAvailData:
+      return prod - cons;
+    case kBpfRbRingSize:
+      return ring_size();
+    case kBpfRbConsPos:
+      return cons;
+    case kBpfRbProdPos:
+      return prod;
+    default:
+      return 0;
   }
 }
 

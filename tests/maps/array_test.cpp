@@ -19,7 +19,8 @@ TEST(ArrayMap, LookupGivesZeroedStableValueAndUpdateWritesIt) {
   auto* v = static_cast<uint8_t*>(m->lookup(&k));
   ASSERT_NE(v, nullptr);
   EXPECT_EQ(reinterpret_cast<uintptr_t>(v) % 8, 0u);
-  for (int i = 0; i < 12; ++i) EXPECT_EQ(v[i], 0);
+  for (int i = 0; i < 12; ++i)
+    EXPECT_EQ(v[i], 0);
   uint8_t val[12];
   std::memset(val, 0xab, sizeof val);
   EXPECT_EQ(m->update(&k, val, kBpfAny), 0);

@@ -22,11 +22,13 @@ constexpr int kThreads = 4;
 template <class F>
 void run_threads(F&& f) {
   std::vector<std::thread> ts;
-  for (int t = 0; t < kThreads; ++t) ts.emplace_back([&, t] {
-    set_current_cpu(t);
-    f(t);
-  });
-  for (auto& th : ts) th.join();
+  for (int t = 0; t < kThreads; ++t)
+    ts.emplace_back([&, t] {
+      set_current_cpu(t);
+      f(t);
+    });
+  for (auto& th : ts)
+    th.join();
 }
 
 TEST(Concurrency, ArrayAtomicAddsFromFourThreadsSumExactly) {
@@ -53,12 +55,14 @@ TEST(Concurrency, PercpuArrayNeedsNoAtomics) {
   auto m = must_create(make_def(MapType::PercpuArray, 4, 8, 1));
   run_threads([&](int) {
     uint32_t k = 0;
-    for (int i = 0; i < 10000; ++i) ++*static_cast<uint64_t*>(m->lookup(&k));
+    for (int i = 0; i < 10000; ++i)
+      ++*static_cast<uint64_t*>(m->lookup(&k));
   });
   std::vector<uint64_t> all(4);
   uint32_t k = 0;
   ASSERT_EQ(m->lookup_copy(&k, all.data()), 0);
-  for (uint64_t v : all) EXPECT_EQ(v, 10000u);
+  for (uint64_t v : all)
+    EXPECT_EQ(v, 10000u);
 }
 
 // Each thread owns a key range: inserts, counts through lookup pointers, deletes half; other threads
@@ -116,7 +120,9 @@ void hash_workout(MapType type, uint32_t max_entries) {
   EXPECT_EQ(static_cast<HashMap*>(m.get())->count(), keys.size());
 }
 
-TEST(Concurrency, HashInsertsLookupsDeletesFromFourThreads) { hash_workout(MapType::Hash, 4096); }
+TEST(Concurrency, HashInsertsLookupsDeletesFromFourThreads) {
+  hash_workout(MapType::Hash, 4096);
+}
 
 TEST(Concurrency, LruHashInsertsLookupsDeletesFromFourThreads) {
   // Room for every live key: no evictions, so the end state is exact.
@@ -176,7 +182,8 @@ TEST(Concurrency, RingbufManyProducersOneConsumerLosesNothing) {
   run_threads([&](int t) {
     for (uint32_t i = 1; i <= kPer; ++i) {
       uint32_t rec[2] = {uint32_t(t), i};
-      while (rb->output(rec, sizeof rec, 0) == -EAGAIN) std::this_thread::yield();
+      while (rb->output(rec, sizeof rec, 0) == -EAGAIN)
+        std::this_thread::yield();
     }
     producers_left.fetch_sub(1);
   });

@@ -49,7 +49,8 @@ TEST(HashMap, FlagsGiveTheKernelsErrnos) {
 
 TEST(HashMap, FullMapRefusesNewKeysWithE2bigButReplacesExisting) {
   auto m = must_create(make_def(MapType::Hash, 4, 4, 3));
-  for (uint32_t k = 0; k < 3; ++k) ASSERT_EQ(m->update(&k, &k, kBpfAny), 0);
+  for (uint32_t k = 0; k < 3; ++k)
+    ASSERT_EQ(m->update(&k, &k, kBpfAny), 0);
   uint32_t k = 3, v = 9;
   EXPECT_EQ(m->update(&k, &v, kBpfAny), -E2BIG);
   uint32_t k1 = 1;
@@ -129,7 +130,8 @@ TEST(PercpuHash, ProgramUpdatesTouchOneCpuAndSyscallSeesAll) {
 
 TEST(LruHash, EvictsTheLeastRecentlyUsedAndLookupRefreshes) {
   auto m = must_create(make_def(MapType::LruHash, 4, 4, 3));
-  for (uint32_t k = 1; k <= 3; ++k) ASSERT_EQ(m->update(&k, &k, kBpfAny), 0);
+  for (uint32_t k = 1; k <= 3; ++k)
+    ASSERT_EQ(m->update(&k, &k, kBpfAny), 0);
   uint32_t k1 = 1;
   ASSERT_NE(m->lookup(&k1), nullptr);  // order now (oldest first): 2, 3, 1
   uint32_t k4 = 4;

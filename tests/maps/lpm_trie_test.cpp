@@ -20,7 +20,9 @@ struct Key4 {
   uint32_t prefixlen;
   uint8_t data[4];
 };
-Key4 k4(uint32_t plen, uint8_t a, uint8_t b, uint8_t c, uint8_t d) { return Key4{plen, {a, b, c, d}}; }
+Key4 k4(uint32_t plen, uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
+  return Key4{plen, {a, b, c, d}};
+}
 
 struct Key16 {
   uint32_t prefixlen;
@@ -41,11 +43,10 @@ TEST(LpmTrie, LongestPrefixWinsWithSlash0To32) {
   struct {
     Key4 k;
     uint32_t v;
-  } entries[] = {{k4(0, 0, 0, 0, 0), 1},
-                 {k4(8, 10, 0, 0, 0), 8},
-                 {k4(24, 10, 1, 2, 0), 24},
-                 {k4(32, 10, 1, 2, 3), 32}};
-  for (auto& e : entries) ASSERT_EQ(m->update(&e.k, &e.v, kBpfAny), 0);
+  } entries[] = {
+      {k4(0, 0, 0, 0, 0), 1}, {k4(8, 10, 0, 0, 0), 8}, {k4(24, 10, 1, 2, 0), 24}, {k4(32, 10, 1, 2, 3), 32}};
+  for (auto& e : entries)
+    ASSERT_EQ(m->update(&e.k, &e.v, kBpfAny), 0);
   Key4 q = k4(32, 10, 1, 2, 3);
   EXPECT_EQ(lookup_u32(*m, &q), 32u);
   q = k4(32, 10, 1, 2, 4);
@@ -130,7 +131,8 @@ TEST(LpmTrie, GetNextKeyIsPostOrderAndCoversAllKeysOnce) {
   Key4 keys[] = {k4(16, 192, 168, 0, 0), k4(24, 192, 168, 0, 0), k4(24, 192, 168, 1, 0),
                  k4(24, 192, 168, 128, 0), k4(8, 10, 0, 0, 0)};
   uint32_t v = 0;
-  for (auto& k : keys) ASSERT_EQ(m->update(&k, &v, kBpfAny), 0);
+  for (auto& k : keys)
+    ASSERT_EQ(m->update(&k, &v, kBpfAny), 0);
   std::vector<std::pair<uint32_t, uint32_t>> order;  // (prefixlen, data as big-endian number)
   Key4 next, cur;
   const void* prev = nullptr;
@@ -189,15 +191,16 @@ TEST(LpmTrie, AgreesWithBruteForceOnRandomPrefixes) {
   Key4 next, cur;
   const void* prev = nullptr;
   while (m->get_next_key(prev, &next) == 0) {
-    uint32_t addr = uint32_t(next.data[0]) << 24 | uint32_t(next.data[1]) << 16 | uint32_t(next.data[2]) << 8 |
-                    next.data[3];
+    uint32_t addr = uint32_t(next.data[0]) << 24 | uint32_t(next.data[1]) << 16 |
+                    uint32_t(next.data[2]) << 8 | next.data[3];
     EXPECT_TRUE(seen.insert({next.prefixlen, addr}).second) << "key visited twice";
     cur = next;
     prev = &cur;
     ASSERT_LE(seen.size(), ref.size());
   }
   EXPECT_EQ(seen.size(), ref.size());
-  for (auto& [k, v] : ref) EXPECT_TRUE(seen.count(k));
+  for (auto& [k, v] : ref)
+    EXPECT_TRUE(seen.count(k));
 }
 
 }  // namespace

@@ -12,7 +12,8 @@ namespace {
 using testing::make_def;
 
 // Our constants are the kernel's.
-static_assert(kBpfAny == BPF_ANY && kBpfNoExist == BPF_NOEXIST && kBpfExist == BPF_EXIST && kBpfFLock == BPF_F_LOCK);
+static_assert(kBpfAny == BPF_ANY && kBpfNoExist == BPF_NOEXIST && kBpfExist == BPF_EXIST &&
+              kBpfFLock == BPF_F_LOCK);
 static_assert(kBpfFNoPrealloc == BPF_F_NO_PREALLOC && kBpfFNoCommonLru == BPF_F_NO_COMMON_LRU &&
               kBpfFNumaNode == BPF_F_NUMA_NODE && kBpfFZeroSeed == BPF_F_ZERO_SEED &&
               kBpfFMmapable == BPF_F_MMAPABLE && kBpfFInnerMap == BPF_F_INNER_MAP &&
@@ -24,7 +25,8 @@ static_assert(kBpfRbNoWakeup == BPF_RB_NO_WAKEUP && kBpfRbForceWakeup == BPF_RB_
 static_assert(kRingbufBusyBit == BPF_RINGBUF_BUSY_BIT && kRingbufDiscardBit == BPF_RINGBUF_DISCARD_BIT &&
               kRingbufHdrSize == BPF_RINGBUF_HDR_SZ);
 static_assert(uint32_t(MapType::BloomFilter) == BPF_MAP_TYPE_BLOOM_FILTER &&
-              uint32_t(MapType::LpmTrie) == BPF_MAP_TYPE_LPM_TRIE && uint32_t(MapType::Ringbuf) == BPF_MAP_TYPE_RINGBUF);
+              uint32_t(MapType::LpmTrie) == BPF_MAP_TYPE_LPM_TRIE &&
+              uint32_t(MapType::Ringbuf) == BPF_MAP_TYPE_RINGBUF);
 
 std::string create_error(const MapDef& d, const MapOptions& opts = {}) {
   auto r = create_map(d, opts);
@@ -49,10 +51,12 @@ TEST(CreateMap, InvalidDefinitionsAreRefusedNamingTheMapAndWhy) {
       {make_def(MapType::PercpuArray, 4, 4, 4, kBpfFMmapable, "p"), "map_flags"},
       {make_def(MapType::ProgArray, 4, 8, 4, 0, "pa"), "value_size is 8, must be 4"},
       {make_def(MapType::LpmTrie, 8, 4, 4, 0, "t"), "requires BPF_F_NO_PREALLOC"},
-      {make_def(MapType::LpmTrie, 4, 4, 4, kBpfFNoPrealloc, "t"), "key_size 4 must be 4 (prefixlen) + 1..256"},
+      {make_def(MapType::LpmTrie, 4, 4, 4, kBpfFNoPrealloc, "t"),
+       "key_size 4 must be 4 (prefixlen) + 1..256"},
       {make_def(MapType::LpmTrie, 261, 4, 4, kBpfFNoPrealloc, "t"), "key_size 261"},
       {make_def(MapType::ArrayOfMaps, 4, 4, 4, 0, "o"), "exactly one inner map definition"},
-      {make_def(MapType::StackTrace, 4, 8, 4, 0, "st"), "map 'st' (stack_trace): map type 7 is not supported"},
+      {make_def(MapType::StackTrace, 4, 8, 4, 0, "st"),
+       "map 'st' (stack_trace): map type 7 is not supported"},
       {make_def(MapType::Unspec, 4, 8, 4, 0, "u"), "map 'u' (unspec): map type 0 is not supported"},
       {make_def(static_cast<MapType>(1000), 4, 8, 4, 0, "x"), "map 'x' (unknown): map type 1000"},
   };
@@ -68,8 +72,9 @@ TEST(CreateMap, InvalidDefinitionsAreRefusedNamingTheMapAndWhy) {
   EXPECT_NE(create_error(nested).find("cannot itself be a map of maps"), std::string::npos);
   MapDef bad_inner = make_def(MapType::HashOfMaps, 4, 4, 4, 0, "o");
   bad_inner.inner.push_back(make_def(MapType::Array, 4, 4, 0, 0, "i"));
-  EXPECT_NE(create_error(bad_inner).find("map 'o' (hash_of_maps): inner map: map 'i' (array): max_entries is 0"),
-            std::string::npos)
+  EXPECT_NE(
+      create_error(bad_inner).find("map 'o' (hash_of_maps): inner map: map 'i' (array): max_entries is 0"),
+      std::string::npos)
       << create_error(bad_inner);
   auto unsupported = create_map(make_def(MapType::Sockmap, 4, 4, 4, 0, "s"));
   ASSERT_FALSE(unsupported.ok());
@@ -86,7 +91,8 @@ TEST(MapSet, MemoryCapIsSharedAndRefusalNamesTheMapAndSize) {
   EXPECT_GE(set.used_bytes(), 614400u);
   auto b = set.create(make_def(MapType::Array, 4, 1024, 600, 0, "second"));
   ASSERT_FALSE(b.ok());
-  EXPECT_NE(b.error().msg.find("map 'second' (array): needs 614656 bytes"), std::string::npos) << b.error().msg;
+  EXPECT_NE(b.error().msg.find("map 'second' (array): needs 614656 bytes"), std::string::npos)
+      << b.error().msg;
   EXPECT_NE(b.error().msg.find("memory cap of 1048576 bytes"), std::string::npos) << b.error().msg;
   auto c = set.create(make_def(MapType::Array, 4, 1024, 300, 0, "third"));
   ASSERT_TRUE(c.ok()) << c.error().to_string();

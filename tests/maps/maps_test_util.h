@@ -10,8 +10,12 @@
 
 namespace bpfvm::testing {
 
-inline MapDef make_def(MapType type, uint32_t key_size, uint32_t value_size, uint32_t max_entries,
-                       uint32_t flags = 0, std::string name = "m") {
+inline MapDef make_def(MapType type,
+                       uint32_t key_size,
+                       uint32_t value_size,
+                       uint32_t max_entries,
+                       uint32_t flags = 0,
+                       std::string name = "m") {
   MapDef d;
   d.name = std::move(name);
   d.type = type;

@@ -26,7 +26,8 @@ TEST(QueueMap, FifoWithE2bigWhenFullAndBpfExistOverwritingTheOldest) {
   uint32_t v;
   EXPECT_EQ(m->pop(&v), -ENOENT);
   EXPECT_EQ(m->peek(&v), -ENOENT);
-  for (uint32_t i = 1; i <= 3; ++i) ASSERT_EQ(m->push(&i, kBpfAny), 0);
+  for (uint32_t i = 1; i <= 3; ++i)
+    ASSERT_EQ(m->push(&i, kBpfAny), 0);
   uint32_t four = 4;
   EXPECT_EQ(m->push(&four, kBpfAny), -E2BIG);
   EXPECT_EQ(m->push(&four, kBpfNoExist), -EINVAL);
@@ -51,7 +52,8 @@ TEST(QueueMap, FifoWithE2bigWhenFullAndBpfExistOverwritingTheOldest) {
 
 TEST(StackMap, LifoAndBpfExistDropsTheOldest) {
   auto m = must_create(make_def(MapType::Stack, 0, 4, 3));
-  for (uint32_t i = 1; i <= 3; ++i) ASSERT_EQ(m->push(&i, kBpfAny), 0);
+  for (uint32_t i = 1; i <= 3; ++i)
+    ASSERT_EQ(m->push(&i, kBpfAny), 0);
   uint32_t four = 4, v;
   EXPECT_EQ(m->push(&four, kBpfAny), -E2BIG);
   EXPECT_EQ(m->push(&four, kBpfExist), 0);  // drops 1, the bottom
@@ -75,10 +77,13 @@ TEST(BloomFilter, PushedValuesTestPresentAndNoFalseNegatives) {
   auto* bf = static_cast<BloomFilterMap*>(m.get());
   EXPECT_EQ(bf->nr_hashes(), 3u);
   EXPECT_EQ(bf->nr_bits(), 8192u);  // 1000 * 3 / 5 * 7 = 4200, rounded up to a power of 2
-  for (uint64_t i = 0; i < 1000; ++i) ASSERT_EQ(m->push(&i, kBpfAny), 0);
-  for (uint64_t i = 0; i < 1000; ++i) ASSERT_EQ(m->peek(&i), 0) << i;
+  for (uint64_t i = 0; i < 1000; ++i)
+    ASSERT_EQ(m->push(&i, kBpfAny), 0);
+  for (uint64_t i = 0; i < 1000; ++i)
+    ASSERT_EQ(m->peek(&i), 0) << i;
   int false_pos = 0;
-  for (uint64_t i = 1000000; i < 1001000; ++i) false_pos += m->peek(&i) == 0;
+  for (uint64_t i = 1000000; i < 1001000; ++i)
+    false_pos += m->peek(&i) == 0;
   EXPECT_LT(false_pos, 500) << "a bloom filter sized for 1000 values is mostly right on others";
   uint64_t x = 1;
   EXPECT_EQ(m->push(&x, kBpfExist), -EINVAL);

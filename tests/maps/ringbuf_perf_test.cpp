@@ -77,8 +77,8 @@ TEST(Ringbuf, FullRingRefusesWithNullAndEagainThenWrapsAround) {
   EXPECT_EQ(rb->reserve(1000, 0), nullptr);
   EXPECT_EQ(rb->output(big.data(), big.size(), 0), -EAGAIN);
   EXPECT_EQ(rb->output(big.data(), 8, 4), -EINVAL);  // unknown flag
-  EXPECT_EQ(rb->reserve(8, 1), nullptr);              // reserve takes no flags
-  EXPECT_EQ(rb->reserve(4096, 0), nullptr);           // can never fit
+  EXPECT_EQ(rb->reserve(8, 1), nullptr);             // reserve takes no flags
+  EXPECT_EQ(rb->reserve(4096, 0), nullptr);          // can never fit
   // A record that fits exactly in what is left (4095 - 4032 = 63 -> 56 bytes = 8 + 48).
   void* pending = rb->reserve(48, 0);
   ASSERT_NE(pending, nullptr);
@@ -96,7 +96,8 @@ TEST(Ringbuf, FullRingRefusesWithNullAndEagainThenWrapsAround) {
   // Now a record crossing the end of the ring: prod is at 4088, the sample wraps past 4096.
   ASSERT_EQ(drain(*rb).size(), 2u);  // the two 1000-byte records left; stops at the busy 48-byte one
   std::string wrap(1500, 'w');
-  for (int i = 0; i < 1500; ++i) wrap[i] = char('a' + i % 26);
+  for (int i = 0; i < 1500; ++i)
+    wrap[i] = char('a' + i % 26);
   ASSERT_EQ(rb->output(wrap.data(), wrap.size(), 0), 0) << "a busy record blocks the consumer, not producers";
   EXPECT_TRUE(drain(*rb).empty());
   rb->submit(pending, 0);
@@ -115,7 +116,8 @@ TEST(Ringbuf, RecordsWrapAroundTheEndIntact) {
   std::vector<std::string> got;
   for (int round = 0; round < 12; ++round) {
     for (int i = 0; i < 2; ++i) {
-      for (size_t j = 0; j < rec.size(); ++j) rec[j] = char('a' + (j + produced) % 26);
+      for (size_t j = 0; j < rec.size(); ++j)
+        rec[j] = char('a' + (j + produced) % 26);
       ASSERT_EQ(rb->output(rec.data(), rec.size(), 0), 0) << "round " << round;
       ++produced;
     }
@@ -166,8 +168,8 @@ TEST(PerfEventArray, OutputGoesToTheCurrentCpusBuffer) {
   });
   EXPECT_EQ(n, 3);
   ASSERT_EQ(got.size(), 3u);
-  EXPECT_EQ(got[0], std::make_tuple(0u, std::string("abcd"), 4u));  // 4 + 4 is already 8-aligned
-  EXPECT_EQ(got[1], std::make_tuple(1u, std::string("hello"), 12u));    // 4 + 5 padded to 16
+  EXPECT_EQ(got[0], std::make_tuple(0u, std::string("abcd"), 4u));    // 4 + 4 is already 8-aligned
+  EXPECT_EQ(got[1], std::make_tuple(1u, std::string("hello"), 12u));  // 4 + 5 padded to 16
   EXPECT_EQ(got[2], std::make_tuple(1u, std::string("again"), 12u));
   EXPECT_EQ(pe->consume([](uint32_t, const void*, uint32_t) {}), 0);
 }
