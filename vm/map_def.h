@@ -56,6 +56,8 @@ struct MapDef {
   uint32_t value_size = 0;
   uint32_t max_entries = 0;
   uint32_t map_flags = 0;
+  // BTF map_extra: bloom_filter's number of hash functions (low 4 bits); 0 for other maps.
+  uint64_t map_extra = 0;
   // Map-in-map: the definition every inner map must match (one level deep, as in the kernel).
   std::vector<MapDef> inner;  // empty, or exactly one element
   // Declarative initial values (libbpf `.values = {...}`) for prog arrays and maps of maps:

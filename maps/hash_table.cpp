@@ -1,0 +1,160 @@
+#include "maps/hash_table.h"
+
+#include "maps/map_internal.h"
+
+namespace bpfvm {
+
+namespace {
+
+uint64_t bucket_count(uint32_t max_entries) {
+  uint64_t n = 1;
+  while (n < max_entries)
+    n <<= 1;
+  return n;
+}
+
+constexpr uint32_t kElemHeader = 24;
+
+}  // namespace
+
+uint64_t hash_table_bytes(uint32_t key_size, uint32_t value_bytes, uint32_t max_entries) {
+  uint64_t slot = kElemHeader + round_up8(key_size) + ((uint64_t(value_bytes) + 7) & ~7ULL);
+  return slot * max_entries + bucket_count(max_entries) * sizeof(uint32_t);
+}
+
+HashTable::HashTable(uint32_t key_size, uint32_t value_bytes, uint32_t max_entries, bool lru, uint64_t seed)
+    : key_size_(key_size), value_bytes_(value_bytes), max_entries_(max_entries), lru_(lru), seed_(seed) {
+  static_assert(sizeof(Elem) == kElemHeader);
+  slot_size_ = sizeof(Elem) + round_up8(key_size) + ((uint64_t(value_bytes) + 7) & ~7ULL);
+  // Chunks of up to 256 slots, fewer for small tables.
+  chunk_shift_ = 0;
+  while (chunk_shift_ < 8 && (1u << chunk_shift_) < max_entries)
+    ++chunk_shift_;
+  chunk_mask_ = (1u << chunk_shift_) - 1;
+  num_chunks_ = uint32_t((uint64_t(max_entries) + chunk_mask_) >> chunk_shift_);
+  chunks_.reset(new std::atomic<uint8_t*>[num_chunks_]);
+  for (uint32_t i = 0; i < num_chunks_; ++i)
+    chunks_[i].store(nullptr, std::memory_order_relaxed);
+  uint64_t nb = bucket_count(max_entries);
+  bucket_mask_ = nb - 1;
+  heads_.reset(new uint32_t[nb]);
+  for (uint64_t i = 0; i < nb; ++i)
+    heads_[i] = kNil;
+}
+
+HashTable::~HashTable() {
+  for (uint32_t i = 0; i < num_chunks_; ++i)
+    delete[] chunks_[i].load(std::memory_order_relaxed);
+}
+
+uint64_t HashTable::hash(const void* key) const {
+  return hash_bytes(key, key_size_, seed_);
+}
+
+uint32_t HashTable::find_locked(const void* key, uint64_t h) const {
+  for (uint32_t idx = heads_[h & bucket_mask_]; idx != kNil; idx = elem(idx)->next) {
+    if (elem(idx)->hash == h && std::memcmp(key_of(idx), key, key_size_) == 0) return idx;
+  }
+  return kNil;
+}
+
+uint32_t HashTable::alloc_slot() {
+  std::lock_guard<std::mutex> g(alloc_mu_);
+  if (free_head_ != kNil) {
+    uint32_t idx = free_head_;
+    free_head_ = elem(idx)->next;
+    return idx;
+  }
+  if (fresh_ >= max_entries_) return kNil;
+  uint32_t idx = fresh_++;
+  uint32_t c = idx >> chunk_shift_;
+  if (!chunks_[c].load(std::memory_order_relaxed)) {
+    // Zeroed and 16-byte aligned (operator new[]), so values are 8-aligned.
+    chunks_[c].store(new uint8_t[slot_size_ << chunk_shift_](), std::memory_order_release);
+  }
+  return idx;
+}
+
+void HashTable::free_slot(uint32_t idx) {
+  std::lock_guard<std::mutex> g(alloc_mu_);
+  elem(idx)->next = free_head_;
+  free_head_ = idx;
+}
+
+void HashTable::unlink_bucket_locked(uint32_t idx) {
+  uint32_t* link = &heads_[elem(idx)->hash & bucket_mask_];
+  while (*link != kNil && *link != idx)
+    link = &elem(*link)->next;
+  if (*link == idx) *link = elem(idx)->next;
+}
+
+void HashTable::lru_push_front(uint32_t idx) {
+  Elem* e = elem(idx);
+  e->lru_prev = kNil;
+  e->lru_next = lru_head_;
+  if (lru_head_ != kNil) elem(lru_head_)->lru_prev = idx;
+  lru_head_ = idx;
+  if (lru_tail_ == kNil) lru_tail_ = idx;
+}
+
+void HashTable::lru_unlink(uint32_t idx) {
+  Elem* e = elem(idx);
+  if (e->lru_prev != kNil)
+    elem(e->lru_prev)->lru_next = e->lru_next;
+  else
+    lru_head_ = e->lru_next;
+  if (e->lru_next != kNil)
+    elem(e->lru_next)->lru_prev = e->lru_prev;
+  else
+    lru_tail_ = e->lru_prev;
+}
+
+uint32_t HashTable::evict_lru_locked() {
+  uint32_t idx = lru_tail_;
+  if (idx == kNil) return kNil;
+  lru_unlink(idx);
+  unlink_bucket_locked(idx);
+  count_.fetch_sub(1, std::memory_order_relaxed);
+  return idx;
+}
+
+int HashTable::erase(const void* key) {
+  uint64_t h = hash(key);
+  std::lock_guard<std::mutex> g(lock_for(h));
+  uint32_t idx = find_locked(key, h);
+  if (idx == kNil) return -ENOENT;
+  unlink_bucket_locked(idx);
+  if (lru_) lru_unlink(idx);
+  count_.fetch_sub(1, std::memory_order_relaxed);
+  free_slot(idx);
+  return 0;
+}
+
+int HashTable::next_key(const void* key, void* next) {
+  uint64_t start = 0;
+  if (key) {
+    uint64_t h = hash(key);
+    std::lock_guard<std::mutex> g(lock_for(h));
+    uint32_t idx = find_locked(key, h);
+    if (idx != kNil) {
+      uint32_t n = elem(idx)->next;
+      if (n != kNil) {
+        std::memcpy(next, key_of(n), key_size_);
+        return 0;
+      }
+      start = (h & bucket_mask_) + 1;
+    }
+    // A key that is not in the table restarts the walk from the first element (as the kernel).
+  }
+  for (uint64_t b = start; b <= bucket_mask_; ++b) {
+    std::lock_guard<std::mutex> g(lock_for(b));
+    uint32_t idx = heads_[b];
+    if (idx != kNil) {
+      std::memcpy(next, key_of(idx), key_size_);
+      return 0;
+    }
+  }
+  return -ENOENT;
+}
+
+}  // namespace bpfvm

@@ -1,0 +1,53 @@
+// Creating maps: the kernel's validation of a definition (map_alloc_check of each map type), the
+// memory accounting, and MapSet, which owns the maps of one program or object.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <vector>
+
+#include "maps/map.h"
+#include "vm/result.h"
+
+namespace bpfvm {
+
+class RingbufMap;
+
+// Bytes a map with this definition is charged (its storage when full), or an error when the
+// definition is invalid or its type is not supported. Errors are kBadInput (invalid definition) or
+// kUnsupported (a map type bpfvm does not emulate), with a message naming the map and its type.
+Result<uint64_t> map_memory_bytes(const MapDef& def, const MapOptions& opts);
+
+// Validates `def` as the kernel does at BPF_MAP_CREATE and creates the map. The map alone is checked
+// against opts.memory_cap (no sharing). Supported types: array, percpu_array, hash, percpu_hash,
+// lru_hash, lru_percpu_hash, prog_array, array_of_maps, hash_of_maps, ringbuf, perf_event_array,
+// queue, stack, lpm_trie, bloom_filter.
+Result<std::unique_ptr<Map>> create_map(const MapDef& def, const MapOptions& opts = {});
+
+// Owns a group of maps and shares one memory cap between them. Thread-safe.
+class MapSet {
+ public:
+  explicit MapSet(MapOptions opts = {}) : opts_(opts) {}
+
+  // Creates a map; refused (kBadInput, naming the map and the sizes) when it would take the total
+  // above opts.memory_cap. The pointer stays valid as long as the MapSet.
+  Result<Map*> create(const MapDef& def);
+  Map* find(std::string_view name) const;  // nullptr if no map has this name
+  Map* by_id(uint32_t id) const;           // ids start at 1
+  // The ring buffer whose data area contains `sample` (for bpf_ringbuf_submit/discard, which get
+  // only the record pointer), or nullptr.
+  RingbufMap* find_ringbuf(const void* sample) const;
+  uint64_t used_bytes() const;
+  const MapOptions& options() const { return opts_; }
+  size_t size() const;
+
+ private:
+  MapOptions opts_;
+  mutable std::mutex mu_;
+  uint64_t used_ = 0;
+  std::vector<std::unique_ptr<Map>> maps_;
+};
+
+}  // namespace bpfvm
