@@ -591,7 +591,9 @@ class Assembler {
     for (size_t i = 0; i < pending_.size(); ++i) {
       Pending& p = pending_[i];
       if (p.field == TargetField::kNone) continue;
-      int64_t next = static_cast<int64_t>(slot_of[i]) + p.insn.slots();
+      // Offsets count from the next slot, except for lddw func: the kernel counts its imm from the
+      // lddw's second slot (target = pc + 1 + imm), so that is where `next` is for it.
+      int64_t next = static_cast<int64_t>(slot_of[i]) + (p.insn.info().form == Form::Lddw ? 1 : p.insn.slots());
       int64_t rel;
       if (p.target.relative) {
         rel = p.target.rel;

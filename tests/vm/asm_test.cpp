@@ -167,9 +167,9 @@ TEST(AssemblerExtensions, LddwPseudoSources) {
   EXPECT_EQ(assemble_bytes("lddw %r1, btf_id(77)\nexit"), cat({lddw(1, 3, 77, 0), kExit}));
   EXPECT_EQ(assemble_bytes("lddw %r1, map_idx(2)\nexit"), cat({lddw(1, 5, 2, 0), kExit}));
   EXPECT_EQ(assemble_bytes("lddw %r1, map_idx_value(2)+8\nexit"), cat({lddw(1, 6, 2, 8), kExit}));
-  // func: imm is the relative slot offset, as for call local.
-  EXPECT_EQ(assemble_bytes("lddw %r1, func(cb)\nexit\ncb:\nexit"), cat({lddw(1, 4, 1, 0), kExit, kExit}));
-  EXPECT_EQ(assemble_bytes("lddw %r1, func(+1)\nexit\nexit"), cat({lddw(1, 4, 1, 0), kExit, kExit}));
+  // func: imm is the slot offset counted from the lddw's second slot (the kernel's target = pc + 1 + imm).
+  EXPECT_EQ(assemble_bytes("lddw %r1, func(cb)\nexit\ncb:\nexit"), cat({lddw(1, 4, 2, 0), kExit, kExit}));
+  EXPECT_EQ(assemble_bytes("lddw %r1, func(+2)\nexit\nexit"), cat({lddw(1, 4, 2, 0), kExit, kExit}));
   // Negative and large plain immediates.
   EXPECT_EQ(assemble_bytes("lddw %r1, -1\nexit"), cat({lddw(1, 0, -1, -1), kExit}));
   EXPECT_EQ(assemble_bytes("lddw %r1, 18446744073709551615\nexit"), cat({lddw(1, 0, -1, -1), kExit}));

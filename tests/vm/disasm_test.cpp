@@ -194,7 +194,8 @@ std::vector<Insn> random_program(Gen& g, const OpInfo& info) {
       x.dst = g.reg();
       uint32_t lo = static_cast<uint32_t>(g.imm());
       uint32_t hi = g.rng() % 3 == 0 ? 0 : static_cast<uint32_t>(g.imm());
-      if (info.op == Op::LddwFunc) lo = static_cast<uint32_t>(static_cast<int32_t>(target(false)));
+      // lddw func counts from its second slot (kernel: target = pc + 1 + imm).
+      if (info.op == Op::LddwFunc) lo = static_cast<uint32_t>(static_cast<int32_t>(target(false) + 1));
       x.imm = static_cast<int32_t>(lo);
       x.imm64 = lo | (static_cast<uint64_t>(hi) << 32);
       break;
@@ -279,7 +280,7 @@ TEST(Disassembler, LddwPseudoSourcesRoundTripWithNonZeroHighHalf) {
     ASSERT_TRUE(lookup_op(RawInsn{0x18, 1, src, 0, 0}, &l.op));
     l.dst = 1;
     l.src = src;
-    l.imm = src == 4 ? 1 : 3;  // func: the second exit
+    l.imm = src == 4 ? 2 : 3;  // func: the second exit (slot 3 = pc + 1 + 2)
     l.imm64 = static_cast<uint32_t>(l.imm) | (uint64_t{0xfffffff0} << 32);
     Insn e;
     e.op = Op::Exit;

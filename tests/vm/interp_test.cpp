@@ -684,10 +684,10 @@ TEST(Interpreter, CallxCallsAHelperByNumber) {
 TEST(Interpreter, CallxCallsASubprogramLoadedWithLddwFunc) {
   // lddw r6, func (slots 0-1, target slot 5 = 2 + 3); r1 = 5; callx r6; exit; func: r0 = r1 + 1
   std::vector<Insn> prog = {
-      lddw_func(6, 3), mov(1, 5), I(Op::Callx, 6), exit_(), movr(0, 1), I(Op::Add64Imm, 0, 0, 0, 1), exit_()};
+      lddw_func(6, 4), mov(1, 5), I(Op::Callx, 6), exit_(), movr(0, 1), I(Op::Add64Imm, 0, 0, 0, 1), exit_()};
   EXPECT_EQ(run_both(prog), 6u);
   // The same value in both modes and across runs.
-  Program p = link_or_die({lddw_func(0, 1), exit_(), mov(0, 1), exit_()});
+  Program p = link_or_die({lddw_func(0, 2), exit_(), mov(0, 1), exit_()});
   auto vm = make(p);
   NullEnv env;
   RunOptions u;
@@ -706,11 +706,11 @@ TEST(Interpreter, CallxOfAnythingElseFaults) {
   EXPECT_NE(e.msg.find("0x3039"), std::string::npos) << e.msg;
   // An lddw func token off by one is not a function either.
   Error e2 = run_fault(
-      {lddw_func(6, 3), I(Op::Add64Imm, 6, 0, 0, 1), I(Op::Callx, 6), exit_(), mov(0, 1), exit_()}, {}, &h);
+      {lddw_func(6, 4), I(Op::Add64Imm, 6, 0, 0, 1), I(Op::Callx, 6), exit_(), mov(0, 1), exit_()}, {}, &h);
   EXPECT_EQ(e2.code, ErrorCode::kBadCallTarget);
   // A token of an instruction that is not a function entry.
   Error e3 = run_fault(
-      {lddw_func(6, 3), I(Op::Sub64Imm, 6, 0, 0, 1), I(Op::Callx, 6), exit_(), mov(0, 1), exit_()}, {}, &h);
+      {lddw_func(6, 4), I(Op::Sub64Imm, 6, 0, 0, 1), I(Op::Callx, 6), exit_(), mov(0, 1), exit_()}, {}, &h);
   EXPECT_EQ(e3.code, ErrorCode::kBadCallTarget);
 }
 
