@@ -46,6 +46,28 @@ class Environment {
   virtual uint32_t prandom_u32() = 0;
 };
 
+// Memory that appears during a run besides the fixed regions and the stack: map values returned by
+// map_lookup_elem, ringbuf records. Checked mode and HelperCall::translate ask the resolver about
+// addresses that no fixed region or live stack frame contains.
+class RegionResolver {
+ public:
+  virtual ~RegionResolver() = default;
+  // The whole of [addr, addr + len) lies in memory the resolver vouches for (writable if `write`).
+  // `name` is set to a short description ("map 'flows' value") for error messages.
+  virtual bool contains(uint64_t addr, uint64_t len, bool write, std::string_view* name) const = 0;
+};
+
+class Interpreter;
+
+// Programs that tail calls can reach: prog_array values are program ids.
+class TailCallTargets {
+ public:
+  virtual ~TailCallTargets() = default;
+  // The interpreter of program `id`, or nullptr when there is none (the tail call then fails and the
+  // caller continues, as in the kernel).
+  virtual const Interpreter* interpreter(uint32_t id) const = 0;
+};
+
 // The view a helper has of the running program.
 class HelperCall {
  public:
@@ -59,6 +81,21 @@ class HelperCall {
   // Ends the run with ErrorCode::kHelperFault at this call, with `msg`.
   void fail(std::string msg);
   Environment& env() const { return *env_; }
+  // RunInput::context: per-run state for helpers (the runtime puts a helpers/context.h
+  // HelperContext there). nullptr when the embedder gave none.
+  void* context() const;
+  // Calls the BPF function designated by `fn` (an `lddw func` value, as callx takes) with r1..r5 =
+  // args on a new stack frame, and returns its r0. Used by callback helpers (bpf_loop,
+  // for_each_map_elem). A fault inside the callback ends the whole run with that fault: the helper
+  // must then return at once (the returned Result holds the error).
+  Result<uint64_t> call_function(uint64_t fn, const uint64_t (&args)[5]);
+  // True when `fn` designates a function of the running program.
+  bool is_function(uint64_t fn) const;
+  // bpf_tail_call: after the helper returns, the engine replaces the running program by program
+  // `prog_id` (frame reused, r1 = the current r1, limit of 33 tail calls as in the kernel).
+  // Returns false when there is no such program or the limit is reached: the helper then
+  // returns a negative value and the caller continues.
+  bool request_tail_call(uint32_t prog_id);
   void* user() const { return user_; }
   uint32_t pc() const { return pc_; }
 
@@ -90,6 +127,9 @@ struct RunOptions {
 struct RunInput {
   uint64_t args[5] = {0, 0, 0, 0, 0};
   std::vector<MemRegion> regions;
+  const RegionResolver* resolver = nullptr;     // map values, ringbuf records
+  const TailCallTargets* tail_calls = nullptr;  // prog_array program ids
+  void* context = nullptr;                      // HelperCall::context()
 };
 
 struct RunStats {
