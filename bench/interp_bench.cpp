@@ -67,11 +67,6 @@ const Case kCases[] = {
     {"bubble_sort", 64, native_bubble_sort},
 };
 
-std::map<std::string, double>& native_ns() {
-  static std::map<std::string, double> m;
-  return m;
-}
-
 void BM_Native(benchmark::State& state, const Case* c) {
   std::vector<uint8_t> input = bench_input(c->input_size), mem = input;
   uint64_t r = 0;
@@ -107,7 +102,9 @@ void BM_Interp(benchmark::State& state, const Case* c, bool checked) {
   }
   HelperTable helpers;
   register_core_helpers(helpers);
-  DefaultEnvironment env(EnvironmentOptions{.trace_file = nullptr});
+  EnvironmentOptions eo;
+  eo.trace_file = nullptr;
+  DefaultEnvironment env(eo);
   auto interp = Interpreter::create(in->program, &helpers);
   if (!interp) {
     state.SkipWithError(interp.error().to_string().c_str());

@@ -136,9 +136,11 @@ TEST(ElfLoader, TextSubprogramIsLinkedIntoEachCaller) {
     // helper_fn and leaf, each appended once.
     ASSERT_EQ(callees(p.code).size(), 2u) << name;
     // Every local call lands on a subprogram entry; leaf's code appears verbatim after the entry.
-    for (const Insn& in : p.code.insns)
-      if (in.op == Op::CallLocal)
+    for (const Insn& in : p.code.insns) {
+      if (in.op == Op::CallLocal) {
         EXPECT_TRUE(std::binary_search(p.code.subprogs.begin(), p.code.subprogs.end(), static_cast<uint32_t>(in.target)));
+      }
+    }
     uint32_t leaf_at = p.code.subprogs.back();
     for (size_t k = 0; k < leaf.code.insns.size(); ++k) EXPECT_EQ(p.code.insns[leaf_at + k].op, leaf.code.insns[k].op);
   }

@@ -274,7 +274,9 @@ TEST(CliRobustness, RandomFilesNeverCrashAnyCommand) {
       Proc p = run("bpfvm", args);
       EXPECT_EQ(p.signal, 0) << cmd << " " << f << " crashed";
       EXPECT_TRUE(p.exit_code == 0 || p.exit_code == 1 || p.exit_code == 2) << cmd << " " << f;
-      if (p.exit_code != 0) EXPECT_FALSE(p.err.empty()) << cmd << " " << f;
+      if (p.exit_code != 0) {
+        EXPECT_FALSE(p.err.empty()) << cmd << " " << f;
+      }
     }
   }
 }
