@@ -44,6 +44,9 @@ class Environment {
   virtual void trace(std::string_view text) = 0;  // bpf_trace_printk output
   virtual uint64_t ktime_ns() = 0;
   virtual uint32_t prandom_u32() = 0;
+  // bpf_ktime_get_boot_ns and bpf_ktime_get_coarse_ns; the clock of ktime_ns unless overridden.
+  virtual uint64_t ktime_boot_ns() { return ktime_ns(); }
+  virtual uint64_t ktime_coarse_ns() { return ktime_ns(); }
 };
 
 // Memory that appears during a run besides the fixed regions and the stack: map values returned by
@@ -54,8 +57,16 @@ class RegionResolver {
   virtual ~RegionResolver() = default;
   // The whole of [addr, addr + len) lies in memory the resolver vouches for (writable if `write`).
   // `name` is set to a short description ("map 'flows' value") for error messages.
+  // `name` may be null. Called on the slow path only (after the fixed regions and the stack).
   virtual bool contains(uint64_t addr, uint64_t len, bool write, std::string_view* name) const = 0;
+  // Number of bytes from `addr` to the end of the vouched-for memory that contains it (writable if
+  // `write`), 0 when none does. The default searches with contains() up to 64 KiB.
+  virtual uint64_t span_from(uint64_t addr, bool write) const;
 };
+
+namespace detail {
+struct ExecState;  // the engine's state of one run (vm/interp.cpp)
+}
 
 class Interpreter;
 
@@ -83,7 +94,7 @@ class HelperCall {
   Environment& env() const { return *env_; }
   // RunInput::context: per-run state for helpers (the runtime puts a helpers/context.h
   // HelperContext there). nullptr when the embedder gave none.
-  void* context() const;
+  void* context() const { return context_; }
   // Calls the BPF function designated by `fn` (an `lddw func` value, as callx takes) with r1..r5 =
   // args on a new stack frame, and returns its r0. Used by callback helpers (bpf_loop,
   // for_each_map_elem). A fault inside the callback ends the whole run with that fault: the helper
@@ -94,15 +105,28 @@ class HelperCall {
   // bpf_tail_call: after the helper returns, the engine replaces the running program by program
   // `prog_id` (frame reused, r1 = the current r1, limit of 33 tail calls as in the kernel).
   // Returns false when there is no such program or the limit is reached: the helper then
-  // returns a negative value and the caller continues.
+  // returns a negative value and the caller continues. A tail call from a subprogram or a callback
+  // (call depth > 0) is not supported: the run ends with a kUnsupported fault at this call (and
+  // false is returned; the helper must return at once).
   bool request_tail_call(uint32_t prog_id);
   void* user() const { return user_; }
   uint32_t pc() const { return pc_; }
+  const RegionResolver* resolver() const { return resolver_; }
 
-  // Set up by the engine.
+  // Set up by the engine (tests may build one without an engine: then context() is the given
+  // context, call_function and request_tail_call fail).
   HelperCall(Environment* env, void* user, uint32_t pc, std::span<const MemRegion> regions,
-             uint64_t stack_lo, uint64_t stack_hi)
-      : env_(env), user_(user), pc_(pc), regions_(regions), stack_lo_(stack_lo), stack_hi_(stack_hi) {}
+             uint64_t stack_lo, uint64_t stack_hi, const RegionResolver* resolver = nullptr,
+             void* context = nullptr, detail::ExecState* engine = nullptr)
+      : env_(env),
+        user_(user),
+        pc_(pc),
+        regions_(regions),
+        stack_lo_(stack_lo),
+        stack_hi_(stack_hi),
+        resolver_(resolver),
+        context_(context),
+        engine_(engine) {}
   bool failed() const { return failed_; }
   const std::string& failure() const { return failure_; }
 
@@ -112,9 +136,15 @@ class HelperCall {
   uint32_t pc_;
   std::span<const MemRegion> regions_;
   uint64_t stack_lo_, stack_hi_;  // live stack frames [lo, hi)
+  const RegionResolver* resolver_;
+  void* context_;
+  detail::ExecState* engine_;
   bool failed_ = false;
   std::string failure_;
 };
+
+// The kernel's MAX_TAIL_CALL_CNT: a run may make this many tail calls; the next one fails.
+constexpr uint32_t kMaxTailCalls = 33;
 
 struct RunOptions {
   bool checked = true;
@@ -133,7 +163,8 @@ struct RunInput {
 };
 
 struct RunStats {
-  uint64_t insns_executed = 0;  // counted in checked mode only
+  uint64_t insns_executed = 0;  // counted in checked mode only (callbacks and tail-called programs included)
+  uint32_t tail_calls = 0;      // tail calls taken
 };
 
 class Interpreter {
@@ -154,6 +185,7 @@ class Interpreter {
   struct Impl;
 
  private:
+  friend class HelperCall;
   explicit Interpreter(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
