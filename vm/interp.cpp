@@ -633,7 +633,7 @@ bool HelperCall::is_function(uint64_t fn) const {
   return k < impl->is_func.size() && impl->is_func[k];
 }
 
-Result<uint64_t> HelperCall::call_function(uint64_t fn, const uint64_t (&args)[5]) {
+Result<uint64_t> HelperCall::call_function(uint64_t fn, const uint64_t (&args)[5], std::span<const MemRegion> extra) {
   if (engine_ == nullptr) return make_error(ErrorCode::kUnsupported, pc_, "call_function outside a run");
   RunState& st = *engine_;
   if (st.error) return *st.error;
@@ -649,11 +649,19 @@ Result<uint64_t> HelperCall::call_function(uint64_t fn, const uint64_t (&args)[5
   }
   const int saved_depth = st.cur_depth;
   const uint64_t saved_r10 = st.cur_r10;
+  const std::span<const MemRegion> saved_regions = st.regions;
+  std::vector<MemRegion> merged;
+  if (!extra.empty()) {
+    merged.assign(saved_regions.begin(), saved_regions.end());
+    merged.insert(merged.end(), extra.begin(), extra.end());
+    st.regions = merged;
+  }
   Entry e{st.code + (fn - st.impl->func_base()), {args[0], args[1], args[2], args[3], args[4]},
           saved_r10 - kStackSize, saved_depth + 1};
   uint64_t r0 = st.exec(st, &e, nullptr);
   st.cur_depth = saved_depth;
   st.cur_r10 = saved_r10;
+  st.regions = saved_regions;
   if (st.error) return *st.error;
   return r0;
 }

@@ -98,8 +98,10 @@ class HelperCall {
   // Calls the BPF function designated by `fn` (an `lddw func` value, as callx takes) with r1..r5 =
   // args on a new stack frame, and returns its r0. Used by callback helpers (bpf_loop,
   // for_each_map_elem). A fault inside the callback ends the whole run with that fault: the helper
-  // must then return at once (the returned Result holds the error).
-  Result<uint64_t> call_function(uint64_t fn, const uint64_t (&args)[5]);
+  // must then return at once (the returned Result holds the error). `extra`: memory the callback
+  // may access besides the run's (e.g. the key copy for_each_map_elem passes), for this call only.
+  // The callback shares the run's budget; its frame counts against the call-depth limit.
+  Result<uint64_t> call_function(uint64_t fn, const uint64_t (&args)[5], std::span<const MemRegion> extra = {});
   // True when `fn` designates a function of the running program.
   bool is_function(uint64_t fn) const;
   // bpf_tail_call: after the helper returns, the engine replaces the running program by program
