@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "maps/map.h"
-#include "vm/interp.h"
+#include "vm/region.h"
 #include "vm/result.h"
 
 namespace bpfvm {

@@ -110,6 +110,8 @@ struct ExecState {
   // The helper call in progress: depth and r10 of the calling frame.
   int cur_depth = 0;
   uint64_t cur_r10 = 0;
+  // The last span the resolver vouched for, [lo, hi), for reads [0] and writes [1].
+  mutable uint64_t resolved_lo[2] = {0, 0}, resolved_hi[2] = {0, 0};
   std::optional<Error> error;
 
   uint32_t pc_of(const Slot* ip) const { return impl->pcs[static_cast<size_t>(ip - code)]; }
@@ -121,8 +123,19 @@ namespace {
 
 using RunState = detail::ExecState;
 
+// Asks the resolver, remembering the span it vouched for (valid for the run: see RegionResolver).
 [[gnu::cold, gnu::noinline]] bool resolver_ok(const RunState& st, uint64_t a, uint64_t n, bool write) {
-  return st.resolver != nullptr && st.resolver->contains(a, n, write, nullptr);
+  if (st.resolver == nullptr) return false;
+  const int w = write ? 1 : 0;
+  if (inside(a, n, st.resolved_lo[w], st.resolved_hi[w] - st.resolved_lo[w])) return true;
+  if (!write && inside(a, n, st.resolved_lo[1], st.resolved_hi[1] - st.resolved_lo[1])) return true;
+  if (!st.resolver->contains(a, n, write, nullptr)) return false;
+  uint64_t span = st.resolver->span_from(a, write);
+  if (span >= n && a + span >= a) {
+    st.resolved_lo[w] = a;
+    st.resolved_hi[w] = a + span;
+  }
+  return true;
 }
 
 inline bool mem_ok(const RunState& st, uint64_t r10, uint64_t a, uint64_t n, bool write) {

@@ -13,6 +13,16 @@
 // lddw with the func pseudo source yields an opaque value that callx recognises; LD_ABS/LD_IND out of
 // the packet end the program with r0 = 0 (no fault); the call depth is capped at kMaxCallDepth frames
 // (kCallDepth) in both modes; the stack is zeroed at the start of every run.
+//
+// Memory besides the fixed regions and the stack (map values, ringbuf records) is vouched for by
+// RunInput::resolver, asked on the slow path only (checked-mode loads and stores that miss the
+// fixed regions and the live stack, HelperCall::translate/span_from).
+// Callbacks (HelperCall::call_function) run on a new frame one level deeper, in the same run: same
+// budget, same mode, same call-depth limit; a fault inside ends the run with that fault.
+// Tail calls (HelperCall::request_tail_call, RunInput::tail_calls): after the helper returns, the
+// target program starts on the current frame (r10 unchanged, its stack not cleared) with r1 as it
+// was at the call and r0, r2-r9 zeroed; at most kMaxTailCalls per run; only at call depth 0 (from
+// a subprogram or callback: kUnsupported fault). The target runs in the run's mode and budget.
 #pragma once
 
 #include <cstdint>
@@ -24,17 +34,10 @@
 
 #include "vm/decode.h"
 #include "vm/helper_table.h"
+#include "vm/region.h"
 #include "vm/result.h"
 
 namespace bpfvm {
-
-// A block of host memory that a program may access.
-struct MemRegion {
-  uint64_t base = 0;
-  uint64_t size = 0;
-  bool writable = false;
-  std::string_view name;  // "input", "packet", "ctx", "map value", ... for error messages
-};
 
 // Services reached by helpers during a run. The helpers library provides the default
 // implementation (real clocks and randomness, or a deterministic mode); tests override it.
@@ -47,21 +50,6 @@ class Environment {
   // bpf_ktime_get_boot_ns and bpf_ktime_get_coarse_ns; the clock of ktime_ns unless overridden.
   virtual uint64_t ktime_boot_ns() { return ktime_ns(); }
   virtual uint64_t ktime_coarse_ns() { return ktime_ns(); }
-};
-
-// Memory that appears during a run besides the fixed regions and the stack: map values returned by
-// map_lookup_elem, ringbuf records. Checked mode and HelperCall::translate ask the resolver about
-// addresses that no fixed region or live stack frame contains.
-class RegionResolver {
- public:
-  virtual ~RegionResolver() = default;
-  // The whole of [addr, addr + len) lies in memory the resolver vouches for (writable if `write`).
-  // `name` is set to a short description ("map 'flows' value") for error messages.
-  // `name` may be null. Called on the slow path only (after the fixed regions and the stack).
-  virtual bool contains(uint64_t addr, uint64_t len, bool write, std::string_view* name) const = 0;
-  // Number of bytes from `addr` to the end of the vouched-for memory that contains it (writable if
-  // `write`), 0 when none does. The default searches with contains() up to 64 KiB.
-  virtual uint64_t span_from(uint64_t addr, bool write) const;
 };
 
 namespace detail {
