@@ -75,7 +75,12 @@ uint64_t map_lookup_elem(HelperCall& call, uint64_t map, uint64_t key, uint64_t,
   return reinterpret_cast<uint64_t>(m->lookup(k));
 }
 
-uint64_t map_update_elem(HelperCall& call, uint64_t map, uint64_t key, uint64_t value, uint64_t flags, uint64_t) {
+uint64_t map_update_elem(HelperCall& call,
+                         uint64_t map,
+                         uint64_t key,
+                         uint64_t value,
+                         uint64_t flags,
+                         uint64_t) {
   Map* m = map_arg(call, map);
   if (m == nullptr) return 0;
   const void* k = mem_arg(call, key, m->def().key_size, false, "key");
@@ -137,7 +142,12 @@ RingbufMap* ringbuf_arg(HelperCall& call, uint64_t map) {
   return static_cast<RingbufMap*>(m);
 }
 
-uint64_t ringbuf_output(HelperCall& call, uint64_t map, uint64_t data, uint64_t size, uint64_t flags, uint64_t) {
+uint64_t ringbuf_output(HelperCall& call,
+                        uint64_t map,
+                        uint64_t data,
+                        uint64_t size,
+                        uint64_t flags,
+                        uint64_t) {
   RingbufMap* rb = ringbuf_arg(call, map);
   if (rb == nullptr) return 0;
   const void* d = size == 0 ? nullptr : mem_arg(call, data, size, false, "data");
@@ -177,12 +187,17 @@ uint64_t ringbuf_query(HelperCall& call, uint64_t map, uint64_t flags, uint64_t,
   return rb->query(flags);
 }
 
-uint64_t perf_event_output(HelperCall& call, uint64_t ctx, uint64_t map, uint64_t flags, uint64_t data,
+uint64_t perf_event_output(HelperCall& call,
+                           uint64_t ctx,
+                           uint64_t map,
+                           uint64_t flags,
+                           uint64_t data,
                            uint64_t size) {
   Map* m = map_arg(call, map);
   if (m == nullptr) return 0;
   if (m->type() != MapType::PerfEventArray) {
-    call.fail(fmt::format("map '{}' is a {} map, not a perf_event_array", m->name(), map_type_name(m->type())));
+    call.fail(
+        fmt::format("map '{}' is a {} map, not a perf_event_array", m->name(), map_type_name(m->type())));
     return 0;
   }
   const void* d = size == 0 ? nullptr : mem_arg(call, data, size, false, "data");
@@ -205,7 +220,12 @@ uint64_t loop(HelperCall& call, uint64_t nr_loops, uint64_t fn, uint64_t cb_ctx,
   return nr_loops;
 }
 
-uint64_t for_each_map_elem(HelperCall& call, uint64_t map, uint64_t fn, uint64_t cb_ctx, uint64_t flags, uint64_t) {
+uint64_t for_each_map_elem(HelperCall& call,
+                           uint64_t map,
+                           uint64_t fn,
+                           uint64_t cb_ctx,
+                           uint64_t flags,
+                           uint64_t) {
   Map* m = map_arg(call, map);
   if (m == nullptr) return 0;
   if (flags != 0) return errno_ret(-EINVAL);
@@ -243,8 +263,8 @@ uint64_t for_each_map_elem(HelperCall& call, uint64_t map, uint64_t fn, uint64_t
     std::memcpy(key.data(), keys.data() + off, ks);
     void* value = m->lookup(key.data());
     if (value == nullptr) continue;  // deleted meanwhile
-    const uint64_t args[5] = {map, reinterpret_cast<uint64_t>(key.data()), reinterpret_cast<uint64_t>(value), cb_ctx,
-                              0};
+    const uint64_t args[5] = {map, reinterpret_cast<uint64_t>(key.data()), reinterpret_cast<uint64_t>(value),
+                              cb_ctx, 0};
     ++count;
     Result<uint64_t> r = call.call_function(fn, args, std::span<const MemRegion>(&key_region, 1));
     if (!r) return 0;
@@ -264,10 +284,12 @@ uint64_t spin_lock(HelperCall& call, uint64_t lock, uint64_t, uint64_t, uint64_t
   }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kSpinLockTimeoutMs);
   for (uint64_t n = 0;; ++n) {
-    if (__atomic_load_n(p, __ATOMIC_RELAXED) == 0 && __atomic_exchange_n(p, 1u, __ATOMIC_ACQUIRE) == 0) return 0;
+    if (__atomic_load_n(p, __ATOMIC_RELAXED) == 0 && __atomic_exchange_n(p, 1u, __ATOMIC_ACQUIRE) == 0)
+      return 0;
     if (n % 64 == 63) {
       if (std::chrono::steady_clock::now() > deadline) {
-        call.fail(fmt::format("bpf_spin_lock at {:#x} still held after {} ms (deadlock?)", lock, kSpinLockTimeoutMs));
+        call.fail(fmt::format("bpf_spin_lock at {:#x} still held after {} ms (deadlock?)", lock,
+                              kSpinLockTimeoutMs));
         return 0;
       }
       std::this_thread::yield();
@@ -403,14 +425,19 @@ uint64_t strncmp_helper(HelperCall& call, uint64_t s1, uint64_t s1_sz, uint64_t 
 
 constexpr uint64_t kMaxSnprintfArgs = 12;  // MAX_BPRINTF_VARARGS
 
-uint64_t snprintf_helper(HelperCall& call, uint64_t str, uint64_t str_size, uint64_t fmt, uint64_t data,
+uint64_t snprintf_helper(HelperCall& call,
+                         uint64_t str,
+                         uint64_t str_size,
+                         uint64_t fmt,
+                         uint64_t data,
                          uint64_t data_len) {
   char* out = nullptr;
   if (str_size != 0) {
     out = static_cast<char*>(mem_arg(call, str, str_size, true, "output buffer"));
     if (out == nullptr) return 0;
   }
-  if (data_len % 8 != 0 || data_len > kMaxSnprintfArgs * 8 || (data_len != 0 && data == 0)) return errno_ret(-EINVAL);
+  if (data_len % 8 != 0 || data_len > kMaxSnprintfArgs * 8 || (data_len != 0 && data == 0))
+    return errno_ret(-EINVAL);
   uint64_t args[kMaxSnprintfArgs] = {};
   if (data_len != 0) {
     const void* d = mem_arg(call, data, data_len, false, "data");
@@ -474,10 +501,15 @@ constexpr Reg kHelpers[] = {
 
 }  // namespace
 
-Status add_kernel_helper(HelperTable& table, std::string_view name, HelperFn fn, void* user, const HelperProto* proto) {
+Status add_kernel_helper(HelperTable& table,
+                         std::string_view name,
+                         HelperFn fn,
+                         void* user,
+                         const HelperProto* proto) {
   uint32_t id = kernel_helper_id(name);
   if (id == 0)
-    return make_error(ErrorCode::kBadInput, kNoPc, fmt::format("'{}' is not the name of a kernel helper", name));
+    return make_error(ErrorCode::kBadInput, kNoPc,
+                      fmt::format("'{}' is not the name of a kernel helper", name));
   if (proto == nullptr) proto = find_proto(id);
   return table.add(id, std::string(kernel_helper_name(id)), fn, user, proto);
 }

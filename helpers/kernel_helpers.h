@@ -49,7 +49,10 @@ void register_kernel_helpers(HelperTable& table);
 // Registers an embedder's helper under a kernel helper name ("bpf_" prefix optional), with that
 // helper's number and, unless `proto` is given, bpfvm's prototype for it (nullptr if bpfvm has
 // none). kBadInput when the name is not a kernel helper.
-Status add_kernel_helper(HelperTable& table, std::string_view name, HelperFn fn, void* user = nullptr,
+Status add_kernel_helper(HelperTable& table,
+                         std::string_view name,
+                         HelperFn fn,
+                         void* user = nullptr,
                          const HelperProto* proto = nullptr);
 
 // Values reported in deterministic mode.

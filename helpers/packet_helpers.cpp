@@ -69,7 +69,8 @@ uint64_t xdp_adjust_head(HelperCall& call, uint64_t ctx, uint64_t delta, uint64_
   int64_t data = int64_t(p->data) + off;
   int64_t data_start = int64_t(p->min_headroom) + metalen;
   if (data < data_start || data > int64_t(p->data_end) - kEthHlen) return errno_ret(-EINVAL);
-  if (metalen != 0) std::memmove(p->buf + p->data_meta + off, p->buf + p->data_meta, static_cast<size_t>(metalen));
+  if (metalen != 0)
+    std::memmove(p->buf + p->data_meta + off, p->buf + p->data_meta, static_cast<size_t>(metalen));
   p->data_meta = static_cast<uint32_t>(int64_t(p->data_meta) + off);
   p->data = static_cast<uint32_t>(data);
   sync_ctx(*p);
@@ -125,7 +126,12 @@ uint16_t csum16_sub(uint16_t csum, uint16_t addend) {
   return csum16_add(csum, static_cast<uint16_t>(~addend));
 }
 
-uint64_t csum_diff(HelperCall& call, uint64_t from, uint64_t from_size64, uint64_t to, uint64_t to_size64, uint64_t seed) {
+uint64_t csum_diff(HelperCall& call,
+                   uint64_t from,
+                   uint64_t from_size64,
+                   uint64_t to,
+                   uint64_t to_size64,
+                   uint64_t seed) {
   uint32_t from_size = static_cast<uint32_t>(from_size64), to_size = static_cast<uint32_t>(to_size64);
   uint64_t diff_size = uint64_t(from_size) + to_size;
   if (((from_size | to_size) & 3) != 0 || diff_size > 512) return errno_ret(-EINVAL);
@@ -146,7 +152,12 @@ uint64_t csum_diff(HelperCall& call, uint64_t from, uint64_t from_size64, uint64
 
 // ---- skb -------------------------------------------------------------------------------------------
 
-uint64_t skb_load_bytes(HelperCall& call, uint64_t ctx, uint64_t offset64, uint64_t to, uint64_t len64, uint64_t) {
+uint64_t skb_load_bytes(HelperCall& call,
+                        uint64_t ctx,
+                        uint64_t offset64,
+                        uint64_t to,
+                        uint64_t len64,
+                        uint64_t) {
   uint32_t offset = static_cast<uint32_t>(offset64), len = static_cast<uint32_t>(len64);
   PacketState* p = packet_arg(call);
   if (p == nullptr) return 0;
@@ -165,7 +176,11 @@ constexpr uint64_t kBpfFRecomputeCsum = 1, kBpfFInvalidateHash = 2;
 constexpr uint64_t kBpfFHdrFieldMask = 0xf, kBpfFPseudoHdr = 1 << 4, kBpfFMarkMangled0 = 1 << 5,
                    kBpfFMarkEnforce = 1 << 6;
 
-uint64_t skb_store_bytes(HelperCall& call, uint64_t ctx, uint64_t offset64, uint64_t from, uint64_t len64,
+uint64_t skb_store_bytes(HelperCall& call,
+                         uint64_t ctx,
+                         uint64_t offset64,
+                         uint64_t from,
+                         uint64_t len64,
                          uint64_t flags) {
   uint32_t offset = static_cast<uint32_t>(offset64), len = static_cast<uint32_t>(len64);
   PacketState* p = packet_arg(call);
@@ -195,7 +210,12 @@ void store16(uint8_t* p, uint16_t v) {
   std::memcpy(p, &v, 2);
 }
 
-uint64_t l3_csum_replace(HelperCall& call, uint64_t ctx, uint64_t offset, uint64_t from, uint64_t to, uint64_t flags) {
+uint64_t l3_csum_replace(HelperCall& call,
+                         uint64_t ctx,
+                         uint64_t offset,
+                         uint64_t from,
+                         uint64_t to,
+                         uint64_t flags) {
   PacketState* p = packet_arg(call);
   if (p == nullptr) return 0;
   if ((flags & ~kBpfFHdrFieldMask) != 0) return errno_ret(-EINVAL);
@@ -208,11 +228,12 @@ uint64_t l3_csum_replace(HelperCall& call, uint64_t ctx, uint64_t offset, uint64
       sum = csum_fold(csum_add(static_cast<uint32_t>(to), ~uint32_t{sum}));
       break;
     case 2:  // csum_replace2
-      sum = static_cast<uint16_t>(
-          ~csum16_add(csum16_sub(static_cast<uint16_t>(~sum), static_cast<uint16_t>(from)), static_cast<uint16_t>(to)));
+      sum = static_cast<uint16_t>(~csum16_add(
+          csum16_sub(static_cast<uint16_t>(~sum), static_cast<uint16_t>(from)), static_cast<uint16_t>(to)));
       break;
     case 4:  // csum_replace4
-      sum = csum_fold(csum_add(csum_sub(~uint32_t{sum}, static_cast<uint32_t>(from)), static_cast<uint32_t>(to)));
+      sum = csum_fold(
+          csum_add(csum_sub(~uint32_t{sum}, static_cast<uint32_t>(from)), static_cast<uint32_t>(to)));
       break;
     default:
       return errno_ret(-EINVAL);
@@ -231,7 +252,12 @@ uint16_t proto_replace4(uint16_t sum, uint32_t from, uint32_t to) {
   return csum_fold(kernel_csum_partial(diff, 8, ~uint32_t{sum}));
 }
 
-uint64_t l4_csum_replace(HelperCall& call, uint64_t ctx, uint64_t offset, uint64_t from, uint64_t to, uint64_t flags) {
+uint64_t l4_csum_replace(HelperCall& call,
+                         uint64_t ctx,
+                         uint64_t offset,
+                         uint64_t from,
+                         uint64_t to,
+                         uint64_t flags) {
   PacketState* p = packet_arg(call);
   if (p == nullptr) return 0;
   bool mmzero = flags & kBpfFMarkMangled0, mforce = flags & kBpfFMarkEnforce;

@@ -17,11 +17,12 @@ namespace bpfvm {
 class HelperCall;  // vm/interp.h
 
 // A helper receives r1..r5 and returns r0.
-using HelperFn = uint64_t (*)(HelperCall& call, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5);
+using HelperFn =
+    uint64_t (*)(HelperCall& call, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5);
 
 struct HelperEntry {
   uint32_t id = 0;
-  std::string name;   // kernel name without the bpf_ prefix, e.g. "ktime_get_ns"
+  std::string name;  // kernel name without the bpf_ prefix, e.g. "ktime_get_ns"
   HelperFn fn = nullptr;
   void* user = nullptr;  // handed to the function as HelperCall::user()
   // What the helper takes and returns (for verifiers); nullptr when the registrant gave none.
@@ -36,7 +37,11 @@ class HelperTable {
  public:
   // Adds or replaces the helper with number `id`. Fails on an empty name or null function.
   // `proto`, when given, must outlive the table (HelperEntry::proto).
-  Status add(uint32_t id, std::string name, HelperFn fn, void* user = nullptr, const HelperProto* proto = nullptr);
+  Status add(uint32_t id,
+             std::string name,
+             HelperFn fn,
+             void* user = nullptr,
+             const HelperProto* proto = nullptr);
   // nullptr when there is no such helper. O(1) for ids below kDenseIds.
   const HelperEntry* find(uint32_t id) const {
     if (id < dense_.size()) return dense_[id];

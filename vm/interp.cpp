@@ -189,7 +189,9 @@ inline bool mem_ok(const RunState& st, uint64_t r10, uint64_t a, uint64_t n, boo
 }
 
 template <bool kChecked>
-[[gnu::noinline, gnu::noclone]] uint64_t exec(RunState& st, const Entry* entry, const void* const** labels_out) {
+[[gnu::noinline, gnu::noclone]] uint64_t exec(RunState& st,
+                                               const Entry* entry,
+                                               const void* const** labels_out) {
   // One label per row of the opcode table: a row without a handler does not compile.
   static const void* const kLabels[] = {
 #define BPF_OP(name, opcode, sel, selval, form, mnemonic, isa) &&op_##name,
@@ -400,8 +402,8 @@ call_helper: {
   if constexpr (kChecked) st.remaining = remaining;
   st.cur_depth = depth;
   st.cur_r10 = r[kFrameReg];
-  HelperCall call(st.env, e->user, st.pc_of(ip), st.regions, r[kFrameReg] - kStackSize, st.stack_top, st.resolver,
-                  st.context, &st);
+  HelperCall call(st.env, e->user, st.pc_of(ip), st.regions, r[kFrameReg] - kStackSize, st.stack_top,
+                  st.resolver, st.context, &st);
   r[0] = e->fn(call, r[1], r[2], r[3], r[4], r[5]);
   if constexpr (kChecked) remaining = st.remaining;
   if (__builtin_expect(call.failed() || st.error.has_value() || st.pending_tail != nullptr, 0)) {
@@ -646,7 +648,9 @@ bool HelperCall::is_function(uint64_t fn) const {
   return k < impl->is_func.size() && impl->is_func[k];
 }
 
-Result<uint64_t> HelperCall::call_function(uint64_t fn, const uint64_t (&args)[5], std::span<const MemRegion> extra) {
+Result<uint64_t> HelperCall::call_function(uint64_t fn,
+                                           const uint64_t (&args)[5],
+                                           std::span<const MemRegion> extra) {
   if (engine_ == nullptr) return make_error(ErrorCode::kUnsupported, pc_, "call_function outside a run");
   RunState& st = *engine_;
   if (st.error) return *st.error;
@@ -689,7 +693,8 @@ bool HelperCall::request_tail_call(uint32_t prog_id) {
                                       st.cur_depth));
     return false;
   }
-  if (st.tail_calls == nullptr || st.tail_call_count >= kMaxTailCalls || st.pending_tail != nullptr) return false;
+  if (st.tail_calls == nullptr || st.tail_call_count >= kMaxTailCalls || st.pending_tail != nullptr)
+    return false;
   const Interpreter* target = st.tail_calls->interpreter(prog_id);
   if (target == nullptr) return false;
   ++st.tail_call_count;

@@ -89,7 +89,9 @@ class HelperCall {
   // must then return at once (the returned Result holds the error). `extra`: memory the callback
   // may access besides the run's (e.g. the key copy for_each_map_elem passes), for this call only.
   // The callback shares the run's budget; its frame counts against the call-depth limit.
-  Result<uint64_t> call_function(uint64_t fn, const uint64_t (&args)[5], std::span<const MemRegion> extra = {});
+  Result<uint64_t> call_function(uint64_t fn,
+                                 const uint64_t (&args)[5],
+                                 std::span<const MemRegion> extra = {});
   // True when `fn` designates a function of the running program.
   bool is_function(uint64_t fn) const;
   // bpf_tail_call: after the helper returns, the engine replaces the running program by program

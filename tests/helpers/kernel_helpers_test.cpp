@@ -130,8 +130,8 @@ TEST(MapHelpers, UpdateFlagsAndErrnos) {
   Rig rig;
   Map* h = rig.add(def("h", MapType::Hash, 4, 8, 2));
   auto update = [&](uint32_t key, uint64_t flags) {
-    return fmt::format(
-        "stdw [%r10-16], 42\n{}mov %r3, %r10\nadd %r3, -16\nmov %r4, {}\ncall 2\n", key_args("h", key), flags);
+    return fmt::format("stdw [%r10-16], 42\n{}mov %r3, %r10\nadd %r3, -16\nmov %r4, {}\ncall 2\n",
+                       key_args("h", key), flags);
   };
   EXPECT_EQ(rig.value(update(1, kBpfNoExist) + "exit"), 0u);
   EXPECT_EQ(rig.value(update(1, kBpfNoExist) + "exit"), neg(EEXIST));
@@ -225,8 +225,9 @@ TEST(MapHelpers, QueueAndStack) {
   rig.add(def("q", MapType::Queue, 0, 8, 2));
   rig.add(def("s", MapType::Stack, 0, 8, 2));
   auto push = [](std::string_view m, int v, int flags) {
-    return fmt::format("stdw [%r10-8], {}\nlddw %r1, map({})\nmov %r2, %r10\nadd %r2, -8\nmov %r3, {}\ncall 87\n",
-                       v, m, flags);
+    return fmt::format(
+        "stdw [%r10-8], {}\nlddw %r1, map({})\nmov %r2, %r10\nadd %r2, -8\nmov %r3, {}\ncall 87\n", v, m,
+        flags);
   };
   auto take = [](std::string_view m, int id) {
     return fmt::format("stdw [%r10-8], -1\nlddw %r1, map({})\nmov %r2, %r10\nadd %r2, -8\ncall {}\n", m, id);
@@ -347,8 +348,8 @@ TEST(StringHelpers, Strncmp) {
   Rig rig;
   std::memcpy(rig.mem.data(), "abc\0abd\0ab\0", 11);
   auto cmp = [&](int s1, int n, int s2) {
-    return rig.value(fmt::format("mov %r6, %r1\nadd %r1, {}\nmov %r2, {}\nmov %r3, %r6\nadd %r3, {}\ncall 182\nexit",
-                                 s1, n, s2));
+    return rig.value(fmt::format(
+        "mov %r6, %r1\nadd %r1, {}\nmov %r2, {}\nmov %r3, %r6\nadd %r3, {}\ncall 182\nexit", s1, n, s2));
   };
   EXPECT_EQ(cmp(0, 3, 0), 0u);
   EXPECT_EQ(cmp(0, 3, 4), static_cast<uint64_t>(-1));  // abc < abd
@@ -373,8 +374,8 @@ TEST(StringHelpers, Snprintf) {
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(rig.mem.data() + 64)), "x=5 y=hi");
   EXPECT_EQ(rig.value(prog(8, 16)), 9u);  // truncated, still the full length
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(rig.mem.data() + 64)), "x=5 y=h");
-  EXPECT_EQ(rig.value(prog(32, 12)), neg(EINVAL));  // not a multiple of 8
-  EXPECT_EQ(rig.value(prog(32, 8)), neg(EINVAL));   // %s has no argument
+  EXPECT_EQ(rig.value(prog(32, 12)), neg(EINVAL));   // not a multiple of 8
+  EXPECT_EQ(rig.value(prog(32, 8)), neg(EINVAL));    // %s has no argument
   EXPECT_EQ(rig.value(prog(32, 104)), neg(EINVAL));  // more than 12 arguments
 }
 
@@ -481,7 +482,8 @@ TEST(TailCalls, ChainStopsAfter33) {
   std::string self = key_args("cnt", 0) +
                      "call 1\njeq %r0, 0, out\nmov %r1, 1\nlock add [%r0], %r1\n"
                      "mov %r1, %r9\nlddw %r2, map(progs)\nmov %r3, 0\ncall 12\n" +
-                     key_args("cnt", 0) + "call 1\njeq %r0, 0, out\nldxdw %r0, [%r0]\nexit\nout:\nmov %r0, -1\nexit\n";
+                     key_args("cnt", 0) +
+                     "call 1\njeq %r0, 0, out\nldxdw %r0, [%r0]\nexit\nout:\nmov %r0, -1\nexit\n";
   const Interpreter* vm = rig.load("mov %r9, %r1\n" + self);
   ASSERT_NE(vm, nullptr);
   rig.targets.progs[7] = vm;
@@ -536,7 +538,9 @@ struct XdpRig : Rig {
     hctx.packet = &ps;
   }
   uint64_t call(int id, int delta) { return value(fmt::format("mov %r2, {}\ncall {}\nexit", delta, id)); }
-  uint32_t at(uint32_t off) const { return static_cast<uint32_t>(reinterpret_cast<uintptr_t>(buf.data()) + off); }
+  uint32_t at(uint32_t off) const {
+    return static_cast<uint32_t>(reinterpret_cast<uintptr_t>(buf.data()) + off);
+  }
 };
 
 TEST(XdpAdjust, HeadBounds) {
@@ -568,9 +572,9 @@ TEST(XdpAdjust, TailBounds) {
 
 TEST(XdpAdjust, MetaBoundsAndHeadMovesMeta) {
   XdpRig x;
-  EXPECT_EQ(x.call(54, -6), neg(EACCES));  // not a multiple of 4
+  EXPECT_EQ(x.call(54, -6), neg(EACCES));   // not a multiple of 4
   EXPECT_EQ(x.call(54, -36), neg(EACCES));  // more than 32 bytes
-  EXPECT_EQ(x.call(54, 4), neg(EINVAL));   // after data
+  EXPECT_EQ(x.call(54, 4), neg(EINVAL));    // after data
   EXPECT_EQ(x.call(54, -8), 0u);
   EXPECT_EQ(x.ps.data_meta, 56u);
   EXPECT_EQ(x.fields[2], x.at(56));
@@ -615,8 +619,8 @@ TEST(CsumDiff, MatchesTheReferenceAndTheIpChecksum) {
     }
     uint32_t seed = trial % 4 == 0 ? 0 : x ^ 0xdeadbeef;
     std::string prog = fmt::format(
-        "mov %r6, %r1\nmov %r2, {}\nmov %r3, %r6\nadd %r3, {}\nmov %r4, {}\nlddw %r5, {}\ncall 28\nexit", nf * 4,
-        nf * 4, nt * 4, seed);
+        "mov %r6, %r1\nmov %r2, {}\nmov %r3, %r6\nadd %r3, {}\nmov %r4, {}\nlddw %r5, {}\ncall 28\nexit",
+        nf * 4, nf * 4, nt * 4, seed);
     EXPECT_EQ(rig.value(prog), ref_csum(words, seed)) << trial;
   }
   EXPECT_EQ(rig.value("mov %r3, %r1\nmov %r2, 3\nmov %r4, 4\nmov %r5, 0\ncall 28\nexit"), neg(EINVAL));
@@ -641,7 +645,8 @@ TEST(SkbHelpers, LoadStoreAndCsumReplace) {
   const uint8_t new_src[4] = {10, 0, 0, 1};
   std::memcpy(&to, new_src, 4);
   std::string prog = fmt::format(
-      "stw [%r10-4], {}\nmov %r2, 12\nmov %r3, %r10\nadd %r3, -4\nmov %r4, 4\nmov %r5, 0\ncall 9\njne %r0, 0, out\n"
+      "stw [%r10-4], {}\nmov %r2, 12\nmov %r3, %r10\nadd %r3, -4\nmov %r4, 4\nmov %r5, 0\ncall 9\njne %r0, "
+      "0, out\n"
       "mov %r2, 10\nlddw %r3, {}\nlddw %r4, {}\nmov %r5, 4\ncall 10\nout:\nexit",
       static_cast<int32_t>(to), from, to);
   EXPECT_EQ(x.value(prog), 0u);
@@ -702,9 +707,10 @@ TEST(Identity, DeterministicValues) {
   std::memcpy(&comm, "bpfvm", 5);
   EXPECT_EQ(rig.value("call 14\nexit"), (uint64_t{kDeterministicTgid} << 32) | kDeterministicPid);
   EXPECT_EQ(rig.value("call 15\nexit"), (uint64_t{kDeterministicGid} << 32) | kDeterministicUid);
-  EXPECT_EQ(rig.value("stdw [%r10-8], -1\nstdw [%r10-16], -1\nmov %r1, %r10\nadd %r1, -16\nmov %r2, 16\ncall 16\n"
-                      "ldxdw %r0, [%r10-16]\nexit"),
-            comm);
+  EXPECT_EQ(
+      rig.value("stdw [%r10-8], -1\nstdw [%r10-16], -1\nmov %r1, %r10\nadd %r1, -16\nmov %r2, 16\ncall 16\n"
+                "ldxdw %r0, [%r10-16]\nexit"),
+      comm);
   EXPECT_EQ(rig.value("call 42\nexit"), 0u);
   rig.hctx.deterministic = false;
   EXPECT_EQ(rig.value("call 14\nrsh %r0, 32\nexit"), static_cast<uint64_t>(getpid()));
@@ -719,7 +725,9 @@ TEST(Registration, ProtosAndEmbedderHelpers) {
     EXPECT_EQ(e->name, p.name);
     EXPECT_EQ(e->proto, &p);
   }
-  HelperFn mine = [](HelperCall&, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) -> uint64_t { return 77; };
+  HelperFn mine = [](HelperCall&, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) -> uint64_t {
+    return 77;
+  };
   ASSERT_TRUE(add_kernel_helper(t, "bpf_ktime_get_ns", mine).ok());
   EXPECT_EQ(t.find(5)->fn, mine);
   EXPECT_EQ(t.find(5)->proto, find_proto(5));

@@ -44,8 +44,9 @@ TEST(Resolver, CheckedModeConsultsTheResolver) {
   BufferResolver res;
   res.buf[40] = 9;
   uint64_t base = reinterpret_cast<uint64_t>(res.buf);
-  auto vm = load("lddw %r1, " + std::to_string(base) + "\nstdw [%r1+8], 5\nldxdw %r0, [%r1+8]\nldxb %r2, [%r1+40]\n"
-                 "add %r0, %r2\nexit",
+  auto vm = load("lddw %r1, " + std::to_string(base) +
+                     "\nstdw [%r1+8], 5\nldxdw %r0, [%r1+8]\nldxb %r2, [%r1+40]\n"
+                     "add %r0, %r2\nexit",
                  nullptr);
   NullEnv env;
   RunInput in;
@@ -105,8 +106,8 @@ TEST(HelperCallApi, TranslateAndSpanUseTheResolver) {
   RunInput in;
   in.resolver = &res;
   auto run = [&](uint64_t off, uint64_t len, int write) {
-    auto vm = load("lddw %r1, " + std::to_string(base + off) + "\nmov %r2, " + std::to_string(len) + "\nmov %r3, " +
-                       std::to_string(write) + "\ncall 1000\nexit",
+    auto vm = load("lddw %r1, " + std::to_string(base + off) + "\nmov %r2, " + std::to_string(len) +
+                       "\nmov %r3, " + std::to_string(write) + "\ncall 1000\nexit",
                    &t);
     return *vm->run(in, RunOptions{}, env);
   };
@@ -122,9 +123,10 @@ TEST(HelperCallApi, CallFunctionContextAndIsFunction) {
   uint64_t ctx = 77;
   RunInput in;
   in.context = &ctx;
-  auto vm = load("lddw %r1, func(f)\nmov %r2, 3\nmov %r3, 4\ncall 1001\nmov %r6, %r0\ncall 1002\nadd %r0, %r6\n"
-                 "exit\nf:\nmov %r0, %r1\nmul %r0, %r2\nexit",
-                 &t);
+  auto vm = load(
+      "lddw %r1, func(f)\nmov %r2, 3\nmov %r3, 4\ncall 1001\nmov %r6, %r0\ncall 1002\nadd %r0, %r6\n"
+      "exit\nf:\nmov %r0, %r1\nmul %r0, %r2\nexit",
+      &t);
   for (bool checked : {true, false}) {
     RunOptions o;
     o.checked = checked;
@@ -135,9 +137,10 @@ TEST(HelperCallApi, CallFunctionContextAndIsFunction) {
   auto not_fn = load("mov %r1, 5\ncall 1001\nexit", &t);
   EXPECT_EQ(*not_fn->run(in, RunOptions{}, env), static_cast<uint64_t>(-2));
   // The callee's frame is live (its stack), and r6-r9 of the caller survive the callback.
-  auto frames = load("mov %r6, 5\nlddw %r1, func(f)\ncall 1001\nadd %r0, %r6\nexit\n"
-                     "f:\nstdw [%r10-8], 40\nldxdw %r0, [%r10-8]\nmov %r6, 0\nexit",
-                     &t);
+  auto frames = load(
+      "mov %r6, 5\nlddw %r1, func(f)\ncall 1001\nadd %r0, %r6\nexit\n"
+      "f:\nstdw [%r10-8], 40\nldxdw %r0, [%r10-8]\nmov %r6, 0\nexit",
+      &t);
   EXPECT_EQ(*frames->run(in, RunOptions{}, env), 46u);
 }
 
@@ -157,9 +160,10 @@ TEST(TailCallEngine, SwitchesProgramKeepsR1AndLimits) {
   Progs progs;
   in.tail_calls = &progs;
   // Program 0 increments mem[1] and tail-calls itself; program 1 returns mem[0] * 100 + r6.
-  auto self = load("ldxb %r2, [%r1+1]\nadd %r2, 1\nstxb [%r1+1], %r2\nmov %r6, %r1\nmov %r2, 0\ncall 1003\n"
-                   "ldxb %r0, [%r6+1]\nexit",
-                   &t);
+  auto self = load(
+      "ldxb %r2, [%r1+1]\nadd %r2, 1\nstxb [%r1+1], %r2\nmov %r6, %r1\nmov %r2, 0\ncall 1003\n"
+      "ldxb %r0, [%r6+1]\nexit",
+      &t);
   auto other = load("ldxb %r0, [%r1]\nmul %r0, 100\nadd %r0, %r6\nexit", &t);
   auto caller = load("mov %r6, 9\nmov %r2, 1\ncall 1003\nmov %r0, 1\nexit", &t);
   progs.list = {self.get(), other.get()};
