@@ -97,7 +97,7 @@ struct Rig {
     opts.budget = 10'000'000;
     return vm->run(in, opts, env, &stats);
   }
-  // Runs in both modes; expects the same result.
+  // Runs in checked mode (programs here change map state, so each runs once); expects success.
   uint64_t value(const std::string& text) {
     const Interpreter* vm = load(text);
     if (vm == nullptr) return 0xdead;
