@@ -125,8 +125,10 @@ uint64_t tail_call(HelperCall& call, uint64_t ctx, uint64_t map, uint64_t index,
                           map_type_name(m->type())));
     return 0;
   }
+  // As the kernel: an index out of range does not count against the limit, an empty slot does.
+  if (static_cast<uint32_t>(index) >= m->def().max_entries) return errno_ret(-ENOENT);
   std::optional<uint32_t> prog = static_cast<ProgArrayMap*>(m)->get_prog(static_cast<uint32_t>(index));
-  if (!prog || !call.request_tail_call(*prog)) return errno_ret(-ENOENT);
+  if (!call.request_tail_call(prog)) return errno_ret(-ENOENT);
   return 0;
 }
 

@@ -17,9 +17,10 @@
 // returns -EFAULT and zero-fills the destination, as in the kernel.
 //
 // Notable choices (differences from the kernel):
-//  - tail_call: an empty prog_array slot does not count towards the 33 tail calls (the kernel
-//    counts it); the helper returns -ENOENT when the tail call does not happen. From a subprogram or
-//    a callback it ends the run with kUnsupported (HelperCall::request_tail_call).
+//  - tail_call: the helper returns -ENOENT when the tail call does not happen (the kernel leaves r0
+//    unspecified). Counting as the kernel: an index out of range does not count towards the 33
+//    tail calls, an empty slot does. From a subprogram or a callback it ends the run with
+//    kUnsupported (HelperCall::request_tail_call).
 //  - jiffies64 is ktime_ns / 4'000'000 (HZ = 250, Debian's kernel configuration).
 //  - spin_lock spins (with yields) on the u32 of struct bpf_spin_lock with __atomic builtins; a lock
 //    still held after kSpinLockTimeoutMs (a deadlock: the kernel verifier forbids taking it twice)

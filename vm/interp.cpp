@@ -683,7 +683,7 @@ Result<uint64_t> HelperCall::call_function(uint64_t fn,
   return r0;
 }
 
-bool HelperCall::request_tail_call(uint32_t prog_id) {
+bool HelperCall::request_tail_call(std::optional<uint32_t> prog_id) {
   if (engine_ == nullptr) return false;
   RunState& st = *engine_;
   if (st.cur_depth > 0) {
@@ -695,9 +695,9 @@ bool HelperCall::request_tail_call(uint32_t prog_id) {
   }
   if (st.tail_calls == nullptr || st.tail_call_count >= kMaxTailCalls || st.pending_tail != nullptr)
     return false;
-  const Interpreter* target = st.tail_calls->interpreter(prog_id);
+  ++st.tail_call_count;  // counted before the program is looked up, as the kernel does
+  const Interpreter* target = prog_id ? st.tail_calls->interpreter(*prog_id) : nullptr;
   if (target == nullptr) return false;
-  ++st.tail_call_count;
   st.pending_tail = target->impl_.get();
   return true;
 }

@@ -27,6 +27,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -95,12 +96,14 @@ class HelperCall {
   // True when `fn` designates a function of the running program.
   bool is_function(uint64_t fn) const;
   // bpf_tail_call: after the helper returns, the engine replaces the running program by program
-  // `prog_id` (frame reused, r1 = the current r1, limit of 33 tail calls as in the kernel).
-  // Returns false when there is no such program or the limit is reached: the helper then
+  // `prog_id` (frame reused, r1 = the current r1). As the kernel's tail_call_cnt, every attempt
+  // made below the limit counts, even one that then finds no program: pass std::nullopt for an
+  // empty prog_array slot. At most kMaxTailCalls attempts per run; later ones are refused.
+  // Returns false when the attempt is refused or there is no such program: the helper then
   // returns a negative value and the caller continues. A tail call from a subprogram or a callback
   // (call depth > 0) is not supported: the run ends with a kUnsupported fault at this call (and
   // false is returned; the helper must return at once).
-  bool request_tail_call(uint32_t prog_id);
+  bool request_tail_call(std::optional<uint32_t> prog_id);
   void* user() const { return user_; }
   uint32_t pc() const { return pc_; }
   const RegionResolver* resolver() const { return resolver_; }
@@ -156,7 +159,7 @@ struct RunInput {
 
 struct RunStats {
   uint64_t insns_executed = 0;  // counted in checked mode only (callbacks and tail-called programs included)
-  uint32_t tail_calls = 0;      // tail calls taken
+  uint32_t tail_calls = 0;      // tail-call attempts counted against kMaxTailCalls (kernel tail_call_cnt)
 };
 
 class Interpreter {

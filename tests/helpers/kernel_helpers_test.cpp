@@ -495,6 +495,31 @@ TEST(TailCalls, ChainStopsAfter33) {
   EXPECT_EQ(rig.stats.tail_calls, 33u);
 }
 
+TEST(TailCalls, EmptySlotsCountOutOfRangeIndexesDoNot) {
+  Rig rig;
+  rig.add(def("cnt", MapType::Array, 4, 8, 1));
+  Map* progs = rig.add(def("progs", MapType::ProgArray, 4, 4, 4));
+  // Each run: count, tail-call index 9 (out of range: not counted), slot 1 (empty: counted), then
+  // slot 0 (itself). Run i makes attempts 2i - 1 and 2i: runs 1..16 tail-call, run 17 makes
+  // attempt 33 (empty slot) and has its 34th refused.
+  auto tail = [](int slot) {
+    return fmt::format("mov %r1, %r9\nlddw %r2, map(progs)\nmov %r3, {}\ncall 12\n", slot);
+  };
+  std::string prog = "mov %r9, %r1\n" + key_args("cnt", 0) +
+                     "call 1\njeq %r0, 0, out\nmov %r1, 1\nlock add [%r0], %r1\n" + tail(9) + tail(1) +
+                     tail(0) + key_args("cnt", 0) +
+                     "call 1\njeq %r0, 0, out\nldxdw %r0, [%r0]\nexit\nout:\nmov %r0, -1\nexit\n";
+  const Interpreter* vm = rig.load(prog);
+  ASSERT_NE(vm, nullptr);
+  rig.targets.progs[7] = vm;
+  uint32_t k = 0, id = 7;
+  ASSERT_EQ(progs->update(&k, &id, kBpfAny), 0);
+  auto r = rig.run(vm);
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_EQ(*r, 17u);
+  EXPECT_EQ(rig.stats.tail_calls, 33u);
+}
+
 TEST(TailCalls, TargetSeesTheContextAndMissingSlotsContinue) {
   Rig rig;
   Map* progs = rig.add(def("progs", MapType::ProgArray, 4, 4, 4));
