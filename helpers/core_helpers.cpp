@@ -60,7 +60,17 @@ int64_t trace_printk_format(HelperCall& call,
   size_t len = strnlen(f, size);
   if (len == size) return -EINVAL;  // not NUL-terminated within size
   const uint64_t args[3] = {arg1, arg2, arg3};
-  int nargs = 0;
+  return bprintf_format(call, f, len, args, kTracePrintkBufSize - 1, out);
+}
+
+int64_t bprintf_format(HelperCall& call,
+                       const char* f,
+                       size_t len,
+                       std::span<const uint64_t> args,
+                       size_t max_out,
+                       std::string* out) {
+  out->clear();
+  size_t nargs = 0;
   size_t total = 0;
   std::string text;
   for (size_t i = 0; i < len; ++i) {
@@ -77,7 +87,7 @@ int64_t trace_printk_format(HelperCall& call,
       ++i;
       continue;
     }
-    if (nargs == 3) return -EINVAL;
+    if (nargs == args.size()) return -EINVAL;
     uint64_t arg = args[nargs++];
     std::string spec = "%";
     ++i;
@@ -139,7 +149,7 @@ int64_t trace_printk_format(HelperCall& call,
         return -EINVAL;
     }
   }
-  if (text.size() > kTracePrintkBufSize - 1) text.resize(kTracePrintkBufSize - 1);
+  if (text.size() > max_out) text.resize(max_out);
   *out = std::move(text);
   return static_cast<int64_t>(total);
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include "vm/helper_table.h"
@@ -38,5 +39,16 @@ int64_t trace_printk_format(HelperCall& call,
                             uint64_t arg2,
                             uint64_t arg3,
                             std::string* out);
+
+// The formatting engine behind trace_printk_format and bpf_snprintf (the kernel's
+// bpf_bprintf_prepare + bstr_printf): `fmt` is host memory of `len` characters followed by a NUL,
+// `args` the raw arguments (a conversion beyond args.size() is -EINVAL). Returns the untruncated
+// output length or a negative errno; `out` gets the output truncated to `max_out` bytes.
+int64_t bprintf_format(HelperCall& call,
+                       const char* fmt,
+                       size_t len,
+                       std::span<const uint64_t> args,
+                       size_t max_out,
+                       std::string* out);
 
 }  // namespace bpfvm

@@ -42,6 +42,22 @@ uint64_t DefaultEnvironment::ktime_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+namespace {
+uint64_t clock_ns(clockid_t id) {
+  timespec ts{};
+  clock_gettime(id, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+}  // namespace
+
+uint64_t DefaultEnvironment::ktime_boot_ns() {
+  return opts_.seed ? ktime_ns() : clock_ns(CLOCK_BOOTTIME);
+}
+
+uint64_t DefaultEnvironment::ktime_coarse_ns() {
+  return opts_.seed ? ktime_ns() : clock_ns(CLOCK_MONOTONIC_COARSE);
+}
+
 uint32_t DefaultEnvironment::prandom_u32() {
   uint64_t s = prng_state_.fetch_add(kGolden, std::memory_order_relaxed) + kGolden;
   return static_cast<uint32_t>(splitmix64_mix(s) >> 32);

@@ -36,6 +36,9 @@ class DefaultEnvironment : public Environment {
   uint64_t ktime_ns() override;
   // splitmix64 output, seeded from the options or from std::random_device.
   uint32_t prandom_u32() override;
+  // CLOCK_BOOTTIME and CLOCK_MONOTONIC_COARSE, or the virtual clock when seeded.
+  uint64_t ktime_boot_ns() override;
+  uint64_t ktime_coarse_ns() override;
 
   const EnvironmentOptions& options() const { return opts_; }
 

@@ -22,6 +22,7 @@ class ArrayMap : public Map {
   int lookup_copy(const void* key, void* out) override;
   int update_copy(const void* key, const void* values, uint64_t flags) override;
 
+  uint64_t value_bytes_from(const void* p) const override;
   // Value of `index` on `cpu` (cpu ignored for plain arrays); nullptr when out of range.
   void* value_ptr(uint32_t index, uint32_t cpu);
 

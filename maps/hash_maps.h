@@ -25,6 +25,9 @@ class HashMap : public Map {
   int lookup_copy(const void* key, void* out) override;  // does not mark the element used
   int update_copy(const void* key, const void* values, uint64_t flags) override;
   uint32_t count() const { return table_.count(); }
+  uint64_t value_bytes_from(const void* p) const override {
+    return table_.value_bytes_from(p, stride_, def().value_size);
+  }
   bool is_lru() const { return type() == MapType::LruHash || type() == MapType::LruPercpuHash; }
 
  private:

@@ -42,6 +42,23 @@ HashTable::HashTable(uint32_t key_size, uint32_t value_bytes, uint32_t max_entri
     heads_[i] = kNil;
 }
 
+uint64_t HashTable::value_bytes_from(const void* p, uint32_t stride, uint32_t value_size) const {
+  const uint64_t a = reinterpret_cast<uintptr_t>(p);
+  const uint64_t chunk_bytes = slot_size_ << chunk_shift_;
+  const uint64_t value_start = sizeof(Elem) + round_up8(key_size_);
+  for (uint32_t i = 0; i < num_chunks_; ++i) {
+    const uint8_t* c = chunks_[i].load(std::memory_order_acquire);
+    if (c == nullptr) continue;
+    uint64_t off = a - reinterpret_cast<uintptr_t>(c);
+    if (off >= chunk_bytes) continue;
+    uint64_t in_slot = off % slot_size_;
+    if (in_slot < value_start || in_slot - value_start >= value_bytes_) return 0;
+    uint64_t within = (in_slot - value_start) % stride;
+    return within < value_size ? value_size - within : 0;
+  }
+  return 0;
+}
+
 HashTable::~HashTable() {
   for (uint32_t i = 0; i < num_chunks_; ++i)
     delete[] chunks_[i].load(std::memory_order_relaxed);

@@ -78,6 +78,10 @@ class HashTable {
   int erase(const void* key);                 // 0 or -ENOENT
   int next_key(const void* key, void* next);  // kernel htab_map_get_next_key order
   uint32_t count() const { return count_.load(std::memory_order_relaxed); }
+  // Bytes from `p` to the end of the value containing it, when `p` lies in the value area of a
+  // slot (values of `value_size` bytes every `stride` bytes in the area, per-CPU maps having
+  // several); 0 otherwise. Free slots count: their storage stays valid.
+  uint64_t value_bytes_from(const void* p, uint32_t stride, uint32_t value_size) const;
 
   static constexpr uint32_t kNil = UINT32_MAX;
 

@@ -122,6 +122,14 @@ class Map {
   virtual int pop(void* value) { return -kENOTSUPP; }
   virtual int peek(void* value) { return -kENOTSUPP; }
 
+  // Memory a program may touch through pointers the map handed out (lookup results, ringbuf
+  // records): the number of bytes from `p` to the end of the value (or ringbuf data area) that
+  // contains `p`, or 0 when `p` is not inside one. Padding between values does not count. Used by
+  // MapSet's RegionResolver (checked mode, helper pointer checks).
+  virtual uint64_t value_bytes_from(const void* p) const { return 0; }
+  // Programs may write the values (false for .rodata and BPF_F_RDONLY_PROG maps).
+  bool prog_writable() const { return !def_.read_only && !(def_.map_flags & kBpfFRdonlyProg); }
+
   // ---- Syscall side (embedder) ----
   // Size of the value buffer of lookup_copy/update_copy: value_size, or for per-CPU maps
   // round_up(value_size, 8) * num_cpus (each CPU's value padded to 8 bytes, as the kernel does).

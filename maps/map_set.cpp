@@ -315,6 +315,9 @@ Result<Map*> MapSet::create(const MapDef& def) {
   }
   maps_.push_back(std::move(m.value()));
   Map* p = maps_.back().get();
+  labels_.push_back(std::make_unique<std::string>(
+      fmt::format("{} '{}' {}", p->type() == MapType::Ringbuf ? "ringbuf" : "map", p->name(),
+                  p->type() == MapType::Ringbuf ? "record" : "value")));
   p->id_ = uint32_t(maps_.size());
   return p;
 }
@@ -340,6 +343,45 @@ RingbufMap* MapSet::find_ringbuf(const void* sample) const {
     if (rb->owns(sample)) return rb;
   }
   return nullptr;
+}
+
+bool MapSet::contains(const Map* m) const {
+  if (m == nullptr) return false;
+  std::lock_guard<std::mutex> g(mu_);
+  for (const auto& p : maps_)
+    if (p.get() == m) return true;
+  return false;
+}
+
+const Map* MapSet::value_at(uint64_t addr, uint64_t* avail, size_t* index) const {
+  for (size_t i = 0; i < maps_.size(); ++i) {
+    uint64_t n = maps_[i]->value_bytes_from(reinterpret_cast<const void*>(addr));
+    if (n != 0) {
+      *avail = n;
+      *index = i;
+      return maps_[i].get();
+    }
+  }
+  return nullptr;
+}
+
+bool MapSet::contains(uint64_t addr, uint64_t len, bool write, std::string_view* name) const {
+  std::lock_guard<std::mutex> g(mu_);
+  uint64_t avail = 0;
+  size_t i = 0;
+  const Map* m = value_at(addr, &avail, &i);
+  if (m == nullptr || len > avail || (write && !m->prog_writable())) return false;
+  if (name != nullptr) *name = *labels_[i];
+  return true;
+}
+
+uint64_t MapSet::span_from(uint64_t addr, bool write) const {
+  std::lock_guard<std::mutex> g(mu_);
+  uint64_t avail = 0;
+  size_t i = 0;
+  const Map* m = value_at(addr, &avail, &i);
+  if (m == nullptr || (write && !m->prog_writable())) return 0;
+  return avail;
 }
 
 uint64_t MapSet::used_bytes() const {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "maps/map.h"
+#include "vm/region.h"
 #include "vm/result.h"
 
 namespace bpfvm {
@@ -27,7 +28,14 @@ Result<uint64_t> map_memory_bytes(const MapDef& def, const MapOptions& opts);
 Result<std::unique_ptr<Map>> create_map(const MapDef& def, const MapOptions& opts = {});
 
 // Owns a group of maps and shares one memory cap between them. Thread-safe.
-class MapSet {
+//
+// It is also the RegionResolver of the runs of the programs using these maps (RunInput::resolver):
+// it vouches for the values of array, per-CPU array and hash maps (the value bytes only, not the
+// padding between values, nor keys), and for ringbuf data areas (reserved records); values of
+// read-only maps (MapDef::read_only, BPF_F_RDONLY_PROG) are not writable. Linear in the number of
+// maps (and of allocated hash chunks): checked mode consults it only for addresses that no fixed
+// region nor the stack contains.
+class MapSet : public RegionResolver {
  public:
   explicit MapSet(MapOptions opts = {}) : opts_(opts) {}
 
@@ -39,6 +47,11 @@ class MapSet {
   // The ring buffer whose data area contains `sample` (for bpf_ringbuf_submit/discard, which get
   // only the record pointer), or nullptr.
   RingbufMap* find_ringbuf(const void* sample) const;
+  // `m` is one of this set's maps (helpers check the map pointers programs pass them).
+  bool contains(const Map* m) const;
+  // RegionResolver.
+  bool contains(uint64_t addr, uint64_t len, bool write, std::string_view* name) const override;
+  uint64_t span_from(uint64_t addr, bool write) const override;
   uint64_t used_bytes() const;
   const MapOptions& options() const { return opts_; }
   size_t size() const;
@@ -48,6 +61,10 @@ class MapSet {
   mutable std::mutex mu_;
   uint64_t used_ = 0;
   std::vector<std::unique_ptr<Map>> maps_;
+  std::vector<std::unique_ptr<std::string>> labels_;  // "map 'flows' value", parallel to maps_
+
+  // The map whose value memory contains `addr`, with the bytes left from there; nullptr if none.
+  const Map* value_at(uint64_t addr, uint64_t* avail, size_t* index) const;
 };
 
 }  // namespace bpfvm

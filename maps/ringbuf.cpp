@@ -22,6 +22,11 @@ bool RingbufMap::owns(const void* p) const {
   return b >= data_.get() && b < data_.get() + 2ULL * ring_size();
 }
 
+uint64_t RingbufMap::value_bytes_from(const void* p) const {
+  if (!owns(p)) return 0;
+  return 2ULL * ring_size() - uint64_t(static_cast<const uint8_t*>(p) - data_.get());
+}
+
 void* RingbufMap::reserve(uint64_t size, uint64_t flags) {
   if (flags != 0) return nullptr;
   if (size > kMaxRecord) return nullptr;

@@ -43,6 +43,8 @@ class RingbufMap : public Map {
 
   // True when `p` points into this ring's data area.
   bool owns(const void* p) const;
+  // The whole data area (both mappings): records handed out by reserve() lie inside it.
+  uint64_t value_bytes_from(const void* p) const override;
   uint32_t ring_size() const { return def().max_entries; }
 
  private:

@@ -6,7 +6,7 @@
 
 namespace bpfvm {
 
-Status HelperTable::add(uint32_t id, std::string name, HelperFn fn, void* user) {
+Status HelperTable::add(uint32_t id, std::string name, HelperFn fn, void* user, const HelperProto* proto) {
   if (name.empty())
     return make_error(ErrorCode::kBadInput, kNoPc, fmt::format("helper {} has an empty name", id));
   if (fn == nullptr)
@@ -23,11 +23,12 @@ Status HelperTable::add(uint32_t id, std::string name, HelperFn fn, void* user) 
         e->name = std::move(name);
         e->fn = fn;
         e->user = user;
+        e->proto = proto;
         return Ok{};
       }
     }
   }
-  auto entry = std::make_unique<HelperEntry>(HelperEntry{id, std::move(name), fn, user});
+  auto entry = std::make_unique<HelperEntry>(HelperEntry{id, std::move(name), fn, user, proto});
   const HelperEntry* p = entry.get();
   owned_.push_back(std::move(entry));
   if (id < dense_.size())

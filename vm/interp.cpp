@@ -74,27 +74,75 @@ struct Frame {
   uint64_t r6, r7, r8, r9;
 };
 
-// Everything one run needs besides the registers.
-struct RunState {
-  const Interpreter::Impl* impl = nullptr;
+// Where an activation of the dispatch loop starts: the main program (depth 0), or a callback run
+// by HelperCall::call_function on a new frame (depth > 0; its exit at that depth ends the
+// activation).
+struct Entry {
+  const Slot* ip;
+  uint64_t args[5];
+  uint64_t r10;
+  int depth;
+};
+
+}  // namespace
+
+namespace detail {
+
+// Everything one run needs besides the registers. Shared by the nested activations of callbacks.
+struct ExecState {
+  using ExecFn = uint64_t (*)(ExecState& st, const Entry* entry, const void* const** labels_out);
+
+  const Interpreter::Impl* impl = nullptr;  // changes on tail calls
   const Slot* code = nullptr;
-  const uint64_t* args = nullptr;
   std::span<const MemRegion> regions;
+  const RegionResolver* resolver = nullptr;
+  const TailCallTargets* tail_calls = nullptr;
+  void* context = nullptr;
   Environment* env = nullptr;
+  ExecFn exec = nullptr;  // exec<kChecked> of this run
+  bool checked = false;
   uint64_t stack_top = 0;  // r10 of the main frame
   const MemRegion* packet = nullptr;
   uint64_t budget = 0;
-  uint64_t executed = 0;
+  uint64_t remaining = 0;  // budget left; synchronised around helper calls (checked mode)
+  uint32_t tail_call_count = 0;
+  const Interpreter::Impl* pending_tail = nullptr;  // set by request_tail_call
+  // The helper call in progress: depth and r10 of the calling frame.
+  int cur_depth = 0;
+  uint64_t cur_r10 = 0;
+  // The last span the resolver vouched for, [lo, hi), for reads [0] and writes [1].
+  mutable uint64_t resolved_lo[2] = {0, 0}, resolved_hi[2] = {0, 0};
   std::optional<Error> error;
 
   uint32_t pc_of(const Slot* ip) const { return impl->pcs[static_cast<size_t>(ip - code)]; }
 };
 
-bool mem_ok(const RunState& st, uint64_t r10, uint64_t a, uint64_t n, bool write) {
+}  // namespace detail
+
+namespace {
+
+using RunState = detail::ExecState;
+
+// Asks the resolver, remembering the span it vouched for (valid for the run: see RegionResolver).
+[[gnu::cold, gnu::noinline]] bool resolver_ok(const RunState& st, uint64_t a, uint64_t n, bool write) {
+  if (st.resolver == nullptr) return false;
+  const int w = write ? 1 : 0;
+  if (inside(a, n, st.resolved_lo[w], st.resolved_hi[w] - st.resolved_lo[w])) return true;
+  if (!write && inside(a, n, st.resolved_lo[1], st.resolved_hi[1] - st.resolved_lo[1])) return true;
+  if (!st.resolver->contains(a, n, write, nullptr)) return false;
+  uint64_t span = st.resolver->span_from(a, write);
+  if (span >= n && a + span >= a) {
+    st.resolved_lo[w] = a;
+    st.resolved_hi[w] = a + span;
+  }
+  return true;
+}
+
+inline bool mem_ok(const RunState& st, uint64_t r10, uint64_t a, uint64_t n, bool write) {
   if (inside(a, n, r10 - kStackSize, st.stack_top - (r10 - kStackSize))) return true;
   for (const MemRegion& m : st.regions)
     if (inside(a, n, m.base, m.size) && (!write || m.writable)) return true;
-  return false;
+  return resolver_ok(st, a, n, write);
 }
 
 [[gnu::cold, gnu::noinline]] void fault(RunState& st, ErrorCode code, uint32_t pc, std::string msg) {
@@ -106,6 +154,11 @@ bool mem_ok(const RunState& st, uint64_t r10, uint64_t a, uint64_t n, bool write
   std::string what = fmt::format("{} of {} bytes at {:#x} (r{}{:+})", write ? "store" : "load", size, addr,
                                  base_reg, ip->off);
   uint64_t lo = r10 - kStackSize;
+  std::string_view rname;
+  if (write && st.resolver != nullptr && st.resolver->contains(addr, size, false, &rname)) {
+    fault(st, ErrorCode::kOutOfBounds, st.pc_of(ip), fmt::format("{} hits read-only {}", what, rname));
+    return;
+  }
   for (const MemRegion& m : st.regions) {
     if (inside(addr, size, m.base, m.size) && write && !m.writable) {
       fault(st, ErrorCode::kOutOfBounds, st.pc_of(ip),
@@ -123,8 +176,22 @@ bool mem_ok(const RunState& st, uint64_t r10, uint64_t a, uint64_t n, bool write
 
 // noinline/noclone: label addresses (&&label) are only meaningful in the one copy of the function
 // that took them; an inlined or cloned copy would have its own labels (GCC manual, "Labels as Values").
+[[gnu::cold, gnu::noinline]] void unknown_helper(RunState& st, const Slot* ip, uint64_t id) {
+  const HelperTable* h = st.impl->helpers;
+  std::string_view name = h != nullptr && h->namer() != nullptr && id <= UINT32_MAX
+                              ? h->namer()(static_cast<uint32_t>(id))
+                              : std::string_view{};
+  if (name.empty())
+    fault(st, ErrorCode::kUnknownHelper, st.pc_of(ip), fmt::format("unknown helper {}", id));
+  else
+    fault(st, ErrorCode::kUnknownHelper, st.pc_of(ip),
+          fmt::format("helper {} (bpf_{}) is not implemented by bpfvm", id, name));
+}
+
 template <bool kChecked>
-[[gnu::noinline, gnu::noclone]] uint64_t exec(RunState& st, const void* const** labels_out) {
+[[gnu::noinline, gnu::noclone]] uint64_t exec(RunState& st,
+                                               const Entry* entry,
+                                               const void* const** labels_out) {
   // One label per row of the opcode table: a row without a handler does not compile.
   static const void* const kLabels[] = {
 #define BPF_OP(name, opcode, sel, selval, form, mnemonic, isa) &&op_##name,
@@ -137,11 +204,13 @@ template <bool kChecked>
     return 0;
   }
 
-  uint64_t r[kNumRegs] = {0, st.args[0], st.args[1], st.args[2], st.args[3], st.args[4], 0, 0, 0, 0, st.stack_top};
+  uint64_t r[kNumRegs] = {0, entry->args[0], entry->args[1], entry->args[2], entry->args[3], entry->args[4],
+                          0, 0, 0, 0, entry->r10};
   Frame frames[kMaxCallDepth];
-  int depth = 0;  // frames pushed by local calls (0 in the main function)
-  uint64_t remaining = st.budget;
-  const Slot* ip = st.code;
+  const int base_depth = entry->depth;  // 0 for the main program, > 0 for a callback
+  int depth = base_depth;               // frames in use (this activation's and its callers')
+  uint64_t remaining = st.remaining;
+  const Slot* ip = entry->ip;
   const Slot* call_target = nullptr;
   uint64_t helper_id = 0;
   const HelperTable* helpers = st.impl->helpers;
@@ -301,7 +370,7 @@ op_CallKfunc:
         fmt::format("call kfunc (BTF id {}) is not supported by bpfvm", ip->imm));
   goto out;
 op_Exit:
-  if (depth == 0) goto out;
+  if (depth == base_depth) goto out;
   --depth;
   r[6] = frames[depth].r6;
   r[7] = frames[depth].r7;
@@ -327,14 +396,33 @@ call_local:
 call_helper: {
   const HelperEntry* e = helpers != nullptr ? helpers->find(static_cast<uint32_t>(helper_id)) : nullptr;
   if (e == nullptr) {
-    fault(st, ErrorCode::kUnknownHelper, st.pc_of(ip), fmt::format("unknown helper {}", helper_id));
+    unknown_helper(st, ip, helper_id);
     goto out;
   }
-  HelperCall call(st.env, e->user, st.pc_of(ip), st.regions, r[kFrameReg] - kStackSize, st.stack_top);
+  if constexpr (kChecked) st.remaining = remaining;
+  st.cur_depth = depth;
+  st.cur_r10 = r[kFrameReg];
+  HelperCall call(st.env, e->user, st.pc_of(ip), st.regions, r[kFrameReg] - kStackSize, st.stack_top,
+                  st.resolver, st.context, &st);
   r[0] = e->fn(call, r[1], r[2], r[3], r[4], r[5]);
-  if (__builtin_expect(call.failed(), 0)) {
-    fault(st, ErrorCode::kHelperFault, st.pc_of(ip), fmt::format("helper {} ({}): {}", e->id, e->name, call.failure()));
-    goto out;
+  if constexpr (kChecked) remaining = st.remaining;
+  if (__builtin_expect(call.failed() || st.error.has_value() || st.pending_tail != nullptr, 0)) {
+    // A fault inside a callback (or an unsupported tail call) already set the error.
+    if (st.error) goto out;
+    if (call.failed()) {
+      fault(st, ErrorCode::kHelperFault, st.pc_of(ip),
+            fmt::format("helper {} ({}): {}", e->id, e->name, call.failure()));
+      goto out;
+    }
+    // Tail call (depth 0 only, see request_tail_call): the target starts at its first instruction
+    // on the same frame, with r1 unchanged (the context) and the other registers cleared.
+    st.impl = st.pending_tail;
+    st.pending_tail = nullptr;
+    st.code = st.impl->code[kChecked ? 1 : 0].data();
+    helpers = st.impl->helpers;
+    r[0] = r[2] = r[3] = r[4] = r[5] = r[6] = r[7] = r[8] = r[9] = 0;
+    ip = st.code;
+    DISPATCH();
   }
   // r1-r5 are caller-saved scratch registers: zero them (see the top of the file).
   r[1] = r[2] = r[3] = r[4] = r[5] = 0;
@@ -497,7 +585,7 @@ budget:
 
 out_no_frames:
 out:
-  if constexpr (kChecked) st.executed = st.budget - remaining;
+  if constexpr (kChecked) st.remaining = remaining;
   return r[0];
 
 #undef DST
@@ -525,10 +613,23 @@ bool has_target(const Insn& in) {
 
 // --- HelperCall ---------------------------------------------------------------------------------
 
+uint64_t RegionResolver::span_from(uint64_t addr, bool write) const {
+  if (!contains(addr, 1, write, nullptr)) return 0;
+  uint64_t lo = 1, hi = uint64_t{1} << 16;  // contains(lo) holds; find the largest such length
+  if (contains(addr, hi, write, nullptr)) return hi;
+  while (hi - lo > 1) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    (contains(addr, mid, write, nullptr) ? lo : hi) = mid;
+  }
+  return lo;
+}
+
 void* HelperCall::translate(uint64_t addr, uint64_t len, bool write) const {
   if (inside(addr, len, stack_lo_, stack_hi_ - stack_lo_)) return reinterpret_cast<void*>(addr);
   for (const MemRegion& m : regions_)
     if (inside(addr, len, m.base, m.size) && (!write || m.writable)) return reinterpret_cast<void*>(addr);
+  if (resolver_ != nullptr && addr != 0 && resolver_->contains(addr, len, write, nullptr))
+    return reinterpret_cast<void*>(addr);
   return nullptr;
 }
 
@@ -536,7 +637,69 @@ uint64_t HelperCall::span_from(uint64_t addr, bool write) const {
   if (inside(addr, 1, stack_lo_, stack_hi_ - stack_lo_)) return stack_hi_ - addr;
   for (const MemRegion& m : regions_)
     if (inside(addr, 1, m.base, m.size) && (!write || m.writable)) return m.base + m.size - addr;
+  if (resolver_ != nullptr && addr != 0) return resolver_->span_from(addr, write);
   return 0;
+}
+
+bool HelperCall::is_function(uint64_t fn) const {
+  if (engine_ == nullptr) return false;
+  const Interpreter::Impl* impl = engine_->impl;
+  uint64_t k = fn - impl->func_base();
+  return k < impl->is_func.size() && impl->is_func[k];
+}
+
+Result<uint64_t> HelperCall::call_function(uint64_t fn,
+                                           const uint64_t (&args)[5],
+                                           std::span<const MemRegion> extra) {
+  if (engine_ == nullptr) return make_error(ErrorCode::kUnsupported, pc_, "call_function outside a run");
+  RunState& st = *engine_;
+  if (st.error) return *st.error;
+  if (!is_function(fn)) {
+    st.error = make_error(ErrorCode::kBadCallTarget, pc_,
+                          fmt::format("callback {:#x} is not a function of the program", fn));
+    return *st.error;
+  }
+  if (st.cur_depth + 1 >= kMaxCallDepth) {
+    st.error = make_error(ErrorCode::kCallDepth, pc_,
+                          fmt::format("callback: call depth exceeds {} frames", kMaxCallDepth));
+    return *st.error;
+  }
+  const int saved_depth = st.cur_depth;
+  const uint64_t saved_r10 = st.cur_r10;
+  const std::span<const MemRegion> saved_regions = st.regions;
+  std::vector<MemRegion> merged;
+  if (!extra.empty()) {
+    merged.assign(saved_regions.begin(), saved_regions.end());
+    merged.insert(merged.end(), extra.begin(), extra.end());
+    st.regions = merged;
+  }
+  Entry e{st.code + (fn - st.impl->func_base()), {args[0], args[1], args[2], args[3], args[4]},
+          saved_r10 - kStackSize, saved_depth + 1};
+  uint64_t r0 = st.exec(st, &e, nullptr);
+  st.cur_depth = saved_depth;
+  st.cur_r10 = saved_r10;
+  st.regions = saved_regions;
+  if (st.error) return *st.error;
+  return r0;
+}
+
+bool HelperCall::request_tail_call(std::optional<uint32_t> prog_id) {
+  if (engine_ == nullptr) return false;
+  RunState& st = *engine_;
+  if (st.cur_depth > 0) {
+    st.error = make_error(ErrorCode::kUnsupported, pc_,
+                          fmt::format("bpf_tail_call from a subprogram or callback (call depth {}) is not "
+                                      "supported by bpfvm",
+                                      st.cur_depth));
+    return false;
+  }
+  if (st.tail_calls == nullptr || st.tail_call_count >= kMaxTailCalls || st.pending_tail != nullptr)
+    return false;
+  ++st.tail_call_count;  // counted before the program is looked up, as the kernel does
+  const Interpreter* target = prog_id ? st.tail_calls->interpreter(*prog_id) : nullptr;
+  if (target == nullptr) return false;
+  st.pending_tail = target->impl_.get();
+  return true;
 }
 
 void HelperCall::fail(std::string msg) {
@@ -555,8 +718,8 @@ Result<std::unique_ptr<Interpreter>> Interpreter::create(const Program& program,
   const void* const* labels[2];
   {
     RunState dummy;
-    exec<false>(dummy, &labels[0]);
-    exec<true>(dummy, &labels[1]);
+    exec<false>(dummy, nullptr, &labels[0]);
+    exec<true>(dummy, nullptr, &labels[1]);
   }
   auto impl = std::make_unique<Impl>();
   impl->helpers = helpers;
@@ -612,23 +775,26 @@ Result<uint64_t> Interpreter::run(const RunInput& input, const RunOptions& opts,
   std::memset(stack, 0, sizeof stack);
   RunState st;
   st.impl = impl_.get();
-  st.args = input.args;
   st.regions = input.regions;
+  st.resolver = input.resolver;
+  st.tail_calls = input.tail_calls;
+  st.context = input.context;
   st.env = &env;
+  st.checked = opts.checked;
+  st.exec = opts.checked ? &exec<true> : &exec<false>;
   st.stack_top = reinterpret_cast<uint64_t>(stack) + kStackBytes;
   st.budget = opts.budget;
+  st.remaining = opts.budget;
   for (const MemRegion& m : input.regions)
     if (m.name == "packet") st.packet = &m;
   if (st.packet == nullptr && !input.regions.empty()) st.packet = &input.regions.front();
-  uint64_t r0;
-  if (opts.checked) {
-    st.code = impl_->code[1].data();
-    r0 = exec<true>(st, nullptr);
-  } else {
-    st.code = impl_->code[0].data();
-    r0 = exec<false>(st, nullptr);
+  st.code = impl_->code[opts.checked ? 1 : 0].data();
+  Entry entry{st.code, {input.args[0], input.args[1], input.args[2], input.args[3], input.args[4]}, st.stack_top, 0};
+  uint64_t r0 = st.exec(st, &entry, nullptr);
+  if (stats != nullptr) {
+    stats->insns_executed = opts.checked ? st.budget - st.remaining : 0;
+    stats->tail_calls = st.tail_call_count;
   }
-  if (stats != nullptr) stats->insns_executed = st.executed;
   if (st.error) return std::move(*st.error);
   return r0;
 }

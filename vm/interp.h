@@ -13,10 +13,21 @@
 // lddw with the func pseudo source yields an opaque value that callx recognises; LD_ABS/LD_IND out of
 // the packet end the program with r0 = 0 (no fault); the call depth is capped at kMaxCallDepth frames
 // (kCallDepth) in both modes; the stack is zeroed at the start of every run.
+//
+// Memory besides the fixed regions and the stack (map values, ringbuf records) is vouched for by
+// RunInput::resolver, asked on the slow path only (checked-mode loads and stores that miss the
+// fixed regions and the live stack, HelperCall::translate/span_from).
+// Callbacks (HelperCall::call_function) run on a new frame one level deeper, in the same run: same
+// budget, same mode, same call-depth limit; a fault inside ends the run with that fault.
+// Tail calls (HelperCall::request_tail_call, RunInput::tail_calls): after the helper returns, the
+// target program starts on the current frame (r10 unchanged, its stack not cleared) with r1 as it
+// was at the call and r0, r2-r9 zeroed; at most kMaxTailCalls per run; only at call depth 0 (from
+// a subprogram or callback: kUnsupported fault). The target runs in the run's mode and budget.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -24,17 +35,10 @@
 
 #include "vm/decode.h"
 #include "vm/helper_table.h"
+#include "vm/region.h"
 #include "vm/result.h"
 
 namespace bpfvm {
-
-// A block of host memory that a program may access.
-struct MemRegion {
-  uint64_t base = 0;
-  uint64_t size = 0;
-  bool writable = false;
-  std::string_view name;  // "input", "packet", "ctx", "map value", ... for error messages
-};
 
 // Services reached by helpers during a run. The helpers library provides the default
 // implementation (real clocks and randomness, or a deterministic mode); tests override it.
@@ -44,18 +48,14 @@ class Environment {
   virtual void trace(std::string_view text) = 0;  // bpf_trace_printk output
   virtual uint64_t ktime_ns() = 0;
   virtual uint32_t prandom_u32() = 0;
+  // bpf_ktime_get_boot_ns and bpf_ktime_get_coarse_ns; the clock of ktime_ns unless overridden.
+  virtual uint64_t ktime_boot_ns() { return ktime_ns(); }
+  virtual uint64_t ktime_coarse_ns() { return ktime_ns(); }
 };
 
-// Memory that appears during a run besides the fixed regions and the stack: map values returned by
-// map_lookup_elem, ringbuf records. Checked mode and HelperCall::translate ask the resolver about
-// addresses that no fixed region or live stack frame contains.
-class RegionResolver {
- public:
-  virtual ~RegionResolver() = default;
-  // The whole of [addr, addr + len) lies in memory the resolver vouches for (writable if `write`).
-  // `name` is set to a short description ("map 'flows' value") for error messages.
-  virtual bool contains(uint64_t addr, uint64_t len, bool write, std::string_view* name) const = 0;
-};
+namespace detail {
+struct ExecState;  // the engine's state of one run (vm/interp.cpp)
+}
 
 class Interpreter;
 
@@ -83,26 +83,45 @@ class HelperCall {
   Environment& env() const { return *env_; }
   // RunInput::context: per-run state for helpers (the runtime puts a helpers/context.h
   // HelperContext there). nullptr when the embedder gave none.
-  void* context() const;
+  void* context() const { return context_; }
   // Calls the BPF function designated by `fn` (an `lddw func` value, as callx takes) with r1..r5 =
   // args on a new stack frame, and returns its r0. Used by callback helpers (bpf_loop,
   // for_each_map_elem). A fault inside the callback ends the whole run with that fault: the helper
-  // must then return at once (the returned Result holds the error).
-  Result<uint64_t> call_function(uint64_t fn, const uint64_t (&args)[5]);
+  // must then return at once (the returned Result holds the error). `extra`: memory the callback
+  // may access besides the run's (e.g. the key copy for_each_map_elem passes), for this call only.
+  // The callback shares the run's budget; its frame counts against the call-depth limit.
+  Result<uint64_t> call_function(uint64_t fn,
+                                 const uint64_t (&args)[5],
+                                 std::span<const MemRegion> extra = {});
   // True when `fn` designates a function of the running program.
   bool is_function(uint64_t fn) const;
   // bpf_tail_call: after the helper returns, the engine replaces the running program by program
-  // `prog_id` (frame reused, r1 = the current r1, limit of 33 tail calls as in the kernel).
-  // Returns false when there is no such program or the limit is reached: the helper then
-  // returns a negative value and the caller continues.
-  bool request_tail_call(uint32_t prog_id);
+  // `prog_id` (frame reused, r1 = the current r1). As the kernel's tail_call_cnt, every attempt
+  // made below the limit counts, even one that then finds no program: pass std::nullopt for an
+  // empty prog_array slot. At most kMaxTailCalls attempts per run; later ones are refused.
+  // Returns false when the attempt is refused or there is no such program: the helper then
+  // returns a negative value and the caller continues. A tail call from a subprogram or a callback
+  // (call depth > 0) is not supported: the run ends with a kUnsupported fault at this call (and
+  // false is returned; the helper must return at once).
+  bool request_tail_call(std::optional<uint32_t> prog_id);
   void* user() const { return user_; }
   uint32_t pc() const { return pc_; }
+  const RegionResolver* resolver() const { return resolver_; }
 
-  // Set up by the engine.
+  // Set up by the engine (tests may build one without an engine: then context() is the given
+  // context, call_function and request_tail_call fail).
   HelperCall(Environment* env, void* user, uint32_t pc, std::span<const MemRegion> regions,
-             uint64_t stack_lo, uint64_t stack_hi)
-      : env_(env), user_(user), pc_(pc), regions_(regions), stack_lo_(stack_lo), stack_hi_(stack_hi) {}
+             uint64_t stack_lo, uint64_t stack_hi, const RegionResolver* resolver = nullptr,
+             void* context = nullptr, detail::ExecState* engine = nullptr)
+      : env_(env),
+        user_(user),
+        pc_(pc),
+        regions_(regions),
+        stack_lo_(stack_lo),
+        stack_hi_(stack_hi),
+        resolver_(resolver),
+        context_(context),
+        engine_(engine) {}
   bool failed() const { return failed_; }
   const std::string& failure() const { return failure_; }
 
@@ -112,9 +131,15 @@ class HelperCall {
   uint32_t pc_;
   std::span<const MemRegion> regions_;
   uint64_t stack_lo_, stack_hi_;  // live stack frames [lo, hi)
+  const RegionResolver* resolver_;
+  void* context_;
+  detail::ExecState* engine_;
   bool failed_ = false;
   std::string failure_;
 };
+
+// The kernel's MAX_TAIL_CALL_CNT: a run may make this many tail calls; the next one fails.
+constexpr uint32_t kMaxTailCalls = 33;
 
 struct RunOptions {
   bool checked = true;
@@ -133,7 +158,8 @@ struct RunInput {
 };
 
 struct RunStats {
-  uint64_t insns_executed = 0;  // counted in checked mode only
+  uint64_t insns_executed = 0;  // counted in checked mode only (callbacks and tail-called programs included)
+  uint32_t tail_calls = 0;      // tail-call attempts counted against kMaxTailCalls (kernel tail_call_cnt)
 };
 
 class Interpreter {
@@ -154,6 +180,7 @@ class Interpreter {
   struct Impl;
 
  private:
+  friend class HelperCall;
   explicit Interpreter(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
