@@ -19,7 +19,8 @@ namespace {
 
 std::string hex_preview(const std::vector<uint8_t>& v, size_t max = 32) {
   std::string s;
-  for (size_t i = 0; i < v.size() && i < max; i++) s += fmt::format("{:02x}", v[i]);
+  for (size_t i = 0; i < v.size() && i < max; i++)
+    s += fmt::format("{:02x}", v[i]);
   if (v.size() > max) s += "...";
   return s;
 }
@@ -29,15 +30,17 @@ Result<std::optional<ProgType>> type_option(const po::variables_map& vm) {
   const std::string name = vm["type"].as<std::string>();
   auto t = prog_type_from_name(name);
   if (!t)
-    return Error{ErrorCode::kBadInput, kNoPc,
-                 fmt::format("unknown program type '{}' (libbpf's names: xdp, sched_cls, sched_act, socket_filter, "
-                             "raw_tracepoint, tracepoint, kprobe, ..., or raw)",
-                             name)};
+    return Error{
+        ErrorCode::kBadInput, kNoPc,
+        fmt::format("unknown program type '{}' (libbpf's names: xdp, sched_cls, sched_act, socket_filter, "
+                    "raw_tracepoint, tracepoint, kprobe, ..., or raw)",
+                    name)};
   return std::optional<ProgType>(*t);
 }
 
 // The object to run: an ELF file, or a single raw/asm/.data program wrapped as an object.
-Result<std::unique_ptr<Object>> open_object(const po::variables_map& vm, const std::string& path,
+Result<std::unique_ptr<Object>> open_object(const po::variables_map& vm,
+                                            const std::string& path,
                                             const ObjectOptions& opts) {
   if (is_elf_file(path)) return Object::open(path, opts);
   auto in = load_program(path);
@@ -86,8 +89,9 @@ int run_object(const po::variables_map& vm, bool bench) {
   auto type = type_option(vm);
   if (!type) return fail(cmd, type.error());
   if (vm["engine"].as<std::string>() != "interp")
-    return fail(cmd, Error{ErrorCode::kBadInput, kNoPc,
-                           fmt::format("unknown engine '{}' (engines: interp)", vm["engine"].as<std::string>())});
+    return fail(cmd,
+                Error{ErrorCode::kBadInput, kNoPc,
+                      fmt::format("unknown engine '{}' (engines: interp)", vm["engine"].as<std::string>())});
   ObjectOptions opts;
   opts.type_override = *type;
   if (vm.count("seed")) opts.seed = vm["seed"].as<uint64_t>();
@@ -153,7 +157,8 @@ int inspect_object(const po::variables_map& vm) {
   if (!is_elf_file(path)) {
     auto bytes = read_file(path);
     if (!bytes) return fail("bpfvm inspect", bytes.error());
-    return fail("bpfvm inspect", Error{ErrorCode::kBadInput, kNoPc, fmt::format("{} is not an ELF object", path)});
+    return fail("bpfvm inspect",
+                Error{ErrorCode::kBadInput, kNoPc, fmt::format("{} is not an ELF object", path)});
   }
   ObjectOptions opts;
   opts.type_override = *type;
@@ -168,11 +173,12 @@ int inspect_object(const po::variables_map& vm) {
   fmt::print("programs: {}\n", o.num_programs());
   for (size_t i = 0; i < o.num_programs(); i++) {
     const ElfProgram& p = o.program(i);
-    fmt::print("  {} (id {}): section '{}', type {}{}, {} insns ({} slots), {} subprogram(s), {}\n", p.name,
-               o.program_id(i), p.section, prog_type_name(o.program_type(i)),
-               p.type_known || type->has_value() ? "" : " (default: section name not recognised)", p.code.insns.size(),
-               p.code.num_slots, p.code.subprogs.empty() ? 0 : p.code.subprogs.size() - 1,
-               o.program_status(i) ? std::string("linked") : "error: " + o.program_status(i).error().to_string());
+    fmt::print(
+        "  {} (id {}): section '{}', type {}{}, {} insns ({} slots), {} subprogram(s), {}\n", p.name,
+        o.program_id(i), p.section, prog_type_name(o.program_type(i)),
+        p.type_known || type->has_value() ? "" : " (default: section name not recognised)",
+        p.code.insns.size(), p.code.num_slots, p.code.subprogs.empty() ? 0 : p.code.subprogs.size() - 1,
+        o.program_status(i) ? std::string("linked") : "error: " + o.program_status(i).error().to_string());
     for (const MapReloc& r : p.map_relocs) {
       const std::string mname = r.map < f.maps.size() ? f.maps[r.map].name : "?";
       const uint32_t pc = r.insn < p.code.insns.size() ? p.code.insns[r.insn].pc : 0;
@@ -184,12 +190,14 @@ int inspect_object(const po::variables_map& vm) {
   }
   fmt::print("maps: {}\n", f.maps.size());
   for (const MapDef& d : f.maps) {
-    fmt::print("  {}: {}, key {} B, value {} B, max_entries {}, flags {:#x}{}\n", d.name, map_type_name(d.type),
-               d.key_size, d.value_size, d.max_entries, d.map_flags, d.read_only ? ", read-only" : "");
+    fmt::print("  {}: {}, key {} B, value {} B, max_entries {}, flags {:#x}{}\n", d.name,
+               map_type_name(d.type), d.key_size, d.value_size, d.max_entries, d.map_flags,
+               d.read_only ? ", read-only" : "");
     for (const MapDef& in : d.inner)
       fmt::print("    inner: {}, key {} B, value {} B, max_entries {}\n", map_type_name(in.type), in.key_size,
                  in.value_size, in.max_entries);
-    for (const auto& [slot, ref] : d.init_refs) fmt::print("    .values[{}] = {}\n", slot, ref);
+    for (const auto& [slot, ref] : d.init_refs)
+      fmt::print("    .values[{}] = {}\n", slot, ref);
   }
   bool any = false;
   for (const MapDef& d : f.maps) {
@@ -216,8 +224,10 @@ int disasm_object(const po::variables_map& vm) {
     only = f->find_program(vm["program"].as<std::string>());
     if (only < 0) {
       std::string names;
-      for (const ElfProgram& p : f->programs) names += " " + p.name;
-      fmt::print(stderr, "bpfvm disasm: no program named '{}' (programs:{})\n", vm["program"].as<std::string>(), names);
+      for (const ElfProgram& p : f->programs)
+        names += " " + p.name;
+      fmt::print(stderr, "bpfvm disasm: no program named '{}' (programs:{})\n",
+                 vm["program"].as<std::string>(), names);
       return kExitUsage;
     }
   }
@@ -254,7 +264,8 @@ int disasm_object(const po::variables_map& vm) {
         const LineInfo& li = p.line_info[k];
         if (li.line != 0 && (li.line != last_line || li.file != last_file)) {
           std::string src = li.source;
-          while (!src.empty() && (src.back() == '\n' || src.back() == '\r')) src.pop_back();
+          while (!src.empty() && (src.back() == '\n' || src.back() == '\r'))
+            src.pop_back();
           size_t b = src.find_first_not_of(" \t");
           fmt::print("# {}:{}: {}\n", std::filesystem::path(li.file).filename().string(), li.line,
                      b == std::string::npos ? std::string() : src.substr(b));

@@ -83,11 +83,12 @@ TEST_P(CorpusUser, MatchesSpec) {
   const RunParam& p = GetParam();
   std::vector<std::string> diffs = problems(p);
   if (const std::string* why = expected_failure(p.label)) {
-    EXPECT_FALSE(diffs.empty()) << p.label << " is listed in tests/corpus_user/expected_failures.txt (" << *why
-                                << ") but now matches its spec: remove it from the list";
+    EXPECT_FALSE(diffs.empty()) << p.label << " is listed in tests/corpus_user/expected_failures.txt ("
+                                << *why << ") but now matches its spec: remove it from the list";
     return;
   }
-  for (const std::string& d : diffs) ADD_FAILURE() << p.spec_path << " run '" << p.label << "': " << d;
+  for (const std::string& d : diffs)
+    ADD_FAILURE() << p.spec_path << " run '" << p.label << "': " << d;
 }
 
 INSTANTIATE_TEST_SUITE_P(Corpus,
@@ -103,12 +104,15 @@ TEST(CorpusUserList, SpecsAndExpectedFailuresAreConsistent) {
     auto spec = kernel::load_spec(path, BPFVM_CORPUS_OBJ_DIR);
     ASSERT_TRUE(spec.ok()) << spec.error().msg;
     objects.insert(sanitize(spec->object));
-    for (const auto& r : spec->runs) labels.insert(sanitize(spec->object + "__" + r.name));
+    for (const auto& r : spec->runs)
+      labels.insert(sanitize(spec->object + "__" + r.name));
   }
   // Every entry of the list names a real object or run and gives a reason.
   for (const auto& [key, reason] : expected_failures()) {
-    EXPECT_TRUE(labels.count(key) || objects.count(key)) << "expected_failures.txt: unknown run or object " << key;
-    EXPECT_NE(reason.find_first_not_of(" \t"), std::string::npos) << "expected_failures.txt: " << key << " has no reason";
+    EXPECT_TRUE(labels.count(key) || objects.count(key))
+        << "expected_failures.txt: unknown run or object " << key;
+    EXPECT_NE(reason.find_first_not_of(" \t"), std::string::npos)
+        << "expected_failures.txt: " << key << " has no reason";
   }
 }
 

@@ -43,7 +43,8 @@ Status apply_init(const Object& obj, Map& map, const kernel::MapInit& init, uint
     if (init.values.size() == 1) {
       std::memcpy(buf.data() + stride * cpu, init.values[0].data(), d.value_size);
     } else if (init.values.size() == map.num_cpus()) {
-      for (uint32_t c = 0; c < map.num_cpus(); c++) std::memcpy(buf.data() + stride * c, init.values[c].data(), d.value_size);
+      for (uint32_t c = 0; c < map.num_cpus(); c++)
+        std::memcpy(buf.data() + stride * c, init.values[c].data(), d.value_size);
     } else {
       return err(ErrorCode::kBadInput, fmt::format("map '{}': {} per-CPU values for {} CPUs", map.name(),
                                                    init.values.size(), map.num_cpus()));
@@ -117,7 +118,8 @@ Result<kernel::RunResult> user_run(const kernel::RunRequest& req, const UserRunO
     mc.value_size = d.value_size;
     mc.max_entries = d.max_entries;
     mc.per_cpu = m.is_percpu();
-    for (MapEntryData& e : *entries) mc.entries.push_back(kernel::MapEntry{std::move(e.key), std::move(e.values)});
+    for (MapEntryData& e : *entries)
+      mc.entries.push_back(kernel::MapEntry{std::move(e.key), std::move(e.values)});
     res.maps.push_back(std::move(mc));
   }
   return res;

@@ -17,10 +17,60 @@ const std::string kCorpus = std::string(BPFVM_BINARY_DIR) + "/tests/corpus/";
 
 // An IPv4 TCP packet (54 bytes) to 10.0.0.2:dport with the given TCP flags.
 std::vector<uint8_t> tcp_packet(uint16_t dport, uint8_t flags = 0x02) {
-  std::vector<uint8_t> p = {2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00,              // Ethernet
-                            0x45, 0, 0, 40, 0x12, 0x34, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,  // IPv4
-                            0x9c, 0x40, static_cast<uint8_t>(dport >> 8), static_cast<uint8_t>(dport), 0, 0, 0, 1,
-                            0, 0, 0, 0, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0};                // TCP
+  std::vector<uint8_t> p = {2,
+                            0,
+                            0,
+                            0,
+                            0,
+                            2,
+                            2,
+                            0,
+                            0,
+                            0,
+                            0,
+                            1,
+                            0x08,
+                            0x00,  // Ethernet
+                            0x45,
+                            0,
+                            0,
+                            40,
+                            0x12,
+                            0x34,
+                            0x40,
+                            0,
+                            64,
+                            6,
+                            0,
+                            0,
+                            10,
+                            0,
+                            0,
+                            1,
+                            10,
+                            0,
+                            0,
+                            2,  // IPv4
+                            0x9c,
+                            0x40,
+                            static_cast<uint8_t>(dport >> 8),
+                            static_cast<uint8_t>(dport),
+                            0,
+                            0,
+                            0,
+                            1,
+                            0,
+                            0,
+                            0,
+                            0,
+                            0x50,
+                            flags,
+                            0xff,
+                            0xff,
+                            0,
+                            0,
+                            0,
+                            0};  // TCP
   return p;
 }
 
@@ -31,7 +81,9 @@ uint64_t u64_at(const std::vector<uint8_t>& v, size_t off) {
 }
 
 // An object with one program assembled from `text`, of type `type`.
-std::unique_ptr<Object> asm_object(const std::string& text, ProgType type, std::vector<MapDef> maps = {},
+std::unique_ptr<Object> asm_object(const std::string& text,
+                                   ProgType type,
+                                   std::vector<MapDef> maps = {},
                                    ObjectOptions opts = {}) {
   auto a = assemble(text);
   EXPECT_TRUE(a.ok()) << a.error().to_string();
@@ -105,9 +157,11 @@ TEST(Object, ConcurrentRunsShareMaps) {
       ContextInput in;
       in.packet = tcp_packet(443);
       in.cpu = static_cast<uint32_t>(t);
-      for (int i = 0; i < 50; i++) EXPECT_EQ(obj.run(0, in)->r0, 2u);
+      for (int i = 0; i < 50; i++)
+        EXPECT_EQ(obj.run(0, in)->r0, 2u);
     });
-  for (auto& t : ts) t.join();
+  for (auto& t : ts)
+    t.join();
   auto v = obj.lookup(*obj.find_map(".bss"), std::vector<uint8_t>(4, 0));
   ASSERT_TRUE(v.ok());
   EXPECT_EQ(u64_at(*v, 0), 200u);
@@ -144,7 +198,8 @@ TEST(Object, XdpContextFieldsAre32BitPointersIntoThePacket) {
 
 TEST(Object, XdpMetadataFromTheGivenContext) {
   // r0 = data - data_meta
-  auto o = asm_object("ldxw %r2, [%r1+0]\nldxw %r3, [%r1+8]\nmov %r0, %r2\nsub %r0, %r3\nexit\n", ProgType::Xdp);
+  auto o =
+      asm_object("ldxw %r2, [%r1+0]\nldxw %r3, [%r1+8]\nmov %r0, %r2\nsub %r0, %r3\nexit\n", ProgType::Xdp);
   ASSERT_NE(o, nullptr);
   ContextInput in;
   in.packet = tcp_packet(80);
@@ -237,8 +292,8 @@ TEST(Object, MapReferencesBecomeHostAddresses) {
   ASSERT_NE(o, nullptr);
   EXPECT_EQ(o->run(0, {})->r0, reinterpret_cast<uint64_t>(o->map(0)));
   // A value reference reads the initial value; it is a region of the run (checked mode).
-  auto v = asm_object("lddw %r1, map_idx_value(0)+4\nldxw %r0, [%r1+0]\nstw [%r1+8], 7\nexit\n", ProgType::Raw,
-                      {arr});
+  auto v = asm_object("lddw %r1, map_idx_value(0)+4\nldxw %r0, [%r1+0]\nstw [%r1+8], 7\nexit\n",
+                      ProgType::Raw, {arr});
   ASSERT_NE(v, nullptr);
   auto r = v->run(0, {});
   ASSERT_TRUE(r.ok()) << r.error().to_string();

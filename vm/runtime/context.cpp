@@ -47,9 +47,9 @@ struct Range {
   uint32_t off, len;
 };
 constexpr Range kSkbInOut[] = {
-    {offsetof(SkBuff, mark), 4},       {offsetof(SkBuff, priority), 4}, {offsetof(SkBuff, ingress_ifindex), 4},
-    {offsetof(SkBuff, ifindex), 4},    {offsetof(SkBuff, cb), 20},      {offsetof(SkBuff, tstamp), 8},
-    {offsetof(SkBuff, wire_len), 4},   {offsetof(SkBuff, gso_segs), 4}, {offsetof(SkBuff, gso_size), 4},
+    {offsetof(SkBuff, mark), 4},     {offsetof(SkBuff, priority), 4}, {offsetof(SkBuff, ingress_ifindex), 4},
+    {offsetof(SkBuff, ifindex), 4},  {offsetof(SkBuff, cb), 20},      {offsetof(SkBuff, tstamp), 8},
+    {offsetof(SkBuff, wire_len), 4}, {offsetof(SkBuff, gso_segs), 4}, {offsetof(SkBuff, gso_size), 4},
     {offsetof(SkBuff, hwtstamp), 8},
 };
 
@@ -84,9 +84,10 @@ Status build_xdp(const ContextInput& in, RunScratch& s, BuiltContext& c) {
     // test_run: data_meta must be 0, data_end the packet size, data (the metadata length) at most
     // data_end, a multiple of 4 and at most 32 (xdp_metalen_invalid); no egress device.
     if (md.data_meta != 0 || md.data_end != size || md.data > md.data_end || md.data % 4 != 0 || md.data > 32)
-      return bad(fmt::format("xdp_md: data_meta must be 0, data_end the packet size ({}) and data a metadata "
-                             "length (multiple of 4, at most 32); got data {} data_end {} data_meta {}",
-                             size, md.data, md.data_end, md.data_meta));
+      return bad(
+          fmt::format("xdp_md: data_meta must be 0, data_end the packet size ({}) and data a metadata "
+                      "length (multiple of 4, at most 32); got data {} data_end {} data_meta {}",
+                      size, md.data, md.data_end, md.data_meta));
     if (md.egress_ifindex != 0) return bad("xdp_md: egress_ifindex must be 0");
     meta_len = md.data;
   }
@@ -127,9 +128,10 @@ Status build_skb(ProgType type, const ContextInput& in, RunScratch& s, BuiltCont
   if (!given) return given.error();
   for (uint32_t i = 0; i < sizeof(SkBuff); i++)
     if ((*given)[i] != 0 && !in_ranges(i))
-      return bad(fmt::format("__sk_buff: byte {} must be zero (test_run accepts only mark, priority, "
-                             "ingress_ifindex, ifindex, cb, tstamp, wire_len, gso_segs, gso_size, hwtstamp)",
-                             i));
+      return bad(
+          fmt::format("__sk_buff: byte {} must be zero (test_run accepts only mark, priority, "
+                      "ingress_ifindex, ifindex, cb, tstamp, wire_len, gso_segs, gso_size, hwtstamp)",
+                      i));
   c.ctx_in = std::move(*given);
   uint8_t* buf = s.packet_area();
   std::memset(buf, 0, kFrameSize);
@@ -162,7 +164,7 @@ Status build_skb(ProgType type, const ContextInput& in, RunScratch& s, BuiltCont
   else if (size >= 16 && eth[14] == 0xff && eth[15] == 0xff)
     skb->protocol = 0x0100;  // htons(ETH_P_802_3)
   else
-    skb->protocol = 0x0400;  // htons(ETH_P_802_2)
+    skb->protocol = 0x0400;                 // htons(ETH_P_802_2)
   if (skb->ifindex == 0) skb->ifindex = 1;  // loopback
   if (skb->wire_len == 0) skb->wire_len = skb->len;
   skb->data = addr32(buf + c.packet.data);
@@ -193,17 +195,18 @@ Result<ContextKind> context_kind(ProgType type) {
     case ProgType::Raw:
       return ContextKind::Raw;
     default:
-      return Error{ErrorCode::kUnsupported, kNoPc,
-                   fmt::format("bpfvm has no context model for program type '{}' (xdp, skb types, tracepoints "
-                               "and raw are supported; --type raw runs any program on raw memory)",
-                               prog_type_name(type))};
+      return Error{
+          ErrorCode::kUnsupported, kNoPc,
+          fmt::format("bpfvm has no context model for program type '{}' (xdp, skb types, tracepoints "
+                      "and raw are supported; --type raw runs any program on raw memory)",
+                      prog_type_name(type))};
   }
 }
 
 Result<std::unique_ptr<RunScratch>> RunScratch::create() {
   // MAP_32BIT: the block lies in the low 2 GiB, so 32-bit context fields can hold its addresses.
-  void* p = mmap(nullptr, kCtxAreaSize + kFrameSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT,
-                 -1, 0);
+  void* p = mmap(nullptr, kCtxAreaSize + kFrameSize, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
   if (p == MAP_FAILED || reinterpret_cast<uintptr_t>(p) + kCtxAreaSize + kFrameSize > (uint64_t{1} << 32)) {
     if (p != MAP_FAILED) munmap(p, kCtxAreaSize + kFrameSize);
     return Error{ErrorCode::kInternal, kNoPc,
@@ -232,7 +235,8 @@ Result<BuiltContext> build_context(ProgType type, const ContextInput& in, RunScr
     case ContextKind::Args:
     case ContextKind::Raw: {
       if (*kind == ContextKind::Args && !in.packet.empty())
-        return bad(fmt::format("{} programs take no packet (give the arguments as the ctx)", prog_type_name(type)));
+        return bad(
+            fmt::format("{} programs take no packet (give the arguments as the ctx)", prog_type_name(type)));
       c.ctx_in = in.ctx;
       c.ctx_size = static_cast<uint32_t>(in.ctx.size());
       if (in.ctx.size() <= kCtxAreaSize) {
@@ -245,7 +249,7 @@ Result<BuiltContext> build_context(ProgType type, const ContextInput& in, RunScr
       break;
     }
   }
-  const bool writable = *kind == ContextKind::Raw ? in.ctx_writable
+  const bool writable = *kind == ContextKind::Raw    ? in.ctx_writable
                         : *kind == ContextKind::Args ? type == ProgType::RawTracepointWritable
                                                      : true;
   if (c.ctx_size > 0) {
@@ -254,7 +258,8 @@ Result<BuiltContext> build_context(ProgType type, const ContextInput& in, RunScr
   }
   if (*kind == ContextKind::Raw) c.r2 = c.ctx_size;
   if (c.has_packet)
-    c.regions.push_back(MemRegion{reinterpret_cast<uint64_t>(c.packet.buf), c.packet.capacity, true, "packet"});
+    c.regions.push_back(
+        MemRegion{reinterpret_cast<uint64_t>(c.packet.buf), c.packet.capacity, true, "packet"});
   return c;
 }
 
@@ -280,7 +285,8 @@ void collect_output(const BuiltContext& c, std::vector<uint8_t>* packet, std::ve
       if (!skb_is_l2(c.type)) packet->assign(kEthHeaderSize, 0);  // test_run pushes a zeroed MAC header
       if (end > data) packet->insert(packet->end(), p.buf + data, p.buf + end);
       *ctx = c.ctx_in;
-      for (const Range& r : kSkbInOut) std::memcpy(ctx->data() + r.off, c.ctx + r.off, r.len);
+      for (const Range& r : kSkbInOut)
+        std::memcpy(ctx->data() + r.off, c.ctx + r.off, r.len);
       break;
     }
     case ContextKind::Args:

@@ -41,15 +41,15 @@
 namespace bpfvm {
 
 // Kernel constants of BPF_PROG_TEST_RUN on x86-64.
-constexpr uint32_t kFrameSize = 4096;       // one page per packet
-constexpr uint32_t kXdpHeadroom = 256;      // XDP_PACKET_HEADROOM
-constexpr uint32_t kSkbHeadroom = 64;       // NET_SKB_PAD + NET_IP_ALIGN (0 on x86)
-constexpr uint32_t kSharedInfoSize = 320;   // SKB_DATA_ALIGN(sizeof(struct skb_shared_info))
-constexpr uint32_t kXdpFrameSize = 40;      // sizeof(struct xdp_frame): headroom adjust_head keeps
-constexpr uint32_t kEthHeaderSize = 14;     // ETH_HLEN: the smallest packet test_run accepts
+constexpr uint32_t kFrameSize = 4096;      // one page per packet
+constexpr uint32_t kXdpHeadroom = 256;     // XDP_PACKET_HEADROOM
+constexpr uint32_t kSkbHeadroom = 64;      // NET_SKB_PAD + NET_IP_ALIGN (0 on x86)
+constexpr uint32_t kSharedInfoSize = 320;  // SKB_DATA_ALIGN(sizeof(struct skb_shared_info))
+constexpr uint32_t kXdpFrameSize = 40;     // sizeof(struct xdp_frame): headroom adjust_head keeps
+constexpr uint32_t kEthHeaderSize = 14;    // ETH_HLEN: the smallest packet test_run accepts
 constexpr uint32_t kXdpMaxPacket = kFrameSize - kXdpHeadroom - kSharedInfoSize;  // 3520
 constexpr uint32_t kSkbMaxPacket = kFrameSize - kSkbHeadroom - kSharedInfoSize;  // 3712
-constexpr uint32_t kCtxAreaSize = 4096;     // low-memory bytes for the context of one run
+constexpr uint32_t kCtxAreaSize = 4096;  // low-memory bytes for the context of one run
 
 // struct xdp_md (linux/bpf.h).
 struct XdpMd {
@@ -64,11 +64,11 @@ static_assert(sizeof(XdpMd) == 24);
 
 // struct __sk_buff (linux/bpf.h, Linux 6.x layout; 192 bytes). Pointer fields are 8 bytes.
 struct SkBuff {
-  uint32_t len;              // packet length (socket filters: from the network header)
-  uint32_t pkt_type;         // PACKET_HOST 0, BROADCAST 1, MULTICAST 2, OTHERHOST 3 (from the MAC)
-  uint32_t mark;             // from the given ctx
+  uint32_t len;       // packet length (socket filters: from the network header)
+  uint32_t pkt_type;  // PACKET_HOST 0, BROADCAST 1, MULTICAST 2, OTHERHOST 3 (from the MAC)
+  uint32_t mark;      // from the given ctx
   uint32_t queue_mapping;
-  uint32_t protocol;         // the Ethernet type, network order (eth_type_trans)
+  uint32_t protocol;  // the Ethernet type, network order (eth_type_trans)
   uint32_t vlan_present;
   uint32_t vlan_tci;
   uint32_t vlan_proto;
@@ -76,10 +76,10 @@ struct SkBuff {
   uint32_t ingress_ifindex;  // from the given ctx
   uint32_t ifindex;          // the given ctx's, else 1 (loopback, test_run's device)
   uint32_t tc_index;
-  uint32_t cb[5];            // from the given ctx
+  uint32_t cb[5];  // from the given ctx
   uint32_t hash;
   uint32_t tc_classid;
-  uint32_t data;             // 32-bit addresses of the packet (see the header comment)
+  uint32_t data;  // 32-bit addresses of the packet (see the header comment)
   uint32_t data_end;
   uint32_t napi_id;
   uint32_t family;
@@ -91,14 +91,14 @@ struct SkBuff {
   uint32_t local_port;
   uint32_t data_meta;
   uint64_t flow_keys;
-  uint64_t tstamp;           // from the given ctx
-  uint32_t wire_len;         // the given ctx's, else len
-  uint32_t gso_segs;         // from the given ctx
+  uint64_t tstamp;    // from the given ctx
+  uint32_t wire_len;  // the given ctx's, else len
+  uint32_t gso_segs;  // from the given ctx
   uint64_t sk;
-  uint32_t gso_size;         // from the given ctx
+  uint32_t gso_size;  // from the given ctx
   uint8_t tstamp_type;
   uint8_t pad_[3];
-  uint64_t hwtstamp;         // from the given ctx
+  uint64_t hwtstamp;  // from the given ctx
 };
 static_assert(sizeof(SkBuff) == 192);
 static_assert(offsetof(SkBuff, mark) == 8 && offsetof(SkBuff, cb) == 48 && offsetof(SkBuff, data) == 76 &&
@@ -146,11 +146,11 @@ struct BuiltContext {
   uint64_t r1 = 0, r2 = 0;
   std::vector<MemRegion> regions;  // ctx, packet
   bool has_packet = false;
-  PacketState packet;              // valid when has_packet
+  PacketState packet;  // valid when has_packet
   uint8_t* ctx = nullptr;
   uint32_t ctx_size = 0;
-  std::vector<uint8_t> ctx_in;     // the given ctx, zero-padded to the struct (output conversion)
-  std::vector<uint8_t> heap;       // storage of a context too large for the scratch block
+  std::vector<uint8_t> ctx_in;  // the given ctx, zero-padded to the struct (output conversion)
+  std::vector<uint8_t> heap;    // storage of a context too large for the scratch block
 };
 
 // Builds the context of a run of a program of `type`. Errors (kBadInput) follow test_run's checks:

@@ -110,15 +110,16 @@ Status Object::Impl::fill_refs() {
       int rc;
       if (def.type == MapType::ProgArray) {
         int p = file.find_program(ref);
-        if (p < 0) return bad(fmt::format("map '{}': .values[{}] names program '{}', which the object lacks",
-                                          def.name, slot, ref));
+        if (p < 0)
+          return bad(fmt::format("map '{}': .values[{}] names program '{}', which the object lacks", def.name,
+                                 slot, ref));
         const uint32_t id = static_cast<uint32_t>(p) + 1;
         rc = m->update(&slot, &id, kBpfAny);
       } else {
         int mi = file.find_map(ref);
         if (mi < 0)
-          return bad(fmt::format("map '{}': .values[{}] names map '{}', which the object lacks", def.name, slot,
-                                 ref));
+          return bad(fmt::format("map '{}': .values[{}] names map '{}', which the object lacks", def.name,
+                                 slot, ref));
         Map* inner = map_ptrs[mi];
         if (auto* am = dynamic_cast<ArrayOfMapsMap*>(m))
           rc = am->update_map(&slot, inner, kBpfAny);
@@ -160,7 +161,8 @@ Status Object::Impl::link_program(size_t index, Program* code) {
       auto* base = static_cast<uint8_t*>(am->value_ptr(0, 0));
       addr = reinterpret_cast<uint64_t>(base + off);
       const uint64_t b = reinterpret_cast<uint64_t>(base);
-      if (std::none_of(data_regions.begin(), data_regions.end(), [&](const MemRegion& r) { return r.base == b; })) {
+      if (std::none_of(data_regions.begin(), data_regions.end(),
+                       [&](const MemRegion& r) { return r.base == b; })) {
         region_names.push_back(fmt::format("map '{}' value", m->name()));
         data_regions.push_back(MemRegion{b, m->def().value_size, !m->def().read_only, region_names.back()});
       }
@@ -230,19 +232,34 @@ Result<std::unique_ptr<Object>> Object::create(ObjectFile file, const ObjectOpti
   return std::unique_ptr<Object>(new Object(std::move(impl)));
 }
 
-const ObjectFile& Object::file() const { return impl_->file; }
-const ObjectOptions& Object::options() const { return impl_->opts; }
-size_t Object::num_programs() const { return impl_->progs.size(); }
-const ElfProgram& Object::program(size_t index) const { return impl_->file.programs.at(index); }
-ProgType Object::program_type(size_t index) const { return impl_->progs.at(index).type; }
-const Status& Object::program_status(size_t index) const { return impl_->progs.at(index).status; }
-int Object::find_program(std::string_view name) const { return impl_->file.find_program(name); }
+const ObjectFile& Object::file() const {
+  return impl_->file;
+}
+const ObjectOptions& Object::options() const {
+  return impl_->opts;
+}
+size_t Object::num_programs() const {
+  return impl_->progs.size();
+}
+const ElfProgram& Object::program(size_t index) const {
+  return impl_->file.programs.at(index);
+}
+ProgType Object::program_type(size_t index) const {
+  return impl_->progs.at(index).type;
+}
+const Status& Object::program_status(size_t index) const {
+  return impl_->progs.at(index).status;
+}
+int Object::find_program(std::string_view name) const {
+  return impl_->file.find_program(name);
+}
 
 Result<size_t> Object::select_program(std::string_view name, std::string_view section) const {
   const auto& ps = impl_->file.programs;
   auto listing = [&] {
     std::string s;
-    for (const ElfProgram& p : ps) s += fmt::format("\n  {} (section {}, {})", p.name, p.section, prog_type_name(p.type));
+    for (const ElfProgram& p : ps)
+      s += fmt::format("\n  {} (section {}, {})", p.name, p.section, prog_type_name(p.type));
     return s.empty() ? std::string(" none") : s;
   };
   if (!name.empty()) {
@@ -255,13 +272,15 @@ Result<size_t> Object::select_program(std::string_view name, std::string_view se
     for (size_t i = 0; i < ps.size(); i++)
       if (ps[i].section == section) hits.push_back(i);
     if (hits.size() == 1) return hits[0];
-    if (hits.empty()) return bad(fmt::format("no program in section '{}'; the object has:{}", section, listing()));
-    return bad(fmt::format("section '{}' holds {} programs; choose one by name:{}", section, hits.size(), listing()));
+    if (hits.empty())
+      return bad(fmt::format("no program in section '{}'; the object has:{}", section, listing()));
+    return bad(fmt::format("section '{}' holds {} programs; choose one by name:{}", section, hits.size(),
+                           listing()));
   }
   if (ps.size() == 1) return size_t{0};
   if (ps.empty()) return bad("the object has no programs");
-  return bad(fmt::format("the object has {} programs; choose one with --program NAME or --section S:{}", ps.size(),
-                         listing()));
+  return bad(fmt::format("the object has {} programs; choose one with --program NAME or --section S:{}",
+                         ps.size(), listing()));
 }
 
 Result<RunOutput> Object::run(size_t index, const ContextInput& input) const {
@@ -340,9 +359,15 @@ Result<RunOutput> Object::run(size_t index, const ContextInput& input) const {
   return out;
 }
 
-MapSet& Object::map_set() { return *impl_->maps; }
-size_t Object::num_maps() const { return impl_->map_ptrs.size(); }
-Map* Object::map(size_t index) const { return index < impl_->map_ptrs.size() ? impl_->map_ptrs[index] : nullptr; }
+MapSet& Object::map_set() {
+  return *impl_->maps;
+}
+size_t Object::num_maps() const {
+  return impl_->map_ptrs.size();
+}
+Map* Object::map(size_t index) const {
+  return index < impl_->map_ptrs.size() ? impl_->map_ptrs[index] : nullptr;
+}
 
 Map* Object::find_map(std::string_view name) const {
   for (Map* m : impl_->map_ptrs)
@@ -354,19 +379,28 @@ Map* Object::find_map(std::string_view name) const {
 
 Result<std::vector<uint8_t>> Object::lookup(Map& map, std::span<const uint8_t> key) const {
   if (key.size() != map.def().key_size)
-    return bad(fmt::format("map '{}': key has {} bytes, the key size is {}", map.name(), key.size(), map.def().key_size));
+    return bad(fmt::format("map '{}': key has {} bytes, the key size is {}", map.name(), key.size(),
+                           map.def().key_size));
   std::vector<uint8_t> out(map.copy_value_size());
   int rc = map.lookup_copy(key.data(), out.data());
-  if (rc != 0) return bad(fmt::format("map '{}': lookup of key {} failed ({})", map.name(), hex(key.data(), key.size()), rc));
+  if (rc != 0)
+    return bad(
+        fmt::format("map '{}': lookup of key {} failed ({})", map.name(), hex(key.data(), key.size()), rc));
   return out;
 }
 
-Status Object::update(Map& map, std::span<const uint8_t> key, std::span<const uint8_t> value, uint64_t flags) const {
-  const bool queue = map.type() == MapType::Queue || map.type() == MapType::Stack || map.type() == MapType::BloomFilter;
+Status Object::update(Map& map,
+                      std::span<const uint8_t> key,
+                      std::span<const uint8_t> value,
+                      uint64_t flags) const {
+  const bool queue =
+      map.type() == MapType::Queue || map.type() == MapType::Stack || map.type() == MapType::BloomFilter;
   if (!queue && key.size() != map.def().key_size)
-    return bad(fmt::format("map '{}': key has {} bytes, the key size is {}", map.name(), key.size(), map.def().key_size));
+    return bad(fmt::format("map '{}': key has {} bytes, the key size is {}", map.name(), key.size(),
+                           map.def().key_size));
   if (value.size() != map.copy_value_size())
-    return bad(fmt::format("map '{}': value has {} bytes, expected {}", map.name(), value.size(), map.copy_value_size()));
+    return bad(fmt::format("map '{}': value has {} bytes, expected {}", map.name(), value.size(),
+                           map.copy_value_size()));
   int rc = queue ? map.push(value.data(), flags) : map.update_copy(key.data(), value.data(), flags);
   if (rc != 0) return bad(fmt::format("map '{}': update failed ({})", map.name(), rc));
   return Ok{};
@@ -408,7 +442,8 @@ Result<std::vector<MapEntryData>> read_map_entries(Map& map) {
     int rc = map.get_next_key(first ? nullptr : key.data(), next.data());
     if (rc == -ENOENT) break;
     if (rc != 0)
-      return Error{ErrorCode::kBadInput, kNoPc, fmt::format("map '{}': get_next_key failed ({})", map.name(), rc)};
+      return Error{ErrorCode::kBadInput, kNoPc,
+                   fmt::format("map '{}': get_next_key failed ({})", map.name(), rc)};
     first = false;
     key = next;
     std::fill(buf.begin(), buf.end(), 0);
@@ -418,7 +453,8 @@ Result<std::vector<MapEntryData>> read_map_entries(Map& map) {
     split(buf, e);
     out.push_back(std::move(e));
   }
-  std::sort(out.begin(), out.end(), [](const MapEntryData& a, const MapEntryData& b) { return a.key < b.key; });
+  std::sort(out.begin(), out.end(),
+            [](const MapEntryData& a, const MapEntryData& b) { return a.key < b.key; });
   return out;
 }
 
@@ -452,12 +488,14 @@ std::string dump_maps_text(const Object& obj) {
   for (size_t i = 0; i < obj.num_maps(); i++) {
     Map& m = *obj.map(i);
     const MapDef& d = m.def();
-    s += fmt::format("map '{}': {}, key {} B, value {} B, max_entries {}{}\n", m.name(), map_type_name(d.type),
-                     d.key_size, d.value_size, d.max_entries, d.read_only ? ", read-only" : "");
+    s +=
+        fmt::format("map '{}': {}, key {} B, value {} B, max_entries {}{}\n", m.name(), map_type_name(d.type),
+                    d.key_size, d.value_size, d.max_entries, d.read_only ? ", read-only" : "");
     if (has_records(m)) {
       auto recs = drain_records(m);
       s += fmt::format("  {} record(s)\n", recs.size());
-      for (const auto& r : recs) s += fmt::format("  record {}\n", hex(r));
+      for (const auto& r : recs)
+        s += fmt::format("  record {}\n", hex(r));
       continue;
     }
     auto entries = read_map_entries(m);
@@ -472,7 +510,8 @@ std::string dump_maps_text(const Object& obj) {
         s += fmt::format("  {} => {}\n", key, hex(e.values[0]));
       } else {
         s += fmt::format("  {} =>\n", key);
-        for (size_t c = 0; c < e.values.size(); c++) s += fmt::format("    cpu{}: {}\n", c, hex(e.values[c]));
+        for (size_t c = 0; c < e.values.size(); c++)
+          s += fmt::format("    cpu{}: {}\n", c, hex(e.values[c]));
       }
       shown++;
     }
@@ -486,11 +525,13 @@ std::string dump_maps_json(const Object& obj) {
   for (size_t i = 0; i < obj.num_maps(); i++) {
     Map& m = *obj.map(i);
     const MapDef& d = m.def();
-    nlohmann::json j = {{"name", m.name()},         {"type", map_type_name(d.type)}, {"key_size", d.key_size},
-                        {"value_size", d.value_size}, {"max_entries", d.max_entries}, {"read_only", d.read_only}};
+    nlohmann::json j = {
+        {"name", m.name()},           {"type", map_type_name(d.type)}, {"key_size", d.key_size},
+        {"value_size", d.value_size}, {"max_entries", d.max_entries},  {"read_only", d.read_only}};
     if (has_records(m)) {
       nlohmann::json recs = nlohmann::json::array();
-      for (const auto& r : drain_records(m)) recs.push_back(hex(r));
+      for (const auto& r : drain_records(m))
+        recs.push_back(hex(r));
       j["records"] = recs;
     } else {
       nlohmann::json entries = nlohmann::json::array();
@@ -504,7 +545,8 @@ std::string dump_maps_json(const Object& obj) {
             je["value"] = hex(e.values[0]);
           } else {
             nlohmann::json vs = nlohmann::json::array();
-            for (const auto& v : e.values) vs.push_back(hex(v));
+            for (const auto& v : e.values)
+              vs.push_back(hex(v));
             je["values"] = vs;
           }
           entries.push_back(je);

@@ -107,7 +107,10 @@ class Object {
   // BPF_MAP_LOOKUP_ELEM / UPDATE_ELEM from user space (values: Map::copy_value_size() bytes).
   // Errors name the map and the negative errno.
   Result<std::vector<uint8_t>> lookup(Map& map, std::span<const uint8_t> key) const;
-  Status update(Map& map, std::span<const uint8_t> key, std::span<const uint8_t> value, uint64_t flags = 0) const;
+  Status update(Map& map,
+                std::span<const uint8_t> key,
+                std::span<const uint8_t> value,
+                uint64_t flags = 0) const;
 
  private:
   struct Impl;
