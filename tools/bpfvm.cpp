@@ -12,9 +12,11 @@
 #include <fmt/format.h>
 
 #include "tools/cli_util.h"
+#include "tools/object_cli.h"
 #include "vm/asm.h"
 #include "vm/disasm.h"
 #include "vm/runtime/input.h"
+#include "vm/runtime/object.h"
 #include "vm/runtime/vm.h"
 
 namespace po = boost::program_options;
@@ -28,14 +30,18 @@ constexpr const char* kUsage = R"(usage: bpfvm COMMAND [OPTIONS] PROGRAM
 Commands:
   run PROGRAM       run a program and print r0 (hex) on the last line of stdout
   bench PROGRAM     run a program many times and print ns/run and r0
+  inspect OBJECT.o  list an ELF object's programs, maps, global data, relocations and license
   asm IN -o OUT     assemble a .asm (or .data) file into raw little-endian bytecode
   disasm PROGRAM    print a program in assembly, one line per instruction
   help [COMMAND]    show help
 
 PROGRAM is read by content and name: an ELF object by its magic number, a conformance test file by
 `.data`, assembly by `.asm`, anything else as raw little-endian bytecode.
-r1 points to the input memory and r2 holds its length. Programs run in checked mode: every memory
-access is bounds-checked and executed instructions are capped (--budget).
+ELF programs run with the context of their type (from the section name, or --type): XDP and skb
+programs take --packet FILE; --mem/--mem-file give the initial context (xdp_md, __sk_buff,
+tracepoint arguments). Other programs (and --type raw): r1 points to the input memory (--mem) and r2
+holds its length. Programs run in checked mode: every memory access is bounds-checked and executed
+instructions are capped (--budget).
 
 Exit codes: 0 success, 1 the program was rejected or faulted, 2 usage error or unreadable input.
 Run `bpfvm help COMMAND` or `bpfvm COMMAND --help` for the options of a command.
@@ -55,7 +61,13 @@ void add_input_options(po::options_description& d) {
       ("engine", po::value<std::string>()->default_value("interp"), "execution engine: interp")
       ("budget", po::value<uint64_t>()->default_value(RunOptions{}.budget),
        "checked mode: fault after this many executed instructions")
-      ("seed", po::value<uint64_t>(), "deterministic mode: seed for random numbers, virtual clock");
+      ("seed", po::value<uint64_t>(), "deterministic mode: seed for random numbers, virtual clock")
+      ("program", po::value<std::string>(), "ELF: the program (function name) to run")
+      ("section", po::value<std::string>(), "ELF: the program in this section")
+      ("type", po::value<std::string>(), "program type, libbpf's names (xdp, sched_cls, socket_filter, raw_tracepoint, raw, ...)")
+      ("packet", po::value<std::string>(), "packet file (raw bytes) for XDP and skb programs")
+      ("cpu", po::value<uint32_t>()->default_value(0), "simulated CPU of the run")
+      ("num-cpus", po::value<uint32_t>()->default_value(4), "simulated CPUs (per-CPU maps)");
 }
 
 // Reads --mem / --mem-file, else the .data file's memory, else nothing.
@@ -77,7 +89,7 @@ struct Prepared {
 
 Result<Prepared> prepare(const po::variables_map& vm) {
   Prepared p;
-  auto in = load_program(vm["program"].as<std::string>());
+  auto in = load_program(vm["file"].as<std::string>());
   if (!in) return in.error();
   p.input = std::move(*in);
   auto mem = input_memory(vm, p.input);
@@ -99,6 +111,7 @@ Result<Prepared> prepare(const po::variables_map& vm) {
 }
 
 int cmd_run(const po::variables_map& vm) {
+  if (uses_object_path(vm)) return run_object(vm, false);
   auto p = prepare(vm);
   if (!p) {
     print_error("bpfvm run", p.error());
@@ -120,6 +133,7 @@ int cmd_run(const po::variables_map& vm) {
 }
 
 int cmd_bench(const po::variables_map& vm) {
+  if (uses_object_path(vm)) return run_object(vm, true);
   auto p = prepare(vm);
   if (!p) {
     print_error("bpfvm bench", p.error());
@@ -150,7 +164,7 @@ int cmd_bench(const po::variables_map& vm) {
 }
 
 int cmd_asm(const po::variables_map& vm) {
-  std::string in_path = vm["program"].as<std::string>();
+  std::string in_path = vm["file"].as<std::string>();
   if (!vm.count("output")) {
     fmt::print(stderr, "bpfvm asm: missing -o OUT\n");
     return kExitUsage;
@@ -182,9 +196,10 @@ int cmd_asm(const po::variables_map& vm) {
 }
 
 int cmd_disasm(const po::variables_map& vm) {
+  if (is_elf_file(vm["file"].as<std::string>())) return disasm_object(vm);
   DecodeOptions opts;
   opts.allow_unsupported = true;
-  auto in = load_program(vm["program"].as<std::string>(), opts);
+  auto in = load_program(vm["file"].as<std::string>(), opts);
   if (!in) {
     print_error("bpfvm disasm", in.error());
     return exit_code_for(in.error()) == kExitRejected ? kExitUsage : exit_code_for(in.error());
@@ -199,8 +214,21 @@ const std::map<std::string, Command>& commands() {
   static const std::map<std::string, Command> cmds = {
       {"run",
        {"run a program and print r0",
-        [](po::options_description& d) { add_input_options(d); },
+        [](po::options_description& d) {
+          add_input_options(d);
+          d.add_options()
+              ("packet-out", po::value<std::string>(), "write the packet after the run to this file")
+              ("repeat", po::value<uint64_t>()->default_value(1), "ELF: runs against the same maps")
+              ("dump-maps", "ELF: print every map's contents after the run (stderr)")
+              ("json", "with --dump-maps: as JSON");
+        },
         cmd_run}},
+      {"inspect",
+       {"describe an ELF object",
+        [](po::options_description& d) {
+          d.add_options()("type", po::value<std::string>(), "program type for every program");
+        },
+        inspect_object}},
       {"bench",
        {"run a program many times and print ns/run",
         [](po::options_description& d) {
@@ -217,7 +245,8 @@ const std::map<std::string, Command>& commands() {
       {"disasm",
        {"disassemble a program",
         [](po::options_description& d) {
-          d.add_options()("pc", "prefix each line with its slot index (the output then no longer assembles)");
+          d.add_options()("pc", "prefix each line with its slot index (the output then no longer assembles)")
+              ("program", po::value<std::string>(), "ELF: only this program");
         },
         cmd_disasm}},
   };
@@ -263,11 +292,11 @@ int main(int argc, char** argv) {
   }
   po::options_description desc = options_for(it->first, it->second);
   po::options_description hidden;
-  hidden.add_options()("program", po::value<std::string>(), "program file");
+  hidden.add_options()("file", po::value<std::string>(), "program file");
   po::options_description all;
   all.add(desc).add(hidden);
   po::positional_options_description pos;
-  pos.add("program", 1);
+  pos.add("file", 1);
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc - 1, argv + 1).options(all).positional(pos).run(), vm);
@@ -280,7 +309,7 @@ int main(int argc, char** argv) {
     std::cout << desc;
     return kExitOk;
   }
-  if (!vm.count("program")) {
+  if (!vm.count("file")) {
     fmt::print(stderr, "bpfvm {}: missing PROGRAM\n(see bpfvm {} --help)\n", name, name);
     return kExitUsage;
   }

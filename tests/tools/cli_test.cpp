@@ -281,5 +281,108 @@ TEST(CliRobustness, RandomFilesNeverCrashAnyCommand) {
   }
 }
 
+
+// ---- ELF objects: run with contexts, inspect, disasm ----
+
+const std::string kCounterObj = std::string(BPFVM_BINARY_DIR) + "/examples/xdp_counter.o";
+const std::string kTcpSyn = std::string(BPFVM_SOURCE_DIR) + "/examples/tcp_syn.pkt";
+const std::string kTelnetSyn = std::string(BPFVM_SOURCE_DIR) + "/examples/telnet_syn.pkt";
+const std::string kTailCalls = std::string(BPFVM_BINARY_DIR) + "/tests/corpus/tail_calls.o";
+
+TEST(CliObject, RunsTheExampleWithAPacketAndDumpsMaps) {
+  Proc p = run("bpfvm", {"run", kCounterObj, "--packet", kTcpSyn, "--dump-maps"});
+  EXPECT_EQ(p.exit_code, 0) << p.err;
+  EXPECT_EQ(last_line(p.out), "0x2");
+  EXPECT_NE(p.err.find("map '.bss': array"), std::string::npos) << p.err;
+  // One TCP packet of 54 bytes in counters[0]: packets = 1, bytes = 0x36.
+  EXPECT_NE(p.err.find("00000000 => 01000000000000003600000000000000"), std::string::npos) << p.err;
+
+  Proc d = run("bpfvm", {"run", kCounterObj, "--packet", kTelnetSyn, "--repeat", "3", "--dump-maps", "--json"});
+  EXPECT_EQ(d.exit_code, 0) << d.err;
+  EXPECT_EQ(last_line(d.out), "0x1");
+  EXPECT_NE(d.err.find("\"maps\""), std::string::npos) << d.err;
+  EXPECT_NE(d.err.find("\"name\": \".rodata\""), std::string::npos) << d.err;
+  // dropped (the last u64 of .bss) counts the 3 repetitions.
+  EXPECT_NE(d.err.find("0300000000000000\""), std::string::npos) << d.err;
+}
+
+TEST(CliObject, PacketOutWritesThePacketAfterTheRun) {
+  TempDir d;
+  fs::path out = d.path() / "out.pkt";
+  Proc p = run("bpfvm", {"run", kCounterObj, "--packet", kTcpSyn, "--packet-out", out.string()});
+  EXPECT_EQ(p.exit_code, 0) << p.err;
+  EXPECT_EQ(slurp(out), slurp(kTcpSyn));
+}
+
+TEST(CliObject, SelectsProgramsBySectionNameOrFunction) {
+  Proc many = run("bpfvm", {"run", kTailCalls, "--packet", kTcpSyn});
+  EXPECT_EQ(many.exit_code, 2);
+  EXPECT_NE(many.err.find("3 programs"), std::string::npos) << many.err;
+  EXPECT_NE(many.err.find("handle_udp"), std::string::npos) << many.err;
+  Proc unknown = run("bpfvm", {"run", kTailCalls, "--program", "nope", "--packet", kTcpSyn});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("no program named 'nope'"), std::string::npos) << unknown.err;
+  Proc sec = run("bpfvm", {"run", kCounterObj, "--section", "xdp", "--packet", kTcpSyn});
+  EXPECT_EQ(sec.exit_code, 0) << sec.err;
+  Proc nosec = run("bpfvm", {"run", kCounterObj, "--section", "tc", "--packet", kTcpSyn});
+  EXPECT_EQ(nosec.exit_code, 2);
+  EXPECT_NE(nosec.err.find("no program in section 'tc'"), std::string::npos) << nosec.err;
+}
+
+TEST(CliObject, TypeOverrideAndErrors) {
+  TempDir d;
+  // As a socket filter the program gets a __sk_buff: what it reads as xdp_md data/data_end are
+  // len (40) and pkt_type (3), so its bounds check fails and it returns XDP_ABORTED (0).
+  Proc sf = run("bpfvm", {"run", kCounterObj, "--type", "socket_filter", "--packet", kTelnetSyn});
+  EXPECT_EQ(sf.exit_code, 0) << sf.err;
+  EXPECT_EQ(last_line(sf.out), "0x0");
+  Proc bad = run("bpfvm", {"run", kCounterObj, "--type", "frobnicator", "--packet", kTcpSyn});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("unknown program type 'frobnicator'"), std::string::npos) << bad.err;
+  Proc nofile = run("bpfvm", {"run", kCounterObj, "--packet", "/nonexistent/p.pkt"});
+  EXPECT_EQ(nofile.exit_code, 2);
+  EXPECT_NE(nofile.err.find("/nonexistent/p.pkt"), std::string::npos) << nofile.err;
+  Proc tiny = run("bpfvm", {"run", kCounterObj, "--packet", d.file("tiny.pkt", "abc").string()});
+  EXPECT_EQ(tiny.exit_code, 2);
+  EXPECT_NE(tiny.err.find("3 bytes"), std::string::npos) << tiny.err;
+  Proc nopkt = run("bpfvm", {"run", kCounterObj});
+  EXPECT_EQ(nopkt.exit_code, 2);
+  // --type on assembly: the program runs with an XDP context.
+  fs::path len = d.file("len.asm", "ldxw %r2, [%r1+0]\nldxw %r0, [%r1+4]\nsub %r0, %r2\nexit\n");
+  Proc x = run("bpfvm", {"run", len.string(), "--type", "xdp", "--packet", kTcpSyn});
+  EXPECT_EQ(x.exit_code, 0) << x.err;
+  EXPECT_EQ(last_line(x.out), "0x36");
+}
+
+TEST(CliObject, InspectListsProgramsMapsAndRelocations) {
+  Proc p = run("bpfvm", {"inspect", kTailCalls});
+  EXPECT_EQ(p.exit_code, 0) << p.err;
+  for (const char* want : {"license: GPL", "dispatch (id 3): section 'xdp', type xdp", "linked",
+                           "reloc: pc 24 lddw -> map 'jump_table'", "jump_table: prog_array", ".values[1] = handle_tcp"})
+    EXPECT_NE(p.out.find(want), std::string::npos) << want << "\n" << p.out;
+  Proc g = run("bpfvm", {"inspect", kCounterObj});
+  EXPECT_EQ(g.exit_code, 0) << g.err;
+  EXPECT_NE(g.out.find("global data:"), std::string::npos) << g.out;
+  EXPECT_NE(g.out.find(".rodata: 2 bytes (read-only): 1700"), std::string::npos) << g.out;
+  EXPECT_EQ(run("bpfvm", {"inspect", kExample}).exit_code, 2);
+  EXPECT_EQ(run("bpfvm", {"inspect", "/nonexistent.o"}).exit_code, 2);
+}
+
+TEST(CliObject, DisasmInterleavesSourceLines) {
+  Proc p = run("bpfvm", {"disasm", kCounterObj});
+  EXPECT_EQ(p.exit_code, 0) << p.err;
+  EXPECT_NE(p.out.find("# program xdp_counter (section xdp, xdp)"), std::string::npos) << p.out;
+  EXPECT_NE(p.out.find("# xdp_counter.c:"), std::string::npos) << p.out;
+  EXPECT_NE(p.out.find("ctx->data_end"), std::string::npos) << p.out;
+  EXPECT_NE(p.out.find("# map '.bss'"), std::string::npos) << p.out;
+  Proc one = run("bpfvm", {"disasm", kTailCalls, "--program", "handle_udp"});
+  EXPECT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_NE(one.out.find("# program handle_udp"), std::string::npos);
+  EXPECT_EQ(one.out.find("# program dispatch"), std::string::npos);
+  Proc none = run("bpfvm", {"disasm", kTailCalls, "--program", "nope"});
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_NE(none.err.find("handle_tcp"), std::string::npos) << none.err;
+}
+
 }  // namespace
 }  // namespace bpfvm
