@@ -21,11 +21,8 @@ ArrayMap::ArrayMap(const MapDef& def, const MapOptions& opts)
 }
 
 uint64_t ArrayMap::value_bytes_from(const void* p) const {
-  uint64_t off = reinterpret_cast<uintptr_t>(p) - reinterpret_cast<uintptr_t>(data_.get());
-  uint64_t total = uint64_t(stride_) * def().max_entries * (is_percpu() ? num_cpus() : 1);
-  if (off >= total) return 0;
-  uint64_t within = off % stride_;
-  return within < def().value_size ? def().value_size - within : 0;
+  return slot_value_bytes_from(data_.get(), p, stride_,
+                               uint64_t(def().max_entries) * (is_percpu() ? num_cpus() : 1), def().value_size);
 }
 
 void* ArrayMap::value_ptr(uint32_t index, uint32_t cpu) {

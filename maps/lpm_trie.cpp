@@ -1,4 +1,5 @@
 #include "maps/lpm_trie.h"
+#include "maps/map_internal.h"
 
 #include <cstring>
 
@@ -52,6 +53,11 @@ LpmTrieMap::~LpmTrieMap() {
 uint32_t LpmTrieMap::count() const {
   std::lock_guard<std::mutex> g(mu_);
   return n_entries_;
+}
+
+// Values live in one preallocated array, so pointers handed to programs stay valid.
+uint64_t LpmTrieMap::value_bytes_from(const void* p) const {
+  return slot_value_bytes_from(values_.get(), p, stride_, def().max_entries, def().value_size);
 }
 
 uint8_t* LpmTrieMap::value_of(const Node* n) const {

@@ -33,6 +33,7 @@ class LpmTrieMap : public Map {
   int get_next_key(const void* key, void* next) override;
   int lookup_copy(const void* key, void* out) override;
   uint32_t count() const;
+  uint64_t value_bytes_from(const void* p) const override;
 
  private:
   struct Node;

@@ -42,4 +42,14 @@ inline uint32_t load_u32(const void* p) {
 // 64-bit hash of a byte string with a seed (a multiply-xorshift mix, 8 bytes per step).
 uint64_t hash_bytes(const void* data, size_t len, uint64_t seed);
 
+// Bytes of a value readable from `p` when values of `value_size` bytes lie every `stride` bytes
+// from `base` (`count` of them); 0 when `p` is outside them or in the padding between values.
+inline uint64_t slot_value_bytes_from(const uint8_t* base, const void* p, uint32_t stride, uint64_t count,
+                                      uint32_t value_size) {
+  uint64_t off = reinterpret_cast<uintptr_t>(p) - reinterpret_cast<uintptr_t>(base);
+  if (off >= uint64_t(stride) * count) return 0;
+  uint64_t within = off % stride;
+  return within < value_size ? value_size - within : 0;
+}
+
 }  // namespace bpfvm

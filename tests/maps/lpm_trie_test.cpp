@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "maps/lpm_trie.h"
+#include "maps/map_set.h"
 #include "maps_test_util.h"
 
 namespace bpfvm {
@@ -201,6 +202,28 @@ TEST(LpmTrie, AgreesWithBruteForceOnRandomPrefixes) {
   EXPECT_EQ(seen.size(), ref.size());
   for (auto& [k, v] : ref)
     EXPECT_TRUE(seen.count(k));
+}
+
+}  // namespace
+}  // namespace bpfvm
+
+namespace bpfvm {
+namespace {
+
+TEST(LpmTrie, LookupResultsAreVouchedForByTheMapSet) {
+  MapSet set(MapOptions{});
+  auto m = set.create(testing::make_def(MapType::LpmTrie, 8, 4, 4, kBpfFNoPrealloc));
+  ASSERT_TRUE(m.ok()) << m.error().to_string();
+  Key4 k = k4(16, 10, 1, 0, 0);
+  uint32_t v = 7;
+  ASSERT_EQ((*m)->update(&k, &v, kBpfAny), 0);
+  Key4 probe = k4(32, 10, 1, 2, 3);
+  auto* p = static_cast<uint8_t*>((*m)->lookup(&probe));
+  ASSERT_NE(p, nullptr);
+  auto addr = reinterpret_cast<uint64_t>(p);
+  EXPECT_TRUE(set.contains(addr, 4, true, nullptr));
+  EXPECT_FALSE(set.contains(addr, 5, false, nullptr));  // one byte past the value
+  EXPECT_FALSE(set.contains(addr + 4, 1, false, nullptr));  // padding up to the 8-byte stride
 }
 
 }  // namespace

@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "helpers/core_helpers.h"
+#include "helpers/kernel_helpers.h"
 #include "helpers/environment.h"
 #include "maps/array_maps.h"
 #include "maps/hash_maps.h"
@@ -68,9 +68,6 @@ struct Object::Impl : public TailCallTargets {
   std::vector<Prog> progs;
   std::deque<std::string> region_names;  // storage of MemRegion::name
   std::vector<MemRegion> data_regions;   // global-data values referenced by programs
-  // TODO(helpers2): the MapSet's RegionResolver (map values returned by lookups, ringbuf records),
-  // once helpers2 declares it; until then checked mode faults on accesses through such pointers.
-  std::unique_ptr<RegionResolver> resolver;
   bool gpl = false;
   mutable std::mutex pool_mu;
   mutable std::vector<std::unique_ptr<RunScratch>> pool;  // one block per concurrent run, reused
@@ -199,9 +196,7 @@ Result<std::unique_ptr<Object>> Object::create(ObjectFile file, const ObjectOpti
   BPFVM_TRY(impl->create_maps());
   BPFVM_TRY(impl->fill_refs());
 
-  register_core_helpers(impl->helpers);
-  // TODO(helpers2): register_kernel_helpers(impl->helpers) (map ops, ringbuf, tail_call, ...) once
-  // helpers2 merges; until then embedders (and tests) add them through ObjectOptions::add_helpers.
+  register_kernel_helpers(impl->helpers);
   if (opts.add_helpers) opts.add_helpers(impl->helpers);
   EnvironmentOptions eo;
   eo.seed = opts.seed;
@@ -343,7 +338,7 @@ Result<RunOutput> Object::run(size_t index, const ContextInput& input) const {
     ri.args[1] = last->r2;
     ri.regions = last->regions;
     ri.regions.insert(ri.regions.end(), impl_->data_regions.begin(), impl_->data_regions.end());
-    ri.resolver = impl_->resolver.get();
+    ri.resolver = impl_->maps.get();  // map values and ringbuf records
     ri.tail_calls = impl_.get();
     hc.packet = last->has_packet ? &last->packet : nullptr;
     ri.context = &hc;
