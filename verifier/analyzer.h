@@ -80,7 +80,10 @@ class Analyzer {
   size_t live_states_ = 0;
   std::vector<uint32_t> loop_stack_;  // heads of the loops being iterated (instruction indexes)
   std::vector<int64_t> stack_depth_;  // per function: deepest byte used
-  std::set<std::vector<uint32_t>> chains_;  // call chains (function indexes) seen, with the callsite last
+  std::set<std::vector<uint32_t>> chains_;
+  // Per map: the first map with the same type, key and value size and access (what the checks
+  // look at), so that pointers to interchangeable maps join without losing their type.
+  std::vector<uint32_t> canon_map_;  // call chains (function indexes) seen, with the callsite last
 };
 
 }  // namespace bpfvm::verifier

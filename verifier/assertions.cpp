@@ -167,12 +167,21 @@ bool Analyzer::check_helper_args(uint32_t idx, State& s, const HelperProto& prot
                                                     format_reg(r)));
     Access a;
     if (!check_access(idx, s, reg, 0, size, write, true, &a)) return false;
+    // Memory a helper reads must not hold spilled pointers: it may copy them into a map or out.
+    if (!write && a.kind == RegKind::Stack && size > 0 &&
+        s.frames()[a.frame].stack.holds_pointer(static_cast<int>(a.lo), static_cast<int>(a.hi - a.lo))) {
+      fail(ErrorKind::PointerLeak, idx, s, {reg},
+           fmt::format("{} argument {}: the stack memory passed holds a spilled pointer", proto.name, reg));
+      return false;
+    }
     return true;
   };
   for (int i = 0; i < 5; ++i) {
     ArgKind k = proto.args[i];
     int reg = i + 1;
     if (k == ArgKind::None) continue;
+    // The kernel declares only the first two arguments of trace_printk; r3-r5 are read as they are.
+    if (proto.id == 6 && i >= 2 && !s.reg(reg).is_init()) continue;
     if (!check_init(idx, s, reg)) return false;
     const RegValue& r = s.reg(reg);
     const MapDef* md = *map >= 0 ? &opts_.maps[*map] : nullptr;

@@ -170,8 +170,9 @@ bool Analyzer::exec_lddw(uint32_t idx, State& s) {
         return false;
       }
       if (src == LddwSrc::MapFd || src == LddwSrc::MapIdx) {
+        // Interchangeable maps share one index, so that a pointer to either joins (see canon_map_).
         d = RegValue::pointer(RegKind::MapPtr);
-        d.map = m;
+        d.map = canon_map_[m];
         return true;
       }
       uint32_t off = static_cast<uint32_t>(in.imm64 >> 32);
@@ -184,7 +185,7 @@ bool Analyzer::exec_lddw(uint32_t idx, State& s) {
         return false;
       }
       d = RegValue::pointer(RegKind::MapValue, off);
-      d.map = m;
+      d.map = canon_map_[m];
       return true;
     }
     case LddwSrc::Func:

@@ -13,7 +13,21 @@
 namespace bpfvm::verifier {
 
 Analyzer::Analyzer(const Program& p, const VerifyOptions& o, const Cfg& cfg)
-    : prog_(p), opts_(o), cfg_(cfg), ctx_(context_for(o.type, o.raw_ctx_size)), stack_depth_(cfg.funcs.size(), 0) {}
+    : prog_(p), opts_(o), cfg_(cfg), ctx_(context_for(o.type, o.raw_ctx_size)), stack_depth_(cfg.funcs.size(), 0) {
+  for (uint32_t i = 0; i < o.maps.size(); ++i) {
+    const MapDef& a = o.maps[i];
+    uint32_t c = i;
+    for (uint32_t j = 0; j < i; ++j) {
+      const MapDef& b = o.maps[j];
+      if (a.type == b.type && a.key_size == b.key_size && a.value_size == b.value_size &&
+          a.read_only == b.read_only && a.inner.empty() && b.inner.empty()) {
+        c = j;
+        break;
+      }
+    }
+    canon_map_.push_back(c);
+  }
+}
 
 std::string Analyzer::map_name(uint32_t m) const {
   return m < opts_.maps.size() && !opts_.maps[m].name.empty() ? opts_.maps[m].name : fmt::format("#{}", m);
