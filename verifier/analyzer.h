@@ -57,7 +57,13 @@ class Analyzer {
 
   // --- checks (assertions.cpp): false after reporting
   bool check_init(uint32_t idx, const State& s, int reg);
-  bool check_access(uint32_t idx, State& s, int reg, int64_t off, uint64_t size, bool write, bool helper_arg,
+  bool check_access(uint32_t idx,
+                    State& s,
+                    int reg,
+                    int64_t off,
+                    uint64_t size,
+                    bool write,
+                    bool helper_arg,
                     Access* out);
   bool check_helper_args(uint32_t idx, State& s, const HelperProto& proto, int* map, uint32_t* alloc);
   bool check_exit(uint32_t idx, State& s);

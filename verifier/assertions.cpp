@@ -16,7 +16,8 @@ constexpr uint64_t kMaxHelperSize = uint64_t{1} << 29;
 bool Analyzer::check_init(uint32_t idx, const State& s, int reg) {
   if (s.reg(reg).is_init()) return true;
   fail(ErrorKind::UninitRegister, idx, s, {reg},
-       fmt::format("r{} is read but not initialized on this path (or holds values of conflicting types)", reg));
+       fmt::format("r{} is read but not initialized on this path (or holds values of conflicting types)",
+                   reg));
   return false;
 }
 
@@ -25,8 +26,14 @@ void Analyzer::note_stack(const State& s, int frame, int64_t lo) {
   if (-lo > stack_depth_[f]) stack_depth_[f] = -lo;
 }
 
-bool Analyzer::check_access(uint32_t idx, State& s, int reg, int64_t off, uint64_t size, bool write,
-                            bool helper_arg, Access* out) {
+bool Analyzer::check_access(uint32_t idx,
+                            State& s,
+                            int reg,
+                            int64_t off,
+                            uint64_t size,
+                            bool write,
+                            bool helper_arg,
+                            Access* out) {
   const RegValue& r = s.reg(reg);
   const char* what = write ? "write" : "read";
   switch (r.kind) {
@@ -36,7 +43,8 @@ bool Analyzer::check_access(uint32_t idx, State& s, int reg, int64_t off, uint64
     case RegKind::Scalar:
       if (helper_arg && size == 0) return true;
       if (r.v.is_zero())
-        fail(ErrorKind::NullDeref, idx, s, {reg}, fmt::format("{} through a NULL pointer (r{} is 0)", what, reg));
+        fail(ErrorKind::NullDeref, idx, s, {reg},
+             fmt::format("{} through a NULL pointer (r{} is 0)", what, reg));
       else
         fail(ErrorKind::InvalidMemAccess, idx, s, {reg}, fmt::format("r{} is a scalar, not a pointer", reg));
       return false;
@@ -120,7 +128,8 @@ bool Analyzer::check_access(uint32_t idx, State& s, int reg, int64_t off, uint64
     }
     case RegKind::MapValue: {
       const MapDef& m = opts_.maps[r.map];
-      if (a.lo < 0 || a.hi > m.value_size) return oob(m.value_size, fmt::format("the value of map '{}'", m.name));
+      if (a.lo < 0 || a.hi > m.value_size)
+        return oob(m.value_size, fmt::format("the value of map '{}'", m.name));
       if (write && m.read_only) {
         fail(ErrorKind::WriteToReadOnly, idx, s, {reg}, fmt::format("map '{}' is read-only", m.name));
         return false;
@@ -133,12 +142,13 @@ bool Analyzer::check_access(uint32_t idx, State& s, int reg, int64_t off, uint64
       if (a.lo < 0) return oob(0, region);
       if (r.range == kNoRange || int64_t{r.fixed} + off + static_cast<int64_t>(size) > r.range) {
         fail(ErrorKind::OutOfBounds, idx, s, {reg},
-             fmt::format("{} of {} bytes at offset {} of {} is not proven below {} (r{}={})", what, size, off, region,
-                         r.kind == RegKind::Packet ? "data_end" : "data", reg, format_reg(r)));
+             fmt::format("{} of {} bytes at offset {} of {} is not proven below {} (r{}={})", what, size, off,
+                         region, r.kind == RegKind::Packet ? "data_end" : "data", reg, format_reg(r)));
         return false;
       }
       if (write && !ctx_.packet_writable) {
-        fail(ErrorKind::WriteToReadOnly, idx, s, {reg}, fmt::format("{} programs may not write the packet", ctx_.name));
+        fail(ErrorKind::WriteToReadOnly, idx, s, {reg},
+             fmt::format("{} programs may not write the packet", ctx_.name));
         return false;
       }
       break;
@@ -153,7 +163,11 @@ bool Analyzer::check_access(uint32_t idx, State& s, int reg, int64_t off, uint64
   return true;
 }
 
-bool Analyzer::check_helper_args(uint32_t idx, State& s, const HelperProto& proto, int* map, uint32_t* alloc) {
+bool Analyzer::check_helper_args(uint32_t idx,
+                                 State& s,
+                                 const HelperProto& proto,
+                                 int* map,
+                                 uint32_t* alloc) {
   *map = -1;
   *alloc = 0;
   auto bad = [&](int reg, std::string msg) {
@@ -163,8 +177,8 @@ bool Analyzer::check_helper_args(uint32_t idx, State& s, const HelperProto& prot
   auto mem_arg = [&](int reg, uint64_t size, bool write, bool or_null) {
     const RegValue& r = s.reg(reg);
     if (or_null && r.kind == RegKind::Scalar && r.v.is_zero()) return true;
-    if (!r.is_pointer()) return bad(reg, fmt::format("expected a pointer to {} bytes of memory, got {}", size,
-                                                    format_reg(r)));
+    if (!r.is_pointer())
+      return bad(reg, fmt::format("expected a pointer to {} bytes of memory, got {}", size, format_reg(r)));
     Access a;
     if (!check_access(idx, s, reg, 0, size, write, true, &a)) return false;
     // Memory a helper reads must not hold spilled pointers: it may copy them into a map or out.
@@ -210,7 +224,8 @@ bool Analyzer::check_helper_args(uint32_t idx, State& s, const HelperProto& prot
         if (!check_init(idx, s, reg + 1)) return false;
         if (sz.kind != RegKind::Scalar) return bad(reg + 1, "the size must be a scalar");
         if (sz.v.umax > kMaxHelperSize)
-          return bad(reg + 1, fmt::format("the size is unbounded ({}); bound it before the call", format_reg(sz)));
+          return bad(reg + 1,
+                     fmt::format("the size is unbounded ({}); bound it before the call", format_reg(sz)));
         bool zero_ok = proto.args[i + 1] != ArgKind::ConstSize;
         if (!zero_ok && sz.v.umin == 0)
           return bad(reg + 1, fmt::format("the size may be 0 ({})", format_reg(sz)));
@@ -239,7 +254,8 @@ bool Analyzer::check_helper_args(uint32_t idx, State& s, const HelperProto& prot
           return bad(reg, fmt::format("expected a stack pointer or NULL, got {}", format_reg(r)));
         break;
       case ArgKind::PtrToFunc:
-        if (r.kind != RegKind::Func) return bad(reg, fmt::format("expected a function, got {}", format_reg(r)));
+        if (r.kind != RegKind::Func)
+          return bad(reg, fmt::format("expected a function, got {}", format_reg(r)));
         break;
       case ArgKind::PtrToSpinLock:
         if (r.kind != RegKind::MapValue) return bad(reg, "expected a pointer into a map value");
@@ -247,7 +263,8 @@ bool Analyzer::check_helper_args(uint32_t idx, State& s, const HelperProto& prot
         break;
       case ArgKind::PtrToAllocMem:
         if (r.kind != RegKind::Mem || r.ref == 0 || !r.v.is_zero())
-          return bad(reg, fmt::format("expected a ringbuf record from ringbuf_reserve, got {}", format_reg(r)));
+          return bad(reg,
+                     fmt::format("expected a ringbuf record from ringbuf_reserve, got {}", format_reg(r)));
         break;
       case ArgKind::PtrToConstStr: {
         if (r.kind != RegKind::MapValue || !opts_.maps[r.map].read_only || !r.v.is_const())
@@ -298,7 +315,8 @@ bool Analyzer::exec_helper(uint32_t idx, State& s) {
       args[2].map = static_cast<uint32_t>(map);
       args[3] = s.reg(3);
     }
-    for (Frame& f : s.frames()) f.stack.forget_spills();
+    for (Frame& f : s.frames())
+      f.stack.forget_spills();
     State out;
     if (!call_function(idx, fn.map, s, args, &out)) return false;
     if (!out.bottom()) {
@@ -309,7 +327,8 @@ bool Analyzer::exec_helper(uint32_t idx, State& s) {
         return false;
       }
       if (out.refs() != s.refs()) {
-        fail(ErrorKind::UnreleasedResource, idx, out, {}, "the callback leaks or releases a reference of its caller");
+        fail(ErrorKind::UnreleasedResource, idx, out, {},
+             "the callback leaks or releases a reference of its caller");
         return false;
       }
     }
@@ -327,7 +346,8 @@ bool Analyzer::exec_helper(uint32_t idx, State& s) {
       if (r.is_packet() || r.kind == RegKind::PacketEnd) r = RegValue::scalar(Scalar::top());
     });
   }
-  for (int r = 1; r <= 5; ++r) s.reg(r) = RegValue::uninit();
+  for (int r = 1; r <= 5; ++r)
+    s.reg(r) = RegValue::uninit();
   RegValue r0 = RegValue::scalar(Scalar::top());
   switch (proto->ret) {
     case RetKind::PtrToMapValueOrNull:
@@ -388,11 +408,13 @@ bool Analyzer::check_subprog_exit(uint32_t idx, State& s) {
   auto points_into_callee = [&](const RegValue& r) { return r.kind == RegKind::Stack && r.frame == callee; };
   if (points_into_callee(s.reg(0))) leak = true;
   for (int f = 0; f < callee; ++f) {
-    for (const RegValue& r : s.frames()[f].regs) leak |= points_into_callee(r);
+    for (const RegValue& r : s.frames()[f].regs)
+      leak |= points_into_callee(r);
     s.frames()[f].stack.for_each_spill([&](RegValue& r) { leak |= points_into_callee(r); });
   }
   if (leak) {
-    fail(ErrorKind::PointerLeak, idx, s, {0}, "a pointer to the returning function's stack escapes to its caller");
+    fail(ErrorKind::PointerLeak, idx, s, {0},
+         "a pointer to the returning function's stack escapes to its caller");
     return false;
   }
   return true;

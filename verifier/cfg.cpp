@@ -114,11 +114,13 @@ Result<Cfg> build_cfg(const Program& program, uint32_t max_blocks) {
   cfg.block_of.assign(n, 0);
   for (size_t i = 0; i < n;) {
     size_t j = i;
-    while (j + 1 < n && !leader[j + 1]) ++j;
+    while (j + 1 < n && !leader[j + 1])
+      ++j;
     BasicBlock b;
     b.first = static_cast<uint32_t>(i);
     b.last = static_cast<uint32_t>(j);
-    for (size_t k = i; k <= j; ++k) cfg.block_of[k] = static_cast<uint32_t>(cfg.blocks.size());
+    for (size_t k = i; k <= j; ++k)
+      cfg.block_of[k] = static_cast<uint32_t>(cfg.blocks.size());
     cfg.blocks.push_back(std::move(b));
     i = j + 1;
   }
@@ -128,8 +130,10 @@ Result<Cfg> build_cfg(const Program& program, uint32_t max_blocks) {
     f.entry = entries[k];
     f.end = k + 1 < entries.size() ? entries[k + 1] : static_cast<uint32_t>(n);
     f.first_block = cfg.block_of[f.entry];
-    f.num_blocks = (f.end >= n ? static_cast<uint32_t>(cfg.blocks.size()) : cfg.block_of[f.end]) - f.first_block;
-    for (uint32_t b = f.first_block; b < f.first_block + f.num_blocks; ++b) cfg.blocks[b].func = static_cast<uint32_t>(k);
+    f.num_blocks =
+        (f.end >= n ? static_cast<uint32_t>(cfg.blocks.size()) : cfg.block_of[f.end]) - f.first_block;
+    for (uint32_t b = f.first_block; b < f.first_block + f.num_blocks; ++b)
+      cfg.blocks[b].func = static_cast<uint32_t>(k);
     cfg.funcs.push_back(std::move(f));
   }
   // Successors (the decoder guarantees targets inside the same function).

@@ -28,10 +28,10 @@ struct WtoItem {
 };
 
 struct Function {
-  uint32_t entry = 0;            // instruction index
-  uint32_t end = 0;              // one past the last instruction
+  uint32_t entry = 0;  // instruction index
+  uint32_t end = 0;    // one past the last instruction
   uint32_t first_block = 0, num_blocks = 0;
-  std::vector<WtoItem> wto;      // reachable blocks only
+  std::vector<WtoItem> wto;           // reachable blocks only
   std::vector<uint32_t> unreachable;  // instruction indexes starting unreachable runs
 };
 

@@ -22,20 +22,13 @@ const std::vector<CtxField> kXdpFields = {
 // data_end readable (cgroup_skb, lwt, sk_skb).
 std::vector<CtxField> skb_fields(bool tc, bool pkt) {
   std::vector<CtxField> f = {
-      {0, 4, F::Scalar, false, "len"},
-      {4, 4, F::Scalar, false, "pkt_type"},
-      {8, 4, F::Scalar, tc, "mark"},
-      {12, 4, F::Scalar, tc, "queue_mapping"},
-      {16, 4, F::Scalar, false, "protocol"},
-      {20, 4, F::Scalar, false, "vlan_present"},
-      {24, 4, F::Scalar, false, "vlan_tci"},
-      {28, 4, F::Scalar, false, "vlan_proto"},
-      {32, 4, F::Scalar, tc, "priority"},
-      {36, 4, F::Scalar, false, "ingress_ifindex"},
-      {40, 4, F::Scalar, false, "ifindex"},
-      {44, 4, F::Scalar, tc, "tc_index"},
-      {48, 20, F::Scalar, true, "cb"},
-      {68, 4, F::Scalar, false, "hash"},
+      {0, 4, F::Scalar, false, "len"},       {4, 4, F::Scalar, false, "pkt_type"},
+      {8, 4, F::Scalar, tc, "mark"},         {12, 4, F::Scalar, tc, "queue_mapping"},
+      {16, 4, F::Scalar, false, "protocol"}, {20, 4, F::Scalar, false, "vlan_present"},
+      {24, 4, F::Scalar, false, "vlan_tci"}, {28, 4, F::Scalar, false, "vlan_proto"},
+      {32, 4, F::Scalar, tc, "priority"},    {36, 4, F::Scalar, false, "ingress_ifindex"},
+      {40, 4, F::Scalar, false, "ifindex"},  {44, 4, F::Scalar, tc, "tc_index"},
+      {48, 20, F::Scalar, true, "cb"},       {68, 4, F::Scalar, false, "hash"},
   };
   if (tc) f.push_back({72, 4, F::Scalar, true, "tc_classid"});
   if (tc || pkt) {

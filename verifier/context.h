@@ -22,7 +22,7 @@ struct CtxField {
 };
 
 struct ContextDescriptor {
-  std::string name;        // "xdp_md", "__sk_buff", "raw input", ...
+  std::string name;  // "xdp_md", "__sk_buff", "raw input", ...
   uint32_t size = 0;
   // Raw memory: every in-bounds access is allowed (variable offsets too), writable when `raw_writable`.
   bool raw = false;
@@ -32,7 +32,7 @@ struct ContextDescriptor {
   bool ld_abs = false;           // legacy LD_ABS/LD_IND allowed
   bool ret_checked = false;      // r0 at exit must lie in [ret_min, ret_max]
   int64_t ret_min = 0, ret_max = 0;
-  bool r2_is_size = false;       // raw: r2 = size at entry
+  bool r2_is_size = false;  // raw: r2 = size at entry
 };
 
 // The descriptor of `type`; `raw_size` is the size of the input memory of ProgType::Raw.
@@ -42,7 +42,7 @@ struct CtxAccess {
   bool ok = false;
   FieldKind kind = FieldKind::Scalar;
   bool read_only = false;  // the field exists but may not be written
-  std::string why;  // when !ok: the reason, naming the field
+  std::string why;         // when !ok: the reason, naming the field
 };
 // May a load (or store) of `size` bytes at constant offset `off` touch the context?
 CtxAccess check_ctx_access(const ContextDescriptor& d, int64_t off, uint32_t size, bool write);

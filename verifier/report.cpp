@@ -16,8 +16,12 @@ constexpr KindInfo kKinds[] = {
 };
 }  // namespace
 
-const char* error_kind_name(ErrorKind k) { return kKinds[static_cast<size_t>(k)].name; }
-const char* error_kind_hint(ErrorKind k) { return kKinds[static_cast<size_t>(k)].hint; }
+const char* error_kind_name(ErrorKind k) {
+  return kKinds[static_cast<size_t>(k)].name;
+}
+const char* error_kind_hint(ErrorKind k) {
+  return kKinds[static_cast<size_t>(k)].hint;
+}
 
 std::optional<ErrorKind> error_kind_from_name(std::string_view name) {
   for (size_t i = 0; i < std::size(kKinds); ++i)

@@ -8,26 +8,41 @@ namespace bpfvm::verifier {
 
 const char* reg_kind_name(RegKind k) {
   switch (k) {
-    case RegKind::Uninit: return "uninit";
-    case RegKind::Scalar: return "scalar";
-    case RegKind::Ctx: return "ctx";
-    case RegKind::Stack: return "fp";
-    case RegKind::MapPtr: return "map_ptr";
-    case RegKind::MapValue: return "map_value";
-    case RegKind::MapValueOrNull: return "map_value_or_null";
-    case RegKind::Packet: return "pkt";
-    case RegKind::PacketEnd: return "pkt_end";
-    case RegKind::PacketMeta: return "pkt_meta";
-    case RegKind::Mem: return "mem";
-    case RegKind::MemOrNull: return "mem_or_null";
-    case RegKind::Func: return "func";
+    case RegKind::Uninit:
+      return "uninit";
+    case RegKind::Scalar:
+      return "scalar";
+    case RegKind::Ctx:
+      return "ctx";
+    case RegKind::Stack:
+      return "fp";
+    case RegKind::MapPtr:
+      return "map_ptr";
+    case RegKind::MapValue:
+      return "map_value";
+    case RegKind::MapValueOrNull:
+      return "map_value_or_null";
+    case RegKind::Packet:
+      return "pkt";
+    case RegKind::PacketEnd:
+      return "pkt_end";
+    case RegKind::PacketMeta:
+      return "pkt_meta";
+    case RegKind::Mem:
+      return "mem";
+    case RegKind::MemOrNull:
+      return "mem_or_null";
+    case RegKind::Func:
+      return "func";
   }
   return "?";
 }
 
 namespace {
 
-bool is_null_scalar(const RegValue& r) { return r.kind == RegKind::Scalar && r.v.is_zero(); }
+bool is_null_scalar(const RegValue& r) {
+  return r.kind == RegKind::Scalar && r.v.is_zero();
+}
 
 RegKind or_null(RegKind k) {
   if (k == RegKind::MapValue) return RegKind::MapValueOrNull;
@@ -62,7 +77,8 @@ RegValue join(const RegValue& a, const RegValue& b) {
   if (a.kind == RegKind::Scalar && b.kind == RegKind::Scalar) return RegValue::scalar(a.v.join(b.v));
   // A nullable pointer joined with NULL (or a checked pointer with NULL) is nullable.
   auto nullable = [](RegKind k) {
-    return k == RegKind::MapValue || k == RegKind::Mem || k == RegKind::MapValueOrNull || k == RegKind::MemOrNull;
+    return k == RegKind::MapValue || k == RegKind::Mem || k == RegKind::MapValueOrNull ||
+           k == RegKind::MemOrNull;
   };
   if (is_null_scalar(b) && nullable(a.kind)) return join(b, a);
   if (is_null_scalar(a) && nullable(b.kind)) {
@@ -73,9 +89,12 @@ RegValue join(const RegValue& a, const RegValue& b) {
   }
   RegKind ka = a.kind, kb = b.kind;
   if (ka != kb) {
-    if (or_null(ka) == kb) ka = kb;
-    else if (or_null(kb) == ka) kb = ka;
-    else return RegValue{};
+    if (or_null(ka) == kb)
+      ka = kb;
+    else if (or_null(kb) == ka)
+      kb = ka;
+    else
+      return RegValue{};
   }
   if (a.frame != b.frame || a.map != b.map || a.ref != b.ref) return RegValue{};
   if (ka == RegKind::Packet || ka == RegKind::PacketMeta) return join_packet(a, b);
@@ -87,7 +106,9 @@ RegValue join(const RegValue& a, const RegValue& b) {
   return r;
 }
 
-bool State::holds(uint32_t ref) const { return std::binary_search(refs_.begin(), refs_.end(), ref); }
+bool State::holds(uint32_t ref) const {
+  return std::binary_search(refs_.begin(), refs_.end(), ref);
+}
 
 void State::acquire(uint32_t ref) {
   auto it = std::lower_bound(refs_.begin(), refs_.end(), ref);
@@ -110,10 +131,12 @@ void State::join_with(const State& o) {
   for (size_t f = 0; f < n; ++f) {
     Frame& a = frames_[f];
     const Frame& b = o.frames_[f];
-    for (int r = 0; r < kNumRegs; ++r) a.regs[r] = join(a.regs[r], b.regs[r]);
+    for (int r = 0; r < kNumRegs; ++r)
+      a.regs[r] = join(a.regs[r], b.regs[r]);
     a.stack.join_with(b.stack);
   }
-  for (uint32_t r : o.refs_) acquire(r);
+  for (uint32_t r : o.refs_)
+    acquire(r);
 }
 
 std::string BranchTrail::to_string() const {

@@ -60,7 +60,8 @@ class State {
   template <class F>
   void for_each_value(F&& f) {
     for (Frame& fr : frames_) {
-      for (RegValue& r : fr.regs) f(r);
+      for (RegValue& r : fr.regs)
+        f(r);
       fr.stack.for_each_spill(f);
     }
   }

@@ -69,8 +69,8 @@ bool Analyzer::exec(uint32_t idx, State& s) {
     case Form::CallLocal:
       return call_local(idx, s);
     default:
-      fail(ErrorKind::Unsupported, idx, s, {}, fmt::format("instruction '{}' is not supported by the verifier",
-                                                          info.mnemonic));
+      fail(ErrorKind::Unsupported, idx, s, {},
+           fmt::format("instruction '{}' is not supported by the verifier", info.mnemonic));
       return false;
   }
 }
@@ -83,8 +83,9 @@ bool Analyzer::exec_alu(uint32_t idx, State& s) {
   bool reads_dst = op != AluOp::Mov && op != AluOp::Movsx;
   if (reads_dst && !check_init(idx, s, in.dst)) return false;
   if (info.src_reg && !unary && !check_init(idx, s, in.src)) return false;
-  RegValue src = info.src_reg && !unary ? s.reg(in.src)
-                                        : RegValue::scalar(Scalar::constant(static_cast<uint64_t>(int64_t{in.imm})));
+  RegValue src = info.src_reg && !unary
+                     ? s.reg(in.src)
+                     : RegValue::scalar(Scalar::constant(static_cast<uint64_t>(int64_t{in.imm})));
   RegValue& dst = s.reg(in.dst);
   unsigned ext = info.ext_bits ? info.ext_bits : static_cast<unsigned>(in.imm);
   if (op == AluOp::Mov && info.is64) {
@@ -108,15 +109,17 @@ bool Analyzer::exec_alu(uint32_t idx, State& s) {
                 (dst.is_packet() || (dst.kind == RegKind::Stack && dst.frame == src.frame) ||
                  (dst.kind == RegKind::MapValue && dst.map == src.map));
     if (!same) {
-      fail(ErrorKind::BadPointerArithmetic, idx, s, {in.dst, in.src},
-           "arithmetic between two pointers is prohibited (except subtracting pointers into the same region)");
+      fail(
+          ErrorKind::BadPointerArithmetic, idx, s, {in.dst, in.src},
+          "arithmetic between two pointers is prohibited (except subtracting pointers into the same region)");
       return false;
     }
     dst = RegValue::scalar(alu(AluOp::Sub, true, dst.v, src.v));
     return true;
   }
   if (!dst.is_pointer() && op == AluOp::Sub) {
-    fail(ErrorKind::BadPointerArithmetic, idx, s, {in.dst, in.src}, "subtracting a pointer from a scalar is prohibited");
+    fail(ErrorKind::BadPointerArithmetic, idx, s, {in.dst, in.src},
+         "subtracting a pointer from a scalar is prohibited");
     return false;
   }
   RegValue ptr = dst.is_pointer() ? dst : src;
@@ -179,9 +182,10 @@ bool Analyzer::exec_lddw(uint32_t idx, State& s) {
       const MapDef& md = opts_.maps[m];
       if (md.type != MapType::Array || off >= md.value_size) {
         fail(ErrorKind::InvalidMapRef, idx, s, {},
-             fmt::format("direct value access needs an array map and an offset below its value size (map '{}', "
-                         "offset {})",
-                         md.name, off));
+             fmt::format(
+                 "direct value access needs an array map and an offset below its value size (map '{}', "
+                 "offset {})",
+                 md.name, off));
         return false;
       }
       d = RegValue::pointer(RegKind::MapValue, off);
@@ -198,13 +202,20 @@ bool Analyzer::exec_lddw(uint32_t idx, State& s) {
   }
 }
 
-bool Analyzer::exec_load(uint32_t idx, State& s, int dst, int base, int32_t off, uint32_t size, bool sign_ext) {
+bool Analyzer::exec_load(uint32_t idx,
+                         State& s,
+                         int dst,
+                         int base,
+                         int32_t off,
+                         uint32_t size,
+                         bool sign_ext) {
   if (!check_init(idx, s, base)) return false;
   Access a;
   if (!check_access(idx, s, base, off, size, false, false, &a)) return false;
   RegValue v = loaded_scalar(size, sign_ext);
   if (a.kind == RegKind::Stack) {
-    if (a.const_off) v = s.frames()[a.frame].stack.load(static_cast<int>(a.lo), static_cast<int>(size), sign_ext);
+    if (a.const_off)
+      v = s.frames()[a.frame].stack.load(static_cast<int>(a.lo), static_cast<int>(size), sign_ext);
   } else if (a.kind == RegKind::Ctx && a.field != FieldKind::Scalar) {
     RegKind k = a.field == FieldKind::Packet      ? RegKind::Packet
                 : a.field == FieldKind::PacketEnd ? RegKind::PacketEnd
@@ -216,7 +227,12 @@ bool Analyzer::exec_load(uint32_t idx, State& s, int dst, int base, int32_t off,
   return true;
 }
 
-bool Analyzer::exec_store(uint32_t idx, State& s, int base, int32_t off, uint32_t size, const RegValue& val,
+bool Analyzer::exec_store(uint32_t idx,
+                          State& s,
+                          int base,
+                          int32_t off,
+                          uint32_t size,
+                          const RegValue& val,
                           int src) {
   if (!check_init(idx, s, base)) return false;
   Access a;
@@ -224,11 +240,13 @@ bool Analyzer::exec_store(uint32_t idx, State& s, int base, int32_t off, uint32_
   if (val.is_pointer()) {
     if (a.kind != RegKind::Stack) {
       fail(ErrorKind::PointerLeak, idx, s, {base, src},
-           fmt::format("storing a {} pointer into {} memory leaks it", reg_kind_name(val.kind), reg_kind_name(a.kind)));
+           fmt::format("storing a {} pointer into {} memory leaks it", reg_kind_name(val.kind),
+                       reg_kind_name(a.kind)));
       return false;
     }
     if (size != 8 || !a.const_off) {
-      fail(ErrorKind::PointerLeak, idx, s, {base, src}, "pointers may only be spilled whole (8 bytes, constant offset)");
+      fail(ErrorKind::PointerLeak, idx, s, {base, src},
+           "pointers may only be spilled whole (8 bytes, constant offset)");
       return false;
     }
   }
@@ -252,7 +270,8 @@ bool Analyzer::exec_atomic(uint32_t idx, State& s) {
   }
   if (info.atomic == AtomicOp::Cmpxchg && !check_init(idx, s, 0)) return false;
   RegKind k = s.reg(in.dst).kind;
-  if (k != RegKind::Stack && k != RegKind::MapValue && k != RegKind::Mem && !(k == RegKind::Ctx && ctx_.raw)) {
+  if (k != RegKind::Stack && k != RegKind::MapValue && k != RegKind::Mem &&
+      !(k == RegKind::Ctx && ctx_.raw)) {
     fail(ErrorKind::InvalidMemAccess, idx, s, {in.dst},
          fmt::format("atomic operation on a {} pointer is not allowed", reg_kind_name(k)));
     return false;
@@ -278,7 +297,8 @@ bool Analyzer::exec_ldabs(uint32_t idx, State& s) {
   const Insn& in = prog_.insns[idx];
   const OpInfo& info = in.info();
   if (!ctx_.ld_abs) {
-    fail(ErrorKind::Unsupported, idx, s, {}, fmt::format("legacy packet loads are not allowed in {} programs", ctx_.name));
+    fail(ErrorKind::Unsupported, idx, s, {},
+         fmt::format("legacy packet loads are not allowed in {} programs", ctx_.name));
     return false;
   }
   if (!check_init(idx, s, 6)) return false;
@@ -289,11 +309,13 @@ bool Analyzer::exec_ldabs(uint32_t idx, State& s) {
   if (info.form == Form::LdInd) {
     if (!check_init(idx, s, in.src)) return false;
     if (s.reg(in.src).is_pointer()) {
-      fail(ErrorKind::BadPointerArithmetic, idx, s, {in.src}, "the index of a legacy packet load must be a scalar");
+      fail(ErrorKind::BadPointerArithmetic, idx, s, {in.src},
+           "the index of a legacy packet load must be a scalar");
       return false;
     }
   }
-  for (int r = 1; r <= 5; ++r) s.reg(r) = RegValue::uninit();
+  for (int r = 1; r <= 5; ++r)
+    s.reg(r) = RegValue::uninit();
   s.reg(0) = RegValue::scalar(Scalar::of_size(info.size));
   return true;
 }
@@ -325,8 +347,10 @@ void Analyzer::exec_cond(uint32_t idx, State& fall, State& taken) {
     };
     auto is_zero = [](const RegValue& r) { return r.kind == RegKind::Scalar && r.v.is_zero(); };
     RegValue* p = nullptr;
-    if (is64 && eqne && is_zero(b)) p = &a;
-    else if (is64 && eqne && is_zero(a)) p = &b;
+    if (is64 && eqne && is_zero(b))
+      p = &a;
+    else if (is64 && eqne && is_zero(a))
+      p = &b;
     if (p && p->is_pointer()) {
       bool is_null = (cond == Cond::Eq) == tk;
       if (!nullable(*p)) {
@@ -369,11 +393,20 @@ void Analyzer::exec_cond(uint32_t idx, State& fall, State& taken) {
     // Now `ptr c end`. Which outcome proves ptr <= end (strict: ptr < end)?
     bool proves = false, strict = false;
     switch (c) {
-      case Cond::Gt: proves = !tk; break;
-      case Cond::Ge: proves = !tk, strict = true; break;
-      case Cond::Lt: proves = tk, strict = true; break;
-      case Cond::Le: proves = tk; break;
-      default: return;
+      case Cond::Gt:
+        proves = !tk;
+        break;
+      case Cond::Ge:
+        proves = !tk, strict = true;
+        break;
+      case Cond::Lt:
+        proves = tk, strict = true;
+        break;
+      case Cond::Le:
+        proves = tk;
+        break;
+      default:
+        return;
     }
     if (!proves) return;
     RegValue t = *ptr;

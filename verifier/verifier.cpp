@@ -13,7 +13,11 @@
 namespace bpfvm::verifier {
 
 Analyzer::Analyzer(const Program& p, const VerifyOptions& o, const Cfg& cfg)
-    : prog_(p), opts_(o), cfg_(cfg), ctx_(context_for(o.type, o.raw_ctx_size)), stack_depth_(cfg.funcs.size(), 0) {
+    : prog_(p),
+      opts_(o),
+      cfg_(cfg),
+      ctx_(context_for(o.type, o.raw_ctx_size)),
+      stack_depth_(cfg.funcs.size(), 0) {
   for (uint32_t i = 0; i < o.maps.size(); ++i) {
     const MapDef& a = o.maps[i];
     uint32_t c = i;
@@ -36,19 +40,25 @@ std::string Analyzer::map_name(uint32_t m) const {
 std::string Analyzer::format_reg(const RegValue& r) const {
   auto off = [&]() { return r.v.to_string(); };
   switch (r.kind) {
-    case RegKind::Uninit: return "uninit";
-    case RegKind::Scalar: return r.v.is_const() ? off() : r.v.to_string();
-    case RegKind::Ctx: return fmt::format("ctx(off={})", off());
+    case RegKind::Uninit:
+      return "uninit";
+    case RegKind::Scalar:
+      return r.v.is_const() ? off() : r.v.to_string();
+    case RegKind::Ctx:
+      return fmt::format("ctx(off={})", off());
     case RegKind::Stack:
       if (r.v.is_const())
-        return fmt::format("fp{}{}", r.frame ? fmt::format("[{}]", r.frame) : "", static_cast<int64_t>(r.v.value()));
+        return fmt::format("fp{}{}", r.frame ? fmt::format("[{}]", r.frame) : "",
+                           static_cast<int64_t>(r.v.value()));
       return fmt::format("fp{}(off={})", r.frame ? fmt::format("[{}]", r.frame) : "", off());
-    case RegKind::MapPtr: return fmt::format("map_ptr({})", map_name(r.map));
+    case RegKind::MapPtr:
+      return fmt::format("map_ptr({})", map_name(r.map));
     case RegKind::MapValue:
     case RegKind::MapValueOrNull: {
       const MapDef* m = r.map < opts_.maps.size() ? &opts_.maps[r.map] : nullptr;
       return fmt::format("{}(map={},ks={},vs={},off={}{})", reg_kind_name(r.kind), map_name(r.map),
-                         m ? m->key_size : 0, m ? m->value_size : 0, off(), r.id ? fmt::format(",id={}", r.id) : "");
+                         m ? m->key_size : 0, m ? m->value_size : 0, off(),
+                         r.id ? fmt::format(",id={}", r.id) : "");
     }
     case RegKind::Packet:
     case RegKind::PacketMeta: {
@@ -56,17 +66,23 @@ std::string Analyzer::format_reg(const RegValue& r) const {
       if (r.range != kNoRange) s += fmt::format(",r={}", int64_t{r.range} - r.fixed);
       return s + ")";
     }
-    case RegKind::PacketEnd: return "pkt_end";
+    case RegKind::PacketEnd:
+      return "pkt_end";
     case RegKind::Mem:
     case RegKind::MemOrNull:
       return fmt::format("{}(sz={},off={}{})", reg_kind_name(r.kind), r.size, off(),
                          r.ref ? fmt::format(",ref={}", r.ref) : "");
-    case RegKind::Func: return fmt::format("func(pc={})", r.map < prog_.insns.size() ? prog_.insns[r.map].pc : 0);
+    case RegKind::Func:
+      return fmt::format("func(pc={})", r.map < prog_.insns.size() ? prog_.insns[r.map].pc : 0);
   }
   return "?";
 }
 
-void Analyzer::fail(ErrorKind k, uint32_t idx, const State& s, std::initializer_list<int> regs, std::string msg) {
+void Analyzer::fail(ErrorKind k,
+                    uint32_t idx,
+                    const State& s,
+                    std::initializer_list<int> regs,
+                    std::string msg) {
   uint32_t pc = prog_.insns[idx].pc;
   if (!reported_.insert(uint64_t{pc} << 8 | static_cast<uint8_t>(k)).second) return;
   Diagnostic d;
@@ -217,7 +233,8 @@ bool Analyzer::call_function(uint32_t idx, uint32_t entry, State& s, const RegVa
     return false;
   }
   std::vector<uint32_t> chain;
-  for (const Frame& fr : s.frames()) chain.push_back(cfg_.func_of_insn(fr.entry));
+  for (const Frame& fr : s.frames())
+    chain.push_back(cfg_.func_of_insn(fr.entry));
   chain.push_back(cfg_.func_of_insn(entry));
   chain.push_back(idx);
   chains_.insert(std::move(chain));
@@ -225,7 +242,8 @@ bool Analyzer::call_function(uint32_t idx, uint32_t entry, State& s, const RegVa
   Frame nf;
   nf.entry = entry;
   nf.callsite = idx;
-  for (int r = 0; r < 5; ++r) nf.regs[r + 1] = args[r];
+  for (int r = 0; r < 5; ++r)
+    nf.regs[r + 1] = args[r];
   nf.regs[kFrameReg] = RegValue::pointer(RegKind::Stack);
   nf.regs[kFrameReg].frame = static_cast<uint8_t>(s.frames().size());
   e.frames().push_back(std::move(nf));
@@ -236,7 +254,8 @@ bool Analyzer::call_function(uint32_t idx, uint32_t entry, State& s, const RegVa
 bool Analyzer::call_local(uint32_t idx, State& s) {
   const Insn& in = prog_.insns[idx];
   RegValue args[5];
-  for (int r = 0; r < 5; ++r) args[r] = s.reg(r + 1);
+  for (int r = 0; r < 5; ++r)
+    args[r] = s.reg(r + 1);
   State out;
   if (!call_function(idx, static_cast<uint32_t>(in.target), s, args, &out)) return false;
   if (out.bottom()) {
@@ -247,7 +266,8 @@ bool Analyzer::call_local(uint32_t idx, State& s) {
   out.frames().pop_back();
   s = std::move(out);
   s.reg(0) = r0;
-  for (int r = 1; r <= 5; ++r) s.reg(r) = RegValue::uninit();
+  for (int r = 1; r <= 5; ++r)
+    s.reg(r) = RegValue::uninit();
   return true;
 }
 
@@ -270,12 +290,13 @@ VerifyResult Analyzer::run() {
     }
     for (const auto& chain : chains_) {
       int64_t total = 0;
-      for (size_t i = 0; i + 1 < chain.size(); ++i) total += frame_size(chain[i]);
+      for (size_t i = 0; i + 1 < chain.size(); ++i)
+        total += frame_size(chain[i]);
       if (total > kStackSize) {
         State none;
         fail(ErrorKind::StackSize, chain.back(), none, {},
-             fmt::format("the call chain of {} functions uses {} bytes of stack (limit {})", chain.size() - 1, total,
-                         kStackSize));
+             fmt::format("the call chain of {} functions uses {} bytes of stack (limit {})", chain.size() - 1,
+                         total, kStackSize));
       }
     }
   }

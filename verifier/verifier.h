@@ -27,16 +27,16 @@ struct VerifyOptions {
   // Index = the map index of lddw src 5/6 (MapIdx/MapIdxValue); src 1/2 (map fd / map value) imms
   // are taken as indexes too.
   std::vector<MapDef> maps;
-  uint32_t raw_ctx_size = 0;        // ProgType::Raw: bytes of input memory (r1), also in r2
-  uint64_t max_steps = 1'000'000;   // analysis budget in abstract instruction steps
+  uint32_t raw_ctx_size = 0;               // ProgType::Raw: bytes of input memory (r1), also in r2
+  uint64_t max_steps = 1'000'000;          // analysis budget in abstract instruction steps
   uint32_t max_loop_iterations = 100'000;  // per loop entry
-  bool collect_log = false;         // fill VerifyResult::log with the state at every block entry
+  bool collect_log = false;                // fill VerifyResult::log with the state at every block entry
 };
 
 struct VerifyStats {
   uint64_t insns_analysed = 0;  // abstract instruction steps
   double seconds = 0;
-  size_t peak_states = 0;       // most pending block states held at once
+  size_t peak_states = 0;  // most pending block states held at once
   uint32_t max_loop_iterations = 0;
 };
 

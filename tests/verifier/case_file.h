@@ -26,7 +26,9 @@ struct Case {
   int64_t expect_pc = -1;   // reject: slot index
 };
 
-inline void PrintTo(const Case& c, std::ostream* os) { *os << c.file << ":" << c.line << " " << c.name; }
+inline void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.file << ":" << c.line << " " << c.name;
+}
 
 inline bool parse_map_type(const std::string& s, MapType* t) {
   for (uint32_t i = 0; i <= static_cast<uint32_t>(MapType::Arena); ++i) {
@@ -75,12 +77,18 @@ inline std::vector<Case> read_cases(const std::string& path, std::string* error)
     if (key == "type") {
       std::string t;
       ls >> t;
-      if (t == "raw") c.type = ProgType::Raw;
-      else if (t == "xdp") c.type = ProgType::Xdp;
-      else if (t == "sched_cls") c.type = ProgType::SchedCls;
-      else if (t == "socket_filter") c.type = ProgType::SocketFilter;
-      else if (t == "kprobe") c.type = ProgType::Kprobe;
-      else if (t == "cgroup_skb") c.type = ProgType::CgroupSkb;
+      if (t == "raw")
+        c.type = ProgType::Raw;
+      else if (t == "xdp")
+        c.type = ProgType::Xdp;
+      else if (t == "sched_cls")
+        c.type = ProgType::SchedCls;
+      else if (t == "socket_filter")
+        c.type = ProgType::SocketFilter;
+      else if (t == "kprobe")
+        c.type = ProgType::Kprobe;
+      else if (t == "cgroup_skb")
+        c.type = ProgType::CgroupSkb;
       else {
         *error = path + ":" + std::to_string(n) + ": unknown type " + t;
         return out;
@@ -92,7 +100,8 @@ inline std::vector<Case> read_cases(const std::string& path, std::string* error)
       std::string type, k1, k2, k3, flag;
       ls >> m.name >> type >> k1 >> m.key_size >> k2 >> m.value_size >> k3 >> m.max_entries >> flag;
       if (!parse_map_type(type, &m.type) || k1 != "key" || k2 != "value" || k3 != "entries") {
-        *error = path + ":" + std::to_string(n) + ": bad map line (NAME TYPE key K value V entries N [readonly])";
+        *error =
+            path + ":" + std::to_string(n) + ": bad map line (NAME TYPE key K value V entries N [readonly])";
         return out;
       }
       m.read_only = flag == "readonly";

@@ -42,14 +42,18 @@ TEST_P(VerifierCase, VerdictMatches) {
   auto r = verify(*prog, options_for(c));
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   std::string errs;
-  for (const auto& d : r->errors) errs += "  " + d.to_string() + "\n";
+  for (const auto& d : r->errors)
+    errs += "  " + d.to_string() + "\n";
   if (c.expect_accept) {
     EXPECT_TRUE(r->accepted) << c.file << ":" << c.line << " " << c.name << " rejected:\n" << errs;
   } else {
-    ASSERT_FALSE(r->accepted) << c.file << ":" << c.line << " " << c.name << " accepted, expected " << c.expect_kind;
+    ASSERT_FALSE(r->accepted) << c.file << ":" << c.line << " " << c.name << " accepted, expected "
+                              << c.expect_kind;
     const Diagnostic& d = r->errors.front();
-    EXPECT_EQ(error_kind_name(d.kind), c.expect_kind) << c.file << ":" << c.line << " " << c.name << ":\n" << errs;
-    EXPECT_EQ(d.pc, static_cast<uint32_t>(c.expect_pc)) << c.file << ":" << c.line << " " << c.name << ":\n" << errs;
+    EXPECT_EQ(error_kind_name(d.kind), c.expect_kind) << c.file << ":" << c.line << " " << c.name << ":\n"
+                                                      << errs;
+    EXPECT_EQ(d.pc, static_cast<uint32_t>(c.expect_pc)) << c.file << ":" << c.line << " " << c.name << ":\n"
+                                                        << errs;
   }
 }
 
@@ -61,9 +65,12 @@ TEST(VerifierCases, ThereAreEnough) {
   EXPECT_GE(cs.size() - accept, 40u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, VerifierCase, ::testing::ValuesIn(all_cases()),
+INSTANTIATE_TEST_SUITE_P(Cases,
+                         VerifierCase,
+                         ::testing::ValuesIn(all_cases()),
                          [](const ::testing::TestParamInfo<Case>& i) {
-                           std::string n = std::filesystem::path(i.param.file).stem().string() + "_" + i.param.name;
+                           std::string n =
+                               std::filesystem::path(i.param.file).stem().string() + "_" + i.param.name;
                            for (char& ch : n)
                              if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
                            return n + "_" + std::to_string(i.index);

@@ -87,7 +87,8 @@ TEST(VerifierCorpus, VerdictsMatchTable) {
   ASSERT_GE(rows.size(), 200u);
   std::ostringstream table;
   table << "object\tsection\tprogram\tverdict\terror_kind\treason\n";
-  for (const Row& r : rows) table << r.key << "\t" << r.verdict << "\t" << r.kind << "\t" << r.reason << "\n";
+  for (const Row& r : rows)
+    table << r.key << "\t" << r.verdict << "\t" << r.kind << "\t" << r.reason << "\n";
   if (std::getenv("BPFVM_UPDATE_VERDICTS")) {
     std::ofstream(kTable) << table.str();
   }
@@ -103,7 +104,8 @@ TEST(VerifierCorpus, VerdictsMatchTable) {
     bool ga = static_cast<bool>(std::getline(a, la)), gb = static_cast<bool>(std::getline(b, lb));
     if (!ga && !gb) break;
     ++n;
-    if (la != lb && ++diffs <= 20) ADD_FAILURE() << "line " << n << "\n  table: " << la << "\n  now:   " << lb;
+    if (la != lb && ++diffs <= 20)
+      ADD_FAILURE() << "line " << n << "\n  table: " << la << "\n  now:   " << lb;
     if (!ga) la.clear();
     if (!gb) lb.clear();
   }
@@ -111,7 +113,8 @@ TEST(VerifierCorpus, VerdictsMatchTable) {
 
   // Agreement with the reference verifiers.
   std::map<std::string, std::string> verdict;
-  for (const Row& r : rows) verdict[r.key] = r.verdict;
+  for (const Row& r : rows)
+    verdict[r.key] = r.verdict;
   std::ifstream ref(kCorpus + "/REFERENCE.tsv");
   std::string line;
   std::getline(ref, line);
@@ -129,8 +132,8 @@ TEST(VerifierCorpus, VerdictsMatchTable) {
     if (lx == "accept") linux_accept++, ours_of_linux += v == "accept";
     if (v == "accept" && (pv == "fail" || lx == "reject")) we_accept_they_reject++;
   }
-  std::cout << "corpus: " << rows.size() << " programs in " << secs << " s; accepted " << ours_of_prevail << "/"
-            << prevail_pass << " of PREVAIL's passes, " << ours_of_linux << "/" << linux_accept
+  std::cout << "corpus: " << rows.size() << " programs in " << secs << " s; accepted " << ours_of_prevail
+            << "/" << prevail_pass << " of PREVAIL's passes, " << ours_of_linux << "/" << linux_accept
             << " of Linux's accepts; accepted while a reference rejects: " << we_accept_they_reject << "\n";
 #if !defined(__SANITIZE_ADDRESS__)
   EXPECT_LT(secs, 5.0);

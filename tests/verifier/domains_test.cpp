@@ -30,10 +30,17 @@ struct Sample {
 Sample random_sample(std::mt19937_64& rng) {
   uint64_t center = rng();
   switch (rng() % 5) {
-    case 0: center &= 0xff; break;
-    case 1: center = static_cast<uint64_t>(-static_cast<int64_t>(center & 0xffff)); break;
-    case 2: center &= 0xffffffff; break;
-    default: break;
+    case 0:
+      center &= 0xff;
+      break;
+    case 1:
+      center = static_cast<uint64_t>(-static_cast<int64_t>(center & 0xffff));
+      break;
+    case 2:
+      center &= 0xffffffff;
+      break;
+    default:
+      break;
   }
   uint64_t width = rng() % 4 == 0 ? 0 : (rng() >> (rng() % 64));
   uint64_t lo = center, hi = center + width < center ? UINT64_MAX : center + width;
@@ -56,40 +63,58 @@ Sample random_sample(std::mt19937_64& rng) {
 uint64_t concrete(AluOp op, bool is64, uint64_t a, uint64_t b, unsigned ext) {
   using namespace alu;
   switch (op) {
-    case AluOp::Add: return is64 ? add64(a, b) : add32(a, b);
-    case AluOp::Sub: return is64 ? sub64(a, b) : sub32(a, b);
-    case AluOp::Mul: return is64 ? mul64(a, b) : mul32(a, b);
-    case AluOp::Div: return is64 ? div64(a, b) : div32(a, b);
-    case AluOp::Sdiv: return is64 ? sdiv64(a, b) : sdiv32(a, b);
-    case AluOp::Mod: return is64 ? mod64(a, b) : mod32(a, b);
-    case AluOp::Smod: return is64 ? smod64(a, b) : smod32(a, b);
-    case AluOp::Or: return is64 ? or64(a, b) : or32(a, b);
-    case AluOp::And: return is64 ? and64(a, b) : and32(a, b);
-    case AluOp::Xor: return is64 ? xor64(a, b) : xor32(a, b);
-    case AluOp::Lsh: return is64 ? lsh64(a, b) : lsh32(a, b);
-    case AluOp::Rsh: return is64 ? rsh64(a, b) : rsh32(a, b);
-    case AluOp::Arsh: return is64 ? arsh64(a, b) : arsh32(a, b);
-    case AluOp::Neg: return is64 ? neg64(a) : neg32(a);
-    case AluOp::Mov: return is64 ? b : lo32(b);
+    case AluOp::Add:
+      return is64 ? add64(a, b) : add32(a, b);
+    case AluOp::Sub:
+      return is64 ? sub64(a, b) : sub32(a, b);
+    case AluOp::Mul:
+      return is64 ? mul64(a, b) : mul32(a, b);
+    case AluOp::Div:
+      return is64 ? div64(a, b) : div32(a, b);
+    case AluOp::Sdiv:
+      return is64 ? sdiv64(a, b) : sdiv32(a, b);
+    case AluOp::Mod:
+      return is64 ? mod64(a, b) : mod32(a, b);
+    case AluOp::Smod:
+      return is64 ? smod64(a, b) : smod32(a, b);
+    case AluOp::Or:
+      return is64 ? or64(a, b) : or32(a, b);
+    case AluOp::And:
+      return is64 ? and64(a, b) : and32(a, b);
+    case AluOp::Xor:
+      return is64 ? xor64(a, b) : xor32(a, b);
+    case AluOp::Lsh:
+      return is64 ? lsh64(a, b) : lsh32(a, b);
+    case AluOp::Rsh:
+      return is64 ? rsh64(a, b) : rsh32(a, b);
+    case AluOp::Arsh:
+      return is64 ? arsh64(a, b) : arsh32(a, b);
+    case AluOp::Neg:
+      return is64 ? neg64(a) : neg32(a);
+    case AluOp::Mov:
+      return is64 ? b : lo32(b);
     case AluOp::Movsx: {
       uint64_t r = movsx64(b, static_cast<int>(ext));
       return is64 ? r : lo32(r);
     }
-    case AluOp::Le: return ext == 64 ? a : a & ((uint64_t{1} << ext) - 1);
+    case AluOp::Le:
+      return ext == 64 ? a : a & ((uint64_t{1} << ext) - 1);
     case AluOp::Be:
     case AluOp::Bswap: {
       uint64_t s = __builtin_bswap64(a);
       return ext == 64 ? s : s >> (64 - ext);
     }
-    default: return 0;
+    default:
+      return 0;
   }
 }
 
 TEST(ScalarDomain, AluResultsContainConcreteResults) {
   std::mt19937_64 rng(7);
-  const AluOp ops[] = {AluOp::Add, AluOp::Sub, AluOp::Mul, AluOp::Div, AluOp::Sdiv, AluOp::Mod, AluOp::Smod,
-                       AluOp::Or, AluOp::And, AluOp::Xor, AluOp::Lsh, AluOp::Rsh, AluOp::Arsh, AluOp::Neg,
-                       AluOp::Mov, AluOp::Movsx, AluOp::Le, AluOp::Be, AluOp::Bswap};
+  const AluOp ops[] = {AluOp::Add,   AluOp::Sub,  AluOp::Mul,  AluOp::Div,  AluOp::Sdiv,
+                       AluOp::Mod,   AluOp::Smod, AluOp::Or,   AluOp::And,  AluOp::Xor,
+                       AluOp::Lsh,   AluOp::Rsh,  AluOp::Arsh, AluOp::Neg,  AluOp::Mov,
+                       AluOp::Movsx, AluOp::Le,   AluOp::Be,   AluOp::Bswap};
   for (int iter = 0; iter < 4000; ++iter) {
     Sample a = random_sample(rng), b = random_sample(rng);
     for (AluOp op : ops) {
@@ -101,21 +126,23 @@ TEST(ScalarDomain, AluResultsContainConcreteResults) {
         for (uint64_t x : a.members)
           for (uint64_t y : b.members) {
             uint64_t c = concrete(op, is64, x, y, ext);
-            ASSERT_TRUE(contains(r, c)) << "op " << int(op) << " is64 " << is64 << " ext " << ext << " a=" << x
-                                        << " in " << a.s.to_string() << " b=" << y << " in " << b.s.to_string()
-                                        << " result " << c << " not in " << r.to_string();
+            ASSERT_TRUE(contains(r, c)) << "op " << int(op) << " is64 " << is64 << " ext " << ext
+                                        << " a=" << x << " in " << a.s.to_string() << " b=" << y << " in "
+                                        << b.s.to_string() << " result " << c << " not in " << r.to_string();
           }
       }
     }
   }
 }
 
-bool holds(Cond c, bool is64, uint64_t a, uint64_t b) { return is64 ? alu::cond64(c, a, b) : alu::cond32(c, a, b); }
+bool holds(Cond c, bool is64, uint64_t a, uint64_t b) {
+  return is64 ? alu::cond64(c, a, b) : alu::cond32(c, a, b);
+}
 
 TEST(ScalarDomain, RefinementKeepsSatisfyingValues) {
   std::mt19937_64 rng(11);
-  const Cond conds[] = {Cond::Eq, Cond::Ne, Cond::Gt, Cond::Ge, Cond::Lt, Cond::Le, Cond::Set,
-                        Cond::Sgt, Cond::Sge, Cond::Slt, Cond::Sle};
+  const Cond conds[] = {Cond::Eq,  Cond::Ne,  Cond::Gt,  Cond::Ge,  Cond::Lt, Cond::Le,
+                        Cond::Set, Cond::Sgt, Cond::Sge, Cond::Slt, Cond::Sle};
   for (int iter = 0; iter < 4000; ++iter) {
     Sample a = random_sample(rng), b = random_sample(rng);
     for (Cond c : conds)
@@ -128,8 +155,8 @@ TEST(ScalarDomain, RefinementKeepsSatisfyingValues) {
               if (holds(c, is64, x, y) == taken) {
                 ASSERT_TRUE(contains(ra, x) && contains(rb, y))
                     << "cond " << int(c) << " is64 " << is64 << " taken " << taken << " x=" << x << " y=" << y
-                    << " a " << a.s.to_string() << " -> " << ra.to_string() << " b " << b.s.to_string() << " -> "
-                    << rb.to_string();
+                    << " a " << a.s.to_string() << " -> " << ra.to_string() << " b " << b.s.to_string()
+                    << " -> " << rb.to_string();
               }
         }
   }
@@ -148,7 +175,8 @@ TEST(Cfg, LoopHeadsAndUnreachableCodeAreFound) {
   ASSERT_TRUE(cfg.ok());
   const Function& f = cfg->funcs[0];
   int heads = 0;
-  for (const WtoItem& w : f.wto) heads += w.head;
+  for (const WtoItem& w : f.wto)
+    heads += w.head;
   EXPECT_EQ(heads, 1);
   ASSERT_EQ(f.unreachable.size(), 1u);
   EXPECT_EQ(f.unreachable[0], 4u);

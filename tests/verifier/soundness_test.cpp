@@ -58,12 +58,14 @@ TEST(VerifierSoundness, AcceptedCasesDoNotFaultInTheCheckedInterpreter) {
       Result<uint64_t> r = uint64_t{0};
       if (c.type == ProgType::Raw) {
         std::vector<uint8_t> mem(c.ctx_size);
-        for (auto& b : mem) b = static_cast<uint8_t>(rng());
+        for (auto& b : mem)
+          b = static_cast<uint8_t>(rng());
         r = (*interp)->run(mem, ro, env);
       } else {
         uint32_t meta = static_cast<uint32_t>(rng() % 17), len = static_cast<uint32_t>(rng() % 100);
         uint8_t* data = base + 512;
-        for (uint32_t k = 0; k < meta + len; ++k) (data - meta)[k] = static_cast<uint8_t>(rng());
+        for (uint32_t k = 0; k < meta + len; ++k)
+          (data - meta)[k] = static_cast<uint8_t>(rng());
         auto addr = [](const uint8_t* p) { return static_cast<uint32_t>(reinterpret_cast<uintptr_t>(p)); };
         uint32_t ctx[6] = {addr(data), addr(data + len), addr(data - meta), 1, 0, 0};
         std::memcpy(base, ctx, sizeof(ctx));
@@ -86,7 +88,11 @@ TEST(VerifierSoundness, AcceptedCasesDoNotFaultInTheCheckedInterpreter) {
   ASSERT_TRUE(bad_interp.ok());
   uint8_t* data = base + 512;
   uint32_t ctx[6] = {static_cast<uint32_t>(reinterpret_cast<uintptr_t>(data)),
-                     static_cast<uint32_t>(reinterpret_cast<uintptr_t>(data)), 0, 0, 0, 0};
+                     static_cast<uint32_t>(reinterpret_cast<uintptr_t>(data)),
+                     0,
+                     0,
+                     0,
+                     0};
   std::memcpy(base, ctx, sizeof(ctx));
   RunInput in;
   in.args[0] = reinterpret_cast<uintptr_t>(base);

@@ -35,14 +35,14 @@ constexpr uint32_t kPacketBaseId = 1;
 
 struct RegValue {
   RegKind kind = RegKind::Uninit;
-  uint8_t frame = 0;   // Stack: frame index (0 = main program)
-  uint32_t id = 0;     // null-check / packet-range sharing: registers with equal non-zero ids are copies
-  uint32_t ref = 0;    // Mem/MemOrNull: the reference (acquired resource) it holds, 0 if none
-  uint32_t map = 0;    // MapPtr/MapValue/MapValueOrNull: map index; Func: entry instruction
-  uint32_t size = 0;   // Mem/MemOrNull: region size in bytes
-  int32_t fixed = 0;   // Packet/PacketMeta: constant added since the id was given
+  uint8_t frame = 0;  // Stack: frame index (0 = main program)
+  uint32_t id = 0;    // null-check / packet-range sharing: registers with equal non-zero ids are copies
+  uint32_t ref = 0;   // Mem/MemOrNull: the reference (acquired resource) it holds, 0 if none
+  uint32_t map = 0;   // MapPtr/MapValue/MapValueOrNull: map index; Func: entry instruction
+  uint32_t size = 0;  // Mem/MemOrNull: region size in bytes
+  int32_t fixed = 0;  // Packet/PacketMeta: constant added since the id was given
   int32_t range = kNoRange;  // Packet/PacketMeta
-  Scalar v;            // Scalar: the value; pointers: the offset
+  Scalar v;                  // Scalar: the value; pointers: the offset
 
   static RegValue uninit() { return {}; }
   static RegValue scalar(const Scalar& s) {

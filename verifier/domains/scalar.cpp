@@ -404,7 +404,8 @@ Scalar alu(AluOp op, bool is64, const Scalar& a, const Scalar& b, unsigned ext_b
     r.set_bottom();
     return r;
   }
-  if (op == AluOp::Le || op == AluOp::Be || op == AluOp::Bswap) return byte_op(op, a, ext_bits ? ext_bits : 64);
+  if (op == AluOp::Le || op == AluOp::Be || op == AluOp::Bswap)
+    return byte_op(op, a, ext_bits ? ext_bits : 64);
   if (is64) return alu64(op, a, b, ext_bits, 63);
   bool sign = op == AluOp::Sdiv || op == AluOp::Smod || op == AluOp::Arsh || op == AluOp::Movsx;
   Scalar a64 = sign ? a.sext32() : a.zext32();
@@ -416,15 +417,24 @@ Scalar alu(AluOp op, bool is64, const Scalar& a, const Scalar& b, unsigned ext_b
 
 Cond swap_cond(Cond c) {
   switch (c) {
-    case Cond::Gt: return Cond::Lt;
-    case Cond::Ge: return Cond::Le;
-    case Cond::Lt: return Cond::Gt;
-    case Cond::Le: return Cond::Ge;
-    case Cond::Sgt: return Cond::Slt;
-    case Cond::Sge: return Cond::Sle;
-    case Cond::Slt: return Cond::Sgt;
-    case Cond::Sle: return Cond::Sge;
-    default: return c;
+    case Cond::Gt:
+      return Cond::Lt;
+    case Cond::Ge:
+      return Cond::Le;
+    case Cond::Lt:
+      return Cond::Gt;
+    case Cond::Le:
+      return Cond::Ge;
+    case Cond::Sgt:
+      return Cond::Slt;
+    case Cond::Sge:
+      return Cond::Sle;
+    case Cond::Slt:
+      return Cond::Sgt;
+    case Cond::Sle:
+      return Cond::Sge;
+    default:
+      return c;
   }
 }
 
@@ -432,17 +442,28 @@ namespace {
 
 Cond negate(Cond c) {
   switch (c) {
-    case Cond::Eq: return Cond::Ne;
-    case Cond::Ne: return Cond::Eq;
-    case Cond::Gt: return Cond::Le;
-    case Cond::Le: return Cond::Gt;
-    case Cond::Ge: return Cond::Lt;
-    case Cond::Lt: return Cond::Ge;
-    case Cond::Sgt: return Cond::Sle;
-    case Cond::Sle: return Cond::Sgt;
-    case Cond::Sge: return Cond::Slt;
-    case Cond::Slt: return Cond::Sge;
-    default: return c;
+    case Cond::Eq:
+      return Cond::Ne;
+    case Cond::Ne:
+      return Cond::Eq;
+    case Cond::Gt:
+      return Cond::Le;
+    case Cond::Le:
+      return Cond::Gt;
+    case Cond::Ge:
+      return Cond::Lt;
+    case Cond::Lt:
+      return Cond::Ge;
+    case Cond::Sgt:
+      return Cond::Sle;
+    case Cond::Sle:
+      return Cond::Sgt;
+    case Cond::Sge:
+      return Cond::Slt;
+    case Cond::Slt:
+      return Cond::Sge;
+    default:
+      return c;
   }
 }
 
@@ -464,20 +485,34 @@ void refine64(Cond c, bool taken, Scalar& a, Scalar& b) {
       return;
     }
     case Cond::Ne:
-      if (b.is_const()) exclude(a, b.value());
-      else if (a.is_const()) exclude(b, a.value());
+      if (b.is_const())
+        exclude(a, b.value());
+      else if (a.is_const())
+        exclude(b, a.value());
       break;
     case Cond::Gt:
-      if (b.umin == UINT64_MAX) a.set_bottom(); else raise(a.umin, b.umin + 1);
-      if (a.umax == 0) b.set_bottom(); else lower(b.umax, a.umax - 1);
+      if (b.umin == UINT64_MAX)
+        a.set_bottom();
+      else
+        raise(a.umin, b.umin + 1);
+      if (a.umax == 0)
+        b.set_bottom();
+      else
+        lower(b.umax, a.umax - 1);
       break;
     case Cond::Ge:
       raise(a.umin, b.umin);
       lower(b.umax, a.umax);
       break;
     case Cond::Sgt:
-      if (b.smin == kS64Max) a.set_bottom(); else raise(a.smin, b.smin + 1);
-      if (a.smax == kS64Min) b.set_bottom(); else lower(b.smax, a.smax - 1);
+      if (b.smin == kS64Max)
+        a.set_bottom();
+      else
+        raise(a.smin, b.smin + 1);
+      if (a.smax == kS64Min)
+        b.set_bottom();
+      else
+        lower(b.smax, a.smax - 1);
       break;
     case Cond::Sge:
       raise(a.smin, b.smin);
@@ -495,8 +530,10 @@ void refine64(Cond c, bool taken, Scalar& a, Scalar& b) {
           a.set_bottom();
           return;
         }
-        if (b.is_const() && __builtin_popcountll(b.value()) == 1) a.t = a.t.intersect({b.value(), ~b.value()});
-        else if (a.is_const() && __builtin_popcountll(a.value()) == 1) b.t = b.t.intersect({a.value(), ~a.value()});
+        if (b.is_const() && __builtin_popcountll(b.value()) == 1)
+          a.t = a.t.intersect({b.value(), ~b.value()});
+        else if (a.is_const() && __builtin_popcountll(a.value()) == 1)
+          b.t = b.t.intersect({a.value(), ~a.value()});
       } else {
         if (a.t.value & b.t.value) {
           a.set_bottom();

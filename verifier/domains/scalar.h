@@ -26,9 +26,7 @@ struct Scalar {
   // Zero-extended value of `bytes` bytes: [0, 2^(8*bytes) - 1].
   static Scalar of_size(unsigned bytes);
 
-  bool is_bottom() const {
-    return umin > umax || smin > smax || u32min > u32max || s32min > s32max;
-  }
+  bool is_bottom() const { return umin > umax || smin > smax || u32min > u32max || s32min > s32max; }
   bool is_const() const { return t.is_const(); }
   uint64_t value() const { return t.value; }
   bool may_be_zero() const { return umin == 0; }

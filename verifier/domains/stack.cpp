@@ -6,30 +6,38 @@ namespace bpfvm::verifier {
 
 void StackFrame::destroy_spill(int slot) {
   if (bytes_[slot * 8] != uint8_t(ByteKind::Spill)) return;
-  for (int i = 0; i < 8; ++i) bytes_[slot * 8 + i] = uint8_t(ByteKind::Misc);
+  for (int i = 0; i < 8; ++i)
+    bytes_[slot * 8 + i] = uint8_t(ByteKind::Misc);
   spills_[slot] = RegValue{};
 }
 
 void StackFrame::store(int off, int size, const RegValue* val) {
   int i = kSize + off;
   if (val && size == 8 && i % 8 == 0) {
-    for (int k = 0; k < 8; ++k) bytes_[i + k] = uint8_t(ByteKind::Spill);
+    for (int k = 0; k < 8; ++k)
+      bytes_[i + k] = uint8_t(ByteKind::Spill);
     spills_[i / 8] = *val;
     return;
   }
-  for (int s = i / 8; s <= (i + size - 1) / 8; ++s) destroy_spill(s);
-  for (int k = 0; k < size; ++k) bytes_[i + k] = uint8_t(ByteKind::Misc);
+  for (int s = i / 8; s <= (i + size - 1) / 8; ++s)
+    destroy_spill(s);
+  for (int k = 0; k < size; ++k)
+    bytes_[i + k] = uint8_t(ByteKind::Misc);
 }
 
 void StackFrame::store_somewhere(int lo, int hi_end) {
   int a = std::max(0, kSize + lo), b = std::min(kSize, kSize + hi_end);
-  for (int s = a / 8; s < kSlots && s * 8 < b; ++s) destroy_spill(s);
+  for (int s = a / 8; s < kSlots && s * 8 < b; ++s)
+    destroy_spill(s);
 }
 
-void StackFrame::mark_init(int off, int size) { store(off, size, nullptr); }
+void StackFrame::mark_init(int off, int size) {
+  store(off, size, nullptr);
+}
 
 void StackFrame::forget_spills() {
-  for (int s = 0; s < kSlots; ++s) destroy_spill(s);
+  for (int s = 0; s < kSlots; ++s)
+    destroy_spill(s);
 }
 
 int StackFrame::first_uninit(int off, int size) const {

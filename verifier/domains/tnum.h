@@ -73,8 +73,7 @@ struct Tnum {
   constexpr Tnum lshift(unsigned s) const { return {value << s, mask << s}; }
   constexpr Tnum rshift(unsigned s) const { return {value >> s, mask >> s}; }
   constexpr Tnum arshift(unsigned s, unsigned bits = 64) const {
-    if (bits == 32)
-      return {uint32_t(int32_t(uint32_t(value)) >> s), uint32_t(int32_t(uint32_t(mask)) >> s)};
+    if (bits == 32) return {uint32_t(int32_t(uint32_t(value)) >> s), uint32_t(int32_t(uint32_t(mask)) >> s)};
     return {uint64_t(int64_t(value) >> s), uint64_t(int64_t(mask) >> s)};
   }
   // Both: the values of both tnums (tnum_intersect). Only meaningful when compatible().
