@@ -1,0 +1,95 @@
+// Internal: the analysis engine shared by verifier.cpp (fixpoint driver, calls, loops),
+// transfer.cpp (abstract semantics per instruction kind) and assertions.cpp (the checks).
+#pragma once
+
+#include <initializer_list>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "helpers/proto.h"
+#include "verifier/cfg.h"
+#include "verifier/context.h"
+#include "verifier/state.h"
+#include "verifier/verifier.h"
+
+namespace bpfvm::verifier {
+
+// Where a checked access lands.
+struct Access {
+  RegKind kind = RegKind::Uninit;
+  int frame = 0;
+  int64_t lo = 0, hi = 0;  // every byte touched lies in [lo, hi); lo..lo+size for constant offsets
+  bool const_off = false;
+  FieldKind field = FieldKind::Scalar;
+};
+
+class Analyzer {
+ public:
+  Analyzer(const Program& p, const VerifyOptions& o, const Cfg& cfg);
+  VerifyResult run();
+
+  // --- driver (verifier.cpp)
+  struct FuncRun {
+    uint32_t func;
+    std::vector<State> pending;  // by block - first_block
+    State exit;
+  };
+  State analyze_function(uint32_t func, State entry);
+  void run_items(FuncRun& fr, uint32_t begin, uint32_t end);
+  void run_loop(FuncRun& fr, uint32_t item);
+  void run_block(FuncRun& fr, uint32_t block, State s);
+  void propagate(FuncRun& fr, uint32_t block, State&& s);
+  bool call_local(uint32_t idx, State& s);
+  bool call_function(uint32_t idx, uint32_t entry, State& s, const RegValue (&args)[5], State* out);
+
+  // --- transfer (transfer.cpp): false when the path ends (error or infeasible)
+  bool exec(uint32_t idx, State& s);
+  bool exec_alu(uint32_t idx, State& s);
+  bool exec_lddw(uint32_t idx, State& s);
+  bool exec_load(uint32_t idx, State& s, int dst, int base, int32_t off, uint32_t size, bool sign_ext);
+  bool exec_store(uint32_t idx, State& s, int base, int32_t off, uint32_t size, const RegValue& val, int src);
+  bool exec_atomic(uint32_t idx, State& s);
+  bool exec_ldabs(uint32_t idx, State& s);
+  bool exec_helper(uint32_t idx, State& s);
+  void exec_cond(uint32_t idx, State& fall, State& taken);
+  uint32_t fresh_id(State& s, uint32_t idx);
+
+  // --- checks (assertions.cpp): false after reporting
+  bool check_init(uint32_t idx, const State& s, int reg);
+  bool check_access(uint32_t idx,
+                    State& s,
+                    int reg,
+                    int64_t off,
+                    uint64_t size,
+                    bool write,
+                    bool helper_arg,
+                    Access* out);
+  bool check_helper_args(uint32_t idx, State& s, const HelperProto& proto, int* map, uint32_t* alloc);
+  bool check_exit(uint32_t idx, State& s);
+  bool check_subprog_exit(uint32_t idx, State& s);
+  void note_stack(const State& s, int frame, int64_t lo);
+
+  // --- reporting
+  void fail(ErrorKind k, uint32_t idx, const State& s, std::initializer_list<int> regs, std::string msg);
+  std::string format_reg(const RegValue& r) const;
+  std::string map_name(uint32_t m) const;
+
+  const Program& prog_;
+  const VerifyOptions& opts_;
+  const Cfg& cfg_;
+  ContextDescriptor ctx_;
+  VerifyResult result_;
+  std::set<uint64_t> reported_;
+  bool aborted_ = false;
+  uint64_t steps_ = 0;
+  size_t live_states_ = 0;
+  std::vector<uint32_t> loop_stack_;  // heads of the loops being iterated (instruction indexes)
+  std::vector<int64_t> stack_depth_;  // per function: deepest byte used
+  std::set<std::vector<uint32_t>> chains_;
+  // Per map: the first map with the same type, key and value size and access (what the checks
+  // look at), so that pointers to interchangeable maps join without losing their type.
+  std::vector<uint32_t> canon_map_;  // call chains (function indexes) seen, with the callsite last
+};
+
+}  // namespace bpfvm::verifier

@@ -1,0 +1,423 @@
+// The checks: initialized reads, in-bounds accesses per region, helper arguments against the
+// prototypes, return values and released resources at exit.
+#include <fmt/format.h>
+
+#include "helpers/proto.h"
+#include "verifier/analyzer.h"
+
+namespace bpfvm::verifier {
+namespace {
+
+constexpr int64_t kMaxOff = int64_t{1} << 40;
+constexpr uint64_t kMaxHelperSize = uint64_t{1} << 29;
+
+}  // namespace
+
+bool Analyzer::check_init(uint32_t idx, const State& s, int reg) {
+  if (s.reg(reg).is_init()) return true;
+  fail(ErrorKind::UninitRegister, idx, s, {reg},
+       fmt::format("r{} is read but not initialized on this path (or holds values of conflicting types)",
+                   reg));
+  return false;
+}
+
+void Analyzer::note_stack(const State& s, int frame, int64_t lo) {
+  uint32_t f = cfg_.func_of_insn(s.frames()[frame].entry);
+  if (-lo > stack_depth_[f]) stack_depth_[f] = -lo;
+}
+
+bool Analyzer::check_access(uint32_t idx,
+                            State& s,
+                            int reg,
+                            int64_t off,
+                            uint64_t size,
+                            bool write,
+                            bool helper_arg,
+                            Access* out) {
+  const RegValue& r = s.reg(reg);
+  const char* what = write ? "write" : "read";
+  switch (r.kind) {
+    case RegKind::Uninit:
+      check_init(idx, s, reg);
+      return false;
+    case RegKind::Scalar:
+      if (helper_arg && size == 0) return true;
+      if (r.v.is_zero())
+        fail(ErrorKind::NullDeref, idx, s, {reg},
+             fmt::format("{} through a NULL pointer (r{} is 0)", what, reg));
+      else
+        fail(ErrorKind::InvalidMemAccess, idx, s, {reg}, fmt::format("r{} is a scalar, not a pointer", reg));
+      return false;
+    case RegKind::MapValueOrNull:
+    case RegKind::MemOrNull:
+      fail(ErrorKind::NullDeref, idx, s, {reg},
+           fmt::format("r{} may be NULL: compare it with 0 before the {}", reg, what));
+      return false;
+    case RegKind::MapPtr:
+    case RegKind::PacketEnd:
+    case RegKind::Func:
+      fail(ErrorKind::InvalidMemAccess, idx, s, {reg},
+           fmt::format("a {} pointer cannot be dereferenced", reg_kind_name(r.kind)));
+      return false;
+    default:
+      break;
+  }
+  if (r.v.smin < -kMaxOff || r.v.smax > kMaxOff) {
+    fail(ErrorKind::OutOfBounds, idx, s, {reg},
+         fmt::format("the offset of r{} ({}) is unbounded", reg, format_reg(r)));
+    return false;
+  }
+  Access a;
+  a.kind = r.kind;
+  a.frame = r.frame;
+  a.const_off = r.v.is_const();
+  a.lo = r.v.smin + off;
+  a.hi = r.v.smax + off + static_cast<int64_t>(size);
+  if (size == 0) {
+    *out = a;
+    return true;
+  }
+  auto oob = [&](int64_t limit, const std::string& region) {
+    fail(ErrorKind::OutOfBounds, idx, s, {reg},
+         fmt::format("{} of {} bytes at offset [{}, {}) is outside {} (size {})", what, size, a.lo,
+                     a.hi - static_cast<int64_t>(size), region, limit));
+    return false;
+  };
+  switch (r.kind) {
+    case RegKind::Stack: {
+      if (a.lo < -static_cast<int64_t>(kStackSize) || a.hi > 0)
+        return oob(kStackSize, fmt::format("the stack of frame {}", r.frame));
+      note_stack(s, r.frame, a.lo);
+      if (!write) {
+        const StackFrame& st = s.frames()[r.frame].stack;
+        int bad = st.first_uninit(static_cast<int>(a.lo), static_cast<int>(a.hi - a.lo));
+        if (bad != 1) {
+          fail(ErrorKind::UninitStack, idx, s, {reg},
+               fmt::format("stack byte fp{} of frame {} is read but not initialized", bad, r.frame));
+          return false;
+        }
+      }
+      break;
+    }
+    case RegKind::Ctx: {
+      if (ctx_.raw) {
+        if (a.lo < 0 || a.hi > ctx_.size) return oob(ctx_.size, ctx_.name);
+        if (write && !ctx_.raw_writable) {
+          fail(ErrorKind::WriteToReadOnly, idx, s, {reg}, "the input memory is read-only");
+          return false;
+        }
+        break;
+      }
+      if (helper_arg) {
+        fail(ErrorKind::BadHelperArg, idx, s, {reg}, "the context cannot be passed as memory to a helper");
+        return false;
+      }
+      if (!a.const_off) {
+        fail(ErrorKind::InvalidCtxAccess, idx, s, {reg},
+             fmt::format("context accesses need a constant offset ({})", format_reg(r)));
+        return false;
+      }
+      CtxAccess c = check_ctx_access(ctx_, a.lo, static_cast<uint32_t>(size), write);
+      if (!c.ok) {
+        fail(c.read_only ? ErrorKind::WriteToReadOnly : ErrorKind::InvalidCtxAccess, idx, s, {reg},
+             fmt::format("invalid context {}: {}", what, c.why));
+        return false;
+      }
+      a.field = c.kind;
+      break;
+    }
+    case RegKind::MapValue: {
+      const MapDef& m = opts_.maps[r.map];
+      if (a.lo < 0 || a.hi > m.value_size)
+        return oob(m.value_size, fmt::format("the value of map '{}'", m.name));
+      if (write && m.read_only) {
+        fail(ErrorKind::WriteToReadOnly, idx, s, {reg}, fmt::format("map '{}' is read-only", m.name));
+        return false;
+      }
+      break;
+    }
+    case RegKind::Packet:
+    case RegKind::PacketMeta: {
+      const char* region = r.kind == RegKind::Packet ? "the packet" : "the packet metadata";
+      if (a.lo < 0) return oob(0, region);
+      if (r.range == kNoRange || int64_t{r.fixed} + off + static_cast<int64_t>(size) > r.range) {
+        fail(ErrorKind::OutOfBounds, idx, s, {reg},
+             fmt::format("{} of {} bytes at offset {} of {} is not proven below {} (r{}={})", what, size, off,
+                         region, r.kind == RegKind::Packet ? "data_end" : "data", reg, format_reg(r)));
+        return false;
+      }
+      if (write && !ctx_.packet_writable) {
+        fail(ErrorKind::WriteToReadOnly, idx, s, {reg},
+             fmt::format("{} programs may not write the packet", ctx_.name));
+        return false;
+      }
+      break;
+    }
+    case RegKind::Mem:
+      if (a.lo < 0 || a.hi > r.size) return oob(r.size, "the helper memory");
+      break;
+    default:
+      break;
+  }
+  *out = a;
+  return true;
+}
+
+bool Analyzer::check_helper_args(uint32_t idx,
+                                 State& s,
+                                 const HelperProto& proto,
+                                 int* map,
+                                 uint32_t* alloc) {
+  *map = -1;
+  *alloc = 0;
+  auto bad = [&](int reg, std::string msg) {
+    fail(ErrorKind::BadHelperArg, idx, s, {reg}, fmt::format("{} argument {}: {}", proto.name, reg, msg));
+    return false;
+  };
+  auto mem_arg = [&](int reg, uint64_t size, bool write, bool or_null) {
+    const RegValue& r = s.reg(reg);
+    if (or_null && r.kind == RegKind::Scalar && r.v.is_zero()) return true;
+    if (!r.is_pointer())
+      return bad(reg, fmt::format("expected a pointer to {} bytes of memory, got {}", size, format_reg(r)));
+    Access a;
+    if (!check_access(idx, s, reg, 0, size, write, true, &a)) return false;
+    // Memory a helper reads must not hold spilled pointers: it may copy them into a map or out.
+    if (!write && a.kind == RegKind::Stack && size > 0 &&
+        s.frames()[a.frame].stack.holds_pointer(static_cast<int>(a.lo), static_cast<int>(a.hi - a.lo))) {
+      fail(ErrorKind::PointerLeak, idx, s, {reg},
+           fmt::format("{} argument {}: the stack memory passed holds a spilled pointer", proto.name, reg));
+      return false;
+    }
+    return true;
+  };
+  for (int i = 0; i < 5; ++i) {
+    ArgKind k = proto.args[i];
+    int reg = i + 1;
+    if (k == ArgKind::None) continue;
+    // The kernel declares only the first two arguments of trace_printk; r3-r5 are read as they are.
+    if (proto.id == 6 && i >= 2 && !s.reg(reg).is_init()) continue;
+    if (!check_init(idx, s, reg)) return false;
+    const RegValue& r = s.reg(reg);
+    const MapDef* md = *map >= 0 ? &opts_.maps[*map] : nullptr;
+    switch (k) {
+      case ArgKind::ConstMapPtr:
+        if (r.kind != RegKind::MapPtr) return bad(reg, fmt::format("expected a map, got {}", format_reg(r)));
+        *map = static_cast<int>(r.map);
+        break;
+      case ArgKind::PtrToMapKey:
+      case ArgKind::PtrToMapValue:
+      case ArgKind::PtrToUninitMapValue: {
+        if (!md) return bad(reg, "no map argument precedes it");
+        uint32_t size = k == ArgKind::PtrToMapKey ? md->key_size : md->value_size;
+        bool write = k == ArgKind::PtrToUninitMapValue;
+        if (!mem_arg(reg, size, write, false)) return false;
+        if (write && r.kind == RegKind::Stack && r.v.is_const())
+          s.frames()[r.frame].stack.mark_init(static_cast<int>(r.v.value()), static_cast<int>(size));
+        break;
+      }
+      case ArgKind::PtrToMem:
+      case ArgKind::PtrToMemOrNull:
+      case ArgKind::PtrToUninitMem:
+      case ArgKind::PtrToUninitMemOrNull: {
+        if (i == 4) return bad(reg, "memory argument without a size");
+        const RegValue& sz = s.reg(reg + 1);
+        if (!check_init(idx, s, reg + 1)) return false;
+        if (sz.kind != RegKind::Scalar) return bad(reg + 1, "the size must be a scalar");
+        if (sz.v.umax > kMaxHelperSize)
+          return bad(reg + 1,
+                     fmt::format("the size is unbounded ({}); bound it before the call", format_reg(sz)));
+        bool zero_ok = proto.args[i + 1] != ArgKind::ConstSize;
+        if (!zero_ok && sz.v.umin == 0)
+          return bad(reg + 1, fmt::format("the size may be 0 ({})", format_reg(sz)));
+        bool write = k == ArgKind::PtrToUninitMem || k == ArgKind::PtrToUninitMemOrNull;
+        bool or_null = k == ArgKind::PtrToMemOrNull || k == ArgKind::PtrToUninitMemOrNull;
+        if (!mem_arg(reg, sz.v.umax, write, or_null)) return false;
+        if (write && r.kind == RegKind::Stack && r.v.is_const() && sz.v.umin > 0)
+          s.frames()[r.frame].stack.mark_init(static_cast<int>(r.v.value()), static_cast<int>(sz.v.umin));
+        break;
+      }
+      case ArgKind::ConstSize:
+      case ArgKind::ConstSizeOrZero:
+        if (r.kind != RegKind::Scalar) return bad(reg, "the size must be a scalar");
+        break;
+      case ArgKind::ConstAllocSizeOrZero:
+        if (r.kind != RegKind::Scalar || !r.v.is_const() || r.v.value() > kMaxHelperSize)
+          return bad(reg, fmt::format("the allocation size must be a known constant, got {}", format_reg(r)));
+        *alloc = static_cast<uint32_t>(r.v.value());
+        break;
+      case ArgKind::PtrToCtx:
+        if (r.kind != RegKind::Ctx || !r.v.is_zero())
+          return bad(reg, fmt::format("expected the context pointer, got {}", format_reg(r)));
+        break;
+      case ArgKind::PtrToStackOrNull:
+        if (!(r.kind == RegKind::Stack || (r.kind == RegKind::Scalar && r.v.is_zero())))
+          return bad(reg, fmt::format("expected a stack pointer or NULL, got {}", format_reg(r)));
+        break;
+      case ArgKind::PtrToFunc:
+        if (r.kind != RegKind::Func)
+          return bad(reg, fmt::format("expected a function, got {}", format_reg(r)));
+        break;
+      case ArgKind::PtrToSpinLock:
+        if (r.kind != RegKind::MapValue) return bad(reg, "expected a pointer into a map value");
+        if (!mem_arg(reg, 4, true, false)) return false;
+        break;
+      case ArgKind::PtrToAllocMem:
+        if (r.kind != RegKind::Mem || r.ref == 0 || !r.v.is_zero())
+          return bad(reg,
+                     fmt::format("expected a ringbuf record from ringbuf_reserve, got {}", format_reg(r)));
+        break;
+      case ArgKind::PtrToConstStr: {
+        if (r.kind != RegKind::MapValue || !opts_.maps[r.map].read_only || !r.v.is_const())
+          return bad(reg, "expected a constant string in a read-only map");
+        if (!mem_arg(reg, 1, false, false)) return false;
+        break;
+      }
+      case ArgKind::PtrToLong:
+        if (!mem_arg(reg, 8, true, false)) return false;
+        if (r.kind == RegKind::Stack && r.v.is_const())
+          s.frames()[r.frame].stack.mark_init(static_cast<int>(r.v.value()), 8);
+        break;
+      case ArgKind::Anything:
+      case ArgKind::None:
+        break;
+    }
+  }
+  return true;
+}
+
+bool Analyzer::exec_helper(uint32_t idx, State& s) {
+  const Insn& in = prog_.insns[idx];
+  const HelperProto* proto = in.src == 0 ? find_proto(static_cast<uint32_t>(in.imm)) : nullptr;
+  if (!proto) {
+    std::string_view kname = kernel_helper_name(static_cast<uint32_t>(in.imm));
+    fail(ErrorKind::UnknownHelper, idx, s, {},
+         kname.empty() ? fmt::format("helper {} does not exist", in.imm)
+                       : fmt::format("helper {} ({}) is not implemented by bpfvm", in.imm, kname));
+    return false;
+  }
+  int map = -1;
+  uint32_t alloc = 0;
+  if (!check_helper_args(idx, s, *proto, &map, &alloc)) return false;
+  // Callbacks: analyze the function once from a state where the caller's spilled values are
+  // forgotten (the callback may run any number of times and change them through its context).
+  if (proto->callback) {
+    const RegValue fn = s.reg(2);
+    RegValue args[5];
+    if (proto->id == 181) {  // loop(nr, fn, ctx, flags): fn(u32 index, void *ctx)
+      args[0] = RegValue::scalar(Scalar::of_size(4));
+      args[1] = s.reg(3);
+    } else {  // for_each_map_elem(map, fn, ctx, flags): fn(map, key, value, ctx)
+      const MapDef& md = opts_.maps[map];
+      args[0] = s.reg(1);
+      args[1] = RegValue::pointer(RegKind::Mem);
+      args[1].size = md.key_size;
+      args[2] = RegValue::pointer(RegKind::MapValue);
+      args[2].map = static_cast<uint32_t>(map);
+      args[3] = s.reg(3);
+    }
+    for (Frame& f : s.frames())
+      f.stack.forget_spills();
+    State out;
+    if (!call_function(idx, fn.map, s, args, &out)) return false;
+    if (!out.bottom()) {
+      const RegValue& r0 = out.reg(0);
+      if (r0.kind != RegKind::Scalar || r0.v.smin < 0 || r0.v.smax > 1) {
+        fail(ErrorKind::BadReturnValue, idx, out, {0},
+             fmt::format("the callback of {} must return 0 or 1", proto->name));
+        return false;
+      }
+      if (out.refs() != s.refs()) {
+        fail(ErrorKind::UnreleasedResource, idx, out, {},
+             "the callback leaks or releases a reference of its caller");
+        return false;
+      }
+    }
+  }
+  if (proto->releases_arg1) {
+    uint32_t ref = s.reg(1).ref;
+    s.release(ref);
+    s.for_each_value([ref](RegValue& r) {
+      if (r.ref == ref) r = RegValue::scalar(Scalar::top());
+    });
+  }
+  // Helpers that move the packet invalidate every packet pointer.
+  if (proto->id == 44 || proto->id == 54 || proto->id == 65) {
+    s.for_each_value([](RegValue& r) {
+      if (r.is_packet() || r.kind == RegKind::PacketEnd) r = RegValue::scalar(Scalar::top());
+    });
+  }
+  for (int r = 1; r <= 5; ++r)
+    s.reg(r) = RegValue::uninit();
+  RegValue r0 = RegValue::scalar(Scalar::top());
+  switch (proto->ret) {
+    case RetKind::PtrToMapValueOrNull:
+      r0 = RegValue::pointer(RegKind::MapValueOrNull);
+      r0.map = static_cast<uint32_t>(map);
+      r0.id = fresh_id(s, idx);
+      break;
+    case RetKind::PtrToAllocMemOrNull: {
+      uint32_t ref = idx + 2;
+      if (s.holds(ref)) {
+        fail(ErrorKind::UnreleasedResource, idx, s, {},
+             "a reservation made here on an earlier iteration is still held: it would leak");
+        return false;
+      }
+      r0 = RegValue::pointer(RegKind::MemOrNull);
+      r0.size = alloc;
+      r0.ref = ref;
+      r0.id = fresh_id(s, idx);
+      s.acquire(ref);
+      break;
+    }
+    default:
+      break;
+  }
+  s.reg(0) = r0;
+  return true;
+}
+
+bool Analyzer::check_exit(uint32_t idx, State& s) {
+  const RegValue& r0 = s.reg(0);
+  if (!r0.is_init()) {
+    fail(ErrorKind::UninitRegister, idx, s, {0}, "r0 is not initialized at exit");
+    return false;
+  }
+  if (r0.is_pointer()) {
+    fail(ErrorKind::PointerLeak, idx, s, {0}, "the program returns a pointer");
+    return false;
+  }
+  if (ctx_.ret_checked && (r0.v.smin < ctx_.ret_min || r0.v.smax > ctx_.ret_max)) {
+    fail(ErrorKind::BadReturnValue, idx, s, {0},
+         fmt::format("{} programs must return a value in [{}, {}]", ctx_.name, ctx_.ret_min, ctx_.ret_max));
+    return false;
+  }
+  if (!s.refs().empty()) {
+    uint32_t ref = s.refs().front();
+    fail(ErrorKind::UnreleasedResource, idx, s, {},
+         fmt::format("the ringbuf reservation made at pc {} is not released on this path",
+                     prog_.insns[ref - 2].pc));
+    return false;
+  }
+  return true;
+}
+
+bool Analyzer::check_subprog_exit(uint32_t idx, State& s) {
+  if (!check_init(idx, s, 0)) return false;
+  int callee = static_cast<int>(s.frames().size()) - 1;
+  bool leak = false;
+  auto points_into_callee = [&](const RegValue& r) { return r.kind == RegKind::Stack && r.frame == callee; };
+  if (points_into_callee(s.reg(0))) leak = true;
+  for (int f = 0; f < callee; ++f) {
+    for (const RegValue& r : s.frames()[f].regs)
+      leak |= points_into_callee(r);
+    s.frames()[f].stack.for_each_spill([&](RegValue& r) { leak |= points_into_callee(r); });
+  }
+  if (leak) {
+    fail(ErrorKind::PointerLeak, idx, s, {0},
+         "a pointer to the returning function's stack escapes to its caller");
+    return false;
+  }
+  return true;
+}
+
+}  // namespace bpfvm::verifier

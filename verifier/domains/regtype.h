@@ -1,0 +1,74 @@
+// Abstract register values: a kind (uninitialized, scalar, or one of the pointer kinds) and, for
+// pointers, the offset from the start of the region as a Scalar.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "verifier/domains/scalar.h"
+
+namespace bpfvm::verifier {
+
+enum class RegKind : uint8_t {
+  Uninit,          // never written, clobbered by a call, or of conflicting kinds on joined paths
+  Scalar,          // a number (`v` is its value)
+  Ctx,             // the program's context
+  Stack,           // a frame's stack (`frame`); offset relative to that frame's r10 (negative)
+  MapPtr,          // a map reference (`map`), from lddw
+  MapValue,        // inside a value of map `map`
+  MapValueOrNull,  // map_lookup_elem result before its null check
+  Packet,          // packet data (offset from data)
+  PacketEnd,       // data_end
+  PacketMeta,      // data_meta (offset from data_meta)
+  Mem,             // helper memory of `size` bytes (a ringbuf record)
+  MemOrNull,       // ringbuf_reserve result before its null check
+  Func,            // a subprogram address (lddw func), `map` = instruction index of its entry
+};
+
+const char* reg_kind_name(RegKind k);
+
+// For packet pointers, `range` bounds what comparisons with data_end proved: for every register of
+// the same `id`, data_end >= pointer - fixed + range. kNoRange: nothing proven.
+constexpr int32_t kNoRange = INT32_MIN;
+// The id of packet pointers whose offset from data is a constant (`fixed` is that constant).
+constexpr uint32_t kPacketBaseId = 1;
+
+struct RegValue {
+  RegKind kind = RegKind::Uninit;
+  uint8_t frame = 0;  // Stack: frame index (0 = main program)
+  uint32_t id = 0;    // null-check / packet-range sharing: registers with equal non-zero ids are copies
+  uint32_t ref = 0;   // Mem/MemOrNull: the reference (acquired resource) it holds, 0 if none
+  uint32_t map = 0;   // MapPtr/MapValue/MapValueOrNull: map index; Func: entry instruction
+  uint32_t size = 0;  // Mem/MemOrNull: region size in bytes
+  int32_t fixed = 0;  // Packet/PacketMeta: constant added since the id was given
+  int32_t range = kNoRange;  // Packet/PacketMeta
+  Scalar v;                  // Scalar: the value; pointers: the offset
+
+  static RegValue uninit() { return {}; }
+  static RegValue scalar(const Scalar& s) {
+    RegValue r;
+    r.kind = RegKind::Scalar;
+    r.v = s;
+    return r;
+  }
+  static RegValue pointer(RegKind k, int64_t off = 0) {
+    RegValue r;
+    r.kind = k;
+    r.v = Scalar::constant(static_cast<uint64_t>(off));
+    return r;
+  }
+  bool is_pointer() const { return kind != RegKind::Uninit && kind != RegKind::Scalar; }
+  bool is_init() const { return kind != RegKind::Uninit; }
+  bool is_packet() const { return kind == RegKind::Packet || kind == RegKind::PacketMeta; }
+  // Pointer kinds that accept adding a scalar offset.
+  bool allows_arithmetic() const {
+    return kind == RegKind::Ctx || kind == RegKind::Stack || kind == RegKind::MapValue || is_packet() ||
+           kind == RegKind::Mem;
+  }
+  bool operator==(const RegValue&) const = default;
+};
+
+// Least upper bound of two register values.
+RegValue join(const RegValue& a, const RegValue& b);
+
+}  // namespace bpfvm::verifier

@@ -1,0 +1,57 @@
+// One stack frame, byte by byte: uninitialized, an initialized scalar byte ("misc"), or part of an
+// 8-byte aligned spilled register that keeps its full abstract value (pointers survive spill/fill).
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "verifier/domains/regtype.h"
+#include "vm/isa.h"
+
+namespace bpfvm::verifier {
+
+enum class ByteKind : uint8_t { Uninit = 0, Misc = 1, Spill = 2 };
+
+class StackFrame {
+ public:
+  static constexpr int kSize = static_cast<int>(kStackSize);
+  static constexpr int kSlots = kSize / 8;
+
+  // Offsets are relative to the frame pointer: [-512, 0). Callers check bounds first.
+  ByteKind byte(int off) const { return static_cast<ByteKind>(bytes_[kSize + off]); }
+  const RegValue& spill(int off) const { return spills_[(kSize + off) / 8]; }
+
+  // A store of `size` bytes at constant offset `off`. `val` is the stored register (nullptr for an
+  // immediate); an aligned 8-byte store of a register becomes a spill.
+  void store(int off, int size, const RegValue* val);
+  // A store somewhere in [lo, hi_end) (variable offset): spills there are lost; bytes do not become
+  // initialized since no byte is surely written.
+  void store_somewhere(int lo, int hi_end);
+  // Marks [off, off + size) as initialized scalar bytes (helper output).
+  void mark_init(int off, int size);
+  // Spilled registers become plain scalar bytes (callbacks may have changed them).
+  void forget_spills();
+  // First uninitialized byte in [off, off + size), or 1 when all are initialized.
+  int first_uninit(int off, int size) const;
+  // The value a load of `size` bytes at `off` yields; all bytes must be initialized.
+  RegValue load(int off, int size, bool sign_ext) const;
+  // True if any byte in [off, off + size) belongs to a spilled pointer.
+  bool holds_pointer(int off, int size) const;
+
+  void join_with(const StackFrame& o);
+  bool operator==(const StackFrame& o) const = default;
+
+  // Visits every spilled register (to rename ids or invalidate packet pointers).
+  template <class F>
+  void for_each_spill(F&& f) {
+    for (int s = 0; s < kSlots; ++s)
+      if (bytes_[s * 8] == uint8_t(ByteKind::Spill)) f(spills_[s]);
+  }
+
+ private:
+  void destroy_spill(int slot);
+  std::array<uint8_t, kSize> bytes_{};
+  std::array<RegValue, kSlots> spills_{};
+};
+
+}  // namespace bpfvm::verifier

@@ -1,0 +1,153 @@
+#include "verifier/state.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace bpfvm::verifier {
+
+const char* reg_kind_name(RegKind k) {
+  switch (k) {
+    case RegKind::Uninit:
+      return "uninit";
+    case RegKind::Scalar:
+      return "scalar";
+    case RegKind::Ctx:
+      return "ctx";
+    case RegKind::Stack:
+      return "fp";
+    case RegKind::MapPtr:
+      return "map_ptr";
+    case RegKind::MapValue:
+      return "map_value";
+    case RegKind::MapValueOrNull:
+      return "map_value_or_null";
+    case RegKind::Packet:
+      return "pkt";
+    case RegKind::PacketEnd:
+      return "pkt_end";
+    case RegKind::PacketMeta:
+      return "pkt_meta";
+    case RegKind::Mem:
+      return "mem";
+    case RegKind::MemOrNull:
+      return "mem_or_null";
+    case RegKind::Func:
+      return "func";
+  }
+  return "?";
+}
+
+namespace {
+
+bool is_null_scalar(const RegValue& r) {
+  return r.kind == RegKind::Scalar && r.v.is_zero();
+}
+
+RegKind or_null(RegKind k) {
+  if (k == RegKind::MapValue) return RegKind::MapValueOrNull;
+  if (k == RegKind::Mem) return RegKind::MemOrNull;
+  return k;
+}
+
+RegValue join_packet(const RegValue& a, const RegValue& b) {
+  RegValue r = a;
+  r.v = a.v.join(b.v);
+  if (a.id == b.id && a.fixed == b.fixed) {
+    r.range = (a.range == kNoRange || b.range == kNoRange) ? kNoRange : std::min(a.range, b.range);
+    return r;
+  }
+  // Re-base both ranges on the register itself: data_end >= ptr + (range - fixed).
+  r.id = 0;
+  r.fixed = 0;
+  if (a.range == kNoRange || b.range == kNoRange) {
+    r.range = kNoRange;
+  } else {
+    int64_t m = std::min(int64_t{a.range} - a.fixed, int64_t{b.range} - b.fixed);
+    r.range = static_cast<int32_t>(std::clamp<int64_t>(m, INT32_MIN + 1, INT32_MAX));
+  }
+  return r;
+}
+
+}  // namespace
+
+RegValue join(const RegValue& a, const RegValue& b) {
+  if (a == b) return a;
+  if (a.kind == RegKind::Uninit || b.kind == RegKind::Uninit) return RegValue{};
+  if (a.kind == RegKind::Scalar && b.kind == RegKind::Scalar) return RegValue::scalar(a.v.join(b.v));
+  // A nullable pointer joined with NULL (or a checked pointer with NULL) is nullable.
+  auto nullable = [](RegKind k) {
+    return k == RegKind::MapValue || k == RegKind::Mem || k == RegKind::MapValueOrNull ||
+           k == RegKind::MemOrNull;
+  };
+  if (is_null_scalar(b) && nullable(a.kind)) return join(b, a);
+  if (is_null_scalar(a) && nullable(b.kind)) {
+    RegValue r = b;
+    r.kind = or_null(b.kind);
+    r.id = 0;
+    return r;
+  }
+  RegKind ka = a.kind, kb = b.kind;
+  if (ka != kb) {
+    if (or_null(ka) == kb)
+      ka = kb;
+    else if (or_null(kb) == ka)
+      kb = ka;
+    else
+      return RegValue{};
+  }
+  if (a.frame != b.frame || a.map != b.map || a.ref != b.ref) return RegValue{};
+  if (ka == RegKind::Packet || ka == RegKind::PacketMeta) return join_packet(a, b);
+  RegValue r = a;
+  r.kind = ka;
+  r.v = a.v.join(b.v);
+  r.size = std::min(a.size, b.size);
+  if (a.id != b.id) r.id = 0;
+  return r;
+}
+
+bool State::holds(uint32_t ref) const {
+  return std::binary_search(refs_.begin(), refs_.end(), ref);
+}
+
+void State::acquire(uint32_t ref) {
+  auto it = std::lower_bound(refs_.begin(), refs_.end(), ref);
+  if (it == refs_.end() || *it != ref) refs_.insert(it, ref);
+}
+
+void State::release(uint32_t ref) {
+  auto it = std::lower_bound(refs_.begin(), refs_.end(), ref);
+  if (it != refs_.end() && *it == ref) refs_.erase(it);
+}
+
+void State::join_with(const State& o) {
+  if (o.bottom()) return;
+  if (bottom()) {
+    *this = o;
+    return;
+  }
+  size_t n = std::min(frames_.size(), o.frames_.size());
+  frames_.resize(n);
+  for (size_t f = 0; f < n; ++f) {
+    Frame& a = frames_[f];
+    const Frame& b = o.frames_[f];
+    for (int r = 0; r < kNumRegs; ++r)
+      a.regs[r] = join(a.regs[r], b.regs[r]);
+    a.stack.join_with(b.stack);
+  }
+  for (uint32_t r : o.refs_)
+    acquire(r);
+}
+
+std::string BranchTrail::to_string() const {
+  std::string s;
+  uint32_t n = std::min<uint32_t>(count, kLen);
+  for (uint32_t i = count - n; i < count; ++i) {
+    uint32_t it = items[i % kLen];
+    if (!s.empty()) s += " -> ";
+    s += fmt::format("{}:{}", it >> 1, (it & 1) ? "taken" : "fallthrough");
+  }
+  return s;
+}
+
+}  // namespace bpfvm::verifier

@@ -1,0 +1,431 @@
+// Abstract semantics of each instruction kind: how the state changes, assuming the checks of
+// assertions.cpp passed.
+#include <fmt/format.h>
+
+#include "helpers/proto.h"
+#include "verifier/analyzer.h"
+
+namespace bpfvm::verifier {
+namespace {
+
+constexpr int32_t kMaxFixed = 1 << 29;
+
+// Forgets that `r` shares its id with other registers.
+void drop_id(RegValue& r) {
+  if (r.is_packet() && r.range != kNoRange) {
+    int64_t m = int64_t{r.range} - r.fixed;
+    r.range = m < -kMaxFixed ? kNoRange : static_cast<int32_t>(std::min<int64_t>(m, INT32_MAX));
+  }
+  r.fixed = 0;
+  r.id = 0;
+}
+
+RegValue loaded_scalar(uint32_t size, bool sign_ext) {
+  if (sign_ext && size < 8) {
+    int64_t lim = int64_t{1} << (size * 8 - 1);
+    return RegValue::scalar(Scalar::srange(-lim, lim - 1));
+  }
+  return RegValue::scalar(Scalar::of_size(size));
+}
+
+}  // namespace
+
+uint32_t Analyzer::fresh_id(State& s, uint32_t idx) {
+  uint32_t id = idx + 2;  // never 0 (none) nor kPacketBaseId
+  s.for_each_value([id](RegValue& r) {
+    if (r.id == id) drop_id(r);
+  });
+  return id;
+}
+
+bool Analyzer::exec(uint32_t idx, State& s) {
+  const Insn& in = prog_.insns[idx];
+  const OpInfo& info = in.info();
+  switch (info.form) {
+    case Form::AluImm:
+    case Form::AluReg:
+    case Form::AluNeg:
+    case Form::End:
+      return exec_alu(idx, s);
+    case Form::Lddw:
+      return exec_lddw(idx, s);
+    case Form::Ldx:
+    case Form::LoadAcquire:
+      return exec_load(idx, s, in.dst, in.src, in.off, info.size, info.sign_ext);
+    case Form::St:
+      return exec_store(idx, s, in.dst, in.off, info.size,
+                        RegValue::scalar(Scalar::constant(static_cast<uint64_t>(int64_t{in.imm}))), -1);
+    case Form::Stx:
+    case Form::StoreRelease:
+      if (!check_init(idx, s, in.src)) return false;
+      return exec_store(idx, s, in.dst, in.off, info.size, s.reg(in.src), in.src);
+    case Form::Atomic:
+      return exec_atomic(idx, s);
+    case Form::LdAbs:
+    case Form::LdInd:
+      return exec_ldabs(idx, s);
+    case Form::Call:
+      return exec_helper(idx, s);
+    case Form::CallLocal:
+      return call_local(idx, s);
+    default:
+      fail(ErrorKind::Unsupported, idx, s, {},
+           fmt::format("instruction '{}' is not supported by the verifier", info.mnemonic));
+      return false;
+  }
+}
+
+bool Analyzer::exec_alu(uint32_t idx, State& s) {
+  const Insn& in = prog_.insns[idx];
+  const OpInfo& info = in.info();
+  AluOp op = info.alu;
+  bool unary = info.form == Form::AluNeg || info.form == Form::End;
+  bool reads_dst = op != AluOp::Mov && op != AluOp::Movsx;
+  if (reads_dst && !check_init(idx, s, in.dst)) return false;
+  if (info.src_reg && !unary && !check_init(idx, s, in.src)) return false;
+  RegValue src = info.src_reg && !unary
+                     ? s.reg(in.src)
+                     : RegValue::scalar(Scalar::constant(static_cast<uint64_t>(int64_t{in.imm})));
+  RegValue& dst = s.reg(in.dst);
+  unsigned ext = info.ext_bits ? info.ext_bits : static_cast<unsigned>(in.imm);
+  if (op == AluOp::Mov && info.is64) {
+    dst = src;
+    return true;
+  }
+  if (!src.is_pointer() && (!reads_dst || !dst.is_pointer())) {
+    const Scalar& a = reads_dst ? dst.v : src.v;
+    dst = RegValue::scalar(alu(op, info.is64, a, src.v, ext));
+    return true;
+  }
+  // Pointer arithmetic.
+  const char* opname = info.mnemonic.data();
+  if (!info.is64 || unary || (op != AluOp::Add && op != AluOp::Sub)) {
+    fail(ErrorKind::BadPointerArithmetic, idx, s, {in.dst, in.src},
+         fmt::format("'{}' on a pointer is prohibited (only 64-bit add/sub of a scalar)", opname));
+    return false;
+  }
+  if (dst.is_pointer() && src.is_pointer()) {
+    bool same = op == AluOp::Sub && dst.kind == src.kind &&
+                (dst.is_packet() || (dst.kind == RegKind::Stack && dst.frame == src.frame) ||
+                 (dst.kind == RegKind::MapValue && dst.map == src.map));
+    if (!same) {
+      fail(
+          ErrorKind::BadPointerArithmetic, idx, s, {in.dst, in.src},
+          "arithmetic between two pointers is prohibited (except subtracting pointers into the same region)");
+      return false;
+    }
+    dst = RegValue::scalar(alu(AluOp::Sub, true, dst.v, src.v));
+    return true;
+  }
+  if (!dst.is_pointer() && op == AluOp::Sub) {
+    fail(ErrorKind::BadPointerArithmetic, idx, s, {in.dst, in.src},
+         "subtracting a pointer from a scalar is prohibited");
+    return false;
+  }
+  RegValue ptr = dst.is_pointer() ? dst : src;
+  const Scalar& k = dst.is_pointer() ? src.v : dst.v;
+  int pr = dst.is_pointer() ? in.dst : in.src;
+  if (!ptr.allows_arithmetic()) {
+    fail(ErrorKind::BadPointerArithmetic, idx, s, {pr},
+         fmt::format("arithmetic on a {} pointer is prohibited{}", reg_kind_name(ptr.kind),
+                     ptr.kind == RegKind::MapValueOrNull || ptr.kind == RegKind::MemOrNull
+                         ? " before its null check"
+                         : ""));
+    return false;
+  }
+  RegValue r = ptr;
+  r.v = alu(op, true, ptr.v, k);
+  if (r.is_packet()) {
+    if (k.is_const()) {
+      int64_t d = static_cast<int64_t>(k.value());
+      int64_t f = op == AluOp::Add ? int64_t{r.fixed} + d : int64_t{r.fixed} - d;
+      if (f < -kMaxFixed || f > kMaxFixed) {
+        r.id = 0, r.fixed = 0, r.range = kNoRange;
+      } else {
+        r.fixed = static_cast<int32_t>(f);
+      }
+    } else {
+      r.id = fresh_id(s, idx);
+      r.fixed = 0;
+      r.range = kNoRange;
+    }
+  }
+  s.reg(in.dst) = r;
+  return true;
+}
+
+bool Analyzer::exec_lddw(uint32_t idx, State& s) {
+  const Insn& in = prog_.insns[idx];
+  RegValue& d = s.reg(in.dst);
+  auto src = static_cast<LddwSrc>(in.src);
+  switch (src) {
+    case LddwSrc::Imm64:
+      d = RegValue::scalar(Scalar::constant(in.imm64));
+      return true;
+    case LddwSrc::MapFd:
+    case LddwSrc::MapIdx:
+    case LddwSrc::MapValue:
+    case LddwSrc::MapIdxValue: {
+      uint32_t m = static_cast<uint32_t>(in.imm);
+      if (m >= opts_.maps.size()) {
+        fail(ErrorKind::InvalidMapRef, idx, s, {},
+             fmt::format("map index {} is out of range ({} maps)", m, opts_.maps.size()));
+        return false;
+      }
+      if (src == LddwSrc::MapFd || src == LddwSrc::MapIdx) {
+        // Interchangeable maps share one index, so that a pointer to either joins (see canon_map_).
+        d = RegValue::pointer(RegKind::MapPtr);
+        d.map = canon_map_[m];
+        return true;
+      }
+      uint32_t off = static_cast<uint32_t>(in.imm64 >> 32);
+      const MapDef& md = opts_.maps[m];
+      if (md.type != MapType::Array || off >= md.value_size) {
+        fail(ErrorKind::InvalidMapRef, idx, s, {},
+             fmt::format(
+                 "direct value access needs an array map and an offset below its value size (map '{}', "
+                 "offset {})",
+                 md.name, off));
+        return false;
+      }
+      d = RegValue::pointer(RegKind::MapValue, off);
+      d.map = canon_map_[m];
+      return true;
+    }
+    case LddwSrc::Func:
+      d = RegValue::pointer(RegKind::Func);
+      d.map = static_cast<uint32_t>(in.target);
+      return true;
+    default:
+      fail(ErrorKind::Unsupported, idx, s, {}, "lddw of a BTF id is not supported");
+      return false;
+  }
+}
+
+bool Analyzer::exec_load(uint32_t idx,
+                         State& s,
+                         int dst,
+                         int base,
+                         int32_t off,
+                         uint32_t size,
+                         bool sign_ext) {
+  if (!check_init(idx, s, base)) return false;
+  Access a;
+  if (!check_access(idx, s, base, off, size, false, false, &a)) return false;
+  RegValue v = loaded_scalar(size, sign_ext);
+  if (a.kind == RegKind::Stack) {
+    if (a.const_off)
+      v = s.frames()[a.frame].stack.load(static_cast<int>(a.lo), static_cast<int>(size), sign_ext);
+  } else if (a.kind == RegKind::Ctx && a.field != FieldKind::Scalar) {
+    RegKind k = a.field == FieldKind::Packet      ? RegKind::Packet
+                : a.field == FieldKind::PacketEnd ? RegKind::PacketEnd
+                                                  : RegKind::PacketMeta;
+    v = RegValue::pointer(k);
+    v.id = kPacketBaseId;
+  }
+  s.reg(dst) = v;
+  return true;
+}
+
+bool Analyzer::exec_store(uint32_t idx,
+                          State& s,
+                          int base,
+                          int32_t off,
+                          uint32_t size,
+                          const RegValue& val,
+                          int src) {
+  if (!check_init(idx, s, base)) return false;
+  Access a;
+  if (!check_access(idx, s, base, off, size, true, false, &a)) return false;
+  if (val.is_pointer()) {
+    if (a.kind != RegKind::Stack) {
+      fail(ErrorKind::PointerLeak, idx, s, {base, src},
+           fmt::format("storing a {} pointer into {} memory leaks it", reg_kind_name(val.kind),
+                       reg_kind_name(a.kind)));
+      return false;
+    }
+    if (size != 8 || !a.const_off) {
+      fail(ErrorKind::PointerLeak, idx, s, {base, src},
+           "pointers may only be spilled whole (8 bytes, constant offset)");
+      return false;
+    }
+  }
+  if (a.kind == RegKind::Stack) {
+    StackFrame& st = s.frames()[a.frame].stack;
+    if (a.const_off)
+      st.store(static_cast<int>(a.lo), static_cast<int>(size), &val);
+    else
+      st.store_somewhere(static_cast<int>(a.lo), static_cast<int>(a.hi));
+  }
+  return true;
+}
+
+bool Analyzer::exec_atomic(uint32_t idx, State& s) {
+  const Insn& in = prog_.insns[idx];
+  const OpInfo& info = in.info();
+  if (!check_init(idx, s, in.dst) || !check_init(idx, s, in.src)) return false;
+  if (s.reg(in.src).is_pointer()) {
+    fail(ErrorKind::PointerLeak, idx, s, {in.src}, "atomic operations take a scalar operand");
+    return false;
+  }
+  if (info.atomic == AtomicOp::Cmpxchg && !check_init(idx, s, 0)) return false;
+  RegKind k = s.reg(in.dst).kind;
+  if (k != RegKind::Stack && k != RegKind::MapValue && k != RegKind::Mem &&
+      !(k == RegKind::Ctx && ctx_.raw)) {
+    fail(ErrorKind::InvalidMemAccess, idx, s, {in.dst},
+         fmt::format("atomic operation on a {} pointer is not allowed", reg_kind_name(k)));
+    return false;
+  }
+  Access a;
+  if (!check_access(idx, s, in.dst, in.off, info.size, false, false, &a)) return false;
+  if (!check_access(idx, s, in.dst, in.off, info.size, true, false, &a)) return false;
+  if (a.kind == RegKind::Stack) {
+    StackFrame& st = s.frames()[a.frame].stack;
+    if (a.const_off)
+      st.store(static_cast<int>(a.lo), static_cast<int>(info.size), nullptr);
+    else
+      st.store_somewhere(static_cast<int>(a.lo), static_cast<int>(a.hi));
+  }
+  if (info.atomic == AtomicOp::Cmpxchg)
+    s.reg(0) = RegValue::scalar(Scalar::of_size(info.size));
+  else if (info.fetch)
+    s.reg(in.src) = RegValue::scalar(Scalar::of_size(info.size));
+  return true;
+}
+
+bool Analyzer::exec_ldabs(uint32_t idx, State& s) {
+  const Insn& in = prog_.insns[idx];
+  const OpInfo& info = in.info();
+  if (!ctx_.ld_abs) {
+    fail(ErrorKind::Unsupported, idx, s, {},
+         fmt::format("legacy packet loads are not allowed in {} programs", ctx_.name));
+    return false;
+  }
+  if (!check_init(idx, s, 6)) return false;
+  if (s.reg(6).kind != RegKind::Ctx) {
+    fail(ErrorKind::BadHelperArg, idx, s, {6}, "legacy packet loads need the context in r6");
+    return false;
+  }
+  if (info.form == Form::LdInd) {
+    if (!check_init(idx, s, in.src)) return false;
+    if (s.reg(in.src).is_pointer()) {
+      fail(ErrorKind::BadPointerArithmetic, idx, s, {in.src},
+           "the index of a legacy packet load must be a scalar");
+      return false;
+    }
+  }
+  for (int r = 1; r <= 5; ++r)
+    s.reg(r) = RegValue::uninit();
+  s.reg(0) = RegValue::scalar(Scalar::of_size(info.size));
+  return true;
+}
+
+void Analyzer::exec_cond(uint32_t idx, State& fall, State& taken) {
+  const Insn& in = prog_.insns[idx];
+  const OpInfo& info = in.info();
+  if (!check_init(idx, fall, in.dst) || (info.src_reg && !check_init(idx, fall, in.src))) {
+    fall.set_bottom();
+    taken.set_bottom();
+    return;
+  }
+  taken = fall;
+  Cond cond = info.cond;
+  bool is64 = info.is64;
+  RegValue imm = RegValue::scalar(Scalar::constant(static_cast<uint64_t>(int64_t{in.imm})));
+  auto apply = [&](State& st, bool tk) {
+    RegValue& a = st.reg(in.dst);
+    RegValue bcopy = info.src_reg ? st.reg(in.src) : imm;
+    RegValue& b = info.src_reg ? st.reg(in.src) : bcopy;
+    if (a.kind == RegKind::Scalar && b.kind == RegKind::Scalar) {
+      refine(cond, tk, is64, a.v, b.v);
+      if (a.v.is_bottom() || b.v.is_bottom()) st.set_bottom();
+      return;
+    }
+    bool eqne = cond == Cond::Eq || cond == Cond::Ne;
+    auto nullable = [](const RegValue& r) {
+      return r.kind == RegKind::MapValueOrNull || r.kind == RegKind::MemOrNull;
+    };
+    auto is_zero = [](const RegValue& r) { return r.kind == RegKind::Scalar && r.v.is_zero(); };
+    RegValue* p = nullptr;
+    if (is64 && eqne && is_zero(b))
+      p = &a;
+    else if (is64 && eqne && is_zero(a))
+      p = &b;
+    if (p && p->is_pointer()) {
+      bool is_null = (cond == Cond::Eq) == tk;
+      if (!nullable(*p)) {
+        if (is_null) st.set_bottom();  // pointers of these kinds are never NULL
+        return;
+      }
+      RegValue target = *p;
+      auto matches = [&](const RegValue& r) {
+        return nullable(r) && ((target.id != 0 && r.id == target.id) || &r == p);
+      };
+      if (is_null) {
+        if (target.ref) st.release(target.ref);
+        st.for_each_value([&](RegValue& r) {
+          if (matches(r)) r = RegValue::scalar(Scalar::constant(0));
+        });
+      } else {
+        st.for_each_value([&](RegValue& r) {
+          if (matches(r)) r.kind = r.kind == RegKind::MapValueOrNull ? RegKind::MapValue : RegKind::Mem;
+        });
+      }
+      return;
+    }
+    // Packet bounds: pkt vs pkt_end, meta vs data.
+    if (!is64 || eqne || cond == Cond::Set) return;
+    RegValue* ptr = nullptr;
+    Cond c = cond;
+    auto is_end_for = [](const RegValue& x, const RegValue& end) {
+      if (x.kind == RegKind::Packet) return end.kind == RegKind::PacketEnd;
+      if (x.kind == RegKind::PacketMeta) return end.kind == RegKind::Packet && end.v.is_zero();
+      return false;
+    };
+    if (is_end_for(a, b)) {
+      ptr = &a;
+    } else if (is_end_for(b, a)) {
+      ptr = &b;
+      c = swap_cond(c);
+    } else {
+      return;
+    }
+    // Now `ptr c end`. Which outcome proves ptr <= end (strict: ptr < end)?
+    bool proves = false, strict = false;
+    switch (c) {
+      case Cond::Gt:
+        proves = !tk;
+        break;
+      case Cond::Ge:
+        proves = !tk, strict = true;
+        break;
+      case Cond::Lt:
+        proves = tk, strict = true;
+        break;
+      case Cond::Le:
+        proves = tk;
+        break;
+      default:
+        return;
+    }
+    if (!proves) return;
+    RegValue t = *ptr;
+    int32_t nr = t.fixed + (strict ? 1 : 0);
+    auto upd = [&](RegValue& r) {
+      if (r.range == kNoRange || r.range < nr) r.range = nr;
+    };
+    if (t.id != 0) {
+      st.for_each_value([&](RegValue& r) {
+        if (r.kind == t.kind && r.id == t.id) upd(r);
+      });
+    } else {
+      upd(*ptr);
+    }
+  };
+  apply(fall, false);
+  apply(taken, true);
+  fall.trail().push(in.pc, false);
+  taken.trail().push(in.pc, true);
+}
+
+}  // namespace bpfvm::verifier

@@ -1,0 +1,54 @@
+// The bpfvm verifier: a sound static analysis of a decoded program (abstract interpretation over the
+// CFG with known-bits and range domains, per-byte stack tracking, typed pointers). A program it
+// accepts does not fault in the checked interpreter: every load and store stays inside its region,
+// no uninitialized register or stack byte is read, helpers get the arguments their prototypes ask
+// for, every loop terminates and resources are released.
+//
+// Loops: a loop head's state is computed one iteration at a time (back edges are not joined into
+// the head); the loop is proven to terminate when the back-edge state becomes empty after finitely
+// many iterations. A repeating head state (no progress) or more than max_loop_iterations iterations
+// is rejected as UnboundedLoop naming the loop head. docs in verifier/README.md.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "verifier/report.h"
+#include "vm/decode.h"
+#include "vm/elf/prog_type.h"
+#include "vm/map_def.h"
+#include "vm/result.h"
+
+namespace bpfvm::verifier {
+
+struct VerifyOptions {
+  ProgType type = ProgType::Raw;
+  // Index = the map index of lddw src 5/6 (MapIdx/MapIdxValue); src 1/2 (map fd / map value) imms
+  // are taken as indexes too.
+  std::vector<MapDef> maps;
+  uint32_t raw_ctx_size = 0;               // ProgType::Raw: bytes of input memory (r1), also in r2
+  uint64_t max_steps = 1'000'000;          // analysis budget in abstract instruction steps
+  uint32_t max_loop_iterations = 100'000;  // per loop entry
+  bool collect_log = false;                // fill VerifyResult::log with the state at every block entry
+};
+
+struct VerifyStats {
+  uint64_t insns_analysed = 0;  // abstract instruction steps
+  double seconds = 0;
+  size_t peak_states = 0;  // most pending block states held at once
+  uint32_t max_loop_iterations = 0;
+};
+
+struct VerifyResult {
+  bool accepted = false;
+  std::vector<Diagnostic> errors;
+  std::vector<Diagnostic> warnings;  // Unreachable code
+  VerifyStats stats;
+  std::string log;
+};
+
+// Errors of the input itself (empty program) are an Error; verdicts are in VerifyResult.
+Result<VerifyResult> verify(const Program& program, const VerifyOptions& opts);
+
+}  // namespace bpfvm::verifier
