@@ -24,6 +24,8 @@ struct PacketState {
   uint32_t* ctx_data = nullptr;
   uint32_t* ctx_data_end = nullptr;
   uint32_t* ctx_data_meta = nullptr;
+  // __sk_buff.len (data_end - data): skb_change_tail updates it. nullptr for XDP.
+  uint32_t* ctx_len = nullptr;
   // Smallest headroom adjust_head must leave (the kernel keeps room for struct xdp_frame).
   uint32_t min_headroom = 0;
 };

@@ -57,6 +57,22 @@ void sync_ctx(PacketState& p) {
   if (p.ctx_data != nullptr) *p.ctx_data = static_cast<uint32_t>(base + p.data);
   if (p.ctx_data_end != nullptr) *p.ctx_data_end = static_cast<uint32_t>(base + p.data_end);
   if (p.ctx_data_meta != nullptr) *p.ctx_data_meta = static_cast<uint32_t>(base + p.data_meta);
+  if (p.ctx_len != nullptr) *p.ctx_len = p.data_end - p.data;
+}
+
+// The packet bytes [data + offset, data + offset + len), or nullptr with the kernel's error in
+// *err (bpf_xdp_pointer: -EFAULT for offsets or lengths above 0xffff, -EINVAL past the end).
+uint8_t* packet_range(PacketState& p, uint64_t offset64, uint64_t len64, int64_t* err) {
+  uint32_t offset = static_cast<uint32_t>(offset64), len = static_cast<uint32_t>(len64);
+  if (offset > 0xffff || len > 0xffff) {
+    *err = -EFAULT;
+    return nullptr;
+  }
+  if (uint64_t(offset) + len > p.data_end - p.data) {
+    *err = -EINVAL;
+    return nullptr;
+  }
+  return p.buf + p.data + offset;
 }
 
 // ---- XDP -------------------------------------------------------------------------------------------
@@ -101,6 +117,30 @@ uint64_t xdp_adjust_meta(HelperCall& call, uint64_t ctx, uint64_t delta, uint64_
   if ((metalen & 3) != 0 || metalen > kXdpMaxMetaLen) return errno_ret(-EACCES);
   p->data_meta = static_cast<uint32_t>(meta);
   sync_ctx(*p);
+  return 0;
+}
+
+uint64_t xdp_load_bytes(HelperCall& call, uint64_t ctx, uint64_t offset, uint64_t to, uint64_t len, uint64_t) {
+  PacketState* p = packet_arg(call);
+  if (p == nullptr) return 0;
+  void* d = mem_arg(call, to, static_cast<uint32_t>(len), true, "destination");
+  if (d == nullptr) return 0;
+  int64_t err = 0;
+  const uint8_t* src = packet_range(*p, offset, len, &err);
+  if (src == nullptr) return errno_ret(err);
+  std::memcpy(d, src, static_cast<uint32_t>(len));
+  return 0;
+}
+
+uint64_t xdp_store_bytes(HelperCall& call, uint64_t ctx, uint64_t offset, uint64_t from, uint64_t len, uint64_t) {
+  PacketState* p = packet_arg(call);
+  if (p == nullptr) return 0;
+  const void* s = mem_arg(call, from, static_cast<uint32_t>(len), false, "source");
+  if (s == nullptr) return 0;
+  int64_t err = 0;
+  uint8_t* dst = packet_range(*p, offset, len, &err);
+  if (dst == nullptr) return errno_ret(err);
+  std::memmove(dst, s, static_cast<uint32_t>(len));
   return 0;
 }
 
@@ -191,6 +231,20 @@ uint64_t skb_store_bytes(HelperCall& call,
   uint64_t pkt_len = p->data_end - p->data;
   if (offset > INT_MAX || uint64_t(offset) + len > pkt_len) return errno_ret(-EFAULT);
   std::memmove(p->buf + p->data + offset, s, len);
+  return 0;
+}
+
+// bpf_skb_change_tail: the packet becomes `new_len` bytes from data, grown with zeros. bpfvm's
+// limit is the packet buffer (the kernel's is BPF_SKB_MAX_LEN); the minimum is the Ethernet header.
+uint64_t skb_change_tail(HelperCall& call, uint64_t ctx, uint64_t new_len64, uint64_t flags, uint64_t, uint64_t) {
+  PacketState* p = packet_arg(call);
+  if (p == nullptr) return 0;
+  uint32_t new_len = static_cast<uint32_t>(new_len64);
+  if (flags != 0 || new_len < kEthHlen || uint64_t(p->data) + new_len > p->capacity) return errno_ret(-EINVAL);
+  uint32_t end = p->data + new_len;
+  if (end > p->data_end) std::memset(p->buf + p->data_end, 0, end - p->data_end);
+  p->data_end = end;
+  sync_ctx(*p);
   return 0;
 }
 
@@ -299,6 +353,9 @@ void register_packet_helpers(HelperTable& table) {
   (void)add_kernel_helper(table, "skb_store_bytes", skb_store_bytes);
   (void)add_kernel_helper(table, "l3_csum_replace", l3_csum_replace);
   (void)add_kernel_helper(table, "l4_csum_replace", l4_csum_replace);
+  (void)add_kernel_helper(table, "skb_change_tail", skb_change_tail);
+  (void)add_kernel_helper(table, "xdp_load_bytes", xdp_load_bytes);
+  (void)add_kernel_helper(table, "xdp_store_bytes", xdp_store_bytes);
 }
 
 }  // namespace detail

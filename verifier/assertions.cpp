@@ -340,8 +340,8 @@ bool Analyzer::exec_helper(uint32_t idx, State& s) {
       if (r.ref == ref) r = RegValue::scalar(Scalar::top());
     });
   }
-  // Helpers that move the packet invalidate every packet pointer.
-  if (proto->id == 44 || proto->id == 54 || proto->id == 65) {
+  // Helpers that move or resize the packet invalidate every packet pointer.
+  if (proto->changes_packet) {
     s.for_each_value([](RegValue& r) {
       if (r.is_packet() || r.kind == RegKind::PacketEnd) r = RegValue::scalar(Scalar::top());
     });

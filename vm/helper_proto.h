@@ -48,6 +48,9 @@ struct HelperProto {
   bool gpl_only;
   bool releases_arg1;  // ringbuf_submit/discard release the reservation passed in r1
   bool callback;       // calls a BPF function (loop, for_each_map_elem)
+  // May move or resize the packet (the kernel's bpf_helper_changes_pkt_data): packet pointers
+  // derived before the call are invalid after it.
+  bool changes_packet = false;
 };
 
 }  // namespace bpfvm

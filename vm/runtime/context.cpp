@@ -173,6 +173,7 @@ Status build_skb(ProgType type, const ContextInput& in, RunScratch& s, BuiltCont
   c.packet.ctx_data = &skb->data;
   c.packet.ctx_data_end = &skb->data_end;
   c.packet.ctx_data_meta = &skb->data_meta;
+  c.packet.ctx_len = &skb->len;
   c.ctx = s.ctx_area();
   c.ctx_size = sizeof(SkBuff);
   c.has_packet = true;
