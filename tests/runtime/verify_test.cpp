@@ -3,13 +3,15 @@
 #include <gtest/gtest.h>
 
 #include "vm/asm.h"
+#include "vm/runtime/input.h"
 #include "vm/runtime/object.h"
 #include "vm/runtime/vm.h"
 
 namespace bpfvm {
 namespace {
 
-const std::string kCounter = std::string(BPFVM_BINARY_DIR) + "/examples/xdp_counter.o";
+const std::string kTailCalls = std::string(BPFVM_BINARY_DIR) + "/tests/corpus/tail_calls.o";
+const std::string kTcpSyn = std::string(BPFVM_SOURCE_DIR) + "/examples/tcp_syn.pkt";
 
 // Reads the u64 at r1 + 8: safe for 16 bytes of memory, not for fewer.
 constexpr const char* kReadAt8 = "ldxdw %r0, [%r1+8]\nexit\n";
@@ -119,17 +121,52 @@ TEST(RuntimeVerify, VerifyErrorsNameTheProblem) {
   EXPECT_NE(br.error().msg.find("badmap"), std::string::npos);
 }
 
-TEST(RuntimeVerify, XdpCounterExampleIsAcceptedWithItsMapsAndRunsUnchecked) {
-  auto o = Object::open(kCounter);
+// tail_calls.o: dispatch tail-calls handle_tcp / handle_udp through a prog array. A tail call
+// continues in the caller's mode, so dispatch runs unchecked only once every program is verified.
+TEST(RuntimeVerify, ObjectWithMapsAndTailCallsRunsUncheckedOnlyWhenEveryProgramIsVerified) {
+  auto o = Object::open(kTailCalls);
   ASSERT_TRUE(o.ok()) << o.error().to_string();
-  auto v = (*o)->verify(0);
+  Object& obj = **o;
+  auto d = obj.select_program("dispatch", "");
+  ASSERT_TRUE(d.ok());
+  auto pkt = read_file(kTcpSyn);
+  ASSERT_TRUE(pkt.ok());
+  ContextInput in;
+  in.packet = *pkt;
+  auto checked = obj.run(*d, in);
+  ASSERT_TRUE(checked.ok()) << checked.error().to_string();
+  EXPECT_TRUE(checked->checked);
+
+  auto v = obj.verify(*d);
   ASSERT_TRUE(v.ok()) << v.error().to_string();
   ASSERT_TRUE(v->accepted) << (v->errors.empty() ? "" : v->errors[0].to_string());
-  ContextInput in;
-  in.packet.assign(64, 0);
-  auto r = (*o)->run(0, in);
+  EXPECT_TRUE(obj.verified(*d));
+  EXPECT_TRUE(obj.runs_checked(*d, in));  // the tail-call targets are not verified yet
+  for (size_t i = 0; i < obj.num_programs(); i++) {
+    auto r = obj.verify(i);
+    ASSERT_TRUE(r.ok()) << r.error().to_string();
+    EXPECT_TRUE(r->accepted) << obj.program(i).name << ": "
+                             << (r->errors.empty() ? "" : r->errors[0].to_string());
+  }
+  EXPECT_FALSE(obj.runs_checked(*d, in));
+  auto fast = obj.run(*d, in);
+  ASSERT_TRUE(fast.ok()) << fast.error().to_string();
+  EXPECT_FALSE(fast->checked);
+  EXPECT_EQ(fast->r0, checked->r0);
+}
+
+TEST(RuntimeVerify, VerifyProgramNeedsNoMapCreation) {
+  // verify_program reads only the object file: a map bpfvm cannot create does not matter.
+  auto f = load_object_file(kTailCalls);
+  ASSERT_TRUE(f.ok()) << f.error().to_string();
+  for (auto& m : f->maps) m.value_size = 0;  // Object::create would refuse these maps
+  ObjectFile copy = *f;
+  EXPECT_FALSE(Object::create(std::move(copy)).ok());
+  int d = f->find_program("dispatch");
+  ASSERT_GE(d, 0);
+  auto r = verify_program(*f, static_cast<size_t>(d), ProgType::Xdp);
   ASSERT_TRUE(r.ok()) << r.error().to_string();
-  EXPECT_FALSE(r->checked);
+  EXPECT_FALSE(verify_program(*f, 99, ProgType::Xdp).ok());
 }
 
 TEST(RuntimeVerify, VmVerifyAndPrepareFollowsTheVerdict) {

@@ -402,6 +402,13 @@ bool Object::runs_checked(size_t index, const ContextInput& input) const {
   if (index >= impl_->progs.size()) return true;
   const Impl::Prog& prog = impl_->progs[index];
   if (!prog.verified || !impl_->opts.unchecked_when_verified) return impl_->opts.checked;
+  // A tail call continues in the caller's mode: with a prog array in the object, every program that
+  // can be reached (every linked one) must be verified too.
+  const bool has_prog_array = std::any_of(impl_->file.maps.begin(), impl_->file.maps.end(),
+                                          [](const MapDef& d) { return d.type == MapType::ProgArray; });
+  if (has_prog_array)
+    for (const Impl::Prog& p : impl_->progs)
+      if (p.status && !p.verified) return true;
   auto kind = context_kind(prog.type);
   if (!kind) return true;
   switch (*kind) {

@@ -108,8 +108,9 @@ class Object {
   // Whether the verifier accepted program `index` (the last verify() of it).
   bool verified(size_t index) const;
   // The execution mode run() uses for `input`: unchecked only when the program is verified and the
-  // context matches the verifier's assumption (raw: exactly raw_ctx_size bytes of memory; tracing
-  // args: at least the verifier's context size; xdp/skb: always).
+  // context matches the verifier's assumption (raw: exactly raw_ctx_size bytes of writable memory;
+  // tracing args: at least the verifier's context size; xdp/skb: always) and, when the object has a
+  // prog array (tail calls run in the caller's mode), every linked program of the object is verified.
   bool runs_checked(size_t index, const ContextInput& input) const;
 
   // Runs program `index` with the context of its type. Thread-safe: runs of any programs of the
