@@ -20,12 +20,16 @@ namespace {
 
 using verifier::Diagnostic;
 using verifier::VerifyResult;
-using json = nlohmann::json;
+using json = nlohmann::ordered_json;
 
-// The source line of slot `pc`, when the object has line info.
+// The source line of slot `pc`, when the object has line info: as in BTF, a line entry covers the
+// instructions up to the next entry.
 const LineInfo* line_for(const Program& code, const std::vector<LineInfo>& lines, uint32_t pc) {
-  for (size_t k = 0; k < code.insns.size() && k < lines.size(); k++)
-    if (code.insns[k].pc == pc) return lines[k].line != 0 ? &lines[k] : nullptr;
+  const LineInfo* last = nullptr;
+  for (size_t k = 0; k < code.insns.size() && k < lines.size(); k++) {
+    if (lines[k].line != 0) last = &lines[k];
+    if (code.insns[k].pc == pc) return last;
+  }
   return nullptr;
 }
 
@@ -37,7 +41,8 @@ std::string trim(std::string s) {
 }
 
 std::string source_text(const LineInfo& li) {
-  return fmt::format("{}:{}: {}", std::filesystem::path(li.file).filename().string(), li.line, trim(li.source));
+  return fmt::format("{}:{}: {}", std::filesystem::path(li.file).filename().string(), li.line,
+                     trim(li.source));
 }
 
 double ms(double seconds) {
@@ -53,7 +58,8 @@ json diag_json(const Diagnostic& d, const Program& code, const std::vector<LineI
             {"message", d.message},
             {"hint", d.hint}};
   if (const LineInfo* li = line_for(code, lines, d.pc))
-    j["source"] = {{"file", li->file}, {"line", li->line}, {"column", li->column}, {"text", trim(li->source)}};
+    j["source"] = {
+        {"file", li->file}, {"line", li->line}, {"column", li->column}, {"text", trim(li->source)}};
   else
     j["source"] = nullptr;
   return j;
@@ -95,8 +101,7 @@ bool verify_file(const std::string& path, const VerifyArgs& a, Totals* t, json* 
   auto in = load_input_file(path, a.type);
   if (!in) {
     t->unreadable++;
-    if (a.json)
-      *out = {{"file", path}, {"error", in.error().to_string()}, {"programs", json::array()}};
+    if (a.json) *out = {{"file", path}, {"error", in.error().to_string()}, {"programs", json::array()}};
     print_error(fmt::format("bpfvm verify: {}", path), in.error());
     return false;
   }
@@ -114,10 +119,7 @@ bool verify_file(const std::string& path, const VerifyArgs& a, Totals* t, json* 
     const size_t insns = ep.code.insns.size();
     json pj;
     if (a.json)
-      pj = {{"name", ep.name},
-            {"section", ep.section},
-            {"type", prog_type_name(type)},
-            {"insns", insns}};
+      pj = {{"name", ep.name}, {"section", ep.section}, {"type", prog_type_name(type)}, {"insns", insns}};
     if (!ep.status) {
       t->not_linked++;
       const std::string why = ep.status.error().to_string();
@@ -152,9 +154,11 @@ bool verify_file(const std::string& path, const VerifyArgs& a, Totals* t, json* 
       pj["verdict"] = r->accepted ? "accepted" : "rejected";
       if (type == ProgType::Raw) pj["ctx_size"] = vo.raw_ctx_size;
       pj["errors"] = json::array();
-      for (const Diagnostic& d : r->errors) pj["errors"].push_back(diag_json(d, ep.code, ep.line_info));
+      for (const Diagnostic& d : r->errors)
+        pj["errors"].push_back(diag_json(d, ep.code, ep.line_info));
       pj["warnings"] = json::array();
-      for (const Diagnostic& d : r->warnings) pj["warnings"].push_back(diag_json(d, ep.code, ep.line_info));
+      for (const Diagnostic& d : r->warnings)
+        pj["warnings"].push_back(diag_json(d, ep.code, ep.line_info));
       if (a.stats)
         pj["stats"] = {{"seconds", r->stats.seconds},
                        {"steps", r->stats.insns_analysed},
@@ -171,7 +175,8 @@ bool verify_file(const std::string& path, const VerifyArgs& a, Totals* t, json* 
                  describe_errors(*r, ep.code, ep.line_info));
     if (!r->warnings.empty()) {
       std::string pcs;
-      for (const Diagnostic& d : r->warnings) pcs += fmt::format("{}{}", pcs.empty() ? "" : ", ", d.pc);
+      for (const Diagnostic& d : r->warnings)
+        pcs += fmt::format("{}{}", pcs.empty() ? "" : ", ", d.pc);
       fmt::print("  warning: unreachable code at pc {}\n", pcs);
     }
     if (a.stats)
@@ -195,10 +200,11 @@ std::string describe_errors(const VerifyResult& r, const Program& code, const st
   std::string s;
   for (size_t i = 0; i < r.errors.size(); i++) {
     const Diagnostic& d = r.errors[i];
-    s += fmt::format("  error {}/{}: {} at pc {}: {}\n", i + 1, r.errors.size(), verifier::error_kind_name(d.kind),
-                     d.pc, d.message);
+    s += fmt::format("  error {}/{}: {} at pc {}: {}\n", i + 1, r.errors.size(),
+                     verifier::error_kind_name(d.kind), d.pc, d.message);
     s += fmt::format("    insn:   {}: {}\n", d.pc, d.insn);
-    if (const LineInfo* li = line_for(code, lines, d.pc)) s += fmt::format("    source: {}\n", source_text(*li));
+    if (const LineInfo* li = line_for(code, lines, d.pc))
+      s += fmt::format("    source: {}\n", source_text(*li));
     if (!d.regs.empty()) s += fmt::format("    regs:   {}\n", d.regs);
     if (!d.path.empty()) s += fmt::format("    path:   {}\n", d.path);
     if (!d.hint.empty()) s += fmt::format("    hint:   {}\n", d.hint);
@@ -208,20 +214,20 @@ std::string describe_errors(const VerifyResult& r, const Program& code, const st
 
 std::string verdict_line(const VerifyResult& r, size_t insns) {
   if (r.accepted) return fmt::format("verifier: accepted ({} insns, {:.2f} ms)", insns, ms(r.stats.seconds));
-  return fmt::format("verifier: rejected ({} insns, {:.2f} ms): {}", insns, ms(r.stats.seconds), first_error(r));
+  return fmt::format("verifier: rejected ({} insns, {:.2f} ms): {}", insns, ms(r.stats.seconds),
+                     first_error(r));
 }
 
 void add_verify_options(po::options_description& d) {
-  d.add_options()
-      ("type", po::value<std::string>(), "program type of every program (libbpf's names, or raw)")
-      ("section", po::value<std::string>(), "ELF: only the programs in this section")
-      ("program", po::value<std::string>(), "ELF: only the program with this function name")
-      ("format", po::value<std::string>()->default_value("text"), "output: text or json")
-      ("stats", "print analysis time, steps and peak states per program")
-      ("log", "print the verifier's log (the state at every block entry)")
-      ("mem", po::value<std::string>(), "raw programs: input memory (hex); its size is the verified size")
-      ("mem-file", po::value<std::string>(), "raw programs: input memory file; its size is the verified size")
-      ("ctx-size", po::value<uint32_t>(), "raw programs: bytes of input memory (r1), also in r2");
+  d.add_options()("type", po::value<std::string>(), "program type of every program (libbpf's names, or raw)")(
+      "section", po::value<std::string>(), "ELF: only the programs in this section")(
+      "program", po::value<std::string>(), "ELF: only the program with this function name")(
+      "format", po::value<std::string>()->default_value("text"), "output: text or json")(
+      "stats", "print analysis time, steps and peak states per program")(
+      "log", "print the verifier's log (the state at every block entry)")(
+      "mem", po::value<std::string>(), "raw programs: input memory (hex); its size is the verified size")(
+      "mem-file", po::value<std::string>(), "raw programs: input memory file; its size is the verified size")(
+      "ctx-size", po::value<uint32_t>(), "raw programs: bytes of input memory (r1), also in r2");
 }
 
 int verify_command(const po::variables_map& vm) {
@@ -264,12 +270,13 @@ int verify_command(const po::variables_map& vm) {
     std::fflush(stdout);
     if (a.json) doc["files"].push_back(std::move(fj));
     if (many) {
-      const double fms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - fstart).count();
+      const double fms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - fstart).count();
       if (t.unreadable > before.unreadable)
         fmt::print(stderr, "[{}/{}] {}: unreadable\n", f + 1, files.size(), files[f]);
       else
-        fmt::print(stderr, "[{}/{}] {}: {} programs, {} accepted, {} rejected, {} not linked ({:.1f} ms)\n", f + 1,
-                   files.size(), files[f], t.programs - before.programs, t.accepted - before.accepted,
+        fmt::print(stderr, "[{}/{}] {}: {} programs, {} accepted, {} rejected, {} not linked ({:.1f} ms)\n",
+                   f + 1, files.size(), files[f], t.programs - before.programs, t.accepted - before.accepted,
                    t.rejected - before.rejected, t.not_linked - before.not_linked, fms);
     }
   }
@@ -280,10 +287,10 @@ int verify_command(const po::variables_map& vm) {
                       {"seconds", secs}};
     fmt::print("{}\n", doc.dump(2));
   } else if (many) {
-    fmt::print("\n{:>6} {:>9} {:>9} {:>9} {:>11} {:>11} {:>10}\n", "files", "programs", "accepted", "rejected",
-               "not linked", "unreadable", "time");
-    fmt::print("{:>6} {:>9} {:>9} {:>9} {:>11} {:>11} {:>8.2f} s\n", t.files, t.programs, t.accepted, t.rejected,
-               t.not_linked, t.unreadable, secs);
+    fmt::print("\n{:>6} {:>9} {:>9} {:>9} {:>11} {:>11} {:>10}\n", "files", "programs", "accepted",
+               "rejected", "not linked", "unreadable", "time");
+    fmt::print("{:>6} {:>9} {:>9} {:>9} {:>11} {:>11} {:>8.2f} s\n", t.files, t.programs, t.accepted,
+               t.rejected, t.not_linked, t.unreadable, secs);
   }
   if (t.unreadable > 0) return kExitUsage;
   if (selected == 0) {

@@ -40,7 +40,8 @@ std::unique_ptr<Object> raw_object(const char* text, ObjectOptions opts = {}) {
 ContextInput mem(size_t n) {
   ContextInput in;
   in.ctx.assign(n, 0);
-  for (size_t i = 0; i < n; i++) in.ctx[i] = static_cast<uint8_t>(i);
+  for (size_t i = 0; i < n; i++)
+    in.ctx[i] = static_cast<uint8_t>(i);
   return in;
 }
 
@@ -159,7 +160,8 @@ TEST(RuntimeVerify, VerifyProgramNeedsNoMapCreation) {
   // verify_program reads only the object file: a map bpfvm cannot create does not matter.
   auto f = load_object_file(kTailCalls);
   ASSERT_TRUE(f.ok()) << f.error().to_string();
-  for (auto& m : f->maps) m.value_size = 0;  // Object::create would refuse these maps
+  for (auto& m : f->maps)
+    m.value_size = 0;  // Object::create would refuse these maps
   ObjectFile copy = *f;
   EXPECT_FALSE(Object::create(std::move(copy)).ok());
   int d = f->find_program("dispatch");
