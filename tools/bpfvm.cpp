@@ -137,7 +137,9 @@ bool may_run(const std::string& cmd, const Prepared& p, bool bench) {
                bench ? "bench" : "conformance test file");
     return true;
   }
-  fmt::print(stderr, "{}{}: the verifier rejected the program; not running it (--no-verify runs it in checked mode)\n",
+  fmt::print(stderr,
+             "{}{}: the verifier rejected the program; not running it (--no-verify runs it in checked "
+             "mode)\n",
              describe_errors(*p.verdict, p.input.program, {}), cmd);
   return false;
 }
@@ -193,7 +195,8 @@ int cmd_bench(const po::variables_map& vm) {
   }
   auto ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
   fmt::print("engine: {} ({})\nruns: {}\nns/run: {:.1f}\n{:#x}\n", vm["engine"].as<std::string>(),
-             p->exe->checked(p->mem.size()) ? "checked" : "unchecked", repeat, ns / static_cast<double>(repeat), result);
+             p->exe->checked(p->mem.size()) ? "checked" : "unchecked", repeat,
+             ns / static_cast<double>(repeat), result);
   return kExitOk;
 }
 

@@ -187,8 +187,8 @@ int run_object(const po::variables_map& vm, bool bench) {
     std::fflush(stderr);
   }
   if (bench)
-    fmt::print("engine: interp ({})\nprogram: {} ({})\nruns: {}\nns/run: {}\n", out->checked ? "checked" : "unchecked",
-               o.program(*idx).name,
+    fmt::print("engine: interp ({})\nprogram: {} ({})\nruns: {}\nns/run: {}\n",
+               out->checked ? "checked" : "unchecked", o.program(*idx).name,
                prog_type_name(o.program_type(*idx)), repeat, out->duration_ns);
   fmt::print("{:#x}\n", out->r0);
   return kExitOk;

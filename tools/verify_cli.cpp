@@ -219,15 +219,18 @@ std::string verdict_line(const VerifyResult& r, size_t insns) {
 }
 
 void add_verify_options(po::options_description& d) {
-  d.add_options()("type", po::value<std::string>(), "program type of every program (libbpf's names, or raw)")(
-      "section", po::value<std::string>(), "ELF: only the programs in this section")(
-      "program", po::value<std::string>(), "ELF: only the program with this function name")(
-      "format", po::value<std::string>()->default_value("text"), "output: text or json")(
-      "stats", "print analysis time, steps and peak states per program")(
-      "log", "print the verifier's log (the state at every block entry)")(
-      "mem", po::value<std::string>(), "raw programs: input memory (hex); its size is the verified size")(
-      "mem-file", po::value<std::string>(), "raw programs: input memory file; its size is the verified size")(
-      "ctx-size", po::value<uint32_t>(), "raw programs: bytes of input memory (r1), also in r2");
+  // clang-format off
+  d.add_options()
+      ("type", po::value<std::string>(), "program type of every program (libbpf's names, or raw)")
+      ("section", po::value<std::string>(), "ELF: only the programs in this section")
+      ("program", po::value<std::string>(), "ELF: only the program with this function name")
+      ("format", po::value<std::string>()->default_value("text"), "output: text or json")
+      ("stats", "print analysis time, steps and peak states per program")
+      ("log", "print the verifier's log (the state at every block entry)")
+      ("mem", po::value<std::string>(), "raw programs: input memory (hex); its size is the verified size")
+      ("mem-file", po::value<std::string>(), "raw programs: input memory file; its size is the verified size")
+      ("ctx-size", po::value<uint32_t>(), "raw programs: bytes of input memory (r1), also in r2");
+  // clang-format on
 }
 
 int verify_command(const po::variables_map& vm) {

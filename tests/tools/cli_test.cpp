@@ -304,7 +304,8 @@ TEST(CliObject, RunsTheExampleWithAPacketAndDumpsMaps) {
   // One TCP packet of 54 bytes in counters[0]: packets = 1, bytes = 0x36.
   EXPECT_NE(p.err.find("00000000 => 01000000000000003600000000000000"), std::string::npos) << p.err;
 
-  Proc d = run("bpfvm", {"run", kCounterObj, "--packet", kTelnetSyn, "--repeat", "3", "--dump-maps", "--json", "--no-verify"});
+  Proc d = run("bpfvm", {"run", kCounterObj, "--packet", kTelnetSyn, "--repeat", "3", "--dump-maps",
+                         "--json", "--no-verify"});
   EXPECT_EQ(d.exit_code, 0) << d.err;
   EXPECT_EQ(last_line(d.out), "0x1");
   EXPECT_NE(d.err.find("\"maps\""), std::string::npos) << d.err;
@@ -316,7 +317,8 @@ TEST(CliObject, RunsTheExampleWithAPacketAndDumpsMaps) {
 TEST(CliObject, PacketOutWritesThePacketAfterTheRun) {
   TempDir d;
   fs::path out = d.path() / "out.pkt";
-  Proc p = run("bpfvm", {"run", kCounterObj, "--packet", kTcpSyn, "--packet-out", out.string(), "--no-verify"});
+  Proc p =
+      run("bpfvm", {"run", kCounterObj, "--packet", kTcpSyn, "--packet-out", out.string(), "--no-verify"});
   EXPECT_EQ(p.exit_code, 0) << p.err;
   EXPECT_EQ(slurp(out), slurp(kTcpSyn));
 }
@@ -340,7 +342,8 @@ TEST(CliObject, TypeOverrideAndErrors) {
   TempDir d;
   // As a socket filter the program gets a __sk_buff: what it reads as xdp_md data/data_end are
   // len (40) and pkt_type (3), so its bounds check fails and it returns XDP_ABORTED (0).
-  Proc sf = run("bpfvm", {"run", kCounterObj, "--type", "socket_filter", "--packet", kTelnetSyn, "--no-verify"});
+  Proc sf = run("bpfvm", {"run", kCounterObj, "--type", "socket_filter", "--packet", kTelnetSyn,
+                          "--no-verify"});
   EXPECT_EQ(sf.exit_code, 0) << sf.err;
   EXPECT_EQ(last_line(sf.out), "0x0");
   Proc bad = run("bpfvm", {"run", kCounterObj, "--type", "frobnicator", "--packet", kTcpSyn, "--no-verify"});
@@ -349,7 +352,8 @@ TEST(CliObject, TypeOverrideAndErrors) {
   Proc nofile = run("bpfvm", {"run", kCounterObj, "--packet", "/nonexistent/p.pkt", "--no-verify"});
   EXPECT_EQ(nofile.exit_code, 2);
   EXPECT_NE(nofile.err.find("/nonexistent/p.pkt"), std::string::npos) << nofile.err;
-  Proc tiny = run("bpfvm", {"run", kCounterObj, "--packet", d.file("tiny.pkt", "abc").string(), "--no-verify"});
+  Proc tiny = run("bpfvm", {"run", kCounterObj, "--packet", d.file("tiny.pkt", "abc").string(),
+                            "--no-verify"});
   EXPECT_EQ(tiny.exit_code, 2);
   EXPECT_NE(tiny.err.find("3 bytes"), std::string::npos) << tiny.err;
   Proc nopkt = run("bpfvm", {"run", kCounterObj, "--no-verify"});
@@ -397,7 +401,8 @@ TEST(CliObject, DisasmInterleavesSourceLines) {
 // Reads the u64 at r1 + 8: accepted with 16 bytes of memory, rejected with fewer.
 constexpr const char* kReadAt8 = "ldxdw %r0, [%r1+8]\nexit\n";
 // Two paths, each reading a different uninitialized register: two errors.
-constexpr const char* kTwoErrors = "ldxb %r3, [%r1+0]\njeq %r3, 0, +2\nmov %r0, %r4\nexit\nmov %r0, %r5\nexit\n";
+constexpr const char* kTwoErrors =
+    "ldxb %r3, [%r1+0]\njeq %r3, 0, +2\nmov %r0, %r4\nexit\nmov %r0, %r5\nexit\n";
 const std::string kSamples = std::string(BPFVM_SHARED_DIR) + "/ebpf-samples/";
 
 TEST(CliVerify, ExitCodesAndTextVerdicts) {
@@ -559,7 +564,8 @@ TEST(CliVerify, AcceptedProgramsRunUnchecked) {
       << two.err;
   EXPECT_NE(two.out.find("engine: interp (checked)"), std::string::npos) << two.out;
   // ELF: every program of tail_calls.o is accepted; bench reports the mode of the run.
-  Proc tc = run("bpfvm", {"bench", kTailCalls, "--program", "handle_udp", "--packet", kTcpSyn, "--repeat", "5"});
+  Proc tc = run("bpfvm", {"bench", kTailCalls, "--program", "handle_udp", "--packet", kTcpSyn,
+                          "--repeat", "5"});
   EXPECT_EQ(tc.exit_code, 0) << tc.err;
   EXPECT_NE(tc.err.find("verifier: accepted"), std::string::npos) << tc.err;
 }
