@@ -293,7 +293,8 @@ const std::map<std::string, Command>& commands() {
 }
 
 po::options_description options_for(const std::string& name, const Command& c) {
-  po::options_description d(fmt::format("bpfvm {} PROGRAM: {}\nOptions", name, c.summary));
+  po::options_description d(
+      fmt::format("bpfvm {} PROGRAM{}: {}\nOptions", name, c.many_files ? "..." : "", c.summary));
   d.add_options()("help,h", "show this help");
   c.options(d);
   return d;
