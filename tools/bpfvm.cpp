@@ -13,6 +13,7 @@
 
 #include "tools/cli_util.h"
 #include "tools/object_cli.h"
+#include "tools/verify_cli.h"
 #include "vm/asm.h"
 #include "vm/disasm.h"
 #include "vm/runtime/input.h"
@@ -28,7 +29,8 @@ namespace {
 constexpr const char* kUsage = R"(usage: bpfvm COMMAND [OPTIONS] PROGRAM
 
 Commands:
-  run PROGRAM       run a program and print r0 (hex) on the last line of stdout
+  verify PROGRAM... verify programs: PASS/FAIL per program with every error (exit 1 if any fails)
+  run PROGRAM       verify, then run a program and print r0 (hex) on the last line of stdout
   bench PROGRAM     run a program many times and print ns/run and r0
   inspect OBJECT.o  list an ELF object's programs, maps, global data, relocations and license
   asm IN -o OUT     assemble a .asm (or .data) file into raw little-endian bytecode
@@ -40,8 +42,11 @@ PROGRAM is read by content and name: an ELF object by its magic number, a confor
 ELF programs run with the context of their type (from the section name, or --type): XDP and skb
 programs take --packet FILE; --mem/--mem-file give the initial context (xdp_md, __sk_buff,
 tracepoint arguments). Other programs (and --type raw): r1 points to the input memory (--mem) and r2
-holds its length. Programs run in checked mode: every memory access is bounds-checked and executed
-instructions are capped (--budget).
+holds its length. `run` and `bench` verify the program first (verifier: accepted/rejected on
+stderr): an accepted program runs in unchecked (fast) mode; a rejected one is not run (exit 1, with
+the verifier's diagnostic) unless --no-verify, which runs it in checked mode: every memory access is
+bounds-checked and executed instructions are capped (--budget). Exceptions: conformance `.data`
+files, which test ISA semantics, and `bench` run a rejected program in checked mode with a note.
 
 Exit codes: 0 success, 1 the program was rejected or faulted, 2 usage error or unreadable input.
 Run `bpfvm help COMMAND` or `bpfvm COMMAND --help` for the options of a command.
@@ -51,6 +56,7 @@ struct Command {
   const char* summary;
   std::function<void(po::options_description&)> options;
   std::function<int(const po::variables_map&)> run;
+  bool many_files = false;  // PROGRAM... (vm["file"] is a vector of paths)
 };
 
 // Options shared by commands that run a program.
@@ -67,7 +73,8 @@ void add_input_options(po::options_description& d) {
       ("type", po::value<std::string>(), "program type, libbpf's names (xdp, sched_cls, socket_filter, raw_tracepoint, raw, ...)")
       ("packet", po::value<std::string>(), "packet file (raw bytes) for XDP and skb programs")
       ("cpu", po::value<uint32_t>()->default_value(0), "simulated CPU of the run")
-      ("num-cpus", po::value<uint32_t>()->default_value(4), "simulated CPUs (per-CPU maps)");
+      ("num-cpus", po::value<uint32_t>()->default_value(4), "simulated CPUs (per-CPU maps)")
+      ("no-verify", "do not verify: run in checked mode (also programs the verifier rejects)");
 }
 
 // Reads --mem / --mem-file, else the .data file's memory, else nothing.
@@ -85,6 +92,7 @@ struct Prepared {
   std::vector<uint8_t> mem;
   std::unique_ptr<Vm> vm;
   std::unique_ptr<Executable> exe;
+  std::optional<verifier::VerifyResult> verdict;  // absent with --no-verify
 };
 
 Result<Prepared> prepare(const po::variables_map& vm) {
@@ -102,12 +110,38 @@ Result<Prepared> prepare(const po::variables_map& vm) {
   p.vm = std::make_unique<Vm>(vo);
   ExecOptions eo;
   eo.engine = *engine;
-  eo.checked = true;  // nothing is verified yet: everything runs in checked mode
+  eo.checked = true;
   eo.budget = vm["budget"].as<uint64_t>();
-  auto exe = p.vm->prepare(p.input.program, eo);
-  if (!exe) return exe.error();
-  p.exe = std::move(*exe);
+  if (vm.count("no-verify")) {
+    auto exe = p.vm->prepare(p.input.program, eo);
+    if (!exe) return exe.error();
+    p.exe = std::move(*exe);
+    return p;
+  }
+  // Verified as a raw program over this memory: accepted runs unchecked, rejected stays checked.
+  auto v = p.vm->verify_and_prepare(p.input.program, static_cast<uint32_t>(p.mem.size()), eo);
+  if (!v) return v.error();
+  p.exe = std::move(v->exe);
+  p.verdict = std::move(v->verdict);
   return p;
+}
+
+// Prints the verdict of a prepared program on stderr; false when it must not run (a rejected
+// program, outside conformance .data files and bench, which run it checked with a note).
+bool may_run(const std::string& cmd, const Prepared& p, bool bench) {
+  if (!p.verdict) return true;
+  fmt::print(stderr, "{}\n", verdict_line(*p.verdict, p.input.program.insns.size()));
+  if (p.verdict->accepted) return true;
+  if (p.input.format == InputFormat::Data || bench) {
+    fmt::print(stderr, "{}: {}: running the unverified program in checked mode\n", cmd,
+               bench ? "bench" : "conformance test file");
+    return true;
+  }
+  fmt::print(stderr,
+             "{}{}: the verifier rejected the program; not running it (--no-verify runs it in checked "
+             "mode)\n",
+             describe_errors(*p.verdict, p.input.program, {}), cmd);
+  return false;
 }
 
 int cmd_run(const po::variables_map& vm) {
@@ -117,6 +151,7 @@ int cmd_run(const po::variables_map& vm) {
     print_error("bpfvm run", p.error());
     return exit_code_for(p.error());
   }
+  if (!may_run("bpfvm run", *p, false)) return kExitRejected;
   auto r = p->exe->run(p->mem);
   std::fflush(stderr);
   if (!r) {
@@ -139,6 +174,7 @@ int cmd_bench(const po::variables_map& vm) {
     print_error("bpfvm bench", p.error());
     return exit_code_for(p.error());
   }
+  may_run("bpfvm bench", *p, true);
   uint64_t repeat = vm["repeat"].as<uint64_t>();
   if (repeat == 0) {
     fmt::print(stderr, "bpfvm bench: --repeat must be at least 1\n");
@@ -158,7 +194,8 @@ int cmd_bench(const po::variables_map& vm) {
     result = *r;
   }
   auto ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
-  fmt::print("engine: {} (checked)\nruns: {}\nns/run: {:.1f}\n{:#x}\n", vm["engine"].as<std::string>(), repeat,
+  fmt::print("engine: {} ({})\nruns: {}\nns/run: {:.1f}\n{:#x}\n", vm["engine"].as<std::string>(),
+             p->exe->checked(p->mem.size()) ? "checked" : "unchecked", repeat,
              ns / static_cast<double>(repeat), result);
   return kExitOk;
 }
@@ -212,6 +249,8 @@ int cmd_disasm(const po::variables_map& vm) {
 
 const std::map<std::string, Command>& commands() {
   static const std::map<std::string, Command> cmds = {
+      {"verify", {"verify programs (exit 0: all accepted, 1: any rejected, 2: unreadable input)",
+                  add_verify_options, verify_command, true}},
       {"run",
        {"run a program and print r0",
         [](po::options_description& d) {
@@ -254,7 +293,8 @@ const std::map<std::string, Command>& commands() {
 }
 
 po::options_description options_for(const std::string& name, const Command& c) {
-  po::options_description d(fmt::format("bpfvm {} PROGRAM: {}\nOptions", name, c.summary));
+  po::options_description d(
+      fmt::format("bpfvm {} PROGRAM{}: {}\nOptions", name, c.many_files ? "..." : "", c.summary));
   d.add_options()("help,h", "show this help");
   c.options(d);
   return d;
@@ -292,11 +332,14 @@ int main(int argc, char** argv) {
   }
   po::options_description desc = options_for(it->first, it->second);
   po::options_description hidden;
-  hidden.add_options()("file", po::value<std::string>(), "program file");
+  if (it->second.many_files)
+    hidden.add_options()("file", po::value<std::vector<std::string>>(), "program files");
+  else
+    hidden.add_options()("file", po::value<std::string>(), "program file");
   po::options_description all;
   all.add(desc).add(hidden);
   po::positional_options_description pos;
-  pos.add("file", 1);
+  pos.add("file", it->second.many_files ? -1 : 1);
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc - 1, argv + 1).options(all).positional(pos).run(), vm);

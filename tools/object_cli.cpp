@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "tools/cli_util.h"
+#include "tools/verify_cli.h"
 #include "vm/disasm.h"
 #include "vm/runtime/input.h"
 #include "vm/runtime/object.h"
@@ -25,36 +26,6 @@ std::string hex_preview(const std::vector<uint8_t>& v, size_t max = 32) {
   return s;
 }
 
-Result<std::optional<ProgType>> type_option(const po::variables_map& vm) {
-  if (!vm.count("type")) return std::optional<ProgType>{};
-  const std::string name = vm["type"].as<std::string>();
-  auto t = prog_type_from_name(name);
-  if (!t)
-    return Error{
-        ErrorCode::kBadInput, kNoPc,
-        fmt::format("unknown program type '{}' (libbpf's names: xdp, sched_cls, sched_act, socket_filter, "
-                    "raw_tracepoint, tracepoint, kprobe, ..., or raw)",
-                    name)};
-  return std::optional<ProgType>(*t);
-}
-
-// The object to run: an ELF file, or a single raw/asm/.data program wrapped as an object.
-Result<std::unique_ptr<Object>> open_object(const po::variables_map& vm,
-                                            const std::string& path,
-                                            const ObjectOptions& opts) {
-  if (is_elf_file(path)) return Object::open(path, opts);
-  auto in = load_program(path);
-  if (!in) return in.error();
-  ObjectFile file;
-  ElfProgram p;
-  p.name = std::filesystem::path(path).filename().string();
-  p.type = opts.type_override.value_or(ProgType::Raw);
-  p.type_known = true;
-  p.code = std::move(in->program);
-  file.programs.push_back(std::move(p));
-  return Object::create(std::move(file), opts);
-}
-
 int fail(const std::string& cmd, const Error& e) {
   print_error(cmd, e);
   return exit_code_for(e);
@@ -68,6 +39,54 @@ bool write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
 }
 
 }  // namespace
+
+Result<std::optional<ProgType>> type_option(const po::variables_map& vm) {
+  if (!vm.count("type")) return std::optional<ProgType>{};
+  const std::string name = vm["type"].as<std::string>();
+  auto t = prog_type_from_name(name);
+  if (!t)
+    return Error{
+        ErrorCode::kBadInput, kNoPc,
+        fmt::format("unknown program type '{}' (libbpf's names: xdp, sched_cls, sched_act, socket_filter, "
+                    "raw_tracepoint, tracepoint, kprobe, ..., or raw)",
+                    name)};
+  return std::optional<ProgType>(*t);
+}
+
+Result<InputFile> load_input_file(const std::string& path, std::optional<ProgType> type) {
+  InputFile r;
+  if (is_elf_file(path)) {
+    LoadOptions lo;
+    lo.type_override = type;
+    auto f = load_object_file(path, lo);
+    if (!f) return f.error();
+    r.file = std::move(*f);
+    return r;
+  }
+  auto in = load_program(path);
+  if (!in) return in.error();
+  r.format = in->format;
+  r.data_mem = in->mem;
+  ElfProgram p;
+  p.name = std::filesystem::path(path).filename().string();
+  p.type = type.value_or(ProgType::Raw);
+  p.type_known = true;
+  p.code = std::move(in->program);
+  r.file.programs.push_back(std::move(p));
+  return r;
+}
+
+Result<InputObject> open_input_object(const std::string& path, const ObjectOptions& opts) {
+  auto in = load_input_file(path, opts.type_override);
+  if (!in) return in.error();
+  InputObject r;
+  r.format = in->format;
+  r.data_mem = std::move(in->data_mem);
+  auto o = Object::create(std::move(in->file), opts);
+  if (!o) return o.error();
+  r.obj = std::move(*o);
+  return r;
+}
 
 bool is_elf_file(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
@@ -97,9 +116,9 @@ int run_object(const po::variables_map& vm, bool bench) {
   if (vm.count("seed")) opts.seed = vm["seed"].as<uint64_t>();
   opts.num_cpus = vm["num-cpus"].as<uint32_t>();
   opts.budget = vm["budget"].as<uint64_t>();
-  auto obj = open_object(vm, path, opts);
-  if (!obj) return fail(cmd, obj.error());
-  const Object& o = **obj;
+  auto input = open_input_object(path, opts);
+  if (!input) return fail(cmd, input.error());
+  Object& o = *input->obj;
   auto idx = o.select_program(vm.count("program") ? vm["program"].as<std::string>() : "",
                               vm.count("section") ? vm["section"].as<std::string>() : "");
   if (!idx) return fail(cmd, idx.error());
@@ -124,6 +143,8 @@ int run_object(const po::variables_map& vm, bool bench) {
     auto m = read_file(vm["mem-file"].as<std::string>());
     if (!m) return fail(cmd, m.error());
     in.ctx = std::move(*m);
+  } else if (input->data_mem) {
+    in.ctx = *input->data_mem;
   }
   in.cpu = vm["cpu"].as<uint32_t>();
   const uint64_t repeat = vm["repeat"].as<uint64_t>();
@@ -131,6 +152,28 @@ int run_object(const po::variables_map& vm, bool bench) {
     return fail(cmd, Error{ErrorCode::kBadInput, kNoPc, "--repeat must be between 1 and 4294967295"});
   in.repeat = static_cast<uint32_t>(repeat);
 
+  if (!vm.count("no-verify")) {
+    // Verify first: accepted programs run unchecked, rejected ones are not run (bench and
+    // conformance .data files run them checked, with a note).
+    verifier::VerifyOptions vo;
+    vo.raw_ctx_size = static_cast<uint32_t>(in.ctx.size());
+    auto v = o.verify(*idx, vo);
+    if (!v) return fail(cmd, v.error());
+    const ElfProgram& ep = o.program(*idx);
+    fmt::print(stderr, "{}\n", verdict_line(*v, ep.code.insns.size()));
+    if (!v->accepted) {
+      if (bench || input->format == InputFormat::Data) {
+        fmt::print(stderr, "{}: {}: running the unverified program in checked mode\n", cmd,
+                   bench ? "bench" : "conformance test file");
+      } else {
+        fmt::print(stderr,
+                   "{}{}: the verifier rejected program '{}'; not running it (--no-verify runs it in checked "
+                   "mode)\n",
+                   describe_errors(*v, ep.code, ep.line_info), cmd, ep.name);
+        return kExitRejected;
+      }
+    }
+  }
   auto out = o.run(*idx, in);
   std::fflush(stderr);
   if (!out) return fail(cmd, out.error());
@@ -144,7 +187,8 @@ int run_object(const po::variables_map& vm, bool bench) {
     std::fflush(stderr);
   }
   if (bench)
-    fmt::print("engine: interp (checked)\nprogram: {} ({})\nruns: {}\nns/run: {}\n", o.program(*idx).name,
+    fmt::print("engine: interp ({})\nprogram: {} ({})\nruns: {}\nns/run: {}\n",
+               out->checked ? "checked" : "unchecked", o.program(*idx).name,
                prog_type_name(o.program_type(*idx)), repeat, out->duration_ns);
   fmt::print("{:#x}\n", out->r0);
   return kExitOk;

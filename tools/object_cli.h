@@ -2,13 +2,37 @@
 // `inspect`, and `disasm` with source lines. Thin: the work is done by vm/runtime/object.h.
 #pragma once
 
+#include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <boost/program_options.hpp>
+
+#include "vm/runtime/input.h"
+#include "vm/runtime/object.h"
 
 namespace bpfvm::cli {
 
 bool is_elf_file(const std::string& path);
+// --type: nullopt when absent; kBadInput for an unknown name.
+Result<std::optional<ProgType>> type_option(const boost::program_options::variables_map& vm);
+
+// A PROGRAM file as an object file: an ELF object, or one raw/asm/.data program (type raw unless
+// `type`) wrapped as a single-program object named after the file.
+struct InputFile {
+  ObjectFile file;
+  InputFormat format = InputFormat::Elf;
+  std::optional<std::vector<uint8_t>> data_mem;  // a .data file's `-- mem`
+};
+Result<InputFile> load_input_file(const std::string& path, std::optional<ProgType> type);
+// The same made runnable (maps created, programs linked).
+struct InputObject {
+  std::unique_ptr<Object> obj;
+  InputFormat format = InputFormat::Elf;
+  std::optional<std::vector<uint8_t>> data_mem;
+};
+Result<InputObject> open_input_object(const std::string& path, const ObjectOptions& opts);
 // True when `run`/`bench` go through the runtime Object: ELF input, or --type/--packet given.
 bool uses_object_path(const boost::program_options::variables_map& vm);
 int run_object(const boost::program_options::variables_map& vm, bool bench);

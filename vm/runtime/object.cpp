@@ -15,6 +15,7 @@
 #include "maps/hash_maps.h"
 #include "maps/perf_event_array.h"
 #include "maps/ringbuf.h"
+#include "verifier/context.h"
 
 namespace bpfvm {
 
@@ -57,6 +58,8 @@ struct Object::Impl : public TailCallTargets {
     ProgType type = ProgType::SchedCls;
     Status status = Ok{};
     std::unique_ptr<Interpreter> interp;
+    bool verified = false;
+    uint32_t verified_raw_size = 0;  // ProgType::Raw: the memory size the verifier assumed
   };
 
   ObjectOptions opts;
@@ -323,7 +326,7 @@ Result<RunOutput> Object::run(size_t index, const ContextInput& input) const {
   hc.gpl = impl_->gpl;
   ScopedCpu cpu(input.cpu);
   RunOptions ro;
-  ro.checked = impl_->opts.checked;
+  ro.checked = runs_checked(index, input);
   ro.budget = impl_->opts.budget;
 
   RunOutput out;
@@ -349,9 +352,76 @@ Result<RunOutput> Object::run(size_t index, const ContextInput& input) const {
     if (!r) return r.error();
     out.r0 = *r;
   }
+  out.checked = ro.checked;
   out.duration_ns = static_cast<uint64_t>(total.count()) / input.repeat;
   collect_output(*last, &out.packet, &out.ctx);
   return out;
+}
+
+Result<verifier::VerifyResult> verify_program(const ObjectFile& file,
+                                              size_t index,
+                                              ProgType type,
+                                              const verifier::VerifyOptions& opts) {
+  if (index >= file.programs.size())
+    return bad(fmt::format("program index {} out of range (the object has {})", index, file.programs.size()));
+  const ElfProgram& ep = file.programs[index];
+  if (!ep.status) {
+    Error e = ep.status.error();
+    e.msg = fmt::format("program '{}' cannot be verified: {}", ep.name, e.msg);
+    return e;
+  }
+  verifier::VerifyOptions vo = opts;
+  vo.type = type;
+  vo.maps = file.maps;
+  // The verifier sees the program as the object file holds it (map references by index).
+  return verifier::verify(ep.code, vo);
+}
+
+Result<verifier::VerifyResult> Object::verify(size_t index, const verifier::VerifyOptions& opts) {
+  if (index >= impl_->progs.size())
+    return bad(fmt::format("program index {} out of range (the object has {})", index, impl_->progs.size()));
+  Impl::Prog& prog = impl_->progs[index];
+  prog.verified = false;
+  if (!prog.status) {
+    Error e = prog.status.error();
+    e.msg = fmt::format("program '{}' cannot be verified: {}", impl_->file.programs[index].name, e.msg);
+    return e;
+  }
+  auto r = verify_program(impl_->file, index, prog.type, opts);
+  if (!r) return r.error();
+  prog.verified = r->accepted;
+  prog.verified_raw_size = opts.raw_ctx_size;
+  return r;
+}
+
+bool Object::verified(size_t index) const {
+  return index < impl_->progs.size() && impl_->progs[index].verified;
+}
+
+bool Object::runs_checked(size_t index, const ContextInput& input) const {
+  if (index >= impl_->progs.size()) return true;
+  const Impl::Prog& prog = impl_->progs[index];
+  if (!prog.verified || !impl_->opts.unchecked_when_verified) return impl_->opts.checked;
+  // A tail call continues in the caller's mode: with a prog array in the object, every program that
+  // can be reached (every linked one) must be verified too.
+  const bool has_prog_array = std::any_of(impl_->file.maps.begin(), impl_->file.maps.end(),
+                                          [](const MapDef& d) { return d.type == MapType::ProgArray; });
+  if (has_prog_array)
+    for (const Impl::Prog& p : impl_->progs)
+      if (p.status && !p.verified) return true;
+  auto kind = context_kind(prog.type);
+  if (!kind) return true;
+  switch (*kind) {
+    case ContextKind::Xdp:
+    case ContextKind::Skb: return false;
+    case ContextKind::Raw:
+      // r2 = the size: the verifier's bounds hold for exactly that size (and read-only input is not
+      // modelled: the verifier lets raw programs write their memory).
+      return input.ctx.size() != prog.verified_raw_size || !input.ctx_writable;
+    case ContextKind::Args:
+      return input.ctx.size() < verifier::context_for(prog.type, 0).size;
+  }
+  return true;
 }
 
 MapSet& Object::map_set() {

@@ -26,6 +26,7 @@
 
 #include "maps/map.h"
 #include "maps/map_set.h"
+#include "verifier/verifier.h"
 #include "vm/elf/elf_loader.h"
 #include "vm/helper_table.h"
 #include "vm/interp.h"
@@ -44,7 +45,11 @@ struct ObjectOptions {
   // Type of every program instead of the section-name convention (also sets LoadOptions).
   std::optional<ProgType> type_override;
   LoadOptions load;  // used by Object::open
+  // Execution mode of programs the verifier has not accepted (Object::verify): checked mode
+  // bounds-checks every access and meters instructions. Accepted programs run unchecked (fast) when
+  // `unchecked_when_verified` and the run's context is the one the verifier assumed (see run()).
   bool checked = true;
+  bool unchecked_when_verified = true;
   uint64_t budget = RunOptions{}.budget;
   // Called once with the object's helper table after the built-in helpers are registered: embedders
   // add or replace helpers here.
@@ -57,6 +62,7 @@ struct RunOutput {
   std::vector<uint8_t> ctx;     // the context after the run
   uint64_t duration_ns = 0;     // average per repetition
   RunStats stats;               // of the last repetition
+  bool checked = true;          // the run used checked mode (false: unchecked, after verification)
 };
 
 // One entry of a map as user space sees it (BPF_MAP_LOOKUP_ELEM): per-CPU maps have one value per
@@ -93,6 +99,20 @@ class Object {
   // listing the programs when there is no match or several programs and no selector.
   Result<size_t> select_program(std::string_view name, std::string_view section) const;
 
+  // Verifies program `index` (bpfvm's verifier, verifier/verifier.h) with its type and the object's
+  // maps; `opts.type` and `opts.maps` are filled in here, the rest (raw_ctx_size for ProgType::Raw,
+  // budgets, log) is taken from `opts`. An accepted program is marked verified: its later runs use
+  // unchecked mode. A rejection clears the mark. Errors: index out of range, a program that did not
+  // link (its link error), an empty program. Not thread-safe with run() of the same object.
+  Result<verifier::VerifyResult> verify(size_t index, const verifier::VerifyOptions& opts = {});
+  // Whether the verifier accepted program `index` (the last verify() of it).
+  bool verified(size_t index) const;
+  // The execution mode run() uses for `input`: unchecked only when the program is verified and the
+  // context matches the verifier's assumption (raw: exactly raw_ctx_size bytes of writable memory;
+  // tracing args: at least the verifier's context size; xdp/skb: always) and, when the object has a
+  // prog array (tail calls run in the caller's mode), every linked program of the object is verified.
+  bool runs_checked(size_t index, const ContextInput& input) const;
+
   // Runs program `index` with the context of its type. Thread-safe: runs of any programs of the
   // object may overlap (they share the maps, as in the kernel). A fault is an Error naming the pc.
   Result<RunOutput> run(size_t index, const ContextInput& input) const;
@@ -117,6 +137,15 @@ class Object {
   explicit Object(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// Verifies program `index` of an object file (verifier/verifier.h) as `type` with the file's map
+// definitions (no map is created: objects whose maps bpfvm cannot create verify too); `opts.type` and
+// `opts.maps` are filled in here. Errors: index out of range, a program that did not link (its link
+// error), an empty program. Object::verify is this plus the execution mode.
+Result<verifier::VerifyResult> verify_program(const ObjectFile& file,
+                                              size_t index,
+                                              ProgType type,
+                                              const verifier::VerifyOptions& opts = {});
 
 // Every entry of a map (sorted by key bytes) through get_next_key + lookup_copy, per-CPU values
 // split per CPU. Queue and stack maps are drained (popped until empty, in pop order); ring buffers

@@ -1,5 +1,7 @@
 #include "vm/runtime/vm.h"
 
+#include <optional>
+
 #include <fmt/format.h>
 
 #include "helpers/core_helpers.h"
@@ -41,20 +43,31 @@ namespace {
 
 class InterpExecutable : public Executable {
  public:
-  InterpExecutable(std::unique_ptr<Interpreter> interp, Environment* env, RunOptions ro)
-      : interp_(std::move(interp)), env_(env), ro_(ro) {}
+  // `unchecked_size`: runs with exactly this many bytes of memory use unchecked mode.
+  InterpExecutable(std::unique_ptr<Interpreter> interp,
+                   Environment* env,
+                   RunOptions ro,
+                   std::optional<size_t> unchecked_size = std::nullopt)
+      : interp_(std::move(interp)), env_(env), ro_(ro), unchecked_size_(unchecked_size) {}
   Result<uint64_t> run(std::span<uint8_t> mem, RunStats* stats) override {
     RunInput in;
     in.args[0] = reinterpret_cast<uint64_t>(mem.data());
     in.args[1] = mem.size();
     if (!mem.empty()) in.regions.push_back(MemRegion{in.args[0], mem.size(), true, "input"});
-    return interp_->run(in, ro_, *env_, stats);
+    RunOptions ro = ro_;
+    ro.checked = checked(mem.size());
+    return interp_->run(in, ro, *env_, stats);
+  }
+  bool checked(size_t mem_size) const override {
+    if (unchecked_size_) return *unchecked_size_ != mem_size;
+    return ro_.checked;
   }
 
  private:
   std::unique_ptr<Interpreter> interp_;
   Environment* env_;
   RunOptions ro_;
+  std::optional<size_t> unchecked_size_;
 };
 
 }  // namespace
@@ -67,6 +80,28 @@ Result<std::unique_ptr<Executable>> Vm::prepare(const Program& program, const Ex
   ro.budget = opts.budget;
   return std::unique_ptr<Executable>(
       std::make_unique<InterpExecutable>(std::move(*interp), state_->env.get(), ro));
+}
+
+Result<VerifiedExecutable> Vm::verify_and_prepare(const Program& program,
+                                                  uint32_t mem_size,
+                                                  const ExecOptions& opts,
+                                                  const verifier::VerifyOptions& vopts) {
+  verifier::VerifyOptions vo = vopts;
+  vo.type = ProgType::Raw;
+  vo.raw_ctx_size = mem_size;
+  auto verdict = verifier::verify(program, vo);
+  if (!verdict) return verdict.error();
+  auto interp = Interpreter::create(program, &state_->helpers);
+  if (!interp) return interp.error();
+  RunOptions ro;
+  ro.checked = true;
+  ro.budget = opts.budget;
+  std::optional<size_t> unchecked;
+  if (verdict->accepted) unchecked = mem_size;
+  VerifiedExecutable v;
+  v.verdict = std::move(*verdict);
+  v.exe = std::make_unique<InterpExecutable>(std::move(*interp), state_->env.get(), ro, unchecked);
+  return v;
 }
 
 }  // namespace bpfvm

@@ -7,6 +7,7 @@
 #include <optional>
 #include <span>
 
+#include "verifier/verifier.h"
 #include "vm/decode.h"
 #include "vm/helper_table.h"
 #include "vm/interp.h"
@@ -41,6 +42,16 @@ class Executable {
   virtual ~Executable() = default;
   // r1 = mem, r2 = mem.size(); mem is the one writable region besides the stack.
   virtual Result<uint64_t> run(std::span<uint8_t> mem, RunStats* stats = nullptr) = 0;
+  // Whether a run with `mem_size` bytes of memory uses checked mode.
+  virtual bool checked(size_t mem_size) const = 0;
+};
+
+// A program verified and prepared (Vm::verify_and_prepare).
+struct VerifiedExecutable {
+  verifier::VerifyResult verdict;
+  // Accepted: unchecked mode for runs with exactly the verified memory size (checked mode for any
+  // other size). Rejected: checked mode (ExecOptions::checked is ignored: it is always checked).
+  std::unique_ptr<Executable> exe;
 };
 
 class Vm {
@@ -55,6 +66,14 @@ class Vm {
   Environment& environment();
 
   Result<std::unique_ptr<Executable>> prepare(const Program& program, const ExecOptions& opts);
+  // Verifies `program` as ProgType::Raw with `mem_size` bytes of input memory (r1 = memory, r2 =
+  // size; `vopts` gives budgets and the log, its type and raw_ctx_size are set here) and prepares
+  // it: the execution mode follows the verdict (see VerifiedExecutable). Errors are those of
+  // verify() (empty program) and prepare(); a rejection is a verdict, not an error.
+  Result<VerifiedExecutable> verify_and_prepare(const Program& program,
+                                                uint32_t mem_size,
+                                                const ExecOptions& opts,
+                                                const verifier::VerifyOptions& vopts = {});
 
  private:
   struct State;
