@@ -71,8 +71,8 @@ ContextDescriptor context_for(ProgType type, uint32_t raw_size) {
       d.size = 24;
       d.fields = kXdpFields;
       d.packet_writable = true;
-      d.ret_checked = true;
-      d.ret_min = 0, d.ret_max = 4;  // XDP_ABORTED .. XDP_REDIRECT
+      // Like Linux, any scalar: the driver treats unknown actions as XDP_ABORTED. (The kernel only
+      // checks [XDP_ABORTED, XDP_PASS] for devmap and cpumap programs.)
       return d;
     case ProgType::SchedCls:
     case ProgType::SchedAct:

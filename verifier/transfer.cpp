@@ -97,6 +97,12 @@ bool Analyzer::exec_alu(uint32_t idx, State& s) {
     dst = RegValue::scalar(alu(op, info.is64, a, src.v, ext));
     return true;
   }
+  // 32-bit ALU with a pointer operand (mov32 of a pointer, (u32)(data_end - data), ...): the result
+  // is an unknown 32-bit scalar, as for privileged programs in Linux. It can never be dereferenced.
+  if (!info.is64) {
+    dst = RegValue::scalar(Scalar::urange(0, UINT32_MAX));
+    return true;
+  }
   // Pointer arithmetic.
   const char* opname = info.mnemonic.data();
   if (!info.is64 || unary || (op != AluOp::Add && op != AluOp::Sub)) {
@@ -105,6 +111,12 @@ bool Analyzer::exec_alu(uint32_t idx, State& s) {
     return false;
   }
   if (dst.is_pointer() && src.is_pointer()) {
+    auto packet_family = [](const RegValue& r) { return r.is_packet() || r.kind == RegKind::PacketEnd; };
+    // data_end - data and friends: the same packet, but the distance is not an offset difference.
+    if (op == AluOp::Sub && packet_family(dst) && packet_family(src) && dst.kind != src.kind) {
+      dst = RegValue::scalar(Scalar::top());
+      return true;
+    }
     bool same = op == AluOp::Sub && dst.kind == src.kind &&
                 (dst.is_packet() || (dst.kind == RegKind::Stack && dst.frame == src.frame) ||
                  (dst.kind == RegKind::MapValue && dst.map == src.map));
