@@ -125,8 +125,9 @@ struct SoundnessOracle::Impl {
     return std::nullopt;
   }
 
-  // Assembles and verifies; fills `o` and returns the program when accepted.
-  std::optional<Program> verify(const GeneratedProgram& p, OracleOutcome* o) {
+  // Assembles and verifies; fills `o` and returns the program when accepted (or, with `always`,
+  // whenever it assembles).
+  std::optional<Program> verify(const GeneratedProgram& p, OracleOutcome* o, bool always = false) {
     auto as = assemble(p.asm_text);
     if (!as) {
       o->assemble_error = as.error().to_string();
@@ -141,11 +142,14 @@ struct SoundnessOracle::Impl {
     auto v = verifier::verify(as->program, vo);
     if (!v) {
       o->reject_kind = "Error";
-      return std::nullopt;
-    }
-    if (!v->accepted) {
+      if (!always) return std::nullopt;
+    } else if (!v->accepted) {
       o->reject_kind = v->errors.empty() ? "?" : verifier::error_kind_name(v->errors.front().kind);
-      return std::nullopt;
+      if (!always) return std::nullopt;
+    }
+    if (always) {
+      o->accepted = v && v->accepted;
+      return std::move(as->program);
     }
     o->accepted = true;
     return std::move(as->program);
@@ -176,6 +180,21 @@ OracleOutcome SoundnessOracle::check(const GeneratedProgram& p, uint64_t input_s
       o.fault = std::move(f);
       o.fault_input_seed = seed;
       break;
+    }
+  }
+  return o;
+}
+
+OracleOutcome SoundnessOracle::check_unverified(const GeneratedProgram& p, uint64_t input_seed) {
+  OracleOutcome o;
+  auto prog = impl_->verify(p, &o, /*always=*/true);
+  if (!prog) return o;
+  for (uint32_t i = 0; i < impl_->opts.runs && !o.fault; ++i) {
+    const uint64_t seed = input_seed * 1000003 + i;
+    ++o.runs;
+    if (auto f = impl_->run_once(p, *prog, seed)) {
+      o.fault = std::move(f);
+      o.fault_input_seed = seed;
     }
   }
   return o;

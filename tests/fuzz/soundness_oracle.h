@@ -47,6 +47,9 @@ class SoundnessOracle {
   OracleOutcome check(const GeneratedProgram& p, uint64_t input_seed);
   // One run on the input of `input_seed` (for replaying a finding exactly).
   OracleOutcome check_one(const GeneratedProgram& p, uint64_t input_seed);
+  // Runs `p` opts.runs times whatever the verdict (which is still reported): shows that the inputs
+  // expose the faults of programs the verifier rejects.
+  OracleOutcome check_unverified(const GeneratedProgram& p, uint64_t input_seed);
 
   struct Impl;
 
