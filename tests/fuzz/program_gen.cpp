@@ -107,8 +107,10 @@ class Gen {
           int d = scalar_dst();
           emit("ldxdw {}, [%r1+0]", R(d));
           f_.r[d] = Reg{K::Scalar};
-        } else {
+        } else if (chance(700)) {
           emit("stxdw [%r1+0], %r2");
+        } else {
+          emit("stx{} [%r1{:+}], %r2", rnd(2) ? "b" : "w", rnd(2) ? 0 : 4);
         }
       }
       const uint32_t m = 1 + static_cast<uint32_t>(rnd(6));
@@ -205,6 +207,9 @@ class Gen {
   void snippet(int depth) {
     if (f_.dead) return;
     uint64_t x = rnd(100);
+    if (x < 20) return alu();
+    if (x < 22) return clobber_spill();
+    if (x < 27) return offset_chain();
     if (x < 30) return alu();
     if (x < 42) return stack_store();
     if (x < 52) return stack_load();
@@ -214,8 +219,9 @@ class Gen {
     if (x < 80) return helper_call();
     if (x < 89) return depth < 3 ? branch(depth) : alu();
     if (x < 94) return depth < 2 && loop_depth_ < 2 ? loop(depth) : alu();
-    if (x < 98) return local_call();
-    return atomic_stack();
+    if (x < 96) return local_call();
+    if (x < 97) return rnd(2) ? atomic_stack() : clobber_spill();
+    return offset_chain();
   }
 
   void alu() {
@@ -351,6 +357,186 @@ class Gen {
     emit("lock {}{} [%r10{:+}], {}", op, is32 ? "32" : "", off, R(src));
     if (std::string_view(op).find("fetch") != std::string_view::npos || std::string_view(op) == "xchg")
       f_.r[src] = Reg{K::Scalar};
+  }
+
+  // An unknown scalar (from input memory, a helper or a register) pushed through a random chain
+  // of ALU operations and range checks (64- and 32-bit, signed and unsigned), then used as the
+  // variable offset of an access to the stack, the raw input or a map value. Whether the verifier
+  // accepts is its business: the point is the range analysis of each step.
+  void chain(int q, const std::string& skip) {
+    const int steps = static_cast<int>(1 + rnd(5));
+    for (int i = 0; i < steps; ++i) {
+      const char* w = chance(300) ? "32" : "";
+      const int bits = static_cast<int>(rnd(17));
+      const int64_t small = static_cast<int64_t>(rnd(64)) - (chance(300) ? 32 : 0);
+      switch (rnd(16)) {
+        case 0:
+        case 1: emit("and{} {}, {}", w, R(q), chance(700) ? (int64_t{1} << bits) - 1 : static_cast<int64_t>(rnd(1024))); break;
+        case 2: emit("rsh{} {}, {}", w, R(q), rnd(*w ? 32 : 64)); break;
+        case 3: emit("arsh{} {}, {}", w, R(q), rnd(*w ? 32 : 64)); break;
+        case 4: emit("lsh{} {}, {}", w, R(q), rnd(4)); break;
+        case 5: emit("add{} {}, {}", w, R(q), small); break;
+        case 6: emit("sub{} {}, {}", w, R(q), small); break;
+        case 7: emit("mul{} {}, {}", w, R(q), rnd(5)); break;
+        case 8: emit("{}{} {}, {}", rnd(2) ? "mod" : "smod", w, R(q), 1 + rnd(64)); break;
+        case 9: emit("{}{} {}, {}", rnd(2) ? "div" : "sdiv", w, R(q), 1 + rnd(8)); break;
+        case 10: emit("{}{} {}, {}", rnd(2) ? "or" : "xor", w, R(q), rnd(16)); break;
+        case 11: {
+          static constexpr const char* kMov[] = {"movsx832", "movsx1632", "movsx864", "movsx1664", "movsx3264", "mov32"};
+          emit("{} {}, {}", kMov[rnd(6)], R(q), R(q));
+          break;
+        }
+        case 12: emit("neg{} {}", w, R(q)); break;
+        case 13: {
+          static constexpr const char* kSw[] = {"le16", "le32", "be16", "be32", "bswap16", "bswap32"};
+          emit("{} {}", kSw[rnd(6)], R(q));
+          break;
+        }
+        default: {
+          // Range check that jumps away.
+          static constexpr const char* kOut[] = {"jgt", "jge", "jsgt", "jsge", "jlt", "jslt", "jsle", "jle", "jeq", "jne", "jset"};
+          const char* c = kOut[rnd(std::size(kOut))];
+          int64_t v = chance(500) ? static_cast<int64_t>(rnd(128)) : static_cast<int64_t>(rnd(4096)) - 2048;
+          emit("{}{} {}, {}, {}", c, w, R(q), v, skip);
+        }
+      }
+    }
+  }
+
+  void offset_chain() {
+    int s = find(K::Scalar);
+    int q = -1;
+    for (int r = 0; r <= 9; ++r) {
+      int rr = static_cast<int>((r + rnd(10)) % 10);
+      if (rr != s && writable(rr) && f_.r[rr].k != K::Ctx) {
+        q = rr;
+        break;
+      }
+    }
+    if (q < 0) return alu();
+    const int c = find(K::Ctx);
+    if (c >= 0 && p_.type == ProgType::Raw && p_.raw_ctx_size >= 8 && chance(400)) {
+      emit("ldxdw {}, [{}+{}]", R(q), R(c), rnd(p_.raw_ctx_size - 7));
+    } else if (c >= 0 && p_.type == ProgType::Raw && chance(300)) {
+      emit("ldxb {}, [{}+{}]", R(q), R(c), rnd(p_.raw_ctx_size));
+    } else if (s >= 0) {
+      emit("mov {}, {}", R(q), R(s));
+    } else {
+      emit("lddw {}, {}", R(q), static_cast<int64_t>(rng_()));
+    }
+    f_.r[q] = Reg{K::Scalar};
+    std::string skip = new_label();
+    if (chance(600)) emit("and {}, {}", R(q), (int64_t{1} << rnd(9)) - 1);  // small, then stretched
+    chain(q, skip);
+    Frame before = f_;
+    static constexpr int kSizes[] = {1, 2, 4, 8};
+    static constexpr const char* kSuffix[] = {"b", "h", "w", "dw"};
+    const int si = static_cast<int>(rnd(4));
+    const int64_t off = static_cast<int64_t>(rnd(16)) - 8;
+    uint64_t target = rnd(3);
+    if (target == 1 && !(c >= 0 && p_.type == ProgType::Raw)) target = 0;
+    if (target == 0) {
+      // Stack: r10 - 256 + q (reads need initialized bytes: fill the area first, sometimes).
+      if (chance(500))
+        for (int o = -256 - 64; o < -256 + 64; o += 8) {
+          if (o >= 0) break;
+          emit("stdw [%r10{:+}], 0", o);
+          mark_store(o, 8, K::Scalar);
+        }
+      emit("add {}, %r10", R(q));
+      emit("add {}, -256", R(q));
+    } else if (target == 1) {
+      emit("add {}, {}", R(q), R(c));
+    } else {
+      if (p_.maps.empty()) {
+        emit_label(skip);
+        f_ = join(before, f_);
+        return;
+      }
+      // Map value: lookup (kept in r6-r9 across the call is not needed: q is caller-saved safe
+      // only in r6-r9, so spill q first).
+      emit("stxdw [%r10-8], {}", R(q));
+      mark_store(-8, 8, K::Scalar);
+      keep_ctx_before_call();
+      int off4 = key_slot(true);
+      emit("mov %r2, %r10");
+      emit("add %r2, {}", off4);
+      emit("lddw %r1, map_fd({})", rnd(p_.maps.size()));
+      emit("call 1");
+      clobber_caller_saved();
+      emit("jeq %r0, 0, {}", skip);
+      emit("ldxdw {}, [%r10-8]", R(q == 0 ? 1 : q));
+      if (q == 0) q = 1;
+      emit("add {}, %r0", R(q));
+      f_.r[0] = Reg{K::MapVal};
+    }
+    if (chance(500)) {
+      int d = scalar_dst();
+      if (d == q) d = (q + 1) % 10;
+      if (!writable(d)) d = q;
+      emit("ldx{} {}, [{}{:+}]", kSuffix[si], R(d), R(q), off);
+      f_.r[d] = Reg{K::Scalar};
+    } else {
+      int v = scalar_src();
+      emit("stx{} [{}{:+}], {}", kSuffix[si], R(q), off, R(v));
+    }
+    (void)kSizes;
+    f_.r[q] = Reg{K::Mixed};
+    emit_label(skip);
+    f_ = join(before, f_);
+  }
+
+  // A spilled context pointer overwritten (partly or wholly) by a narrower store, an atomic, a helper
+  // writing to the stack, then filled and dereferenced as if it were still the pointer. The verifier
+  // must reject the dereference unless the overwrite left the spill intact.
+  void clobber_spill() {
+    int c = find(K::Ctx);
+    if (c < 0) return stack_store();
+    const int k = -8 * static_cast<int>(1 + rnd(8));
+    emit("stxdw [%r10{:+}], {}", k, R(c));
+    mark_store(k, 8, K::Ctx);
+    switch (rnd(6)) {
+      case 0: {
+        static constexpr const char* kSuffix[] = {"b", "h", "w"};
+        const int si = static_cast<int>(rnd(3));
+        const int size = 1 << si;
+        emit("st{} [%r10{:+}], {}", kSuffix[si], k + static_cast<int>(rnd(9 - size)) / size * size, imm());
+        break;
+      }
+      case 1: {
+        int v = scalar_src();
+        emit("stx{} [%r10{:+}], {}", rnd(2) ? "w" : "dw", k + (rnd(2) ? 0 : 4) * 0, R(v));
+        break;
+      }
+      case 2: {
+        int v = scalar_src();
+        emit("lock {}add{} [%r10{:+}], {}", rnd(2) ? "fetch " : "", rnd(2) ? "32" : "", k, R(v));
+        f_.r[v] = Reg{K::Scalar};
+        break;
+      }
+      case 3:
+      case 4: {
+        keep_ctx_before_call();
+        const int below = rnd(2) ? 8 : 0;
+        emit("mov %r1, %r10");
+        emit("add %r1, {}", k - below);
+        emit("mov %r2, {}", 8 + below + (rnd(2) ? 0 : 8));
+        emit("mov %r3, 0");
+        emit("call {}", rnd(2) ? 16 : 113);
+        clobber_caller_saved();
+        break;
+      }
+      default:
+        break;  // left intact: the dereference is fine
+    }
+    int d = scalar_dst();
+    emit("ldxdw {}, [%r10{:+}]", R(d), k);
+    int e = scalar_dst();
+    emit("ldxw {}, [{}+0]", R(e), R(d));
+    f_.r[d] = Reg{K::Mixed};
+    f_.r[e] = Reg{K::Scalar};
+    for (int b = 0; b < 8; ++b)
+      f_.slot[63 - byte_index(k) / 8] = K::Mixed;
   }
 
   // Raw input or xdp_md fields.
@@ -718,7 +904,7 @@ class Gen {
       if (writable(r) && !(f_.r[r].k == K::Ctx && count(K::Ctx) == 1)) c = r;
     if (c < 0) return alu();
     const int64_t step = static_cast<int64_t>(1 + rnd(chance(800) ? 2 : 7));
-    const int64_t bound = static_cast<int64_t>(1 + rnd(chance(900) ? 40 : 600));
+    const int64_t bound = static_cast<int64_t>(1 + rnd(chance(900) ? 16 : 300));
     const char* w = chance(250) ? "32" : "";
     const bool down = chance(300);
     const bool unbounded = chance(opts_.bad_permille / 4);
@@ -767,6 +953,23 @@ class Gen {
     const Subprog& s = subs_[target];
     if (s.ptr_arg) {
       int off = -8 * static_cast<int>(1 + rnd(8));
+      int c = find(K::Ctx);
+      if (c >= 0 && chance(300)) {
+        // Pass a slot holding a spilled pointer: the callee may overwrite it; deref it after.
+        emit("stxdw [%r10{:+}], {}", off, R(c));
+        emit("mov %r1, %r10");
+        emit("add %r1, {}", off);
+        emit("mov %r2, {}", imm());
+        emit("call local fn{}", target);
+        clobber_caller_saved();
+        int d = 6 + static_cast<int>(rnd(4));
+        if (!writable(d)) return;
+        emit("ldxdw {}, [%r10{:+}]", R(d), off);
+        emit("ldxw %r0, [{}+0]", R(d));
+        f_.r[d] = Reg{K::Mixed};
+        f_.slot[63 - byte_index(off) / 8] = K::Mixed;
+        return;
+      }
       if (!bad()) {
         emit("stdw [%r10{:+}], {}", off, imm());
         mark_store(off, 8, K::Scalar);

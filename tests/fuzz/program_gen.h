@@ -25,10 +25,10 @@ namespace bpfvm::fuzz {
 
 struct GenOptions {
   uint32_t min_snippets = 3;
-  uint32_t max_snippets = 18;
+  uint32_t max_snippets = 16;
   // Per snippet: probability (in 1/1000) of a deliberately dubious variant (bad offset, missing
   // check, wrong helper argument, ...).
-  uint32_t bad_permille = 40;
+  uint32_t bad_permille = 30;
 };
 
 struct GeneratedProgram {

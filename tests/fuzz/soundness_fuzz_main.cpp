@@ -3,6 +3,7 @@
 // (tests/fuzz/soundness_oracle.h) and writes every finding as a reproducer file.
 //
 // Usage: bpfvm_soundness_fuzz [--seconds N] [--count N] [--start SEED] [--out DIR] [--runs N]
+//        bpfvm_soundness_fuzz --replay FILE   (verify a reproducer, run it on 200 inputs)
 #include <fmt/format.h>
 
 #include <chrono>
@@ -11,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <string>
 
 #include "tests/fuzz/program_gen.h"
@@ -24,6 +26,7 @@ int main(int argc, char** argv) {
   uint64_t count = UINT64_MAX, start = 0;
   std::string out = "soundness-findings";
   OracleOptions oo;
+  std::string replay;  // a reproducer file: verify it and run it on 200 inputs
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> const char* {
@@ -41,6 +44,8 @@ int main(int argc, char** argv) {
       start = std::strtoull(next(), nullptr, 10);
     else if (a == "--out")
       out = next();
+    else if (a == "--replay")
+      replay = next();
     else if (a == "--runs")
       oo.runs = static_cast<uint32_t>(std::atoi(next()));
     else {
@@ -52,6 +57,35 @@ int main(int argc, char** argv) {
   if (!oracle) {
     fmt::print(stderr, "{}\n", oracle.error().to_string());
     return 1;
+  }
+  if (!replay.empty()) {
+    std::ifstream in(replay);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    uint64_t input_seed = 0;
+    auto p = parse_reproducer(ss.str(), &input_seed);
+    if (!p) {
+      fmt::print(stderr, "{}: {}\n", replay, p.error().to_string());
+      return 2;
+    }
+    int faults = 0;
+    for (uint64_t s = 0; s < 200; ++s) {
+      OracleOutcome o = (*oracle)->check_one(*p, s == 0 ? input_seed : s);
+      if (!o.assembled) {
+        fmt::print("does not assemble: {}\n", o.assemble_error);
+        return 2;
+      }
+      if (!o.accepted) {
+        fmt::print("rejected: {}\n", o.reject_kind);
+        return 0;
+      }
+      if (o.fault) {
+        ++faults;
+        if (faults == 1) fmt::print("FAULT (input {}): {}\n", s, o.fault->to_string());
+      }
+    }
+    fmt::print("accepted; {} of 200 runs fault\n", faults);
+    return faults ? 1 : 0;
   }
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();

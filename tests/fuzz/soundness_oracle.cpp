@@ -37,6 +37,29 @@ class QuietEnvironment : public DefaultEnvironment {
   }
 };
 
+// Input bytes biased towards edge values: per run, either uniform random bytes, one pattern byte
+// everywhere (0x00, 0xff, 0x80, 0x7f, 0x01), or a mix of both per byte.
+class ByteSource {
+ public:
+  explicit ByteSource(std::mt19937_64& rng) : rng_(rng), mode_(static_cast<int>(rng() % 4)) {
+    pattern_ = kEdges[rng() % std::size(kEdges)];
+  }
+  uint8_t next() {
+    switch (mode_) {
+      case 0:
+      case 1: return static_cast<uint8_t>(rng_());
+      case 2: return pattern_;
+      default: return rng_() % 2 ? static_cast<uint8_t>(rng_()) : kEdges[rng_() % std::size(kEdges)];
+    }
+  }
+
+ private:
+  static constexpr uint8_t kEdges[] = {0x00, 0xff, 0x80, 0x7f, 0x01};
+  std::mt19937_64& rng_;
+  int mode_;
+  uint8_t pattern_;
+};
+
 }  // namespace
 
 struct SoundnessOracle::Impl {
@@ -52,6 +75,7 @@ struct SoundnessOracle::Impl {
   // One run of the linked program on the input of `seed`. Returns the fault, if any.
   std::optional<Error> run_once(const GeneratedProgram& p, const Program& prog, uint64_t seed) {
     std::mt19937_64 rng(seed);
+    ByteSource bytes(rng);
     MapSet maps;
     std::vector<Map*> ptrs;
     for (const MapDef& def : p.maps) {
@@ -62,7 +86,7 @@ struct SoundnessOracle::Impl {
       const uint32_t n = static_cast<uint32_t>(rng() % (def.max_entries + 1));
       for (uint32_t i = 0; i < n; ++i) {
         for (auto& b : value)
-          b = static_cast<uint8_t>(rng());
+          b = bytes.next();
         uint32_t key = def.type == MapType::Array ? i : static_cast<uint32_t>(rng() % (rng() % 2 ? 8 : 64));
         (*m)->update(&key, value.data(), 0);
       }
@@ -94,7 +118,7 @@ struct SoundnessOracle::Impl {
       uint32_t len = static_cast<uint32_t>(rng() % (rng() % 4 == 0 ? kMaxPacket + 1 : 80));
       uint8_t* data = low + 4096;
       for (uint32_t i = 0; i < len; ++i)
-        data[i] = static_cast<uint8_t>(rng());
+        data[i] = bytes.next();
       auto addr = [](const uint8_t* ptr) { return static_cast<uint32_t>(reinterpret_cast<uintptr_t>(ptr)); };
       uint32_t ctx[6] = {addr(data), addr(data + len), addr(data), 1, 0, 0};
       std::memcpy(low, ctx, sizeof(ctx));
@@ -110,7 +134,7 @@ struct SoundnessOracle::Impl {
     } else {
       raw.resize(p.raw_ctx_size);
       for (auto& b : raw)
-        b = static_cast<uint8_t>(rng());
+        b = bytes.next();
       in.args[0] = reinterpret_cast<uintptr_t>(raw.data());
       in.args[1] = raw.size();
       if (!raw.empty())
