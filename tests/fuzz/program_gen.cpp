@@ -118,6 +118,7 @@ class Gen {
         snippet(1);
       finish_function();
     }
+    text += callback_text_;
     p_.asm_text = std::move(text);
     return std::move(p_);
   }
@@ -133,6 +134,8 @@ class Gen {
   uint32_t protected_ = 0;  // registers a surrounding loop relies on (bit mask)
   std::vector<Subprog> subs_;
   int current_sub_ = -1;  // -1: main
+  int callbacks_ = 0;
+  std::string callback_text_;  // bpf_loop callbacks, appended after the subprograms
 
   uint64_t rnd(uint64_t n) { return n == 0 ? 0 : rng_() % n; }
   bool chance(uint32_t permille) { return rnd(1000) < permille; }
@@ -219,7 +222,8 @@ class Gen {
     if (x < 80) return helper_call();
     if (x < 89) return depth < 3 ? branch(depth) : alu();
     if (x < 94) return depth < 2 && loop_depth_ < 2 ? loop(depth) : alu();
-    if (x < 96) return local_call();
+    if (x < 95) return local_call();
+    if (x < 96) return loop_helper();
     if (x < 97) return rnd(2) ? atomic_stack() : clobber_spill();
     return offset_chain();
   }
@@ -982,6 +986,50 @@ class Gen {
     emit("mov %r2, {}", imm());
     emit("call local fn{}", target);
     clobber_caller_saved();
+  }
+
+  // bpf_loop (helper 181) with a callback that accumulates into a caller stack slot; the caller
+  // then uses the slot as an offset (the verifier must forget what it knew about the slot).
+  void loop_helper() {
+    keep_ctx_before_call();
+    const int k = -8 * static_cast<int>(1 + rnd(4));
+    if (!bad()) {
+      emit("stdw [%r10{:+}], 0", k);
+      mark_store(k, 8, K::Scalar);
+    }
+    emit("mov %r1, {}", rnd(bad() ? 100000 : 16));
+    emit("lddw %r2, func(cb{})", callbacks_);
+    if (chance(900)) {
+      emit("mov %r3, %r10");
+      emit("add %r3, {}", k);
+    } else {
+      emit("mov %r3, 0");
+    }
+    emit("mov %r4, 0");
+    emit("call 181");
+    clobber_caller_saved();
+    std::string cb = fmt::format("cb{}:\n", callbacks_++);
+    const int64_t step = static_cast<int64_t>(rnd(16));
+    cb += "  jeq %r2, 0, +3\n";
+    cb += "  ldxdw %r3, [%r2+0]\n";
+    cb += rnd(2) ? "  add %r3, %r1\n" : fmt::format("  add %r3, {}\n", step);
+    cb += "  stxdw [%r2+0], %r3\n";
+    cb += fmt::format("  mov %r0, {}\n  exit\n", bad() ? 2 : rnd(2));
+    callback_text_ += cb;
+    int q = scalar_dst();
+    emit("ldxdw {}, [%r10{:+}]", R(q), k);
+    f_.r[q] = Reg{K::Scalar};
+    if (chance(500)) {
+      std::string skip = new_label();
+      chain(q, skip);
+      int c = find(K::Ctx);
+      if (c >= 0 && c != q && p_.type == ProgType::Raw) {
+        emit("add {}, {}", R(q), R(c));
+        emit("ldxb {}, [{}+0]", R(q), R(q));
+      }
+      emit_label(skip);
+      f_.r[q] = Reg{K::Mixed};
+    }
   }
 
   void finish_function() {

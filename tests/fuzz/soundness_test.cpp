@@ -15,6 +15,8 @@
 
 #include "tests/fuzz/program_gen.h"
 #include "tests/fuzz/soundness_oracle.h"
+#include "vm/asm.h"
+#include "vm/decode.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define BPFVM_SOUNDNESS_ASAN 1
@@ -51,15 +53,23 @@ TEST(Soundness, AcceptedGeneratedProgramsNeverFault) {
   ASSERT_TRUE(oracle.ok()) << oracle.error().to_string();
   uint64_t accepted = 0, rejected = 0, faults = 0, runs = 0;
   std::map<std::string, uint64_t> kinds;
+  // Features the accepted programs must exercise (substrings of their assembly).
+  const std::vector<std::string> features = {"sdiv", "smod", "movsx", "bswap", "be16", "arsh32", "neg",
+                                             "jsgt32", "jset", "call local", "call 181", "call 1\n",
+                                             "call 2\n", "lock ", "map_fd(0)", "map_fd(1)", "ldxdw",
+                                             "stxb [%r10", "jle", "exit\nL"};
+  std::vector<uint64_t> seen(features.size());
   for (uint64_t seed = 0; seed < kPrograms; ++seed) {
     GeneratedProgram p = generate_program(seed);
     OracleOutcome o = (*oracle)->check(p, seed);
     ASSERT_TRUE(o.assembled) << "seed " << seed << ": " << o.assemble_error << "\n" << p.asm_text;
     runs += o.runs;
-    if (o.accepted)
+    if (o.accepted) {
       ++accepted;
-    else
-      ++rejected, ++kinds[o.reject_kind];
+      for (size_t i = 0; i < features.size(); ++i)
+        seen[i] += p.asm_text.find(features[i]) != std::string::npos;
+    }
+    if (!o.accepted) ++rejected, ++kinds[o.reject_kind];
     if (o.fault) {
       ++faults;
       ADD_FAILURE() << "soundness bug, seed " << seed << ": " << o.fault->to_string() << "\n"
@@ -73,6 +83,8 @@ TEST(Soundness, AcceptedGeneratedProgramsNeverFault) {
   EXPECT_GE(rejected, kPrograms / 5) << "rejection rate below 20%";
   EXPECT_GE(kinds.size(), 8u);
   EXPECT_GE(runs, accepted);
+  for (size_t i = 0; i < features.size(); ++i)
+    EXPECT_GE(seen[i], kPrograms / 1000) << "too few accepted programs with '" << features[i] << "'";
   std::string s;
   for (const auto& [k, n] : kinds)
     s += " " + k + "=" + std::to_string(n);
@@ -96,6 +108,35 @@ TEST(Soundness, OracleCatchesFaultsOfRejectedPrograms) {
   }
   EXPECT_GE(tried, 600u);
   EXPECT_GE(faulted, tried / 10) << faulted << " of " << tried << " rejected programs fault when run";
+}
+
+// A reproducer file reads back as the same program (type, input size, maps, code).
+TEST(Soundness, ReproducerRoundTrips) {
+  for (uint64_t seed : {3ull, 17ull, 99ull, 1234ull}) {
+    GeneratedProgram p = generate_program(seed);
+    OracleOutcome o;
+    o.fault = make_error(ErrorCode::kOutOfBounds, 7, "example");
+    o.fault_input_seed = 4242;
+    uint64_t input_seed = 0;
+    auto back = parse_reproducer(reproducer_text(p, o), &input_seed);
+    ASSERT_TRUE(back.ok()) << back.error().to_string();
+    EXPECT_EQ(input_seed, 4242u);
+    EXPECT_EQ(back->seed, seed);
+    EXPECT_EQ(back->type, p.type);
+    EXPECT_EQ(back->raw_ctx_size, p.raw_ctx_size);
+    ASSERT_EQ(back->maps.size(), p.maps.size());
+    for (size_t i = 0; i < p.maps.size(); ++i) {
+      EXPECT_EQ(back->maps[i].type, p.maps[i].type);
+      EXPECT_EQ(back->maps[i].value_size, p.maps[i].value_size);
+      EXPECT_EQ(back->maps[i].max_entries, p.maps[i].max_entries);
+    }
+    auto a = assemble(p.asm_text), b = assemble(back->asm_text);
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_EQ(encode(a->program.insns), encode(b->program.insns));
+  }
+  uint64_t s = 0;
+  EXPECT_FALSE(parse_reproducer("-- type raw\n", &s).ok());
+  EXPECT_FALSE(parse_reproducer("-- type sk_lookup\n-- asm\nexit\n", &s).ok());
 }
 
 TEST(Soundness, ReproducersDoNotFault) {
