@@ -25,7 +25,9 @@ struct Frame {
   bool dead = false;         // the code path has exited
 };
 
-int byte_index(int off) { return 512 + off; }  // off in [-512, -1]
+int byte_index(int off) {
+  return 512 + off;
+}  // off in [-512, -1]
 
 Reg join(Reg a, Reg b) {
   if (a == b) return a;
@@ -89,7 +91,8 @@ class Gen {
       emit("mov {}, %r1", R(save));
       f_.r[save] = Reg{K::Ctx};
     }
-    const uint32_t n = opts_.min_snippets + static_cast<uint32_t>(rnd(opts_.max_snippets - opts_.min_snippets + 1));
+    const uint32_t n =
+        opts_.min_snippets + static_cast<uint32_t>(rnd(opts_.max_snippets - opts_.min_snippets + 1));
     for (uint32_t i = 0; i < n && !f_.dead; ++i)
       snippet(0);
     finish_function();
@@ -191,13 +194,20 @@ class Gen {
   }
   int64_t imm() {
     switch (rnd(8)) {
-      case 0: return 0;
-      case 1: return 1;
-      case 2: return -1;
-      case 3: return static_cast<int32_t>(rnd(2) ? INT32_MIN : INT32_MAX);
-      case 4: return static_cast<int64_t>(rnd(64)) - 8;
-      case 5: return static_cast<int64_t>(1) << rnd(31);
-      default: return static_cast<int32_t>(static_cast<uint32_t>(rng_()));
+      case 0:
+        return 0;
+      case 1:
+        return 1;
+      case 2:
+        return -1;
+      case 3:
+        return static_cast<int32_t>(rnd(2) ? INT32_MIN : INT32_MAX);
+      case 4:
+        return static_cast<int64_t>(rnd(64)) - 8;
+      case 5:
+        return static_cast<int64_t>(1) << rnd(31);
+      default:
+        return static_cast<int32_t>(static_cast<uint32_t>(rng_()));
     }
   }
 
@@ -229,8 +239,8 @@ class Gen {
   }
 
   void alu() {
-    static constexpr const char* kOps[] = {"add", "sub", "mul", "div", "sdiv", "or", "and", "lsh",
-                                           "rsh", "mod", "smod", "xor", "mov", "arsh"};
+    static constexpr const char* kOps[] = {"add", "sub", "mul", "div",  "sdiv", "or",  "and",
+                                           "lsh", "rsh", "mod", "smod", "xor",  "mov", "arsh"};
     int dst = find(K::Scalar);
     if (dst < 0 || !writable(dst) || chance(200)) {
       dst = scalar_dst();
@@ -246,8 +256,8 @@ class Gen {
     if (kind < 6) {
       emit("neg{} {}", w, R(dst));
     } else if (kind < 14) {
-      static constexpr const char* kSwaps[] = {"le16", "le32", "le64", "be16", "be32", "be64",
-                                               "bswap16", "bswap32", "bswap64"};
+      static constexpr const char* kSwaps[] = {"le16", "le32",    "le64",    "be16",   "be32",
+                                               "be64", "bswap16", "bswap32", "bswap64"};
       emit("{} {}", kSwaps[rnd(9)], R(dst));
     } else if (kind < 22) {
       int src = bad() ? static_cast<int>(rnd(10)) : scalar_src();
@@ -260,7 +270,9 @@ class Gen {
       const bool shift = op == "lsh" || op == "rsh" || op == "arsh";
       if (chance(500)) {
         int64_t v = imm();
-        if (shift) v = bad() ? (is32 ? 32 : 64) + static_cast<int64_t>(rnd(8)) : static_cast<int64_t>(rnd(is32 ? 32 : 64));
+        if (shift)
+          v = bad() ? (is32 ? 32 : 64) + static_cast<int64_t>(rnd(8))
+                    : static_cast<int64_t>(rnd(is32 ? 32 : 64));
         emit("{}{} {}, {}", op, w, R(dst), v);
       } else {
         int src = scalar_src();
@@ -275,10 +287,14 @@ class Gen {
   int stack_off(int size) {
     if (bad()) {
       switch (rnd(4)) {
-        case 0: return 0;
-        case 1: return -520;
-        case 2: return -static_cast<int>(rnd(512)) - 1;  // maybe misaligned
-        default: return -size + 1;                       // crosses the frame top
+        case 0:
+          return 0;
+        case 1:
+          return -520;
+        case 2:
+          return -static_cast<int>(rnd(512)) - 1;  // maybe misaligned
+        default:
+          return -size + 1;  // crosses the frame top
       }
     }
     return -size * static_cast<int>(1 + rnd(512 / size));
@@ -343,8 +359,8 @@ class Gen {
   }
 
   void atomic_stack() {
-    static constexpr const char* kAt[] = {"add", "fetch add", "or", "fetch or", "and", "fetch and",
-                                          "xor", "fetch xor", "xchg"};
+    static constexpr const char* kAt[] = {"add",       "fetch add", "or",        "fetch or", "and",
+                                          "fetch and", "xor",       "fetch xor", "xchg"};
     const bool is32 = chance(400);
     const int size = is32 ? 4 : 8;
     int off = stack_off(size);
@@ -375,22 +391,46 @@ class Gen {
       const int64_t small = static_cast<int64_t>(rnd(64)) - (chance(300) ? 32 : 0);
       switch (rnd(16)) {
         case 0:
-        case 1: emit("and{} {}, {}", w, R(q), chance(700) ? (int64_t{1} << bits) - 1 : static_cast<int64_t>(rnd(1024))); break;
-        case 2: emit("rsh{} {}, {}", w, R(q), rnd(*w ? 32 : 64)); break;
-        case 3: emit("arsh{} {}, {}", w, R(q), rnd(*w ? 32 : 64)); break;
-        case 4: emit("lsh{} {}, {}", w, R(q), rnd(4)); break;
-        case 5: emit("add{} {}, {}", w, R(q), small); break;
-        case 6: emit("sub{} {}, {}", w, R(q), small); break;
-        case 7: emit("mul{} {}, {}", w, R(q), rnd(5)); break;
-        case 8: emit("{}{} {}, {}", rnd(2) ? "mod" : "smod", w, R(q), 1 + rnd(64)); break;
-        case 9: emit("{}{} {}, {}", rnd(2) ? "div" : "sdiv", w, R(q), 1 + rnd(8)); break;
-        case 10: emit("{}{} {}, {}", rnd(2) ? "or" : "xor", w, R(q), rnd(16)); break;
+        case 1:
+          emit("and{} {}, {}", w, R(q),
+               chance(700) ? (int64_t{1} << bits) - 1 : static_cast<int64_t>(rnd(1024)));
+          break;
+        case 2:
+          emit("rsh{} {}, {}", w, R(q), rnd(*w ? 32 : 64));
+          break;
+        case 3:
+          emit("arsh{} {}, {}", w, R(q), rnd(*w ? 32 : 64));
+          break;
+        case 4:
+          emit("lsh{} {}, {}", w, R(q), rnd(4));
+          break;
+        case 5:
+          emit("add{} {}, {}", w, R(q), small);
+          break;
+        case 6:
+          emit("sub{} {}, {}", w, R(q), small);
+          break;
+        case 7:
+          emit("mul{} {}, {}", w, R(q), rnd(5));
+          break;
+        case 8:
+          emit("{}{} {}, {}", rnd(2) ? "mod" : "smod", w, R(q), 1 + rnd(64));
+          break;
+        case 9:
+          emit("{}{} {}, {}", rnd(2) ? "div" : "sdiv", w, R(q), 1 + rnd(8));
+          break;
+        case 10:
+          emit("{}{} {}, {}", rnd(2) ? "or" : "xor", w, R(q), rnd(16));
+          break;
         case 11: {
-          static constexpr const char* kMov[] = {"movsx832", "movsx1632", "movsx864", "movsx1664", "movsx3264", "mov32"};
+          static constexpr const char* kMov[] = {"movsx832",  "movsx1632", "movsx864",
+                                                 "movsx1664", "movsx3264", "mov32"};
           emit("{} {}, {}", kMov[rnd(6)], R(q), R(q));
           break;
         }
-        case 12: emit("neg{} {}", w, R(q)); break;
+        case 12:
+          emit("neg{} {}", w, R(q));
+          break;
         case 13: {
           static constexpr const char* kSw[] = {"le16", "le32", "be16", "be32", "bswap16", "bswap32"};
           emit("{} {}", kSw[rnd(6)], R(q));
@@ -398,7 +438,8 @@ class Gen {
         }
         default: {
           // Range check that jumps away.
-          static constexpr const char* kOut[] = {"jgt", "jge", "jsgt", "jsge", "jlt", "jslt", "jsle", "jle", "jeq", "jne", "jset"};
+          static constexpr const char* kOut[] = {"jgt",  "jge", "jsgt", "jsge", "jlt", "jslt",
+                                                 "jsle", "jle", "jeq",  "jne",  "jset"};
           const char* c = kOut[rnd(std::size(kOut))];
           int64_t v = chance(500) ? static_cast<int64_t>(rnd(128)) : static_cast<int64_t>(rnd(4096)) - 2048;
           emit("{}{} {}, {}, {}", c, w, R(q), v, skip);
@@ -569,7 +610,8 @@ class Gen {
       // Variable offset: ctx + (scalar & mask).
       int s = scalar_src();
       int p = scalar_dst();
-      while (p == s || p == c) p = (p + 1) % 10;
+      while (p == s || p == c)
+        p = (p + 1) % 10;
       if (!writable(p)) return alu();
       uint64_t mask = static_cast<uint64_t>(ctx_size - size);
       if (bad()) mask = mask * 2 + 1;
@@ -624,8 +666,10 @@ class Gen {
     if (got < 3) return alu();
     const int a = regs[0], b = regs[1], t = regs[2];
     const int n = static_cast<int>(1 + rnd(chance(800) ? 64 : 1600));
-    emit("ldxw {}, [{}+0]", R(a), R(c));
-    emit("ldxw {}, [{}+4]", R(b), R(c));
+    // data .. data_end, or (metadata) data_meta .. data.
+    const bool meta = chance(200);
+    emit("ldxw {}, [{}+{}]", R(a), R(c), meta ? 8 : 0);
+    emit("ldxw {}, [{}+{}]", R(b), R(c), meta ? 0 : 4);
     f_.r[a] = Reg{K::Pkt};
     f_.r[b] = Reg{K::PktEnd};
     std::string skip = new_label();
@@ -634,9 +678,15 @@ class Gen {
     emit("add {}, {}", R(t), n);
     f_.r[t] = Reg{K::Pkt};
     switch (rnd(4)) {
-      case 0: emit("jgt {}, {}, {}", R(t), R(b), skip); break;
-      case 1: emit("jlt {}, {}, {}", R(b), R(t), skip); break;
-      case 2: emit("jge {}, {}, {}", R(t), R(b), skip); break;  // stricter than needed
+      case 0:
+        emit("jgt {}, {}, {}", R(t), R(b), skip);
+        break;
+      case 1:
+        emit("jlt {}, {}, {}", R(b), R(t), skip);
+        break;
+      case 2:
+        emit("jge {}, {}, {}", R(t), R(b), skip);
+        break;  // stricter than needed
       default: {
         // Positive form: continue when t <= data_end.
         std::string ok = new_label();
@@ -780,15 +830,24 @@ class Gen {
         const int64_t limit = vs - size;
         emit("mov {}, {}", R(q), R(s));
         switch (rnd(bad() ? 6 : 3)) {
-          case 0: emit("and {}, {}", R(q), limit < 8 ? 0 : (limit & ~7)); break;
-          case 1: emit("jgt {}, {}, {}", R(q), limit, skip); break;
+          case 0:
+            emit("and {}, {}", R(q), limit < 8 ? 0 : (limit & ~7));
+            break;
+          case 1:
+            emit("jgt {}, {}, {}", R(q), limit, skip);
+            break;
           case 2:
             emit("and {}, 0xff", R(q));
             emit("jge {}, {}, {}", R(q), limit + 1, skip);
             break;
-          case 3: emit("jsgt {}, {}, {}", R(q), limit, skip); break;  // negative values pass
-          case 4: emit("jgt {}, {}, {}", R(q), limit + 1, skip); break;  // off by one
-          default: break;  // unbounded
+          case 3:
+            emit("jsgt {}, {}, {}", R(q), limit, skip);
+            break;  // negative values pass
+          case 4:
+            emit("jgt {}, {}, {}", R(q), limit + 1, skip);
+            break;  // off by one
+          default:
+            break;  // unbounded
         }
         emit("add {}, {}", R(q), R(vp));
         if (chance(500)) {
@@ -860,8 +919,12 @@ class Gen {
     static constexpr int kNoArgs[] = {5, 7, 8};
     if (bad()) {
       switch (rnd(3)) {
-        case 0: emit("call {}", 9000 + rnd(100)); break;  // unknown helper
-        case 1: emit("call 1"); break;                    // map lookup without arguments
+        case 0:
+          emit("call {}", 9000 + rnd(100));
+          break;  // unknown helper
+        case 1:
+          emit("call 1");
+          break;  // map lookup without arguments
         default:
           emit("mov %r1, %r10");
           emit("add %r1, -8");
@@ -875,7 +938,7 @@ class Gen {
   }
 
   static const char* cond_name(uint64_t i) {
-    static constexpr const char* kConds[] = {"jeq", "jne", "jgt", "jge", "jlt", "jle",
+    static constexpr const char* kConds[] = {"jeq",  "jne",  "jgt",  "jge",  "jlt", "jle",
                                              "jsgt", "jsge", "jslt", "jsle", "jset"};
     return kConds[i % 11];
   }
@@ -931,16 +994,30 @@ class Gen {
     if (!unbounded) emit("{}{} {}, {}", down ? "sub" : "add", w, R(c), step);
     if (down) {
       switch (rnd(3)) {
-        case 0: emit("jsgt{} {}, 0, {}", w, R(c), head); break;
-        case 1: emit("jgt{} {}, {}, {}", w, R(c), step - 1, head); break;
-        default: emit("jne{} {}, {}, {}", w, R(c), bound % step, head); break;
+        case 0:
+          emit("jsgt{} {}, 0, {}", w, R(c), head);
+          break;
+        case 1:
+          emit("jgt{} {}, {}, {}", w, R(c), step - 1, head);
+          break;
+        default:
+          emit("jne{} {}, {}, {}", w, R(c), bound % step, head);
+          break;
       }
     } else {
       switch (rnd(4)) {
-        case 0: emit("jlt{} {}, {}, {}", w, R(c), bound, head); break;
-        case 1: emit("jle{} {}, {}, {}", w, R(c), bound, head); break;
-        case 2: emit("jslt{} {}, {}, {}", w, R(c), bound, head); break;
-        default: emit("jne{} {}, {}, {}", w, R(c), (bound / step + 1) * step - (bad() ? 1 : 0), head); break;
+        case 0:
+          emit("jlt{} {}, {}, {}", w, R(c), bound, head);
+          break;
+        case 1:
+          emit("jle{} {}, {}, {}", w, R(c), bound, head);
+          break;
+        case 2:
+          emit("jslt{} {}, {}, {}", w, R(c), bound, head);
+          break;
+        default:
+          emit("jne{} {}, {}, {}", w, R(c), (bound / step + 1) * step - (bad() ? 1 : 0), head);
+          break;
       }
     }
     f_.r[c] = Reg{K::Scalar};

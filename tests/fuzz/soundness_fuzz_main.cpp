@@ -49,7 +49,9 @@ int main(int argc, char** argv) {
     else if (a == "--runs")
       oo.runs = static_cast<uint32_t>(std::atoi(next()));
     else {
-      fmt::print(stderr, "usage: bpfvm_soundness_fuzz [--seconds N] [--count N] [--start SEED] [--out DIR] [--runs N]\n");
+      fmt::print(
+          stderr,
+          "usage: bpfvm_soundness_fuzz [--seconds N] [--count N] [--start SEED] [--out DIR] [--runs N]\n");
       return 2;
     }
   }
@@ -95,9 +97,11 @@ int main(int argc, char** argv) {
   auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
   auto report = [&](const char* what) {
     const double s = elapsed();
-    fmt::print("{} {:.0f}s: {} programs ({:.0f}/s), accepted {:.1f}%, {} checked runs, {} faults, {} generator errors\n",
-               what, s, programs, programs / (s > 0 ? s : 1), programs ? 100.0 * accepted / programs : 0.0, runs,
-               faults, bad_asm);
+    fmt::print(
+        "{} {:.0f}s: {} programs ({:.0f}/s), accepted {:.1f}%, {} checked runs, {} faults, {} generator "
+        "errors\n",
+        what, s, programs, programs / (s > 0 ? s : 1), programs ? 100.0 * accepted / programs : 0.0, runs,
+        faults, bad_asm);
     std::fflush(stdout);
   };
   for (uint64_t seed = start; programs < count && elapsed() < seconds; ++seed) {

@@ -19,7 +19,7 @@
 namespace bpfvm::fuzz {
 namespace {
 
-constexpr size_t kLowSize = 8192;        // xdp_md at 0, the packet at 4096
+constexpr size_t kLowSize = 8192;  // xdp_md at 0, metadata + packet from 4096 + 64 - meta
 constexpr uint32_t kMaxPacket = 1600;
 
 // Deterministic clock and PRNG; trace_printk output is dropped.
@@ -47,9 +47,12 @@ class ByteSource {
   uint8_t next() {
     switch (mode_) {
       case 0:
-      case 1: return static_cast<uint8_t>(rng_());
-      case 2: return pattern_;
-      default: return rng_() % 2 ? static_cast<uint8_t>(rng_()) : kEdges[rng_() % std::size(kEdges)];
+      case 1:
+        return static_cast<uint8_t>(rng_());
+      case 2:
+        return pattern_;
+      default:
+        return rng_() % 2 ? static_cast<uint8_t>(rng_()) : kEdges[rng_() % std::size(kEdges)];
     }
   }
 
@@ -116,21 +119,25 @@ struct SoundnessOracle::Impl {
     std::vector<uint8_t> raw;
     if (p.type == ProgType::Xdp) {
       uint32_t len = static_cast<uint32_t>(rng() % (rng() % 4 == 0 ? kMaxPacket + 1 : 80));
-      uint8_t* data = low + 4096;
-      for (uint32_t i = 0; i < len; ++i)
-        data[i] = bytes.next();
+      const uint32_t meta = rng() % 2 ? static_cast<uint32_t>(rng() % 33) : 0;
+      uint8_t* data = low + 4096 + 64;
+      for (uint32_t i = 0; i < meta + len; ++i)
+        (data - meta)[i] = bytes.next();
       auto addr = [](const uint8_t* ptr) { return static_cast<uint32_t>(reinterpret_cast<uintptr_t>(ptr)); };
-      uint32_t ctx[6] = {addr(data), addr(data + len), addr(data), 1, 0, 0};
+      uint32_t ctx[6] = {addr(data), addr(data + len), addr(data - meta), 1, 0, 0};
       std::memcpy(low, ctx, sizeof(ctx));
-      pkt.buf = data;
-      pkt.capacity = len;
+      pkt.buf = data - meta;
+      pkt.capacity = meta + len;
+      pkt.data = meta;
+      pkt.data_end = meta + len;
       pkt.ctx_data = reinterpret_cast<uint32_t*>(low);
       pkt.ctx_data_end = reinterpret_cast<uint32_t*>(low) + 1;
       pkt.ctx_data_meta = reinterpret_cast<uint32_t*>(low) + 2;
       hc.packet = &pkt;
       in.args[0] = reinterpret_cast<uintptr_t>(low);
       in.regions.push_back(MemRegion{reinterpret_cast<uintptr_t>(low), sizeof(ctx), true, "ctx"});
-      if (len > 0) in.regions.push_back(MemRegion{reinterpret_cast<uintptr_t>(data), len, true, "packet"});
+      if (meta + len > 0)
+        in.regions.push_back(MemRegion{reinterpret_cast<uintptr_t>(data - meta), meta + len, true, "packet"});
     } else {
       raw.resize(p.raw_ctx_size);
       for (auto& b : raw)

@@ -1,10 +1,11 @@
 // The soundness oracle: a program the verifier accepts must run in the CHECKED interpreter without
 // any fault (out-of-bounds access, helper fault, call depth, bad call target, unknown helper, and
 // budget exhaustion under a generous budget: a verified program terminates) on every input of its
-// declared shape. Inputs are random: raw memory of the declared size (random content), xdp packets
-// of random lengths (0 to 1600 bytes; the packet region is exactly [data, data_end), no headroom
-// or tailroom), maps created from the program's definitions and pre-populated randomly. Map values
-// are reached through the MapSet resolver, which vouches for value bytes only.
+// declared shape. Inputs are random (bytes biased towards 0x00/0xff/0x80/0x7f/0x01): raw memory of
+// the declared size, xdp packets of random lengths (0 to 1600 bytes) with 0 to 32 bytes of
+// metadata (the packet region is exactly [data_meta, data_end), no headroom or tailroom), maps created from
+// the program's definitions and pre-populated randomly. Map values are reached through the MapSet resolver,
+// which vouches for value bytes only.
 //
 // Findings are written as reproducer files in the tests/verifier/cases format (see
 // reproducer_text), so that they replay in tests/fuzz/soundness_repro/ and can become verifier
@@ -22,8 +23,8 @@
 namespace bpfvm::fuzz {
 
 struct OracleOptions {
-  uint32_t runs = 4;            // random inputs per accepted program
-  uint64_t budget = 10'000'000;  // checked-mode instruction budget per run
+  uint32_t runs = 4;               // random inputs per accepted program
+  uint64_t budget = 10'000'000;    // checked-mode instruction budget per run
   uint64_t max_steps = 1'000'000;  // verifier analysis budget (VerifyOptions::max_steps)
 };
 
@@ -31,9 +32,9 @@ struct OracleOutcome {
   bool assembled = false;  // false: the generator produced text that does not assemble (its bug)
   std::string assemble_error;
   bool accepted = false;
-  std::string reject_kind;  // first verifier error kind when rejected
-  uint32_t runs = 0;        // checked runs made
-  std::optional<Error> fault;  // the first fault of an accepted program: a soundness bug
+  std::string reject_kind;        // first verifier error kind when rejected
+  uint32_t runs = 0;              // checked runs made
+  std::optional<Error> fault;     // the first fault of an accepted program: a soundness bug
   uint64_t fault_input_seed = 0;  // the input seed of the faulting run
 };
 

@@ -54,10 +54,10 @@ TEST(Soundness, AcceptedGeneratedProgramsNeverFault) {
   uint64_t accepted = 0, rejected = 0, faults = 0, runs = 0;
   std::map<std::string, uint64_t> kinds;
   // Features the accepted programs must exercise (substrings of their assembly).
-  const std::vector<std::string> features = {"sdiv", "smod", "movsx", "bswap", "be16", "arsh32", "neg",
-                                             "jsgt32", "jset", "call local", "call 181", "call 1\n",
-                                             "call 2\n", "lock ", "map_fd(0)", "map_fd(1)", "ldxdw",
-                                             "stxb [%r10", "jle", "exit\nL"};
+  const std::vector<std::string> features = {"sdiv",      "smod",     "movsx",      "bswap", "be16",
+                                             "arsh32",    "neg",      "jsgt32",     "jset",  "call local",
+                                             "call 181",  "call 1\n", "call 2\n",   "lock ", "map_fd(0)",
+                                             "map_fd(1)", "ldxdw",    "stxb [%r10", "jle",   "exit\nL"};
   std::vector<uint64_t> seen(features.size());
   for (uint64_t seed = 0; seed < kPrograms; ++seed) {
     GeneratedProgram p = generate_program(seed);
