@@ -7,8 +7,13 @@
 // input of a declared size; xdp data/data_end with packet bounds checks, sometimes off by one), map
 // lookups on an array and a hash map with or without null checks (constant and variable, bounded or
 // unbounded value offsets), helper calls with correct and incorrect arguments, JMP/JMP32 branches,
-// counter loops (and occasionally unbounded ones) and bpf-to-bpf calls. A small fraction of the
-// emitted snippets is deliberately wrong, so that the verifier sees both kinds of programs.
+// counter loops (and occasionally unbounded ones), bpf-to-bpf calls (scalar or caller-stack pointer
+// arguments) and bpf_loop callbacks. Two snippets aim at the verifier's weak spots: offset chains
+// (an unknown scalar through a random chain of 32/64-bit ALU ops and signed/unsigned range checks,
+// then used as a variable offset into the stack, the input or a map value) and clobbered spills (a
+// spilled pointer partly overwritten by a narrow store, an atomic, a helper or a callee, then
+// filled and dereferenced). A small fraction of the emitted snippets is deliberately wrong
+// (GenOptions::bad_permille), so that the verifier sees both kinds of programs.
 //
 // The output is assembly text (docs/ASSEMBLY.md; maps as `map_fd(<index>)`) plus what the verifier
 // and the runner need to know. The same seed always gives the same program.
