@@ -13,6 +13,34 @@ constexpr uint64_t kMaxHelperSize = uint64_t{1} << 29;
 
 }  // namespace
 
+// Which map types a helper takes (the kernel's check_map_func_compatibility, for the helpers bpfvm
+// implements): nullptr when `type` fits helper `id`, else the reason.
+static const char* map_helper_mismatch(uint32_t id, MapType type) {
+  auto is = [type](std::initializer_list<MapType> ts) {
+    for (MapType t : ts)
+      if (t == type) return true;
+    return false;
+  };
+  switch (id) {
+    case 12:  // tail_call
+      return is({MapType::ProgArray}) ? nullptr : "is not a prog_array: bpf_tail_call needs one";
+    case 25:  // perf_event_output
+      return is({MapType::PerfEventArray}) ? nullptr : "is not a perf_event_array";
+    case 130: case 131: case 134:  // ringbuf_output, ringbuf_reserve, ringbuf_query
+      return is({MapType::Ringbuf}) ? nullptr : "is not a ringbuf";
+    case 87: case 88: case 89:  // map_push/pop/peek_elem
+      return is({MapType::Queue, MapType::Stack, MapType::BloomFilter}) ? nullptr
+                                                                       : "is not a queue, stack or bloom filter";
+    case 1: case 2: case 3:  // map_lookup/update/delete_elem
+      if (is({MapType::ProgArray, MapType::Ringbuf, MapType::PerfEventArray, MapType::Queue, MapType::Stack,
+              MapType::BloomFilter}))
+        return "cannot be used with map_lookup_elem/update_elem/delete_elem";
+      return nullptr;
+    default:
+      return nullptr;
+  }
+}
+
 bool Analyzer::check_init(uint32_t idx, const State& s, int reg) {
   if (s.reg(reg).is_init()) return true;
   fail(ErrorKind::UninitRegister, idx, s, {reg},
@@ -203,6 +231,9 @@ bool Analyzer::check_helper_args(uint32_t idx,
       case ArgKind::ConstMapPtr:
         if (r.kind != RegKind::MapPtr) return bad(reg, fmt::format("expected a map, got {}", format_reg(r)));
         *map = static_cast<int>(r.map);
+        if (const char* why = map_helper_mismatch(proto.id, opts_.maps[r.map].type))
+          return bad(reg, fmt::format("map '{}' ({}) {}", opts_.maps[r.map].name,
+                                      map_type_name(opts_.maps[r.map].type), why));
         break;
       case ArgKind::PtrToMapKey:
       case ArgKind::PtrToMapValue:
