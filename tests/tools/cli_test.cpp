@@ -288,9 +288,9 @@ TEST(CliRobustness, RandomFilesNeverCrashAnyCommand) {
 
 
 // ---- ELF objects: run with contexts, inspect, disasm ----
-// These tests are about running objects: --no-verify, since the verifier rejects xdp_counter for
-// now (`data_end - data` is pointer - pointer, see CliVerify.ReadmeExampleVerdictIsShown) and
-// several runs below use program types or inputs that the programs were not written for.
+// These tests are about running objects, so most use --no-verify: several runs below use program
+// types or inputs that the programs were not written for. The example's verified path is
+// CliVerify.ReadmeExampleShowsTheVerdict.
 
 const std::string kCounterObj = std::string(BPFVM_BINARY_DIR) + "/examples/xdp_counter.o";
 const std::string kTcpSyn = std::string(BPFVM_SOURCE_DIR) + "/examples/tcp_syn.pkt";
@@ -590,19 +590,13 @@ TEST(CliVerify, ConformanceDataFilesFallBackToCheckedMode) {
 }
 
 TEST(CliVerify, ReadmeExampleShowsTheVerdict) {
-  // The README's main command verifies the bundled object first and prints the verdict. The
-  // verifier currently rejects it (`data_end - data` is a pointer subtraction it prohibits), so
-  // the run is refused; once it is accepted, the run goes through in unchecked mode.
+  // The README's main command verifies the bundled object first, prints the verdict, and runs the
+  // accepted program in unchecked mode.
   Proc p = run("bpfvm", {"run", kCounterObj, "--packet", kTcpSyn, "--dump-maps"});
-  ASSERT_NE(p.err.find("verifier: "), std::string::npos) << p.err;
-  if (p.err.find("verifier: accepted") != std::string::npos) {
-    EXPECT_EQ(p.exit_code, 0) << p.err;
-    EXPECT_EQ(last_line(p.out), "0x2");
-  } else {
-    EXPECT_EQ(p.exit_code, 1);
-    EXPECT_NE(p.err.find("source: xdp_counter.c:"), std::string::npos) << p.err;
-    EXPECT_NE(p.err.find("--no-verify"), std::string::npos) << p.err;
-  }
+  EXPECT_EQ(p.exit_code, 0) << p.err;
+  EXPECT_NE(p.err.find("verifier: accepted"), std::string::npos) << p.err;
+  EXPECT_NE(p.err.find("00000000 => 01000000000000003600000000000000"), std::string::npos) << p.err;
+  EXPECT_EQ(last_line(p.out), "0x2");
 }
 
 }  // namespace
