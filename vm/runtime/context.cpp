@@ -66,7 +66,7 @@ Result<std::vector<uint8_t>> struct_ctx(const std::vector<uint8_t>& given, size_
     if (given[i] != 0)
       return bad(fmt::format("ctx: byte {} is beyond struct {} ({} bytes) and not zero", i, what, size));
   std::vector<uint8_t> out(size, 0);
-  std::memcpy(out.data(), given.data(), std::min(size, given.size()));
+  std::copy_n(given.begin(), std::min(size, given.size()), out.begin());
   return out;
 }
 
