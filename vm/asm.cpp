@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "vm/text_util.h"
+
 namespace bpfvm {
 namespace {
 
@@ -45,17 +47,8 @@ Error syntax(uint32_t line, std::string msg) {
   return Error{ErrorCode::kAsmSyntax, line, std::move(msg)};
 }
 
-bool is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front()))
-    s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back()))
-    s.remove_suffix(1);
-  return s;
-}
+using text::is_space;
+using text::trim;
 
 bool is_ident(std::string_view s) {
   if (s.empty()) return false;

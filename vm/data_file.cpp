@@ -4,6 +4,7 @@
 
 #include "vm/asm.h"
 #include "vm/decode.h"
+#include "vm/text_util.h"
 
 namespace bpfvm {
 namespace {
@@ -14,17 +15,8 @@ Error bad(uint32_t line, std::string msg) {
   return Error{ErrorCode::kBadInput, kNoPc, fmt::format("line {}: {}", line, msg)};
 }
 
-bool is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front()))
-    s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back()))
-    s.remove_suffix(1);
-  return s;
-}
+using text::is_space;
+using text::trim;
 
 std::vector<std::string_view> split_ws(std::string_view s) {
   std::vector<std::string_view> out;

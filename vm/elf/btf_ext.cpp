@@ -15,7 +15,6 @@ namespace {
 
 Error elf_error(std::string msg) { return Error{ErrorCode::kElf, kNoPc, std::move(msg)}; }
 
-constexpr int kMaxDepth = 32;
 constexpr size_t kMaxAccess = 64;  // libbpf: BPF_CORE_SPEC_MAX_LEN
 
 std::string str_at(const struct btf* b, uint32_t off) {
@@ -137,18 +136,6 @@ enum CoreKind : uint32_t {
 bool is_field_kind(uint32_t k) { return k <= kFieldRshiftU64; }
 bool is_enum_kind(uint32_t k) { return k == kEnumvalExists || k == kEnumvalValue; }
 
-const btf_type* skip_mods(const struct btf* b, uint32_t id, uint32_t* out_id) {
-  const btf_type* t = btf__type_by_id(b, id);
-  for (int d = 0; t && d < kMaxDepth; ++d) {
-    if (!btf_is_mod(t) && !btf_is_typedef(t)) {
-      if (out_id) *out_id = id;
-      return t;
-    }
-    id = t->type;
-    t = btf__type_by_id(b, id);
-  }
-  return nullptr;
-}
 
 // "task_struct___v2" -> "task_struct"
 std::string_view essential(std::string_view s) {
@@ -174,7 +161,7 @@ struct FieldSpec {
 // Finds member `name` of composite `t`, descending into anonymous struct/union members.
 bool find_member(const struct btf* b, const btf_type* t, std::string_view name, uint64_t* bit_off, uint32_t* type,
                  uint32_t* bitfield, int depth) {
-  if (depth > kMaxDepth) return false;
+  if (depth > kMaxBtfDepth) return false;
   const btf_member* m = btf_members(t);
   for (uint16_t k = 0; k < btf_vlen(t); ++k, ++m) {
     std::string mn = str_at(b, m->name_off);
@@ -515,6 +502,19 @@ Status apply_core_relo(const struct btf* local, const struct btf* target, const 
     return Ok{};
   }
   return patch(slots, slot, value, local_size, target_size, relo.kind, where);
+}
+
+const btf_type* skip_mods(const struct btf* b, uint32_t id, uint32_t* out_id) {
+  const btf_type* t = btf__type_by_id(b, id);
+  for (int d = 0; t && d < kMaxBtfDepth; ++d) {
+    if (!btf_is_mod(t) && !btf_is_typedef(t)) {
+      if (out_id) *out_id = id;
+      return t;
+    }
+    id = t->type;
+    t = btf__type_by_id(b, id);
+  }
+  return nullptr;
 }
 
 }  // namespace bpfvm::elf_internal

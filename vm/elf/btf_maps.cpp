@@ -13,20 +13,7 @@ namespace {
 
 Error elf_error(std::string msg) { return Error{ErrorCode::kElf, kNoPc, std::move(msg)}; }
 
-constexpr int kMaxDepth = 32;
 
-const btf_type* skip_mods(const struct btf* b, uint32_t id, uint32_t* out_id = nullptr) {
-  const btf_type* t = btf__type_by_id(b, id);
-  for (int d = 0; t && d < kMaxDepth; ++d) {
-    if (!btf_is_mod(t) && !btf_is_typedef(t)) {
-      if (out_id) *out_id = id;
-      return t;
-    }
-    id = t->type;
-    t = btf__type_by_id(b, id);
-  }
-  return nullptr;
-}
 
 std::string name_of(const struct btf* b, uint32_t off) {
   const char* s = btf__name_by_offset(b, off);

@@ -13,8 +13,16 @@
 #include "vm/result.h"
 
 struct btf;  // libbpf
+struct btf_type;
 
 namespace bpfvm::elf_internal {
+
+// Deepest chain of BTF modifiers and typedefs followed before giving up (malformed BTF can loop).
+constexpr int kMaxBtfDepth = 32;
+
+// The type `id` with modifiers (const, volatile, restrict, type tags) and typedefs skipped; its id in
+// *out_id when not null. nullptr for a bad id or a chain deeper than kMaxBtfDepth.
+const btf_type* skip_mods(const struct btf* b, uint32_t id, uint32_t* out_id = nullptr);
 
 constexpr uint16_t kEmBpf = 247;
 // Relocation types (llvm/BinaryFormat/ELFRelocs/BPF.def).
