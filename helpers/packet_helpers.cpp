@@ -60,6 +60,13 @@ void sync_ctx(PacketState& p) {
   if (p.ctx_len != nullptr) *p.ctx_len = p.data_end - p.data;
 }
 
+// Moves the end of the packet to `end` (an offset into buf), zero-filling the bytes it grows into.
+void set_packet_end(PacketState& p, uint32_t end) {
+  if (end > p.data_end) std::memset(p.buf + p.data_end, 0, end - p.data_end);
+  p.data_end = end;
+  sync_ctx(p);
+}
+
 // The packet bytes [data + offset, data + offset + len), or nullptr with the kernel's error in
 // *err (bpf_xdp_pointer: -EFAULT for offsets or lengths above 0xffff, -EINVAL past the end).
 uint8_t* packet_range(PacketState& p, uint64_t offset64, uint64_t len64, int64_t* err) {
@@ -100,9 +107,7 @@ uint64_t xdp_adjust_tail(HelperCall& call, uint64_t ctx, uint64_t delta, uint64_
   int64_t end = int64_t(p->data_end) + off;
   if (end > int64_t(p->capacity)) return errno_ret(-EINVAL);
   if (end < int64_t(p->data) + kEthHlen) return errno_ret(-EINVAL);
-  if (off > 0) std::memset(p->buf + p->data_end, 0, static_cast<size_t>(off));
-  p->data_end = static_cast<uint32_t>(end);
-  sync_ctx(*p);
+  set_packet_end(*p, static_cast<uint32_t>(end));
   return 0;
 }
 
@@ -241,10 +246,7 @@ uint64_t skb_change_tail(HelperCall& call, uint64_t ctx, uint64_t new_len64, uin
   if (p == nullptr) return 0;
   uint32_t new_len = static_cast<uint32_t>(new_len64);
   if (flags != 0 || new_len < kEthHlen || uint64_t(p->data) + new_len > p->capacity) return errno_ret(-EINVAL);
-  uint32_t end = p->data + new_len;
-  if (end > p->data_end) std::memset(p->buf + p->data_end, 0, end - p->data_end);
-  p->data_end = end;
-  sync_ctx(*p);
+  set_packet_end(*p, p->data + new_len);
   return 0;
 }
 
