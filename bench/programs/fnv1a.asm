@@ -1,7 +1,8 @@
-# FNV-1a 64 over the input memory (r1, length r2).
-    lddw %r0, 0xcbf29ce484222325
-    lddw %r4, 0x100000001b3
-    mov %r3, 0
+# FNV-1a (64-bit) hash of the input memory: r1 points to the bytes, r2 holds their length.
+# bpfvm run bench/programs/fnv1a.asm --mem "68 65 6c 6c 6f"    -> 0xa430d84680aabd0b ("hello")
+    lddw %r0, 0xcbf29ce484222325      # offset basis
+    lddw %r4, 0x100000001b3           # FNV prime
+    mov %r3, 0                        # index
 loop:
     jge %r3, %r2, done
     mov %r5, %r1

@@ -88,7 +88,7 @@ std::string last_line(const std::string& s) {
   return nl == std::string::npos ? t : t.substr(nl + 1);
 }
 
-const std::string kExample = std::string(BPFVM_SOURCE_DIR) + "/examples/fnv1a.asm";
+const std::string kExample = std::string(BPFVM_SOURCE_DIR) + "/bench/programs/fnv1a.asm";
 
 TEST(Cli, RunPrintsR0AsHexOnTheLastLine) {
   Proc p = run("bpfvm", {"run", kExample, "--mem", "68 65 6c 6c 6f"});
