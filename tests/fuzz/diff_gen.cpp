@@ -225,6 +225,7 @@ class Gen {
       if (f.kind == FnKind::Main && p_.may_fault && i == fault_at) fault();
       snippet(0);
     }
+    if (!is_init(0)) set_value(0);  // r0 may hold an address (scratch of an access)
     label(end_label());
     // Copy the frame into the input memory (the main frame: all of it; others: the top 64 bytes).
     for (int off = -f.stack; off < 0; off += 8) {

@@ -134,6 +134,9 @@ DiffOutcome DiffOracle::run(const DiffProgram& p, const std::string* only) const
     o.ref_fault = want.r0.error();
   else
     o.ref_r0 = *want.r0;
+  // Compiled programs stay alive until the end, so that every engine's function tokens (host
+  // addresses) differ from the reference's: a generator leaking one into the data shows up.
+  std::vector<std::unique_ptr<EngineProgram>> alive;
   for (const Engine& e : engines_) {
     if (only != nullptr && e.name != *only) continue;
     if (o.ref_fault && !e.checked) continue;
@@ -143,6 +146,7 @@ DiffOutcome DiffOracle::run(const DiffProgram& p, const std::string* only) const
       continue;
     }
     const RunResult got = run_once(**compiled, p, buf);
+    alive.push_back(std::move(*compiled));
     ++o.engine_runs;
     if (o.ref_fault) {
       const Error& we = *o.ref_fault;

@@ -76,8 +76,9 @@ TEST(JitDiff, EnginesAgreeWithTheCheckedInterpreter) {
     const DiffOutcome o = oracle.check(p);
     ASSERT_TRUE(o.assembled) << "seed " << seed << ": " << o.assemble_error << "\n" << p.asm_text;
     // The generator's programs are valid: only the deliberately faulting ones fault.
-    if (!p.may_fault)
+    if (!p.may_fault) {
       ASSERT_FALSE(o.ref_fault) << "seed " << seed << ": " << o.ref_fault->to_string() << "\n" << p.asm_text;
+    }
     faulting += o.ref_fault.has_value();
     runs += o.engine_runs;
     if (!o.mismatches.empty()) {
@@ -133,9 +134,14 @@ TEST(JitDiff, OracleReportsEveryKindOfDifference) {
     const DiffOutcome o = oracle.check(p);
     if (o.ref_fault) continue;
     std::set<std::string> kinds;
-    for (const Mismatch& m : o.mismatches)
+    std::string details;
+    for (const Mismatch& m : o.mismatches) {
       kinds.insert(m.engine + "/" + m.what);
-    EXPECT_EQ(kinds, (std::set<std::string>{"skew-r0/r0", "skew-mem/memory", "skew-stack/memory"})) << seed;
+      details += m.engine + " " + m.what + ": expected " + m.expected + ", got " + m.actual + "\n";
+    }
+    EXPECT_EQ(kinds, (std::set<std::string>{"skew-r0/r0", "skew-mem/memory", "skew-stack/memory"}))
+        << "seed " << seed << "\n"
+        << details;
   }
 }
 
