@@ -29,16 +29,24 @@ Engine jit_engine(std::string name, const jit::JitOptions& opts) {
   return e;
 }
 
+}  // namespace
+
+Engine checked_jit_engine(uint64_t budget) {
+  jit::JitOptions checked;
+  checked.checked = true;
+  checked.budget = budget;
+  return jit_engine("jit-checked", checked);
+}
+
+namespace {
+
 std::vector<Engine> jit_engines(uint64_t budget) {
   jit::JitOptions blinded;
   blinded.verified = true;
   jit::JitOptions plain = blinded;
   plain.blinding = false;
-  jit::JitOptions checked;
-  checked.checked = true;
-  checked.budget = budget;
   return {jit_engine("jit-unchecked-blinded", blinded), jit_engine("jit-unchecked", plain),
-          jit_engine("jit-checked", checked)};
+          checked_jit_engine(budget)};
 }
 
 }  // namespace

@@ -120,8 +120,18 @@ DiffOutcome DiffOracle::run(const DiffProgram& p, const std::string* only) const
     o.assemble_error = a.error().to_string();
     return o;
   }
+  return run_program(a->program, p, only);
+}
+
+DiffOutcome DiffOracle::check_program(const Program& prog, const DiffProgram& p) const {
+  return run_program(prog, p, nullptr);
+}
+
+DiffOutcome DiffOracle::run_program(const Program& prog,
+                                    const DiffProgram& p,
+                                    const std::string* only) const {
+  DiffOutcome o;
   o.assembled = true;
-  const Program& prog = a->program;
   auto ref = reference_.compile(prog, &helpers());
   if (!ref) {
     o.assemble_error = "reference: " + ref.error().to_string();

@@ -48,6 +48,8 @@ Engine interpreter_engine(bool checked, uint64_t budget);
 // The engines the fuzzer compares with the reference: the JIT unchecked with and without constant
 // blinding and the JIT checked (diff_engines.cpp).
 std::vector<Engine> engines_under_test(uint64_t budget);
+// The checked JIT alone (it runs any program, verified or not).
+Engine checked_jit_engine(uint64_t budget);
 
 struct DiffOptions {
   uint64_t budget = 2'000'000;  // checked runs: instructions (generated programs run far fewer)
@@ -75,10 +77,13 @@ class DiffOracle {
   DiffOutcome check(const DiffProgram& p) const;
   // Only the engine named `engine` (for minimising one mismatch).
   DiffOutcome check_engine(const DiffProgram& p, const std::string& engine) const;
+  // A program already decoded (p.asm_text is not used; p.mem and p.seed are).
+  DiffOutcome check_program(const Program& prog, const DiffProgram& p) const;
   const std::vector<Engine>& engines() const { return engines_; }
 
  private:
   DiffOutcome run(const DiffProgram& p, const std::string* only) const;
+  DiffOutcome run_program(const Program& prog, const DiffProgram& p, const std::string* only) const;
   std::vector<Engine> engines_;
   DiffOptions opts_;
   Engine reference_;
