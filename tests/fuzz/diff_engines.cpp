@@ -1,7 +1,7 @@
 // The engines the differential fuzzer compares with the checked interpreter: the JIT unchecked with
 // and without constant blinding (the programs are valid by construction, hence `verified`) and the
-// JIT checked. Until the JIT runs programs, the unchecked interpreter stands in (a valid comparison
-// too: both interpreter modes must agree); switching is the one line in engines_under_test.
+// JIT checked. On hosts without JIT support the unchecked interpreter stands in (a valid comparison
+// too: both interpreter modes must agree).
 #include "jit/jit.h"
 #include "tests/fuzz/diff_oracle.h"
 
@@ -52,8 +52,8 @@ std::vector<Engine> jit_engines(uint64_t budget) {
 }  // namespace
 
 std::vector<Engine> engines_under_test(uint64_t budget) {
-  (void)jit_engines;
-  return {interpreter_engine(false, budget)};
+  if (!jit::jit_supported()) return {interpreter_engine(false, budget)};  // not x86-64 Linux
+  return jit_engines(budget);
 }
 
 }  // namespace bpfvm::fuzz

@@ -201,14 +201,15 @@ class Gen {
         init_ = 0b10;                         // r1: the iteration number
         break;
     }
-    if (f.kind != FnKind::Main) {
-      // The frame is not zeroed by the VM at a call: make the part this function uses defined.
+    {
+      // Every stack byte a function may read is written first, as a verifier demands (the
+      // unchecked JIT does not zero the stack: verified programs never read uninitialised bytes).
       int z = -1;
       if (chance(500)) {
         z = dst_except(init_);
         emit("mov {}, 0", R(z));
       }
-      for (int off = -kFnStack; off < 0; off += 8) {
+      for (int off = -f.stack; off < 0; off += 8) {
         if (z >= 0)
           emit("stxdw [%r10{:+}], {}", off, R(z));
         else
