@@ -45,6 +45,7 @@ class Gen {
     if (chance(opts_.fault_permille)) {
       p_.may_fault = true;
       fault_kind_ = static_cast<int>(rnd(6));
+      fault_fn_ = static_cast<int>(rnd(fns_.size()));
     }
     // Callees come after their callers in the text and are generated first, so that a call site
     // knows what the callee costs.
@@ -72,6 +73,7 @@ class Gen {
   int loop_depth_ = 0;
   int labels_ = 0;
   int fault_kind_ = -1;
+  int fault_fn_ = -1;  // the function that gets the faulting instruction
   bool fault_done_ = false;
 
   uint64_t rnd(uint64_t n) { return n == 0 ? 0 : rng_() % n; }
@@ -209,11 +211,28 @@ class Gen {
         z = dst_except(init_);
         emit("mov {}, 0", R(z));
       }
-      for (int off = -f.stack; off < 0; off += 8) {
-        if (z >= 0)
-          emit("stxdw [%r10{:+}], {}", off, R(z));
+      if (f.kind == FnKind::Main && chance(900)) {
+        // A loop over the 512 bytes (short code, and variable-offset stack stores).
+        const std::string l = new_label();
+        emit("mov %r1, {}", -f.stack);
+        label(l);
+        emit("mov %r2, %r10");
+        emit("add %r2, %r1");
+        if (z >= 0 && z != 1 && z != 2)
+          emit("stxdw [%r2+0], {}", R(z));
         else
-          emit("stdw [%r10{:+}], 0", off);
+          emit("stdw [%r2+0], 0");
+        emit("add %r1, 8");
+        emit("jne %r1, 0, {}", l);
+        cost_ += 5 * 64;
+        if (z == 1 || z == 2) z = -1;
+      } else {
+        for (int off = -f.stack; off < 0; off += 8) {
+          if (z >= 0)
+            emit("stxdw [%r10{:+}], {}", off, R(z));
+          else
+            emit("stdw [%r10{:+}], 0", off);
+        }
       }
       if (z >= 0) set_init(z);
     }
@@ -223,15 +242,30 @@ class Gen {
         opts_.min_snippets + static_cast<uint32_t>(rnd(opts_.max_snippets - opts_.min_snippets + 1));
     const uint32_t fault_at = static_cast<uint32_t>(rnd(n));
     for (uint32_t i = 0; i < n; ++i) {
-      if (f.kind == FnKind::Main && p_.may_fault && i == fault_at) fault();
+      if (index == fault_fn_ && i == fault_at) fault();
       snippet(0);
     }
     if (!is_init(0)) set_value(0);  // r0 may hold an address (scratch of an access)
     label(end_label());
     // Copy the frame into the input memory (the main frame: all of it; others: the top 64 bytes).
-    for (int off = -f.stack; off < 0; off += 8) {
-      emit("ldxdw %r1, [%r10{:+}]", off);
-      emit("stxdw [{}{:+}], %r1", R(kBase), static_cast<int>(f.dump) + f.stack + off);
+    if (f.kind == FnKind::Main && chance(900)) {
+      const std::string l = new_label();
+      emit("mov %r1, {}", -f.stack);
+      label(l);
+      emit("mov %r2, %r10");
+      emit("add %r2, %r1");
+      emit("ldxdw %r3, [%r2+0]");
+      emit("mov %r2, {}", R(kBase));
+      emit("add %r2, %r1");
+      emit("stxdw [%r2{:+}], %r3", static_cast<int>(f.dump) + f.stack);
+      emit("add %r1, 8");
+      emit("jne %r1, 0, {}", l);
+      cost_ += 8 * 64;
+    } else {
+      for (int off = -f.stack; off < 0; off += 8) {
+        emit("ldxdw %r1, [%r10{:+}]", off);
+        emit("stxdw [{}{:+}], %r1", R(kBase), static_cast<int>(f.dump) + f.stack + off);
+      }
     }
     if (f.kind == FnKind::Callback) emit("and %r0, 1");  // 0: continue, 1: stop
     emit("exit");
@@ -608,8 +642,8 @@ class Gen {
       case 0:  // load past the end of the input (maybe straddling it)
         emit("ldx{} %r0, [{}{:+}]", rnd(2) ? "dw" : "w", R(kBase), static_cast<int>(mem_size_ - 2 + rnd(16)));
         break;
-      case 1:  // store below the frame, or above it
-        if (chance(500))
+      case 1:  // store below the frame, or above the main frame (above others: the caller's)
+        if (cur_ != 0 || chance(500))
           emit("stxdw [%r10{:+}], %r0", -kMainStack - 8 * static_cast<int>(1 + rnd(4)));
         else
           emit("stw [%r10{:+}], 1", 4 * static_cast<int>(rnd(4)));

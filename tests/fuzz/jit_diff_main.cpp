@@ -9,6 +9,8 @@
 // Exit status: 0 no mismatch, 1 mismatches, 2 usage or unreadable input.
 #include <fmt/format.h>
 
+#include <malloc.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
@@ -97,6 +99,10 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  // Keep freed heap memory instead of trimming it at every compile: each trim is a TLB flush,
+  // which costs more than compiling in a virtual machine.
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
   DiffOracle oracle(engines_under_test(DiffOptions{}.budget));
   if (!replay_file.empty()) return replay(oracle, replay_file);
 
