@@ -1,5 +1,7 @@
 #include "tests/fuzz/diff_gen.h"
 
+#include "tests/fuzz/gen_util.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -130,24 +132,9 @@ class Gen {
   }
 
   int64_t imm() {
-    switch (rnd(10)) {
-      case 0:
-        return 0;
-      case 1:
-        return 1;
-      case 2:
-        return -1;
-      case 3:
-        return rnd(2) ? INT32_MIN : INT32_MAX;
-      case 4:
-        return static_cast<int64_t>(rnd(80)) - 8;  // shift amounts, small divisors
-      case 5:
-        return int64_t{1} << rnd(31);
-      case 6:
-        return -(int64_t{1} << rnd(31));
-      default:
-        return static_cast<int32_t>(static_cast<uint32_t>(rng_()));
-    }
+    // Besides the common distribution: shift amounts up to 72, negative powers of two.
+    if (chance(150)) return rnd(2) ? static_cast<int64_t>(rnd(73)) : -(int64_t{1} << rnd(31));
+    return interesting_imm(rng_);
   }
   uint64_t imm64() {
     static constexpr uint64_t kWide[] = {0x8000000000000000ull, 0x7fffffffffffffffull, 0xffffffffull,
@@ -213,19 +200,13 @@ class Gen {
       }
       if (f.kind == FnKind::Main && chance(900)) {
         // A loop over the 512 bytes (short code, and variable-offset stack stores).
-        const std::string l = new_label();
-        emit("mov %r1, {}", -f.stack);
-        label(l);
-        emit("mov %r2, %r10");
-        emit("add %r2, %r1");
-        if (z >= 0 && z != 1 && z != 2)
-          emit("stxdw [%r2+0], {}", R(z));
-        else
-          emit("stdw [%r2+0], 0");
-        emit("add %r1, 8");
-        emit("jne %r1, 0, {}", l);
-        cost_ += 5 * 64;
         if (z == 1 || z == 2) z = -1;
+        main_frame_loop(1, [&] {
+          if (z >= 0)
+            emit("stxdw [%r2+0], {}", R(z));
+          else
+            emit("stdw [%r2+0], 0");
+        });
       } else {
         for (int off = -f.stack; off < 0; off += 8) {
           if (z >= 0)
@@ -249,18 +230,12 @@ class Gen {
     label(end_label());
     // Copy the frame into the input memory (the main frame: all of it; others: the top 64 bytes).
     if (f.kind == FnKind::Main && chance(900)) {
-      const std::string l = new_label();
-      emit("mov %r1, {}", -f.stack);
-      label(l);
-      emit("mov %r2, %r10");
-      emit("add %r2, %r1");
-      emit("ldxdw %r3, [%r2+0]");
-      emit("mov %r2, {}", R(kBase));
-      emit("add %r2, %r1");
-      emit("stxdw [%r2{:+}], %r3", static_cast<int>(f.dump) + f.stack);
-      emit("add %r1, 8");
-      emit("jne %r1, 0, {}", l);
-      cost_ += 8 * 64;
+      main_frame_loop(4, [&] {
+        emit("ldxdw %r3, [%r2+0]");
+        emit("mov %r2, {}", R(kBase));
+        emit("add %r2, %r1");
+        emit("stxdw [%r2{:+}], %r3", static_cast<int>(f.dump) + f.stack);
+      });
     } else {
       for (int off = -f.stack; off < 0; off += 8) {
         emit("ldxdw %r1, [%r10{:+}]", off);
@@ -271,6 +246,19 @@ class Gen {
     emit("exit");
     fns_[cur_].cost = cost_;
     return text;
+  }
+  // for (r1 = -512; r1 != 0; r1 += 8) { r2 = r10 + r1; body (body_len instructions) }
+  template <class Body>
+  void main_frame_loop(uint64_t body_len, Body body) {
+    const std::string l = new_label();
+    emit("mov %r1, {}", -kMainStack);
+    label(l);
+    emit("mov %r2, %r10");
+    emit("add %r2, %r1");
+    body();
+    emit("add %r1, 8");
+    emit("jne %r1, 0, {}", l);
+    cost_ += (4 + body_len) * (kMainStack / 8 - 1) * mult_;
   }
   std::string end_label() const { return fmt::format("end_{}", fn().label); }
 
@@ -292,8 +280,7 @@ class Gen {
   // ---- ALU --------------------------------------------------------------------------------------
 
   void alu() {
-    static constexpr const char* kOps[] = {"add", "sub", "mul", "div",  "sdiv", "or",  "and",
-                                           "lsh", "rsh", "mod", "smod", "xor",  "mov", "arsh"};
+    const auto& kOps = kAluOpNames;
     const int d = dst();
     if (!is_init(d)) set_value(d);
     const bool is32 = chance(400);
@@ -302,8 +289,7 @@ class Gen {
     if (kind < 5) {
       emit("neg{} {}", w, R(d));
     } else if (kind < 14) {
-      static constexpr const char* kSwaps[] = {"le16", "le32",    "le64",    "be16",   "be32",
-                                               "be64", "bswap16", "bswap32", "bswap64"};
+      const auto& kSwaps = kSwapNames;
       emit("{} {}", kSwaps[rnd(std::size(kSwaps))], R(d));
     } else if (kind < 22) {
       const int s = src();
@@ -449,8 +435,7 @@ class Gen {
   // ---- Control flow -----------------------------------------------------------------------------
 
   static const char* cond(uint64_t i) {
-    static constexpr const char* kConds[] = {"jeq",  "jne",  "jgt",  "jge",  "jlt", "jle",
-                                             "jsgt", "jsge", "jslt", "jsle", "jset"};
+    const auto& kConds = kCondNames;
     return kConds[i % 11];
   }
 
