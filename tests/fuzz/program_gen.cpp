@@ -1,5 +1,7 @@
 #include "tests/fuzz/program_gen.h"
 
+#include "tests/fuzz/gen_util.h"
+
 #include <fmt/format.h>
 
 #include <array>
@@ -192,24 +194,7 @@ class Gen {
     f_.r[r] = Reg{K::Scalar};
     return r;
   }
-  int64_t imm() {
-    switch (rnd(8)) {
-      case 0:
-        return 0;
-      case 1:
-        return 1;
-      case 2:
-        return -1;
-      case 3:
-        return static_cast<int32_t>(rnd(2) ? INT32_MIN : INT32_MAX);
-      case 4:
-        return static_cast<int64_t>(rnd(64)) - 8;
-      case 5:
-        return static_cast<int64_t>(1) << rnd(31);
-      default:
-        return static_cast<int32_t>(static_cast<uint32_t>(rng_()));
-    }
-  }
+  int64_t imm() { return interesting_imm(rng_); }
 
   void clobber_caller_saved() {
     for (int r = 1; r <= 5; ++r)
@@ -239,8 +224,7 @@ class Gen {
   }
 
   void alu() {
-    static constexpr const char* kOps[] = {"add", "sub", "mul", "div",  "sdiv", "or",  "and",
-                                           "lsh", "rsh", "mod", "smod", "xor",  "mov", "arsh"};
+    const auto& kOps = kAluOpNames;
     int dst = find(K::Scalar);
     if (dst < 0 || !writable(dst) || chance(200)) {
       dst = scalar_dst();
@@ -256,8 +240,7 @@ class Gen {
     if (kind < 6) {
       emit("neg{} {}", w, R(dst));
     } else if (kind < 14) {
-      static constexpr const char* kSwaps[] = {"le16", "le32",    "le64",    "be16",   "be32",
-                                               "be64", "bswap16", "bswap32", "bswap64"};
+      const auto& kSwaps = kSwapNames;
       emit("{} {}", kSwaps[rnd(9)], R(dst));
     } else if (kind < 22) {
       int src = bad() ? static_cast<int>(rnd(10)) : scalar_src();
@@ -938,8 +921,7 @@ class Gen {
   }
 
   static const char* cond_name(uint64_t i) {
-    static constexpr const char* kConds[] = {"jeq",  "jne",  "jgt",  "jge",  "jlt", "jle",
-                                             "jsgt", "jsge", "jslt", "jsle", "jset"};
+    const auto& kConds = kCondNames;
     return kConds[i % 11];
   }
 

@@ -16,5 +16,9 @@ void decode_and_run(const uint8_t* data, size_t size);
 void assemble_text(const uint8_t* data, size_t size);
 // Conformance .data parser on arbitrary text.
 void parse_data(const uint8_t* data, size_t size);
+// Decoder, then (if it decodes) the checked JIT against the checked interpreter on a small input
+// with a small budget: same r0, same memory, same fault code and pc (tests/fuzz/diff_oracle.h).
+// Defined in tests/fuzz/jit_target.cpp (library bpfvm_jitdiff, which links the JIT).
+void jit_vs_interp(const uint8_t* data, size_t size);
 
 }  // namespace bpfvm::fuzz

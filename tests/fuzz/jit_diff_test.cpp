@@ -1,0 +1,196 @@
+// Differential fuzzing of the engines in CI: generated valid programs (tests/fuzz/diff_gen.h) run
+// on the checked interpreter and on every engine under test (tests/fuzz/diff_oracle.h), which must
+// agree on r0, the input memory, the stack frames and the faults. Also replays every reproducer
+// of tests/fuzz/jit_repro/.
+//
+// Program count: 100,000 in regular builds (each on the reference and one of the engines under
+// test, in turn), the first 10,000 of the same seeds under AddressSanitizer (as
+// tests/fuzz/soundness_test.cpp).
+#include <gtest/gtest.h>
+#include <malloc.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "tests/fuzz/diff_gen.h"
+#include "tests/fuzz/diff_oracle.h"
+#include "vm/asm.h"
+#include "vm/isa.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define BPFVM_JIT_DIFF_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BPFVM_JIT_DIFF_ASAN 1
+#endif
+#endif
+
+namespace bpfvm::fuzz {
+namespace {
+
+#ifdef BPFVM_JIT_DIFF_ASAN
+constexpr uint64_t kPrograms = 10'000;
+#else
+constexpr uint64_t kPrograms = 100'000;
+#endif
+constexpr uint64_t kBudget = DiffOptions{}.budget;
+
+TEST(JitDiff, GeneratorIsReproducible) {
+  for (uint64_t seed : {0ull, 1ull, 777ull, 0xfeedfaceull}) {
+    DiffProgram a = generate_diff_program(seed), b = generate_diff_program(seed);
+    EXPECT_EQ(a.asm_text, b.asm_text);
+    EXPECT_EQ(a.mem, b.mem);
+    EXPECT_EQ(a.data_size, b.data_size);
+  }
+  EXPECT_NE(generate_diff_program(1).asm_text, generate_diff_program(2).asm_text);
+}
+
+// Every instruction the engines run shows up in the generated programs, except the legacy packet
+// loads (they need a packet), kfunc calls, lddw map pseudo loads (they need maps) and the
+// instructions bpfvm does not run.
+TEST(JitDiff, GeneratedProgramsUseEveryInstruction) {
+  std::set<Op> seen;
+  for (uint64_t seed = 0; seed < 3000; ++seed) {
+    auto a = assemble(generate_diff_program(seed).asm_text);
+    ASSERT_TRUE(a.ok()) << "seed " << seed << ": " << a.error().to_string();
+    for (const Insn& in : a->program.insns)
+      seen.insert(in.op);
+  }
+  for (const OpInfo& info : all_ops()) {
+    const Form f = info.form;
+    if (f == Form::LdAbs || f == Form::LdInd || f == Form::CallKfunc || f == Form::MayGoto ||
+        f == Form::AddrSpaceCast)
+      continue;
+    if (f == Form::Lddw && info.op != Op::Lddw && info.op != Op::LddwFunc) continue;
+    EXPECT_TRUE(seen.count(info.op)) << "no generated program uses " << info.mnemonic << " (opcode "
+                                     << static_cast<int>(info.opcode) << ")";
+  }
+}
+
+// Each program runs on the reference and on one engine under test, in turn (scripts/jit_fuzz.sh
+// runs every program on every engine): a JIT compilation costs more than the run itself.
+TEST(JitDiff, EnginesAgreeWithTheCheckedInterpreter) {
+  // Keep freed heap memory instead of trimming it at every compilation (a TLB flush each).
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  DiffOracle oracle(engines_under_test(kBudget));
+  const std::vector<Engine>& engines = oracle.engines();
+  ASSERT_FALSE(engines.empty());
+  uint64_t faulting = 0, runs = 0, mismatched = 0;
+  for (uint64_t seed = 0; seed < kPrograms; ++seed) {
+    const DiffProgram p = generate_diff_program(seed);
+    const DiffOutcome o = oracle.check_engine(p, engines[seed % engines.size()].name);
+    ASSERT_TRUE(o.assembled) << "seed " << seed << ": " << o.assemble_error << "\n" << p.asm_text;
+    // The generator's programs are valid: only the deliberately faulting ones fault.
+    if (!p.may_fault) {
+      ASSERT_FALSE(o.ref_fault) << "seed " << seed << ": " << o.ref_fault->to_string() << "\n" << p.asm_text;
+    }
+    faulting += o.ref_fault.has_value();
+    runs += o.engine_runs;
+    if (!o.mismatches.empty()) {
+      ADD_FAILURE() << "engines disagree, seed " << seed << ":\n" << diff_reproducer_text(p, o);
+      if (++mismatched >= 5) break;
+    }
+  }
+  EXPECT_EQ(mismatched, 0u);
+  // Faults are compared too (fault_permille of the programs), and every engine ran.
+  EXPECT_GE(faulting, kPrograms / 200);
+  EXPECT_GE(runs, kPrograms * 9 / 10);
+  std::printf("%llu programs, %llu faulting, %llu engine runs, %zu engines in turn\n",
+              static_cast<unsigned long long>(kPrograms), static_cast<unsigned long long>(faulting),
+              static_cast<unsigned long long>(runs), oracle.engines().size());
+}
+
+// An engine that gets one thing wrong, to show that the oracle sees each kind of difference.
+class Skewed : public EngineProgram {
+ public:
+  enum Kind { kR0, kMemory, kStack };
+  Skewed(std::unique_ptr<EngineProgram> inner, Kind k) : inner_(std::move(inner)), kind_(k) {}
+  Result<uint64_t> run(const RunInput& input, Environment& env) const override {
+    Result<uint64_t> r = inner_->run(input, env);
+    auto* mem = reinterpret_cast<uint8_t*>(input.regions[0].base);
+    if (kind_ == kR0 && r) return *r ^ 1;
+    if (kind_ == kMemory) mem[3] ^= 0x40;
+    if (kind_ == kStack) mem[input.regions[0].size - 1] ^= 1;  // the last frame copied
+    return r;
+  }
+
+ private:
+  std::unique_ptr<EngineProgram> inner_;
+  Kind kind_;
+};
+
+TEST(JitDiff, OracleReportsEveryKindOfDifference) {
+  std::vector<Engine> engines;
+  for (auto [name, kind] : {std::pair{"skew-r0", Skewed::kR0}, std::pair{"skew-mem", Skewed::kMemory},
+                            std::pair{"skew-stack", Skewed::kStack}}) {
+    Engine e = interpreter_engine(true, kBudget);
+    e.name = name;
+    e.compile = [inner = e.compile, kind](const Program& p,
+                                          const HelperTable* h) -> Result<std::unique_ptr<EngineProgram>> {
+      auto c = inner(p, h);
+      if (!c) return c.error();
+      return std::unique_ptr<EngineProgram>(std::make_unique<Skewed>(std::move(*c), kind));
+    };
+    engines.push_back(std::move(e));
+  }
+  DiffOracle oracle(std::move(engines));
+  for (uint64_t seed = 0; seed < 50; ++seed) {
+    const DiffProgram p = generate_diff_program(seed);
+    const DiffOutcome o = oracle.check(p);
+    if (o.ref_fault) continue;
+    std::set<std::string> kinds;
+    std::string details;
+    for (const Mismatch& m : o.mismatches) {
+      kinds.insert(m.engine + "/" + m.what);
+      details += m.engine + " " + m.what + ": expected " + m.expected + ", got " + m.actual + "\n";
+    }
+    EXPECT_EQ(kinds, (std::set<std::string>{"skew-r0/r0", "skew-mem/memory", "skew-stack/memory"}))
+        << "seed " << seed << "\n"
+        << details;
+  }
+}
+
+TEST(JitDiff, ReproducerRoundTrips) {
+  for (uint64_t seed : {5ull, 42ull, 4242ull}) {
+    const DiffProgram p = generate_diff_program(seed);
+    DiffOracle oracle(engines_under_test(kBudget));
+    DiffOutcome o = oracle.check(p);
+    o.mismatches.push_back(Mismatch{"some-engine", "r0", "0x1", "0x2"});
+    auto back = parse_diff_reproducer(diff_reproducer_text(p, o));
+    ASSERT_TRUE(back.ok()) << back.error().to_string();
+    EXPECT_EQ(back->mem, p.mem);
+    EXPECT_EQ(back->seed, seed);
+    EXPECT_EQ(back->data_size, p.data_size);
+    auto a = assemble(p.asm_text), b = assemble(back->asm_text);
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_EQ(encode(a->program.insns), encode(b->program.insns));
+  }
+  EXPECT_FALSE(parse_diff_reproducer("-- mem\n00\n").ok());
+}
+
+TEST(JitDiff, ReproducersReplayWithoutMismatch) {
+  const std::filesystem::path dir = BPFVM_SOURCE_DIR "/tests/fuzz/jit_repro";
+  ASSERT_TRUE(std::filesystem::is_directory(dir)) << dir;
+  DiffOracle oracle(engines_under_test(kBudget));
+  size_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().extension() != ".data") continue;
+    ++n;
+    std::ifstream in(e.path());
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto p = parse_diff_reproducer(ss.str());
+    ASSERT_TRUE(p.ok()) << e.path() << ": " << p.error().to_string();
+    const DiffOutcome o = oracle.check(*p);
+    ASSERT_TRUE(o.assembled) << e.path() << ": " << o.assemble_error;
+    for (const Mismatch& m : o.mismatches)
+      ADD_FAILURE() << e.path() << ": " << m.engine << " " << m.what << ": expected " << m.expected
+                    << ", got " << m.actual;
+  }
+  std::printf("%zu reproducers replayed\n", n);
+}
+
+}  // namespace
+}  // namespace bpfvm::fuzz
