@@ -1,6 +1,8 @@
 // The performance corpus (bench/corpus.h) on every backend: bpfvm's engines, the Linux kernel's JIT
 // (BPF_PROG_TEST_RUN, through libbpf) and the same C compiled natively, all in this process and on
-// the same packet and map contents. Each benchmark `<backend>/<program>` runs a fixed number of
+// the same packet and map contents. Times are this thread's CPU time around a batch of runs (the
+// kernel: its own clock around the batch, paused when it reschedules), so that a loaded machine
+// inflates them less than wall-clock time would. Each benchmark `<backend>/<program>` runs a fixed number of
 // batches; its Time column is the mean ns per program run (manual time), and its counters are:
 //   ns_run    median over the batches of the ns per run
 //   x_native  ns_run / the native ns_run of the same program (measured once, in this process)
@@ -9,7 +11,6 @@
 // benchmarks, the markdown table of scripts/bench.sh: ns per run per backend, the ratios, their
 // geometric mean over the compute programs, and the no-op (per-run overhead) apart.
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -101,7 +102,9 @@ struct Measured {
 };
 
 Result<uint32_t> calibrate(Runner& r) {
-  // Start small and grow until one batch takes a tenth of the target.
+  // A warm-up run (first-touch of code and data), then grow the batch until it takes a tenth of
+  // the target.
+  if (auto t = r.run(1); !t) return t.error();
   uint32_t repeat = 1;
   for (;;) {
     auto t = r.run(repeat);

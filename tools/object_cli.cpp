@@ -151,6 +151,7 @@ int run_object(const po::variables_map& vm, bool bench) {
   if (repeat == 0 || repeat > UINT32_MAX)
     return fail(cmd, Error{ErrorCode::kBadInput, kNoPc, "--repeat must be between 1 and 4294967295"});
   in.repeat = static_cast<uint32_t>(repeat);
+  in.reuse_context = bench && vm.count("reuse-context");
 
   if (!vm.count("no-verify")) {
     // Verify first: accepted programs run unchecked, rejected ones are not run (bench and
@@ -187,9 +188,10 @@ int run_object(const po::variables_map& vm, bool bench) {
     std::fflush(stderr);
   }
   if (bench)
-    fmt::print("engine: interp ({})\nprogram: {} ({})\nruns: {}\nns/run: {}\n",
-               out->checked ? "checked" : "unchecked", o.program(*idx).name,
-               prog_type_name(o.program_type(*idx)), repeat, out->duration_ns);
+    fmt::print("engine: {} ({})\nprogram: {} ({})\ninsns: {}\nruns: {}{}\nns/run: {}\n",
+               vm["engine"].as<std::string>(), out->checked ? "checked" : "unchecked", o.program(*idx).name,
+               prog_type_name(o.program_type(*idx)), o.program(*idx).code.insns.size(), repeat,
+               in.reuse_context ? " (one context, timed as a batch)" : "", out->duration_ns);
   fmt::print("{:#x}\n", out->r0);
   return kExitOk;
 }
