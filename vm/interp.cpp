@@ -89,7 +89,17 @@ struct Entry {
 namespace detail {
 
 // Everything one run needs besides the registers. Shared by the nested activations of callbacks.
-struct ExecState {
+struct ExecState final : EngineHooks {
+  bool is_function(uint64_t fn) const override {
+    uint64_t k = fn - impl->func_base();
+    return k < impl->is_func.size() && impl->is_func[k];
+  }
+  Result<uint64_t> call_function(uint32_t pc,
+                                 uint64_t fn,
+                                 const uint64_t (&args)[5],
+                                 std::span<const MemRegion> extra) override;
+  bool request_tail_call(uint32_t pc, std::optional<uint32_t> prog_id) override;
+
   using ExecFn = uint64_t (*)(ExecState& st, const Entry* entry, const void* const** labels_out);
 
   const Interpreter::Impl* impl = nullptr;  // changes on tail calls
@@ -641,18 +651,26 @@ uint64_t HelperCall::span_from(uint64_t addr, bool write) const {
   return 0;
 }
 
-bool HelperCall::is_function(uint64_t fn) const {
-  if (engine_ == nullptr) return false;
-  const Interpreter::Impl* impl = engine_->impl;
-  uint64_t k = fn - impl->func_base();
-  return k < impl->is_func.size() && impl->is_func[k];
-}
+bool HelperCall::is_function(uint64_t fn) const { return engine_ != nullptr && engine_->is_function(fn); }
 
 Result<uint64_t> HelperCall::call_function(uint64_t fn,
                                            const uint64_t (&args)[5],
                                            std::span<const MemRegion> extra) {
   if (engine_ == nullptr) return make_error(ErrorCode::kUnsupported, pc_, "call_function outside a run");
-  RunState& st = *engine_;
+  return engine_->call_function(pc_, fn, args, extra);
+}
+
+bool HelperCall::request_tail_call(std::optional<uint32_t> prog_id) {
+  return engine_ != nullptr && engine_->request_tail_call(pc_, prog_id);
+}
+
+namespace detail {
+
+Result<uint64_t> ExecState::call_function(uint32_t pc_,
+                                          uint64_t fn,
+                                          const uint64_t (&args)[5],
+                                          std::span<const MemRegion> extra) {
+  RunState& st = *this;
   if (st.error) return *st.error;
   if (!is_function(fn)) {
     st.error = make_error(ErrorCode::kBadCallTarget, pc_,
@@ -683,9 +701,8 @@ Result<uint64_t> HelperCall::call_function(uint64_t fn,
   return r0;
 }
 
-bool HelperCall::request_tail_call(std::optional<uint32_t> prog_id) {
-  if (engine_ == nullptr) return false;
-  RunState& st = *engine_;
+bool ExecState::request_tail_call(uint32_t pc_, std::optional<uint32_t> prog_id) {
+  RunState& st = *this;
   if (st.cur_depth > 0) {
     st.error = make_error(ErrorCode::kUnsupported, pc_,
                           fmt::format("bpf_tail_call from a subprogram or callback (call depth {}) is not "
@@ -701,6 +718,8 @@ bool HelperCall::request_tail_call(std::optional<uint32_t> prog_id) {
   st.pending_tail = target->impl_.get();
   return true;
 }
+
+}  // namespace detail
 
 void HelperCall::fail(std::string msg) {
   failed_ = true;

@@ -54,10 +54,27 @@ class Environment {
 };
 
 namespace detail {
-struct ExecState;  // the engine's state of one run (vm/interp.cpp)
-}
+// What HelperCall asks of the engine running the program: the interpreter's run state
+// (vm/interp.cpp) and the JIT's (jit/jit.cpp) implement it. `pc` is the helper call's slot index.
+class EngineHooks {
+ public:
+  virtual bool is_function(uint64_t fn) const = 0;
+  virtual Result<uint64_t> call_function(uint32_t pc,
+                                         uint64_t fn,
+                                         const uint64_t (&args)[5],
+                                         std::span<const MemRegion> extra) = 0;
+  virtual bool request_tail_call(uint32_t pc, std::optional<uint32_t> prog_id) = 0;
+
+ protected:
+  ~EngineHooks() = default;
+};
+struct ExecState;  // the interpreter's state of one run (vm/interp.cpp)
+}  // namespace detail
 
 class Interpreter;
+namespace jit {
+class JitProgram;  // jit/jit.h
+}
 
 // Programs that tail calls can reach: prog_array values are program ids.
 class TailCallTargets {
@@ -66,6 +83,9 @@ class TailCallTargets {
   // The interpreter of program `id`, or nullptr when there is none (the tail call then fails and the
   // caller continues, as in the kernel).
   virtual const Interpreter* interpreter(uint32_t id) const = 0;
+  // The JIT-compiled program `id`, for runs of JIT code; nullptr when there is none (the tail call
+  // then fails as above). A target must be compiled in the caller's mode (checked or not).
+  virtual const jit::JitProgram* jit_program(uint32_t id) const { return nullptr; }
 };
 
 // The view a helper has of the running program.
@@ -112,7 +132,7 @@ class HelperCall {
   // context, call_function and request_tail_call fail).
   HelperCall(Environment* env, void* user, uint32_t pc, std::span<const MemRegion> regions,
              uint64_t stack_lo, uint64_t stack_hi, const RegionResolver* resolver = nullptr,
-             void* context = nullptr, detail::ExecState* engine = nullptr)
+             void* context = nullptr, detail::EngineHooks* engine = nullptr)
       : env_(env),
         user_(user),
         pc_(pc),
@@ -133,7 +153,7 @@ class HelperCall {
   uint64_t stack_lo_, stack_hi_;  // live stack frames [lo, hi)
   const RegionResolver* resolver_;
   void* context_;
-  detail::ExecState* engine_;
+  detail::EngineHooks* engine_;
   bool failed_ = false;
   std::string failure_;
 };
@@ -180,7 +200,7 @@ class Interpreter {
   struct Impl;
 
  private:
-  friend class HelperCall;
+  friend struct detail::ExecState;
   explicit Interpreter(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -1,0 +1,95 @@
+// The JIT: translates a decoded program into x86-64 machine code (asmjit's assembler) that gives
+// bit-identical results to the interpreter (vm/interp.h, the reference semantics).
+//
+// Safety properties (see jit/jit.cpp for how each is achieved):
+//  - W^X: code is assembled into a private buffer, copied into a fresh read-write mapping and then
+//    switched to read-execute; no writable alias of live code remains. The mapping is released with
+//    the JitProgram.
+//  - Constant blinding (on by default): every immediate the program supplies (ALU, jump and store
+//    immediates, lddw imm64) is emitted as imm ^ key with a fresh random key per instruction and
+//    restored through a scratch register that no BPF register maps to.
+//  - Unverified programs only in checked mode: every load and store is checked against the same
+//    regions as the checked interpreter and an instruction budget is metered. Unchecked code is
+//    refused unless the caller asserts (JitOptions::verified) that a verifier accepted the program.
+//  - Spectre hardening on request: retpolines for indirect calls and jumps (callx, tail calls), and
+//    a speculation barrier (lfence) after bounds checks.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "vm/decode.h"
+#include "vm/helper_table.h"
+#include "vm/interp.h"
+#include "vm/result.h"
+
+namespace bpfvm::jit {
+
+struct JitOptions {
+  // Constant blinding with a fresh random key per immediate. `blinding_seed` makes the keys
+  // reproducible (tests); without it they come from the operating system's random source.
+  bool blinding = true;
+  std::optional<uint64_t> blinding_seed;
+  // Checked build: every load and store is bounds-checked against the run's regions (exactly the
+  // regions of the checked interpreter: fixed regions, the live stack, RunInput::resolver on the
+  // slow path) and the instruction budget is metered. Faults carry the checked interpreter's
+  // ErrorCode and pc (see jit.cpp for the one documented difference in budget faults).
+  bool checked = false;
+  // Meter the budget in unchecked code too (an embedder's guard against long nested bpf_loop runs).
+  bool meter_budget = false;
+  uint64_t budget = RunOptions{}.budget;
+  // Spectre v2: indirect calls and jumps (callx to a function, tail calls) go through a retpoline.
+  bool retpoline = false;
+  // Spectre v1: a speculation barrier (lfence) after every bounds check the JIT emits (checked-mode
+  // loads and stores, LD_ABS/LD_IND packet bounds).
+  bool spec_barrier = false;
+  // The caller asserts that a verifier accepted this program. Unchecked code (checked == false) is
+  // refused with kJit otherwise.
+  bool verified = false;
+  // Keep the annotated disassembly (JitProgram::disassembly); costs compile time.
+  bool disassembly = false;
+};
+
+// Whether this host can run JIT code (x86-64 Linux).
+bool jit_supported();
+
+// A compiled program: machine code in its own read-execute mapping, released in the destructor.
+class JitProgram {
+ public:
+  // Compiles `program`. `helpers` must outlive the JitProgram (it may be null: then every helper
+  // call faults with kUnknownHelper, as in the interpreter). Errors: kUnsupported (may_goto,
+  // addr_space_cast, or a host without JIT support), kJit (unchecked code for an unverified program,
+  // or an assembler failure), kEmptyProgram, kInternal (an unlinked program).
+  static Result<std::unique_ptr<JitProgram>> compile(const Program& program,
+                                                     const HelperTable* helpers,
+                                                     const JitOptions& opts = {});
+  ~JitProgram();
+  JitProgram(const JitProgram&) = delete;
+  JitProgram& operator=(const JitProgram&) = delete;
+
+  // Runs the program with the semantics of Interpreter::run (in checked mode when compiled checked,
+  // with JitOptions::budget). Thread-safe: each run has its own stack.
+  Result<uint64_t> run(const RunInput& input, Environment& env, RunStats* stats = nullptr) const;
+  // Conformance convention: r1 = mem, r2 = len, mem is one writable region.
+  Result<uint64_t> run(std::span<uint8_t> mem, Environment& env, RunStats* stats = nullptr) const;
+
+  // The machine code (read-only view of the executable mapping).
+  std::span<const uint8_t> code() const;
+  // asmjit's disassembly annotated with the BPF instruction each block came from; empty unless
+  // compiled with JitOptions::disassembly.
+  std::string disassembly() const;
+  const JitOptions& options() const;
+  bool checked() const;
+
+  struct Impl;
+  const Impl& impl() const { return *impl_; }
+
+ private:
+  explicit JitProgram(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace bpfvm::jit
