@@ -18,11 +18,16 @@
 #include <string>
 #include <vector>
 
+#include <time.h>
+
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
 #include "bench/corpus.h"
 #include "bench/kernel_runner.h"
+#include "helpers/kernel_helpers.h"
+#include "jit/jit.h"
+#include "vm/elf/elf_loader.h"
 
 namespace bpfvm::bench {
 namespace {
@@ -120,9 +125,10 @@ Result<uint32_t> calibrate(Runner& r) {
 
 // Results of this process, for the baselines and --table.
 struct Results {
-  std::map<std::string, std::map<std::string, double>> ns;  // program -> backend -> ns_run
-  std::map<std::string, size_t> insns;                      // program -> bpfvm's instruction count
-  std::map<std::string, std::string> skipped;               // backend -> why
+  std::map<std::string, std::map<std::string, double>> ns;          // program -> backend -> ns_run
+  std::map<std::string, std::map<std::string, double>> compile_us;  // program -> "blinding"/"no blinding"
+  std::map<std::string, size_t> insns;                              // program -> bpfvm's instruction count
+  std::map<std::string, std::string> skipped;                       // backend -> why
 };
 Results& results() {
   static Results r;
@@ -191,6 +197,65 @@ void BM_Program(benchmark::State& state, Backend b, const CorpusProgram* p) {
     if (auto n = baseline(Kind::Native, *p)) state.counters["x_native"] = ns / *n;
   if (b.kind == Kind::Vm)
     if (auto k = baseline(Kind::Kernel, *p)) state.counters["x_kernel"] = ns / *k;
+}
+
+double thread_cpu_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
+}
+
+// The program as the runtime links it, with placeholder addresses for its map references: what the
+// JIT compiles (the addresses do not change the work; the code is never run).
+Result<Program> placeholder_linked(const CorpusProgram& p) {
+  auto f = load_object_file(object_path(p));
+  if (!f) return f.error();
+  int idx = f->find_program(p.function);
+  if (idx < 0) return Error{ErrorCode::kBadInput, kNoPc, fmt::format("no program {}", p.function)};
+  Program code = f->programs[static_cast<size_t>(idx)].code;
+  for (Insn& in : code.insns) {
+    if (in.op != Op::LddwMapFd && in.op != Op::LddwMapIdx && in.op != Op::LddwMapValue &&
+        in.op != Op::LddwMapIdxValue)
+      continue;
+    in.op = Op::Lddw;
+    in.src = 0;
+    in.imm64 = 0x7f0000001000ull + static_cast<uint64_t>(static_cast<uint32_t>(in.imm)) * 0x1000;
+    in.imm = static_cast<int32_t>(static_cast<uint32_t>(in.imm64));
+  }
+  return code;
+}
+
+// JIT compile time of one program: counters compile_us and ns_insn (per BPF instruction).
+void BM_JitCompile(benchmark::State& state, const CorpusProgram* p, bool blinding) {
+  auto code = placeholder_linked(*p);
+  if (!code) {
+    state.SkipWithError(code.error().to_string().c_str());
+    return;
+  }
+  HelperTable helpers;
+  register_kernel_helpers(helpers);
+  jit::JitOptions jo;
+  jo.verified = true;  // the corpus verifies (tests/bench)
+  jo.blinding = blinding;
+  double total_ns = 0;
+  for (auto _ : state) {
+    const double t0 = thread_cpu_ns();
+    auto j = jit::JitProgram::compile(*code, &helpers, jo);
+    const double t = thread_cpu_ns() - t0;
+    if (!j) {
+      state.SkipWithError(j.error().to_string().c_str());
+      return;
+    }
+    total_ns += t;
+    state.SetIterationTime(t * 1e-9);
+  }
+  const double us = total_ns / 1e3 / static_cast<double>(state.iterations());
+  const size_t n = code->insns.size();
+  results().compile_us[p->name][blinding ? "blinding" : "no blinding"] = us;
+  results().insns[p->name] = n;
+  state.counters["insns"] = static_cast<double>(n);
+  state.counters["compile_us"] = us;
+  state.counters["ns_insn"] = us * 1e3 / static_cast<double>(n);
 }
 
 std::string cell(double ns) {
@@ -289,6 +354,14 @@ void register_all() {
           ->UseManualTime()
           ->Iterations(kBatches)
           ->Unit(benchmark::kNanosecond);
+  for (bool blinding : {true, false})
+    for (const CorpusProgram& p : corpus())
+      benchmark::RegisterBenchmark(
+          fmt::format("jit_compile{}/{}", blinding ? "" : "_noblind", p.name).c_str(), BM_JitCompile, &p,
+          blinding)
+          ->UseManualTime()
+          ->Unit(benchmark::kMicrosecond)
+          ->MinTime(0.05);
 }
 
 }  // namespace
