@@ -265,6 +265,31 @@ std::string cell(double ns) {
   return fmt::format("{:.2f}", ns);
 }
 
+// The JIT compile-time table (--table), when the jit_compile benchmarks ran.
+void print_compile_table() {
+  const Results& res = results();
+  if (!res.compile_us.empty()) {
+    fmt::print(
+        "\nJIT compile time (target: 50 us + 10 ns per instruction):\n\n"
+        "| program | insns | blinding us | ns/insn | no blinding us | ns/insn | target us |\n"
+        "|---|---:|---:|---:|---:|---:|---:|\n");
+    for (const CorpusProgram& p : corpus()) {
+      auto it = res.compile_us.find(p.name);
+      auto in = res.insns.find(p.name);
+      if (it == res.compile_us.end() || in == res.insns.end()) continue;
+      const double n = static_cast<double>(in->second);
+      std::string line = fmt::format("| {} | {} |", p.name, in->second);
+      for (const char* k : {"blinding", "no blinding"}) {
+        auto c = it->second.find(k);
+        line += c == it->second.end() ? " — | — |"
+                                      : fmt::format(" {:.1f} | {:.0f} |", c->second, c->second * 1e3 / n);
+      }
+      line += fmt::format(" {:.1f} |", 50 + n * 0.01);
+      fmt::print("{}\n", line);
+    }
+  }
+}
+
 // The markdown table of scripts/bench.sh (README, Benchmarks).
 void print_table() {
   const Results& res = results();
@@ -282,6 +307,10 @@ void print_table() {
     if (c == it->second.end()) return std::nullopt;
     return c->second;
   };
+  if (res.ns.empty()) {
+    print_compile_table();
+    return;
+  }
   std::string head = "| program | insns |", rule = "|---|---:|";
   for (const auto& c : cols) {
     head += fmt::format(" {} ns |", c);
@@ -343,6 +372,7 @@ void print_table() {
       if (auto v = get("nop", c)) fmt::print(" {} {};", c, cell(*v));
     fmt::print("\n");
   }
+  print_compile_table();
   for (const auto& [backend, why] : res.skipped)
     fmt::print("\n{} skipped: {}\n", backend, why);
 }
