@@ -4,9 +4,7 @@
 
 #include <cerrno>
 #include <climits>
-#include <cstdarg>
 #include <cstring>
-#include <mutex>
 #include <string>
 
 #include <bpf/bpf.h>
@@ -16,30 +14,6 @@
 namespace bpfvm::bench {
 
 namespace {
-
-// libbpf prints through one global callback: collect its warnings (the verifier log on a failed
-// load) so that errors can quote them, instead of printing them in the middle of the benchmark.
-std::mutex g_log_mu;
-std::string g_log;
-
-int collect_log(enum libbpf_print_level level, const char* fmt, va_list args) {
-  if (level == LIBBPF_DEBUG) return 0;
-  char buf[1024];
-  int n = std::vsnprintf(buf, sizeof buf, fmt, args);
-  std::lock_guard<std::mutex> lock(g_log_mu);
-  g_log += buf;
-  if (g_log.size() > 64 * 1024) g_log.erase(0, g_log.size() - 32 * 1024);
-  return n;
-}
-
-std::string take_log() {
-  std::lock_guard<std::mutex> lock(g_log_mu);
-  std::string s = std::move(g_log);
-  g_log.clear();
-  // The end of the verifier log says why.
-  if (s.size() > 1500) s = "..." + s.substr(s.size() - 1500);
-  return s;
-}
 
 Error sys_error(std::string what, int err) {
   return Error{ErrorCode::kIo, kNoPc, fmt::format("{}: {}", what, std::strerror(err < 0 ? -err : err))};
@@ -67,10 +41,11 @@ Status kernel_available() {
 Result<std::unique_ptr<KernelRunner>> KernelRunner::open(const std::string& object_path,
                                                          const std::string& function,
                                                          const std::vector<MapFill>& fills) {
-  libbpf_set_print(collect_log);
-  take_log();
   std::unique_ptr<KernelRunner> r(new KernelRunner());
-  r->obj_ = bpf_object__open_file(object_path.c_str(), nullptr);
+  // The verifier's log of a failed load (libbpf asks for it when the load fails); its end says why.
+  r->log_.assign(256 * 1024, '\0');
+  LIBBPF_OPTS(bpf_object_open_opts, oo, .kernel_log_buf = r->log_.data(), .kernel_log_size = r->log_.size());
+  r->obj_ = bpf_object__open_file(object_path.c_str(), &oo);
   if (!r->obj_) {
     int err = errno;
     r->obj_ = nullptr;
@@ -82,9 +57,12 @@ Result<std::unique_ptr<KernelRunner>> KernelRunner::open(const std::string& obje
   // Only the benchmarked program: the object holds one, but be explicit.
   struct bpf_program* p = nullptr;
   bpf_object__for_each_program(p, r->obj_) bpf_program__set_autoload(p, p == prog);
-  if (int err = bpf_object__load(r->obj_); err != 0)
+  if (int err = bpf_object__load(r->obj_); err != 0) {
+    std::string log(r->log_.c_str());
+    if (log.size() > 1500) log = "..." + log.substr(log.size() - 1500);
     return Error{ErrorCode::kVerifier, kNoPc,
-                 fmt::format("the kernel refuses {} ({}): {}", object_path, std::strerror(-err), take_log())};
+                 fmt::format("the kernel refuses {} ({}): {}", object_path, std::strerror(-err), log)};
+  }
   r->prog_fd_ = bpf_program__fd(prog);
   for (const MapFill& f : fills) {
     struct bpf_map* m = bpf_object__find_map_by_name(r->obj_, f.map);

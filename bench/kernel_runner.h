@@ -38,6 +38,7 @@ class KernelRunner {
   ::bpf_object* obj_ = nullptr;
   int prog_fd_ = -1;
   uint32_t xlated_insns_ = 0;
+  std::string log_;  // the verifier log buffer (open options point to it until load)
 };
 
 }  // namespace bpfvm::bench
