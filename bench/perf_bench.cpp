@@ -43,6 +43,11 @@ struct Backend {
 std::vector<Backend> backends() {
   std::vector<Backend> b;
   b.push_back({"interp", Kind::Vm, {}});
+  ObjectOptions jit;
+  jit.engine = Engine::Jit;  // constant blinding on: the default
+  b.push_back({"jit", Kind::Vm, jit});
+  jit.jit.blinding = false;
+  b.push_back({"jit_noblind", Kind::Vm, jit});
   b.push_back({"kernel", Kind::Kernel, {}});
   b.push_back({"native", Kind::Native, {}});
   return b;

@@ -215,7 +215,7 @@ struct JitRun final : detail::EngineHooks {
     }
     if (tail_calls == nullptr || tail_call_count >= kMaxTailCalls || pending != nullptr) return false;
     ++tail_call_count;  // counted before the program is looked up, as the kernel does
-    const JitProgram* target = prog_id ? tail_calls->jit_program(*prog_id) : nullptr;
+    const JitProgram* target = prog_id ? tail_calls->jit_program(*prog_id, prog->opts.checked) : nullptr;
     if (target == nullptr || target->checked() != prog->opts.checked) return false;
     pending = &target->impl();
     return true;
@@ -464,7 +464,7 @@ class Compiler {
         a_.sub(CTL(remaining), len);
         a_.jb(site);
       }
-      if (o_.disassembly) a_.commentf("pc %u: %s", p_.insns[k].pc, disassemble_insn(p_.insns[k]).c_str());
+      if (o_.disassembly) a_.commentf("; pc %u: %s", p_.insns[k].pc, disassemble_insn(p_.insns[k]).c_str());
       emit(static_cast<uint32_t>(k), p_.insns[k]);
     }
     emit_cold();
@@ -1208,8 +1208,17 @@ Result<std::unique_ptr<JitProgram>> JitProgram::compile(const Program& program,
   return std::unique_ptr<JitProgram>(new JitProgram(std::move(impl)));
 }
 
-Result<uint64_t> JitProgram::run(const RunInput& input, Environment& env, RunStats* stats) const {
-  const Impl& p = *impl_;
+namespace {
+
+struct RunArgs {
+  const uint64_t* args;
+  std::span<const MemRegion> regions;
+  const RegionResolver* resolver;
+  const TailCallTargets* tail_calls;
+  void* context;
+};
+
+Result<uint64_t> run_code(const JitProgram::Impl& p, const RunArgs& input, Environment& env, RunStats* stats) {
   JitRun st;
   st.prog = &p;
   st.regions = input.regions;
@@ -1256,13 +1265,20 @@ Result<uint64_t> JitProgram::run(const RunInput& input, Environment& env, RunSta
   return r0;
 }
 
+}  // namespace
+
+Result<uint64_t> JitProgram::run(const RunInput& input, Environment& env, RunStats* stats) const {
+  return run_code(*impl_, RunArgs{input.args, input.regions, input.resolver, input.tail_calls, input.context}, env,
+                  stats);
+}
+
+// No RunInput (and no allocation of its region vector) on this path: it is the per-call overhead.
 Result<uint64_t> JitProgram::run(std::span<uint8_t> mem, Environment& env, RunStats* stats) const {
-  RunInput input;
-  input.args[0] = reinterpret_cast<uint64_t>(mem.data());
-  input.args[1] = mem.size();
-  if (!mem.empty())
-    input.regions.push_back(MemRegion{reinterpret_cast<uint64_t>(mem.data()), mem.size(), true, "input"});
-  return run(input, env, stats);
+  const uint64_t args[5] = {reinterpret_cast<uint64_t>(mem.data()), mem.size(), 0, 0, 0};
+  const MemRegion region{args[0], mem.size(), true, "input"};
+  std::span<const MemRegion> regions;
+  if (!mem.empty()) regions = std::span<const MemRegion>(&region, 1);
+  return run_code(*impl_, RunArgs{args, regions, nullptr, nullptr, nullptr}, env, stats);
 }
 
 std::span<const uint8_t> JitProgram::code() const {

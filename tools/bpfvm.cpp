@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "tools/cli_util.h"
+#include "tools/jit_cli.h"
 #include "tools/object_cli.h"
 #include "tools/verify_cli.h"
 #include "vm/asm.h"
@@ -35,6 +36,7 @@ Commands:
   inspect OBJECT.o  list an ELF object's programs, maps, global data, relocations and license
   asm IN -o OUT     assemble a .asm (or .data) file into raw little-endian bytecode
   disasm PROGRAM    print a program in assembly, one line per instruction
+  jit-dump PROGRAM  JIT-compile a program: x86-64 disassembly per BPF instruction (-o FILE: the code)
   help [COMMAND]    show help
 
 PROGRAM is read by content and name: an ELF object by its magic number, a conformance test file by
@@ -64,7 +66,7 @@ void add_input_options(po::options_description& d) {
   d.add_options()
       ("mem", po::value<std::string>(), "input memory as hex bytes, spaces optional (\"00 01 ff\")")
       ("mem-file", po::value<std::string>(), "input memory from a file (raw bytes)")
-      ("engine", po::value<std::string>()->default_value("interp"), "execution engine: interp")
+      ("engine", po::value<std::string>()->default_value(default_engine()), "execution engine: jit, interp")
       ("budget", po::value<uint64_t>()->default_value(RunOptions{}.budget),
        "checked mode: fault after this many executed instructions")
       ("seed", po::value<uint64_t>(), "deterministic mode: seed for random numbers, virtual clock")
@@ -75,6 +77,7 @@ void add_input_options(po::options_description& d) {
       ("cpu", po::value<uint32_t>()->default_value(0), "simulated CPU of the run")
       ("num-cpus", po::value<uint32_t>()->default_value(4), "simulated CPUs (per-CPU maps)")
       ("no-verify", "do not verify: run in checked mode (also programs the verifier rejects)");
+  add_jit_options(d);
 }
 
 // Reads --mem / --mem-file, else the .data file's memory, else nothing.
@@ -103,13 +106,11 @@ Result<Prepared> prepare(const po::variables_map& vm) {
   auto mem = input_memory(vm, p.input);
   if (!mem) return mem.error();
   p.mem = std::move(*mem);
-  auto engine = parse_engine(vm["engine"].as<std::string>());
-  if (!engine) return engine.error();
+  ExecOptions eo;
+  BPFVM_TRY(apply_engine_options(vm, &eo));
   VmOptions vo;
   if (vm.count("seed")) vo.seed = vm["seed"].as<uint64_t>();
   p.vm = std::make_unique<Vm>(vo);
-  ExecOptions eo;
-  eo.engine = *engine;
   eo.checked = true;
   eo.budget = vm["budget"].as<uint64_t>();
   if (vm.count("no-verify")) {
@@ -277,6 +278,7 @@ const std::map<std::string, Command>& commands() {
                                 "BPF_PROG_TEST_RUN does (runs see earlier runs' packet writes)");
         },
         cmd_bench}},
+      {"jit-dump", {"JIT-compile a program and print its machine code", add_jit_dump_options, jit_dump_command}},
       {"asm",
        {"assemble into raw bytecode",
         [](po::options_description& d) {

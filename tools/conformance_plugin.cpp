@@ -1,7 +1,8 @@
 // bpfvm-conformance-plugin: lets the public eBPF conformance runner (bpf_conformance) drive bpfvm.
 // Protocol (see ../shared/conformance/README.md): argv = [MEM] [OPTIONS...] [--elf]; the program
 // arrives on stdin as hex bytes (two digits and spaces per byte); r0 goes to stdout in hex.
-// Conformance programs are not verified: they run in checked mode.
+// Conformance programs are not verified: they run in checked mode (interpreter, or checked JIT code
+// with --jit).
 #include <cstdio>
 #include <iostream>
 #include <iterator>
@@ -23,7 +24,7 @@ constexpr const char* kUsage =
     "  MEM            input memory as hex bytes (\"00  01  ff  \")\n"
     "  --program HEX  the program as hex bytes instead of stdin\n"
     "  --interpret    run on the interpreter (default)\n"
-    "  --jit          run on the JIT (not available yet)\n"
+    "  --jit          run on the JIT (checked code: conformance programs are not verified)\n"
     "  --elf          the program is an ELF object (not available yet)\n";
 
 int fail(const std::string& msg, int code) {
@@ -36,6 +37,7 @@ int fail(const std::string& msg, int code) {
 int main(int argc, char** argv) {
   std::string mem_hex, program_hex;
   bool have_program = false;
+  ExecOptions eo;  // checked: conformance programs are not verified
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--help" || a == "-h") {
@@ -44,7 +46,8 @@ int main(int argc, char** argv) {
     } else if (a == "--interpret" || a.empty()) {
       continue;  // empty: the runner splits "--a  --b" into an empty argument
     } else if (a == "--jit") {
-      return fail("the JIT is not available yet", cli::kExitUsage);
+      if (!jit::jit_supported()) return fail("the JIT needs an x86-64 Linux host", cli::kExitUsage);
+      eo.engine = Engine::Jit;
     } else if (a == "--elf") {
       return fail("--elf input is not supported yet", cli::kExitUsage);
     } else if (a == "--program" && i + 1 < argc) {
@@ -67,7 +70,7 @@ int main(int argc, char** argv) {
   auto program = decode(*code);
   if (!program) return fail(program.error().to_string(), cli::exit_code_for(program.error()));
   Vm vm;
-  auto exe = vm.prepare(*program, ExecOptions{});
+  auto exe = vm.prepare(*program, eo);
   if (!exe) return fail(exe.error().to_string(), cli::exit_code_for(exe.error()));
   auto r = (*exe)->run(*mem);
   if (!r) return fail(r.error().to_string(), cli::exit_code_for(r.error()));

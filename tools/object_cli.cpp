@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "tools/cli_util.h"
+#include "tools/jit_cli.h"
 #include "tools/verify_cli.h"
 #include "vm/disasm.h"
 #include "vm/runtime/input.h"
@@ -107,11 +108,11 @@ int run_object(const po::variables_map& vm, bool bench) {
   const std::string path = vm["file"].as<std::string>();
   auto type = type_option(vm);
   if (!type) return fail(cmd, type.error());
-  if (vm["engine"].as<std::string>() != "interp")
-    return fail(cmd,
-                Error{ErrorCode::kBadInput, kNoPc,
-                      fmt::format("unknown engine '{}' (engines: interp)", vm["engine"].as<std::string>())});
+  ExecOptions eo;
+  if (auto st = apply_engine_options(vm, &eo); !st) return fail(cmd, st.error());
   ObjectOptions opts;
+  opts.engine = eo.engine;
+  opts.jit = eo.jit;
   opts.type_override = *type;
   if (vm.count("seed")) opts.seed = vm["seed"].as<uint64_t>();
   opts.num_cpus = vm["num-cpus"].as<uint32_t>();
@@ -189,7 +190,7 @@ int run_object(const po::variables_map& vm, bool bench) {
   }
   if (bench)
     fmt::print("engine: {} ({})\nprogram: {} ({})\ninsns: {}\nruns: {}{}\nns/run: {}\n",
-               vm["engine"].as<std::string>(), out->checked ? "checked" : "unchecked", o.program(*idx).name,
+               engine_name(opts.engine), out->checked ? "checked" : "unchecked", o.program(*idx).name,
                prog_type_name(o.program_type(*idx)), o.program(*idx).code.insns.size(), repeat,
                in.reuse_context ? " (one context, timed as a batch)" : "", out->duration_ns);
   fmt::print("{:#x}\n", out->r0);

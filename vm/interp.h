@@ -83,9 +83,9 @@ class TailCallTargets {
   // The interpreter of program `id`, or nullptr when there is none (the tail call then fails and the
   // caller continues, as in the kernel).
   virtual const Interpreter* interpreter(uint32_t id) const = 0;
-  // The JIT-compiled program `id`, for runs of JIT code; nullptr when there is none (the tail call
-  // then fails as above). A target must be compiled in the caller's mode (checked or not).
-  virtual const jit::JitProgram* jit_program(uint32_t id) const { return nullptr; }
+  // The JIT-compiled program `id` in the given mode (checked or unchecked code), for runs of JIT
+  // code; nullptr when there is none (the tail call then fails as above).
+  virtual const jit::JitProgram* jit_program(uint32_t id, bool checked) const { return nullptr; }
 };
 
 // The view a helper has of the running program.

@@ -1,5 +1,6 @@
 // The performance corpus stays correct: every program passes bpfvm's verifier (and the kernel's,
-// where bpf(2) works) and returns the same r0 on the interpreter, the native build and the kernel.
+// where bpf(2) works) and returns the same r0 on the interpreter, the JIT (blinding on and off), the
+// native build and the kernel.
 // Nothing here is timed.
 #include <string>
 
@@ -34,13 +35,32 @@ uint32_t reference_crc32(const std::vector<uint8_t>& p) {
   return ~crc;
 }
 
+TEST_P(CorpusTest, GivesNativesResultOnTheJitWithAndWithoutBlinding) {
+  const CorpusProgram& p = *GetParam();
+  auto native = NativeRunner::open(p);
+  ASSERT_TRUE(native) << native.error().to_string();
+  const uint32_t expect = (*native)->run(1).r0;
+  for (bool blinding : {true, false}) {
+    ObjectOptions o;
+    o.engine = Engine::Jit;
+    o.jit.blinding = blinding;
+    auto vm = VmRunner::open(p, o);
+    ASSERT_TRUE(vm) << vm.error().to_string();
+    auto t = (*vm)->run(3);
+    ASSERT_TRUE(t) << t.error().to_string();
+    EXPECT_EQ(t->r0, expect) << p.name << (blinding ? " with" : " without") << " blinding";
+  }
+}
+
 TEST_P(CorpusTest, VerifiesAndGivesNativesResultOnTheInterpreter) {
   const CorpusProgram& p = *GetParam();
   auto native = NativeRunner::open(p);
   ASSERT_TRUE(native) << native.error().to_string();
   const uint32_t expect = (*native)->run(1).r0;
 
-  auto vm = VmRunner::open(p);  // verifies: a rejection is an error
+  ObjectOptions interp;
+  interp.engine = Engine::Interp;
+  auto vm = VmRunner::open(p, interp);  // verifies: a rejection is an error
   ASSERT_TRUE(vm) << vm.error().to_string();
   for (uint32_t repeat : {1u, 3u}) {
     auto t = (*vm)->run(repeat);

@@ -58,6 +58,8 @@ struct Object::Impl : public TailCallTargets {
     ProgType type = ProgType::SchedCls;
     Status status = Ok{};
     std::unique_ptr<Interpreter> interp;
+    Program code;  // linked, kept for the JIT's unchecked build after verification
+    std::unique_ptr<jit::JitProgram> jit_checked, jit_unchecked;
     bool verified = false;
     uint32_t verified_raw_size = 0;  // ProgType::Raw: the memory size the verifier assumed
   };
@@ -78,6 +80,17 @@ struct Object::Impl : public TailCallTargets {
   const Interpreter* interpreter(uint32_t id) const override {
     if (id == 0 || id > progs.size()) return nullptr;
     return progs[id - 1].interp.get();
+  }
+  const jit::JitProgram* jit_program(uint32_t id, bool checked) const override {
+    if (id == 0 || id > progs.size()) return nullptr;
+    return checked ? progs[id - 1].jit_checked.get() : progs[id - 1].jit_unchecked.get();
+  }
+  jit::JitOptions jit_options(bool checked) const {
+    jit::JitOptions jo = opts.jit;
+    jo.checked = checked;
+    jo.verified = !checked;
+    jo.budget = opts.budget;
+    return jo;
   }
 
   Status create_maps();
@@ -226,6 +239,15 @@ Result<std::unique_ptr<Object>> Object::create(ObjectFile file, const ObjectOpti
       continue;
     }
     p.interp = std::move(*interp);
+    if (opts.engine == Engine::Jit) {
+      auto j = jit::JitProgram::compile(code, &impl->helpers, impl->jit_options(true));
+      if (!j) {
+        p.status = j.error();
+        continue;
+      }
+      p.jit_checked = std::move(*j);
+      p.code = std::move(code);
+    }
   }
   return std::unique_ptr<Object>(new Object(std::move(impl)));
 }
@@ -329,10 +351,20 @@ Result<RunOutput> Object::run(size_t index, const ContextInput& input) const {
   ro.checked = runs_checked(index, input);
   ro.budget = impl_->opts.budget;
 
+  const jit::JitProgram* jit_code = nullptr;
+  if (impl_->opts.engine == Engine::Jit) {
+    jit_code = ro.checked ? prog.jit_checked.get() : prog.jit_unchecked.get();
+    if (jit_code == nullptr) return Error{ErrorCode::kInternal, kNoPc, "no JIT code for the program"};
+  }
+
   RunOutput out;
   std::chrono::nanoseconds total{0};
   std::optional<BuiltContext> last;
   RunInput ri;
+  auto run_once = [&]() -> Result<uint64_t> {
+    return jit_code != nullptr ? jit_code->run(ri, *impl_->env, &out.stats)
+                               : prog.interp->run(ri, ro, *impl_->env, &out.stats);
+  };
   for (uint32_t rep = 0; rep < input.repeat; rep++) {
     if (!input.reuse_context || rep == 0) {
       auto built = build_context(prog.type, input, *scratch);
@@ -353,7 +385,7 @@ Result<RunOutput> Object::run(size_t index, const ContextInput& input) const {
       auto start = std::chrono::steady_clock::now();
       for (; rep < input.repeat; rep++) {
         out.stats = RunStats{};
-        auto r = prog.interp->run(ri, ro, *impl_->env, &out.stats);
+        auto r = run_once();
         if (!r) return r.error();
         out.r0 = *r;
       }
@@ -362,7 +394,7 @@ Result<RunOutput> Object::run(size_t index, const ContextInput& input) const {
     }
     out.stats = RunStats{};
     auto start = std::chrono::steady_clock::now();
-    auto r = prog.interp->run(ri, ro, *impl_->env, &out.stats);
+    auto r = run_once();
     total += std::chrono::steady_clock::now() - start;
     if (!r) return r.error();
     out.r0 = *r;
@@ -406,6 +438,12 @@ Result<verifier::VerifyResult> Object::verify(size_t index, const verifier::Veri
   if (!r) return r.error();
   prog.verified = r->accepted;
   prog.verified_raw_size = opts.raw_ctx_size;
+  prog.jit_unchecked.reset();
+  if (prog.verified && impl_->opts.engine == Engine::Jit) {
+    auto j = jit::JitProgram::compile(prog.code, &impl_->helpers, impl_->jit_options(false));
+    if (!j) return j.error();
+    prog.jit_unchecked = std::move(*j);
+  }
   return r;
 }
 
@@ -416,7 +454,9 @@ bool Object::verified(size_t index) const {
 bool Object::runs_checked(size_t index, const ContextInput& input) const {
   if (index >= impl_->progs.size()) return true;
   const Impl::Prog& prog = impl_->progs[index];
-  if (!prog.verified || !impl_->opts.unchecked_when_verified) return impl_->opts.checked;
+  // JIT: unchecked code exists for verified programs only.
+  if (!prog.verified || !impl_->opts.unchecked_when_verified)
+    return impl_->opts.engine == Engine::Jit || impl_->opts.checked;
   // A tail call continues in the caller's mode: with a prog array in the object, every program that
   // can be reached (every linked one) must be verified too.
   const bool has_prog_array = std::any_of(impl_->file.maps.begin(), impl_->file.maps.end(),

@@ -32,6 +32,7 @@
 #include "vm/interp.h"
 #include "vm/result.h"
 #include "vm/runtime/context.h"
+#include "vm/runtime/vm.h"
 
 namespace bpfvm {
 
@@ -51,6 +52,12 @@ struct ObjectOptions {
   bool checked = true;
   bool unchecked_when_verified = true;
   uint64_t budget = RunOptions{}.budget;
+  // Engine::Jit: every linked program is compiled to checked JIT code at creation; a program the
+  // verifier accepts (verify()) also to unchecked JIT code, used when runs_checked() is false. Tail
+  // calls reach the JIT code of the target in the same mode. `jit` gives blinding and Spectre
+  // hardening (its checked/verified/budget fields are set by the object).
+  Engine engine = Engine::Interp;
+  jit::JitOptions jit;
   // Called once with the object's helper table after the built-in helpers are registered: embedders
   // add or replace helpers here.
   std::function<void(HelperTable&)> add_helpers;

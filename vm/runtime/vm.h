@@ -7,6 +7,7 @@
 #include <optional>
 #include <span>
 
+#include "jit/jit.h"
 #include "verifier/verifier.h"
 #include "vm/decode.h"
 #include "vm/helper_table.h"
@@ -15,9 +16,10 @@
 
 namespace bpfvm {
 
-enum class Engine { Interp };
+// The interpreter (vm/interp.h) or the x86-64 JIT (jit/jit.h).
+enum class Engine { Interp, Jit };
 const char* engine_name(Engine e);
-// Parses "interp"; kBadInput listing the engines otherwise.
+// Parses "interp" and "jit"; kBadInput listing the engines otherwise.
 Result<Engine> parse_engine(std::string_view name);
 
 struct VmOptions {
@@ -32,6 +34,10 @@ struct ExecOptions {
   // programs no verifier has accepted.
   bool checked = true;
   uint64_t budget = RunOptions{}.budget;
+  // Engine::Jit: blinding, Spectre hardening, budget metering of unchecked code. Its `checked`,
+  // `verified` and `budget` are set by the runtime: unchecked JIT code only for verified programs
+  // (Vm::prepare with Engine::Jit and checked == false is refused with kJit).
+  jit::JitOptions jit;
 };
 
 class Vm;
