@@ -24,4 +24,6 @@ if grep -q '^BPFVM_SANITIZE:BOOL=ON' "$dir/CMakeCache.txt"; then
 fi
 cmake --build "$dir" --target bpfvm_perf_bench > /dev/null
 echo "== $(uname -r), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%d)"
-"$dir/bin/bpfvm_perf_bench" --table "$@"
+# Three repetitions, interleaved in time; the table keeps the fastest of each (other processes only
+# ever add time).
+"$dir/bin/bpfvm_perf_bench" --table --benchmark_repetitions=3 --benchmark_enable_random_interleaving=true "$@"
