@@ -14,20 +14,15 @@
 #include <bpf/bpf_helpers.h>
 
 #define BENCH_PROG(name) SEC("xdp") int name(struct xdp_md* ctx)
-#define BENCH_ARRAY_MAP(name, key_t, value_t, n) \
-  struct {                                       \
-    __uint(type, BPF_MAP_TYPE_ARRAY);            \
-    __uint(max_entries, n);                      \
-    __type(key, key_t);                          \
-    __type(value, value_t);                      \
+#define BENCH_MAP(name, map_type, key_t, value_t, n) \
+  struct {                                           \
+    __uint(type, map_type);                          \
+    __uint(max_entries, n);                          \
+    __type(key, key_t);                              \
+    __type(value, value_t);                          \
   } name SEC(".maps")
-#define BENCH_HASH_MAP(name, key_t, value_t, n) \
-  struct {                                      \
-    __uint(type, BPF_MAP_TYPE_HASH);            \
-    __uint(max_entries, n);                     \
-    __type(key, key_t);                         \
-    __type(value, value_t);                     \
-  } name SEC(".maps")
+#define BENCH_ARRAY_MAP(name, key_t, value_t, n) BENCH_MAP(name, BPF_MAP_TYPE_ARRAY, key_t, value_t, n)
+#define BENCH_HASH_MAP(name, key_t, value_t, n) BENCH_MAP(name, BPF_MAP_TYPE_HASH, key_t, value_t, n)
 #define BENCH_LICENSE char LICENSE[] SEC("license") = "GPL"
 #else
 #include "bench/native/shim.h"
