@@ -195,8 +195,8 @@ int cmd_bench(const po::variables_map& vm) {
     result = *r;
   }
   auto ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
-  fmt::print("engine: {} ({})\nruns: {}\nns/run: {:.1f}\n{:#x}\n", vm["engine"].as<std::string>(),
-             p->exe->checked(p->mem.size()) ? "checked" : "unchecked", repeat,
+  fmt::print("engine: {} ({})\ninsns: {}\nruns: {}\nns/run: {:.1f}\n{:#x}\n", vm["engine"].as<std::string>(),
+             p->exe->checked(p->mem.size()) ? "checked" : "unchecked", p->input.program.insns.size(), repeat,
              ns / static_cast<double>(repeat), result);
   return kExitOk;
 }
@@ -273,7 +273,9 @@ const std::map<std::string, Command>& commands() {
        {"run a program many times and print ns/run",
         [](po::options_description& d) {
           add_input_options(d);
-          d.add_options()("repeat", po::value<uint64_t>()->default_value(100000), "number of runs");
+          d.add_options()("repeat", po::value<uint64_t>()->default_value(100000), "number of runs")
+              ("reuse-context", "ELF/--type: build the context once and time the runs as one batch, as "
+                                "BPF_PROG_TEST_RUN does (runs see earlier runs' packet writes)");
         },
         cmd_bench}},
       {"jit-dump", {"JIT-compile a program and print its machine code", add_jit_dump_options, jit_dump_command}},

@@ -152,6 +152,7 @@ int run_object(const po::variables_map& vm, bool bench) {
   if (repeat == 0 || repeat > UINT32_MAX)
     return fail(cmd, Error{ErrorCode::kBadInput, kNoPc, "--repeat must be between 1 and 4294967295"});
   in.repeat = static_cast<uint32_t>(repeat);
+  in.reuse_context = bench && vm.count("reuse-context");
 
   if (!vm.count("no-verify")) {
     // Verify first: accepted programs run unchecked, rejected ones are not run (bench and
@@ -188,9 +189,10 @@ int run_object(const po::variables_map& vm, bool bench) {
     std::fflush(stderr);
   }
   if (bench)
-    fmt::print("engine: {} ({})\nprogram: {} ({})\nruns: {}\nns/run: {}\n",
+    fmt::print("engine: {} ({})\nprogram: {} ({})\ninsns: {}\nruns: {}{}\nns/run: {}\n",
                engine_name(opts.engine), out->checked ? "checked" : "unchecked", o.program(*idx).name,
-               prog_type_name(o.program_type(*idx)), repeat, out->duration_ns);
+               prog_type_name(o.program_type(*idx)), o.program(*idx).code.insns.size(), repeat,
+               in.reuse_context ? " (one context, timed as a batch)" : "", out->duration_ns);
   fmt::print("{:#x}\n", out->r0);
   return kExitOk;
 }

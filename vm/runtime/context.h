@@ -121,6 +121,10 @@ struct ContextInput {
   bool ctx_writable = true;  // raw contexts only
   uint32_t cpu = 0;          // simulated CPU (per-CPU maps, get_smp_processor_id)
   uint32_t repeat = 1;       // runs against the same maps; packet and ctx are reset before each
+  // Benchmarks: build the context once and run the program `repeat` times on it, timed as one batch
+  // (no reset and no clock read between runs), as BPF_PROG_TEST_RUN does. Runs then see the writes
+  // of the runs before them.
+  bool reuse_context = false;
 };
 
 // A block of kFrameSize + kCtxAreaSize bytes in the low 4 GiB (mmap MAP_32BIT).
