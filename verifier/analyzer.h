@@ -24,6 +24,11 @@ struct Access {
   FieldKind field = FieldKind::Scalar;
 };
 
+// References held in State::refs(): a ringbuf reservation is the instruction index of its
+// reserve call + 2; a held spin lock is kSpinLockRef (below every reservation).
+constexpr uint32_t kSpinLockRef = 1;
+constexpr uint32_t kSpinLockHelper = 93, kSpinUnlockHelper = 94;
+
 class Analyzer {
  public:
   Analyzer(const Program& p, const VerifyOptions& o, const Cfg& cfg);
