@@ -37,7 +37,7 @@ class Analyzer {
   // --- driver (verifier.cpp)
   struct FuncRun {
     uint32_t func;
-    std::vector<State> pending;  // by block - first_block
+    CountedVector<State> pending;  // by block - first_block
     State exit;
   };
   State analyze_function(uint32_t func, State entry);
@@ -78,6 +78,8 @@ class Analyzer {
   // --- reporting
   void fail(ErrorKind k, uint32_t idx, const State& s, std::initializer_list<int> regs, std::string msg);
   std::string format_reg(const RegValue& r) const;
+  void log_block_entry(uint32_t idx, const State& s);
+  void log_insn(uint32_t idx, const State& before, const State& after, const char* note);
   std::string map_name(uint32_t m) const;
 
   const Program& prog_;
