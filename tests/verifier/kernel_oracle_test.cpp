@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <linux/bpf.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -161,7 +162,18 @@ struct Row {
   std::string ours, kernel, category, note;
 };
 
-std::map<std::string, Row> read_table(std::string* error) {
+// "6.18" of "6.18.0-1-amd64": verdicts change between kernel versions, not between builds.
+std::string kernel_release() {
+  utsname u{};
+  if (uname(&u) != 0) return "unknown";
+  std::string r = u.release;
+  size_t dot = r.find('.');
+  size_t end = dot == std::string::npos ? r.size() : r.find_first_not_of("0123456789", dot + 1);
+  return r.substr(0, end);
+}
+
+// The table's first line is "# kernel <release>": the kernel it was made with.
+std::map<std::string, Row> read_table(std::string* error, std::string* made_with) {
   std::map<std::string, Row> out;
   std::ifstream in(kTable);
   if (!in) {
@@ -169,11 +181,11 @@ std::map<std::string, Row> read_table(std::string* error) {
     return out;
   }
   std::string line;
-  std::getline(in, line);  // header
-  int n = 1;
+  int n = 0;
   while (std::getline(in, line)) {
     ++n;
-    if (line.empty() || line[0] == '#') continue;
+    if (line.rfind("# kernel ", 0) == 0) *made_with = line.substr(9);
+    if (line.empty() || line[0] == '#' || line.rfind("case\t", 0) == 0) continue;
     std::istringstream ls(line);
     std::string id;
     Row r;
@@ -195,9 +207,14 @@ TEST(VerifierKernelOracle, EveryDisagreementWithTheKernelIsListedWithItsReason) 
   std::string why;
   if (!kernel::kernel_bpf_available(&why))
     GTEST_SKIP() << "the kernel oracle needs a working bpf(2): " << why;
-  std::string err;
-  std::map<std::string, Row> table = read_table(&err);
+  std::string err, made_with;
+  std::map<std::string, Row> table = read_table(&err, &made_with);
   ASSERT_TRUE(err.empty()) << err;
+  const bool update = std::getenv("BPFVM_UPDATE_DISAGREEMENTS") != nullptr;
+  if (!update && made_with != kernel_release())
+    GTEST_SKIP() << kTable << " lists the disagreements with Linux " << made_with << "; this is Linux "
+                 << kernel_release()
+                 << " (regenerate with BPFVM_UPDATE_DISAGREEMENTS=1 and review the reasons)";
 
   std::map<std::string, Row> now;
   std::map<std::string, std::string> logs;
@@ -226,8 +243,9 @@ TEST(VerifierKernelOracle, EveryDisagreementWithTheKernelIsListedWithItsReason) 
   }
   EXPECT_GE(compared, 250u);
 
-  if (std::getenv("BPFVM_UPDATE_DISAGREEMENTS")) {
+  if (update) {
     std::ofstream out(kTable);
+    out << "# kernel " << kernel_release() << "\n";
     out << "case\tbpfvm\tkernel\tcategory\tnote\n";
     for (auto& [id, r] : now) {
       auto it = table.find(id);
@@ -235,7 +253,7 @@ TEST(VerifierKernelOracle, EveryDisagreementWithTheKernelIsListedWithItsReason) 
       out << id << "\t" << r.ours << "\t" << r.kernel << "\t" << (same ? it->second.category : "unreviewed")
           << "\t" << (same ? it->second.note : r.note) << "\n";
     }
-    table = read_table(&err);
+    table = read_table(&err, &made_with);
   }
 
   for (const auto& [id, r] : now) {
