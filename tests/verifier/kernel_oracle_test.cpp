@@ -253,6 +253,7 @@ TEST(VerifierKernelOracle, EveryDisagreementWithTheKernelIsListedWithItsReason) 
       out << id << "\t" << r.ours << "\t" << r.kernel << "\t" << (same ? it->second.category : "unreviewed")
           << "\t" << (same ? it->second.note : r.note) << "\n";
     }
+    out.close();
     table = read_table(&err, &made_with);
   }
 
