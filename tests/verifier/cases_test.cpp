@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
 
 #include "tests/verifier/case_file.h"
 
@@ -49,6 +50,14 @@ TEST(VerifierCases, ThereAreEnough) {
   EXPECT_GE(accept, 100u);
   EXPECT_GE(cs.size() - accept, 100u);
   EXPECT_GE(c_cases, 30u);
+  // Every error kind (Unreachable is only a warning) is the expected verdict of some case.
+  std::set<std::string> kinds;
+  for (const Case& c : cs)
+    if (!c.expect_accept) kinds.insert(c.expect_kind);
+#define BPFVM_X(name, hint) \
+  if (std::string(#name) != "Unreachable") EXPECT_TRUE(kinds.count(#name)) << "no case expects " #name;
+  BPFVM_VERIFIER_ERRORS(BPFVM_X)
+#undef BPFVM_X
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases,
