@@ -67,7 +67,16 @@ json diag_json(const Diagnostic& d, const Program& code, const std::vector<LineI
 
 struct Totals {
   size_t files = 0, programs = 0, accepted = 0, rejected = 0, not_linked = 0, unreadable = 0;
+  // --stats: over the verified programs
+  uint64_t insns = 0, steps = 0;
+  double analysis_seconds = 0, max_seconds = 0;
+  size_t max_bytes = 0;
+  std::string slowest, largest;
 };
+
+std::string kib(size_t bytes) {
+  return fmt::format("{:.1f} KiB", bytes / 1024.0);
+}
 
 struct VerifyArgs {
   std::optional<ProgType> type;
@@ -150,6 +159,12 @@ bool verify_file(const std::string& path, const VerifyArgs& a, Totals* t, json* 
       continue;
     }
     (r->accepted ? t->accepted : t->rejected)++;
+    t->insns += insns;
+    t->steps += r->stats.insns_analysed;
+    t->analysis_seconds += r->stats.seconds;
+    if (r->stats.seconds >= t->max_seconds) t->max_seconds = r->stats.seconds, t->slowest = label;
+    if (r->stats.peak_state_bytes >= t->max_bytes)
+      t->max_bytes = r->stats.peak_state_bytes, t->largest = label;
     if (a.json) {
       pj["verdict"] = r->accepted ? "accepted" : "rejected";
       if (type == ProgType::Raw) pj["ctx_size"] = vo.raw_ctx_size;
@@ -163,6 +178,7 @@ bool verify_file(const std::string& path, const VerifyArgs& a, Totals* t, json* 
         pj["stats"] = {{"seconds", r->stats.seconds},
                        {"steps", r->stats.insns_analysed},
                        {"peak_states", r->stats.peak_states},
+                       {"peak_state_bytes", r->stats.peak_state_bytes},
                        {"max_loop_iterations", r->stats.max_loop_iterations}};
       if (a.log) pj["log"] = r->log;
       (*out)["programs"].push_back(pj);
@@ -180,9 +196,10 @@ bool verify_file(const std::string& path, const VerifyArgs& a, Totals* t, json* 
       fmt::print("  warning: unreachable code at pc {}\n", pcs);
     }
     if (a.stats)
-      fmt::print("  stats: {:.3f} ms, {} steps, peak {} states, longest loop {} iterations\n",
-                 ms(r->stats.seconds), r->stats.insns_analysed, r->stats.peak_states,
-                 r->stats.max_loop_iterations);
+      fmt::print(
+          "  stats: {:.3f} ms, {} steps, peak {} states ({} of abstract state), longest loop {} iterations\n",
+          ms(r->stats.seconds), r->stats.insns_analysed, r->stats.peak_states, kib(r->stats.peak_state_bytes),
+          r->stats.max_loop_iterations);
     if (a.log) fmt::print("  log:\n{}", r->log);
   }
   return true;
@@ -225,7 +242,7 @@ void add_verify_options(po::options_description& d) {
       ("section", po::value<std::string>(), "ELF: only the programs in this section")
       ("program", po::value<std::string>(), "ELF: only the program with this function name")
       ("format", po::value<std::string>()->default_value("text"), "output: text or json")
-      ("stats", "print analysis time, steps and peak states per program")
+      ("stats", "print analysis time, steps, peak states and their bytes per program, and a summary")
       ("log", "print the verifier's log (the state at every block entry)")
       ("mem", po::value<std::string>(), "raw programs: input memory (hex); its size is the verified size")
       ("mem-file", po::value<std::string>(), "raw programs: input memory file; its size is the verified size")
@@ -288,12 +305,29 @@ int verify_command(const po::variables_map& vm) {
     doc["summary"] = {{"files", t.files},       {"programs", t.programs},     {"accepted", t.accepted},
                       {"rejected", t.rejected}, {"not_linked", t.not_linked}, {"unreadable", t.unreadable},
                       {"seconds", secs}};
+    if (a.stats)
+      doc["summary"]["stats"] = {
+          {"insns", t.insns},
+          {"steps", t.steps},
+          {"analysis_seconds", t.analysis_seconds},
+          {"steps_per_second", t.analysis_seconds > 0 ? t.steps / t.analysis_seconds : 0},
+          {"max_seconds", t.max_seconds},
+          {"slowest", t.slowest},
+          {"max_state_bytes", t.max_bytes},
+          {"largest", t.largest}};
     fmt::print("{}\n", doc.dump(2));
   } else if (many) {
     fmt::print("\n{:>6} {:>9} {:>9} {:>9} {:>11} {:>11} {:>10}\n", "files", "programs", "accepted",
                "rejected", "not linked", "unreadable", "time");
     fmt::print("{:>6} {:>9} {:>9} {:>9} {:>11} {:>11} {:>8.2f} s\n", t.files, t.programs, t.accepted,
                t.rejected, t.not_linked, t.unreadable, secs);
+  }
+  if (a.stats && !a.json && t.accepted + t.rejected > 0) {
+    fmt::print(
+        "analysis: {} insns, {} steps in {:.3f} s ({:.0f} steps/s); slowest {:.3f} ms ({}); "
+        "peak abstract state {} ({})\n",
+        t.insns, t.steps, t.analysis_seconds, t.analysis_seconds > 0 ? t.steps / t.analysis_seconds : 0.0,
+        ms(t.max_seconds), t.slowest, kib(t.max_bytes), t.largest);
   }
   if (t.unreadable > 0) return kExitUsage;
   if (selected == 0) {

@@ -24,6 +24,11 @@ struct Access {
   FieldKind field = FieldKind::Scalar;
 };
 
+// References held in State::refs(): a ringbuf reservation is the instruction index of its
+// reserve call + 2; a held spin lock is kSpinLockRef (below every reservation).
+constexpr uint32_t kSpinLockRef = 1;
+constexpr uint32_t kSpinLockHelper = 93, kSpinUnlockHelper = 94;
+
 class Analyzer {
  public:
   Analyzer(const Program& p, const VerifyOptions& o, const Cfg& cfg);
@@ -32,7 +37,7 @@ class Analyzer {
   // --- driver (verifier.cpp)
   struct FuncRun {
     uint32_t func;
-    std::vector<State> pending;  // by block - first_block
+    CountedVector<State> pending;  // by block - first_block
     State exit;
   };
   State analyze_function(uint32_t func, State entry);
@@ -73,6 +78,8 @@ class Analyzer {
   // --- reporting
   void fail(ErrorKind k, uint32_t idx, const State& s, std::initializer_list<int> regs, std::string msg);
   std::string format_reg(const RegValue& r) const;
+  void log_block_entry(uint32_t idx, const State& s);
+  void log_insn(uint32_t idx, const State& before, const State& after, const char* note);
   std::string map_name(uint32_t m) const;
 
   const Program& prog_;

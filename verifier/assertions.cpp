@@ -26,12 +26,19 @@ static const char* map_helper_mismatch(uint32_t id, MapType type) {
       return is({MapType::ProgArray}) ? nullptr : "is not a prog_array: bpf_tail_call needs one";
     case 25:  // perf_event_output
       return is({MapType::PerfEventArray}) ? nullptr : "is not a perf_event_array";
-    case 130: case 131: case 134:  // ringbuf_output, ringbuf_reserve, ringbuf_query
+    case 130:
+    case 131:
+    case 134:  // ringbuf_output, ringbuf_reserve, ringbuf_query
       return is({MapType::Ringbuf}) ? nullptr : "is not a ringbuf";
-    case 87: case 88: case 89:  // map_push/pop/peek_elem
-      return is({MapType::Queue, MapType::Stack, MapType::BloomFilter}) ? nullptr
-                                                                       : "is not a queue, stack or bloom filter";
-    case 1: case 2: case 3:  // map_lookup/update/delete_elem
+    case 87:
+    case 88:
+    case 89:  // map_push/pop/peek_elem
+      return is({MapType::Queue, MapType::Stack, MapType::BloomFilter})
+                 ? nullptr
+                 : "is not a queue, stack or bloom filter";
+    case 1:
+    case 2:
+    case 3:  // map_lookup/update/delete_elem
       if (is({MapType::ProgArray, MapType::Ringbuf, MapType::PerfEventArray, MapType::Queue, MapType::Stack,
               MapType::BloomFilter}))
         return "cannot be used with map_lookup_elem/update_elem/delete_elem";
@@ -290,6 +297,11 @@ bool Analyzer::check_helper_args(uint32_t idx,
         break;
       case ArgKind::PtrToSpinLock:
         if (r.kind != RegKind::MapValue) return bad(reg, "expected a pointer into a map value");
+        // The runtime's lock word must be 4-byte aligned (the kernel asks for the BTF field's
+        // exact offset; without BTF a constant, aligned offset is the closest rule).
+        if (!r.v.is_const() || r.v.value() % 4 != 0)
+          return bad(reg, fmt::format("the lock must be at a constant 4-byte aligned offset, got {}",
+                                      format_reg(r)));
         if (!mem_arg(reg, 4, true, false)) return false;
         break;
       case ArgKind::PtrToAllocMem:
@@ -364,6 +376,21 @@ bool Analyzer::exec_helper(uint32_t idx, State& s) {
       }
     }
   }
+  // Spin locks: at most one held (a second one would deadlock), released before exit.
+  if (proto->id == kSpinLockHelper) {
+    if (s.holds(kSpinLockRef)) {
+      fail(ErrorKind::UnreleasedResource, idx, s, {1},
+           "spin_lock while a spin lock may already be held: the program would deadlock");
+      return false;
+    }
+    s.acquire(kSpinLockRef);
+  } else if (proto->id == kSpinUnlockHelper) {
+    if (!s.holds(kSpinLockRef)) {
+      fail(ErrorKind::BadHelperArg, idx, s, {1}, "spin_unlock without a held spin lock");
+      return false;
+    }
+    s.release(kSpinLockRef);
+  }
   if (proto->releases_arg1) {
     uint32_t ref = s.reg(1).ref;
     s.release(ref);
@@ -425,8 +452,10 @@ bool Analyzer::check_exit(uint32_t idx, State& s) {
   if (!s.refs().empty()) {
     uint32_t ref = s.refs().front();
     fail(ErrorKind::UnreleasedResource, idx, s, {},
-         fmt::format("the ringbuf reservation made at pc {} is not released on this path",
-                     prog_.insns[ref - 2].pc));
+         ref == kSpinLockRef
+             ? std::string("a spin lock is still held at exit on this path")
+             : fmt::format("the ringbuf reservation made at pc {} is not released on this path",
+                           prog_.insns[ref - 2].pc));
     return false;
   }
   return true;

@@ -24,7 +24,8 @@ namespace bpfvm::verifier {
   X(BadHelperArg, "pass the argument type the helper's prototype asks for")                                 \
   X(UnknownHelper, "use a helper that bpfvm implements (helpers/proto.cpp)")                                \
   X(BadReturnValue, "return a value the program type allows (e.g. XDP_PASS) with r0 initialized")           \
-  X(UnreleasedResource, "submit or discard every ringbuf reservation on every path")                        \
+  X(UnreleasedResource,                                                                                     \
+    "submit or discard every ringbuf reservation and unlock every spin lock on every path")                 \
   X(CallDepth, "reduce the nesting of bpf-to-bpf calls (at most 8 frames, no recursion)")                   \
   X(StackSize, "use less stack: at most 512 bytes over the whole call chain")                               \
   X(UnboundedLoop, "bound the loop with a constant limit the verifier can see")                             \

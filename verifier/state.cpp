@@ -6,6 +6,11 @@
 
 namespace bpfvm::verifier {
 
+StateMemory& state_memory() {
+  thread_local StateMemory m;
+  return m;
+}
+
 const char* reg_kind_name(RegKind k) {
   switch (k) {
     case RegKind::Uninit:

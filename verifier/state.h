@@ -3,7 +3,9 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -11,6 +13,41 @@
 #include "verifier/domains/stack.h"
 
 namespace bpfvm::verifier {
+
+// Memory of the analysis: every heap allocation of abstract states (their frames and references,
+// and the per-block slots of pending states) goes through CountingAllocator, which keeps the
+// bytes alive in this thread and their peak. verify() reports the peak above what was alive when
+// it started as VerifyStats::peak_state_bytes. Fixed-size parts (a frame's registers and its
+// per-byte stack) live inside the frames, so they are counted exactly.
+struct StateMemory {
+  size_t live = 0, peak = 0;
+};
+StateMemory& state_memory();
+
+template <class T>
+struct CountingAllocator {
+  using value_type = T;
+  CountingAllocator() = default;
+  template <class U>
+  CountingAllocator(const CountingAllocator<U>&) {}
+  T* allocate(size_t n) {
+    StateMemory& m = state_memory();
+    m.live += n * sizeof(T);
+    if (m.live > m.peak) m.peak = m.live;
+    return std::allocator<T>().allocate(n);
+  }
+  void deallocate(T* p, size_t n) {
+    state_memory().live -= n * sizeof(T);
+    std::allocator<T>().deallocate(p, n);
+  }
+  template <class U>
+  bool operator==(const CountingAllocator<U>&) const {
+    return true;
+  }
+};
+
+template <class T>
+using CountedVector = std::vector<T, CountingAllocator<T>>;
 
 struct Frame {
   std::array<RegValue, kNumRegs> regs;
@@ -36,14 +73,14 @@ class State {
     frames_.clear();
     refs_.clear();
   }
-  std::vector<Frame>& frames() { return frames_; }
-  const std::vector<Frame>& frames() const { return frames_; }
+  CountedVector<Frame>& frames() { return frames_; }
+  const CountedVector<Frame>& frames() const { return frames_; }
   Frame& cur() { return frames_.back(); }
   const Frame& cur() const { return frames_.back(); }
   RegValue& reg(int r) { return frames_.back().regs[r]; }
   const RegValue& reg(int r) const { return frames_.back().regs[r]; }
 
-  const std::vector<uint32_t>& refs() const { return refs_; }
+  const CountedVector<uint32_t>& refs() const { return refs_; }
   bool holds(uint32_t ref) const;
   void acquire(uint32_t ref);
   void release(uint32_t ref);
@@ -67,8 +104,8 @@ class State {
   }
 
  private:
-  std::vector<Frame> frames_;
-  std::vector<uint32_t> refs_;  // sorted
+  CountedVector<Frame> frames_;
+  CountedVector<uint32_t> refs_;  // sorted
   BranchTrail trail_;
 };
 

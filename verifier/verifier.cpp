@@ -99,7 +99,41 @@ void Analyzer::fail(ErrorKind k,
   }
   d.message = std::move(msg);
   d.hint = error_kind_hint(k);
+  if (opts_.collect_log) result_.log += fmt::format("{}: error: {}: {}\n", pc, error_kind_name(k), d.message);
   result_.errors.push_back(std::move(d));
+}
+
+// --log: the kernel's style. A block entry shows the whole state (every initialized register and
+// every initialized stack slot of the current frame); an instruction shows the registers it changed.
+void Analyzer::log_block_entry(uint32_t idx, const State& s) {
+  std::string line = fmt::format("from block entry {}:", prog_.insns[idx].pc);
+  if (s.frames().size() > 1) line += fmt::format(" frame{}", s.frames().size() - 1);
+  for (int r = 0; r < kNumRegs; ++r)
+    if (s.reg(r).is_init()) line += fmt::format(" R{}={}", r, format_reg(s.reg(r)));
+  const StackFrame& st = s.cur().stack;
+  for (int off = -static_cast<int>(kStackSize); off < 0; off += 8) {
+    int init = 0;
+    for (int k = 0; k < 8; ++k)
+      init += st.byte(off + k) != ByteKind::Uninit;
+    if (init == 0) continue;
+    if (st.byte(off) == ByteKind::Spill)
+      line += fmt::format(" fp{}={}", off, format_reg(st.spill(off)));
+    else
+      line += fmt::format(" fp{}={}", off, init == 8 ? "init" : fmt::format("{}/8 init", init));
+  }
+  result_.log += line + "\n";
+}
+
+void Analyzer::log_insn(uint32_t idx, const State& before, const State& after, const char* note) {
+  std::string line = fmt::format("{}: {}", prog_.insns[idx].pc, disassemble_insn(prog_.insns[idx]));
+  if (!after.bottom() && after.frames().size() == before.frames().size()) {
+    std::string changed;
+    for (int r = 0; r < kNumRegs; ++r)
+      if (!(after.reg(r) == before.reg(r)) && after.reg(r).is_init())
+        changed += fmt::format(" R{}={}", r, format_reg(after.reg(r)));
+    if (!changed.empty()) line += " ;" + changed;
+  }
+  result_.log += line + note + "\n";
 }
 
 void Analyzer::propagate(FuncRun& fr, uint32_t block, State&& s) {
@@ -113,7 +147,7 @@ void Analyzer::propagate(FuncRun& fr, uint32_t block, State&& s) {
   }
 }
 
-static State take(std::vector<State>& pending, uint32_t local, size_t& live) {
+static State take(CountedVector<State>& pending, uint32_t local, size_t& live) {
   State s = std::move(pending[local]);
   pending[local] = State();
   if (!s.bottom()) --live;
@@ -133,15 +167,31 @@ void Analyzer::run_block(FuncRun& fr, uint32_t b, State s) {
     aborted_ = true;
     return;
   }
-  if (opts_.collect_log) {
-    result_.log += fmt::format("pc {}:", prog_.insns[bb.first].pc);
-    for (int r = 0; r < kNumRegs; ++r)
-      if (s.reg(r).is_init()) result_.log += fmt::format(" R{}={}", r, format_reg(s.reg(r)));
-    result_.log += "\n";
+  if (opts_.collect_log) log_block_entry(bb.first, s);
+  for (uint32_t i = bb.first; i < bb.last; ++i) {
+    if (!opts_.collect_log) {
+      if (!exec(i, s) || s.bottom()) return;
+      continue;
+    }
+    const State before = s;
+    const bool ok = exec(i, s) && !s.bottom();
+    log_insn(i, before, s, ok ? "" : " (path ends)");
+    if (!ok) return;
   }
-  for (uint32_t i = bb.first; i < bb.last; ++i)
-    if (!exec(i, s) || s.bottom()) return;
   const Insn& in = prog_.insns[bb.last];
+  if (opts_.collect_log) {
+    const Form form = in.info().form;
+    if (form != Form::JmpImm && form != Form::JmpReg && form != Form::Exit && form != Form::Ja &&
+        form != Form::Ja32) {
+      const State before = s;
+      const bool ok = exec(bb.last, s) && !s.bottom();
+      log_insn(bb.last, before, s, ok ? "" : " (path ends)");
+      if (!ok) return;
+      if (bb.last + 1 < prog_.insns.size()) propagate(fr, cfg_.block_of[bb.last + 1], std::move(s));
+      return;
+    }
+    if (form == Form::Exit || form == Form::Ja || form == Form::Ja32) log_insn(bb.last, s, s, "");
+  }
   switch (in.info().form) {
     case Form::Exit:
       if (s.frames().size() == 1) {
@@ -158,6 +208,11 @@ void Analyzer::run_block(FuncRun& fr, uint32_t b, State s) {
     case Form::JmpReg: {
       State taken;
       exec_cond(bb.last, s, taken);
+      if (opts_.collect_log)
+        result_.log += fmt::format("{}: {} ; {}\n", in.pc, disassemble_insn(in),
+                                   taken.bottom() ? "always falls through"
+                                   : s.bottom()   ? "always taken"
+                                                  : "both ways");
       propagate(fr, cfg_.block_of[in.target], std::move(taken));
       if (bb.last + 1 < prog_.insns.size()) propagate(fr, cfg_.block_of[bb.last + 1], std::move(s));
       return;
@@ -185,6 +240,8 @@ void Analyzer::run_loop(FuncRun& fr, uint32_t item) {
       break;
     }
     result_.stats.max_loop_iterations = std::max(result_.stats.max_loop_iterations, iter);
+    if (opts_.collect_log)
+      result_.log += fmt::format("-- loop at pc {}: iteration {}\n", prog_.insns[head_insn].pc, iter);
     State prev = s;
     run_block(fr, w.block, std::move(s));
     run_items(fr, item + 1, w.end);
@@ -214,7 +271,7 @@ void Analyzer::run_items(FuncRun& fr, uint32_t begin, uint32_t end) {
 
 State Analyzer::analyze_function(uint32_t func, State entry) {
   const Function& f = cfg_.funcs[func];
-  FuncRun fr{func, std::vector<State>(f.num_blocks), State()};
+  FuncRun fr{func, CountedVector<State>(f.num_blocks), State()};
   propagate(fr, f.first_block, std::move(entry));
   run_items(fr, 0, static_cast<uint32_t>(f.wto.size()));
   for (State& p : fr.pending)
@@ -247,7 +304,11 @@ bool Analyzer::call_function(uint32_t idx, uint32_t entry, State& s, const RegVa
   nf.regs[kFrameReg] = RegValue::pointer(RegKind::Stack);
   nf.regs[kFrameReg].frame = static_cast<uint8_t>(s.frames().size());
   e.frames().push_back(std::move(nf));
+  if (opts_.collect_log)
+    result_.log += fmt::format("-- call from pc {} to pc {} (frame {})\n", prog_.insns[idx].pc,
+                               prog_.insns[entry].pc, s.frames().size());
   *out = analyze_function(cfg_.func_of_insn(entry), std::move(e));
+  if (opts_.collect_log) result_.log += fmt::format("-- return to pc {}\n", prog_.insns[idx].pc);
   return !aborted_;
 }
 
@@ -273,6 +334,9 @@ bool Analyzer::call_local(uint32_t idx, State& s) {
 
 VerifyResult Analyzer::run() {
   auto t0 = std::chrono::steady_clock::now();
+  StateMemory& mem = state_memory();
+  const size_t mem_base = mem.live, peak_before = mem.peak;
+  mem.peak = mem.live;
   State init;
   init.frames().emplace_back();
   Frame& f = init.cur();
@@ -315,6 +379,8 @@ VerifyResult Analyzer::run() {
             [](const Diagnostic& a, const Diagnostic& b) { return a.pc < b.pc; });
   result_.accepted = result_.errors.empty();
   result_.stats.insns_analysed = steps_;
+  result_.stats.peak_state_bytes = mem.peak - mem_base;
+  mem.peak = std::max(peak_before, mem.peak);
   result_.stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return std::move(result_);
 }

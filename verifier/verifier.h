@@ -37,6 +37,9 @@ struct VerifyStats {
   uint64_t insns_analysed = 0;  // abstract instruction steps
   double seconds = 0;
   size_t peak_states = 0;  // most pending block states held at once
+  // Peak bytes of abstract states alive during the analysis (pending block states, the states
+  // being transformed, loop and call copies): every State allocation is counted (state.h).
+  size_t peak_state_bytes = 0;
   uint32_t max_loop_iterations = 0;
 };
 

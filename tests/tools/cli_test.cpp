@@ -396,6 +396,9 @@ TEST(CliVerify, JsonHasEveryErrorAndTheSummary) {
   EXPECT_TRUE(prog["errors"][0]["source"].is_null());
   EXPECT_GE(prog["stats"]["steps"].get<int>(), 6);
   EXPECT_GE(prog["stats"]["peak_states"].get<int>(), 1);
+  EXPECT_GT(prog["stats"]["peak_state_bytes"].get<int>(), 0);
+  EXPECT_EQ(j["summary"]["stats"]["insns"], 6);
+  EXPECT_GT(j["summary"]["stats"]["max_state_bytes"].get<int>(), 0);
   EXPECT_EQ(j["summary"]["programs"], 1);
   EXPECT_EQ(j["summary"]["rejected"], 1);
   EXPECT_EQ(j["summary"]["accepted"], 0);
@@ -451,6 +454,8 @@ TEST(CliVerify, SeveralFilesGiveProgressAndASummaryTable) {
       << p.out;
   EXPECT_NE(p.out.find("  stats: "), std::string::npos) << p.out;
   EXPECT_NE(p.out.find(" steps, peak "), std::string::npos) << p.out;
+  EXPECT_NE(p.out.find(" of abstract state), longest loop "), std::string::npos) << p.out;
+  EXPECT_NE(p.out.find("\nanalysis: "), std::string::npos) << p.out;
   Proc log = run("bpfvm", {"verify", ok.string(), "--log"});
   EXPECT_EQ(log.exit_code, 0);
   EXPECT_NE(log.out.find("  log:\n"), std::string::npos) << log.out;
