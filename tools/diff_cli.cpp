@@ -36,11 +36,13 @@ constexpr Policy kPolicies[] = {
     {"kernel-cannot-open", "libbpf 1.x refuses the object (legacy SEC(\"maps\"), no function symbols)"},
     {"nondeterministic-helper", "the program reads random numbers or clocks (bpfvm's are seeded/virtual)"},
     {"kernel-state-helper", "the program reads the calling task or socket (pid, uid, comm, cgroup, cookie)"},
+    {"map-not-in-bpfvm", "bpfvm does not implement a map type of the object (cpumap, devmap, stack_trace, ...)"},
     {"helper-not-in-bpfvm", "bpfvm does not implement a helper the program calls (rejected as UnknownHelper)"},
     {"bpfvm-unsupported", "bpfvm's verifier does not model an instruction or feature (Unsupported)"},
     {"kernel-program-type-rules", "the kernel refuses a helper, context field or return value for the program type"},
     {"kernel-only-map-feature", "a map or BTF feature the kernel checks and bpfvm does not model (spin locks, kptrs)"},
     {"subprogram-listed", "a .text function bpfvm lists as a program; libbpf loads it only inside its callers"},
+    {"unreachable-code", "the kernel rejects unreachable instructions; bpfvm accepts them with a warning"},
     {"lru-eviction", "which entries an LRU map evicts (the kernel's LRU is approximate, per-CPU lists)"},
 };
 
@@ -134,12 +136,15 @@ std::string classify_verdict(const ProgDiff& d) {
   if (d.agreement == "only_kernel") {
     const std::string& e = d.user.verdict.error;
     if (e.starts_with("UnknownHelper")) return "helper-not-in-bpfvm";
+    if (e.starts_with("bpfvm cannot create") && e.find("is not supported by bpfvm") != std::string::npos)
+      return "map-not-in-bpfvm";
     if (e.starts_with("Unsupported")) return "bpfvm-unsupported";
     return "";
   }
   if (d.agreement == "only_user") {
     const std::string& e = d.kernel.verdict.error;
     const std::string& log = d.kernel.verdict.log;
+    if (e.starts_with("unreachable insn")) return "unreachable-code";
     if (e.find("unknown func") != std::string::npos || e.find("not supported for this program type") != std::string::npos ||
         e.find("invalid bpf_context access") != std::string::npos || e.find("should have been in") != std::string::npos ||
         e.find("cannot call GPL-restricted") != std::string::npos || log.find("has value") != std::string::npos)
@@ -260,6 +265,11 @@ Status diff_object(const std::string& path, const Args& a, std::vector<ProgDiff>
     d.type = p.type;
     d.user.loaded = true;
     d.user.verdict = u.verdict(i);
+    if (const std::string why = u.object_error(); !why.empty()) {
+      // Verified from the definitions, but bpfvm cannot create a map: the object does not load.
+      d.user.verdict.accepted = false;
+      d.user.verdict.error = why;
+    }
     int fi = file->find_program(p.name);
     if (fi >= 0)
       for (int32_t id : helper_calls(file->programs[fi])) {

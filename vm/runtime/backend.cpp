@@ -235,6 +235,7 @@ class UserBackend final : public Backend {
   }
 
   const ProgramVerdict& verdict(size_t i) const override { return verdicts_.at(i); }
+  std::string object_error() const override { return obj_ ? "" : no_object().msg; }
 
   Result<TestRunOutput> test_run(size_t prog, const TestRunInput& in) override {
     if (!loaded_ || prog >= progs_.size()) return bad(ErrorCode::kBadInput, "test_run: program not loaded");

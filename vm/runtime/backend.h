@@ -108,6 +108,9 @@ class Backend {
   virtual Status load() = 0;
   // After load(): the verdict of program `index`.
   virtual const ProgramVerdict& verdict(size_t index) const = 0;
+  // Why the object as a whole cannot be used (a map the backend cannot create), or "" when it can.
+  // User space then still verifies every program (as `bpfvm verify` does) but cannot run them.
+  virtual std::string object_error() const = 0;
 
   // After load(): one BPF_PROG_TEST_RUN of an accepted program.
   virtual Result<TestRunOutput> test_run(size_t prog, const TestRunInput& in) = 0;

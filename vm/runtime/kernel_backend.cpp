@@ -13,6 +13,8 @@
 // so such a load is retried at level 0 for the verdict (the buffer keeps the log's tail).
 // bpfvm's headers first: vm/isa.h's X-macro BPF_OP would otherwise clash with linux/bpf_common.h's.
 #include "maps/map.h"
+#include "vm/decode.h"
+#include "vm/elf/elf_loader.h"
 #include "vm/runtime/backend.h"
 #include "vm/runtime/context.h"
 
@@ -120,8 +122,10 @@ std::string error_line(const std::string& log, const std::string& libbpf_log) {
       size_t start = text->rfind('\n', end - 1);
       start = start == std::string::npos ? 0 : start + 1;
       std::string line = trim_right(text->substr(start, end - start));
+      // libbpf's closing summaries say nothing the line before them does not.
       if (!is_stats_line(line) && line.find("BEGIN PROG LOAD LOG") == std::string::npos &&
-          line.find("END PROG LOAD LOG") == std::string::npos)
+          line.find("END PROG LOAD LOG") == std::string::npos && line.find("failed to load object") == std::string::npos &&
+          line.find("failed to load program") == std::string::npos)
         return line;
       if (start == 0) break;
       end = start - 1;
@@ -152,6 +156,113 @@ std::string errno_hint(int err, const std::string& log) {
     default:
       return "";
   }
+}
+
+// ---- bpf(2) calls shared by both kernel backends ----
+
+constexpr int kKernelEnotsupp = 524;  // the kernel's internal ENOTSUPP, as test_run returns it
+
+Error map_sys_error(const std::string& map, const char* what) {
+  return bad(ErrorCode::kBadInput, fmt::format("map '{}': {} failed: {}", map, what, strerror(errno)));
+}
+
+Result<TestRunOutput> kernel_test_run(int fd, const std::string& name, ProgType type, const TestRunInput& in) {
+  const bool raw_tp = type == ProgType::RawTracepoint || type == ProgType::RawTracepointWritable;
+  TestRunOutput out;
+  // Output buffers large enough for any packet growth and any context: the kernel fails a run with
+  // ENOSPC when they are smaller than what it copies back.
+  out.data_out.assign(in.data_in.empty() ? 0 : in.data_in.size() + kFrameSize, 0);
+  out.ctx_out.assign(in.ctx_in.empty() || raw_tp ? 0 : std::max<size_t>(in.ctx_in.size(), kCtxAreaSize), 0);
+  LIBBPF_OPTS(bpf_test_run_opts, o);
+  if (!in.data_in.empty()) {
+    o.data_in = in.data_in.data();
+    o.data_size_in = static_cast<uint32_t>(in.data_in.size());
+    o.data_out = out.data_out.data();
+    o.data_size_out = static_cast<uint32_t>(out.data_out.size());
+  }
+  if (!in.ctx_in.empty()) {
+    o.ctx_in = in.ctx_in.data();
+    o.ctx_size_in = static_cast<uint32_t>(in.ctx_in.size());
+    if (!raw_tp) {
+      o.ctx_out = out.ctx_out.data();
+      o.ctx_size_out = static_cast<uint32_t>(out.ctx_out.size());
+    }
+  }
+  // Raw tracepoints reject repeat (even 1); 0 and 1 both mean once elsewhere.
+  if (raw_tp && in.repeat > 1) return bad(ErrorCode::kUnsupported, "the kernel does not repeat raw tracepoint test runs");
+  o.repeat = in.repeat > 1 ? in.repeat : 0;
+  {
+    CpuPin pin(in.cpu);
+    if (!pin.ok()) return bad(ErrorCode::kBadInput, fmt::format("cannot run on cpu {}: {}", in.cpu, strerror(errno)));
+    if (bpf_prog_test_run_opts(fd, &o) != 0) {
+      const int e = errno;
+      std::string hint;
+      if (e == kKernelEnotsupp || e == EOPNOTSUPP)
+        hint = fmt::format(" (the kernel does not test-run {} programs)", prog_type_name(type));
+      return bad(ErrorCode::kUnsupported, fmt::format("BPF_PROG_TEST_RUN of '{}' failed: {}{}", name,
+                                                      e == kKernelEnotsupp ? "ENOTSUPP" : strerror(e), hint));
+    }
+  }
+  out.retval = o.retval;
+  out.duration_ns = o.duration;
+  if (!in.data_in.empty()) out.data_out.resize(std::min<size_t>(o.data_size_out, out.data_out.size()));
+  if (!out.ctx_out.empty()) out.ctx_out.resize(std::min<size_t>(o.ctx_size_out, out.ctx_out.size()));
+  return out;
+}
+
+Result<std::optional<std::vector<uint8_t>>> kernel_map_lookup(int fd, const std::string& name, const void* key,
+                                                             uint32_t value_size) {
+  std::vector<uint8_t> out(value_size);
+  if (bpf_map_lookup_elem(fd, key, out.data()) != 0) {
+    if (errno == ENOENT) return std::optional<std::vector<uint8_t>>{};
+    return map_sys_error(name, "lookup");
+  }
+  return std::optional<std::vector<uint8_t>>(std::move(out));
+}
+
+Status kernel_map_update(int fd, const std::string& name, const void* key, std::span<const uint8_t> value,
+                         uint32_t value_size, uint64_t flags) {
+  if (value.size() != value_size)
+    return bad(ErrorCode::kBadInput,
+               fmt::format("map '{}': value has {} bytes, {} expected", name, value.size(), value_size));
+  if (bpf_map_update_elem(fd, key, value.data(), flags) != 0) return map_sys_error(name, "update");
+  return Ok{};
+}
+
+Result<std::optional<std::vector<uint8_t>>> kernel_map_next_key(int fd, const std::string& name, const void* key,
+                                                               uint32_t key_size) {
+  std::vector<uint8_t> next(key_size);
+  if (bpf_map_get_next_key(fd, key, next.data()) != 0) {
+    if (errno == ENOENT) return std::optional<std::vector<uint8_t>>{};
+    return map_sys_error(name, "get_next_key");
+  }
+  return std::optional<std::vector<uint8_t>>(std::move(next));
+}
+
+Result<std::optional<std::vector<uint8_t>>> kernel_map_pop(int fd, const std::string& name, uint32_t value_size) {
+  std::vector<uint8_t> out(value_size);
+  if (bpf_map_lookup_and_delete_elem(fd, nullptr, out.data()) != 0) {
+    if (errno == ENOENT) return std::optional<std::vector<uint8_t>>{};
+    return map_sys_error(name, "pop");
+  }
+  return std::optional<std::vector<uint8_t>>(std::move(out));
+}
+
+int collect_record(void* ctx, void* data, size_t size) {
+  auto* out = static_cast<std::vector<std::vector<uint8_t>>*>(ctx);
+  auto* p = static_cast<const uint8_t*>(data);
+  out->emplace_back(p, p + size);
+  return 0;
+}
+
+Result<std::vector<std::vector<uint8_t>>> kernel_drain_ringbuf(int fd, const std::string& name) {
+  std::vector<std::vector<uint8_t>> records;
+  ring_buffer* rb = ring_buffer__new(fd, collect_record, &records, nullptr);
+  if (!rb) return map_sys_error(name, "ring_buffer__new");
+  int rc = ring_buffer__consume(rb);
+  ring_buffer__free(rb);
+  if (rc < 0) return bad(ErrorCode::kInternal, fmt::format("map '{}': draining failed: {}", name, strerror(-rc)));
+  return records;
 }
 
 class KernelBackend final : public Backend {
@@ -251,14 +362,15 @@ class KernelBackend final : public Backend {
           pv.err_no = err;
           pv.error = "the object does not load with the other programs: " + why;
         }
-      return bad(ErrorCode::kVerifier, fmt::format("{}: the kernel did not load the object: {}{}", path_,
-                                                   strerror(err), why.empty() ? "" : ": " + why));
+      object_error_ = fmt::format("the kernel did not load the object: {}{}", strerror(err), why.empty() ? "" : ": " + why);
+      return bad(ErrorCode::kVerifier, fmt::format("{}: {}", path_, object_error_));
     }
     loaded_ = true;
     return Ok{};
   }
 
   const ProgramVerdict& verdict(size_t i) const override { return verdicts_.at(i); }
+  std::string object_error() const override { return object_error_; }
 
   Result<TestRunOutput> test_run(size_t prog, const TestRunInput& in) override {
     if (!loaded_ || prog >= progs_.size()) return bad(ErrorCode::kBadInput, "test_run: program not loaded");
@@ -267,120 +379,42 @@ class KernelBackend final : public Backend {
                  fmt::format("program '{}' was rejected: {}", progs_[prog].name, verdicts_[prog].error));
     bpf_program* p = bpf_object__find_program_by_name(obj_.get(), progs_[prog].name.c_str());
     if (!p) return bad(ErrorCode::kInternal, "program vanished from the loaded object");
-    const ProgType type = progs_[prog].type;
-    const bool raw_tp = type == ProgType::RawTracepoint || type == ProgType::RawTracepointWritable;
-    TestRunOutput out;
-    out.data_out.assign(in.data_in.empty() ? 0 : in.data_in.size() + kFrameSize, 0);
-    out.ctx_out.assign(in.ctx_in.empty() || raw_tp ? 0 : std::max<size_t>(in.ctx_in.size(), kCtxAreaSize), 0);
-    LIBBPF_OPTS(bpf_test_run_opts, o);
-    if (!in.data_in.empty()) {
-      o.data_in = in.data_in.data();
-      o.data_size_in = static_cast<uint32_t>(in.data_in.size());
-      o.data_out = out.data_out.data();
-      o.data_size_out = static_cast<uint32_t>(out.data_out.size());
-    }
-    if (!in.ctx_in.empty()) {
-      o.ctx_in = in.ctx_in.data();
-      o.ctx_size_in = static_cast<uint32_t>(in.ctx_in.size());
-      if (!raw_tp) {
-        o.ctx_out = out.ctx_out.data();
-        o.ctx_size_out = static_cast<uint32_t>(out.ctx_out.size());
-      }
-    }
-    // Raw tracepoints reject repeat (even 1); 0 and 1 both mean once elsewhere.
-    if (raw_tp && in.repeat > 1)
-      return bad(ErrorCode::kUnsupported, "the kernel does not repeat raw tracepoint test runs");
-    o.repeat = in.repeat > 1 ? in.repeat : 0;
-    {
-      CpuPin pin(in.cpu);
-      if (!pin.ok())
-        return bad(ErrorCode::kBadInput, fmt::format("cannot run on cpu {}: {}", in.cpu, strerror(errno)));
-      if (bpf_prog_test_run_opts(bpf_program__fd(p), &o) != 0) {
-        const int e = errno;
-        std::string hint;
-        if (e == ENOTSUPP_KERNEL || e == EOPNOTSUPP)
-          hint = fmt::format(" (the kernel does not test-run {} programs)", prog_type_name(type));
-        return bad(ErrorCode::kUnsupported,
-                   fmt::format("BPF_PROG_TEST_RUN of '{}' failed: {}{}", progs_[prog].name,
-                               e == ENOTSUPP_KERNEL ? "ENOTSUPP" : strerror(e), hint));
-      }
-    }
-    out.retval = o.retval;
-    out.duration_ns = o.duration;
-    if (!in.data_in.empty()) out.data_out.resize(std::min<size_t>(o.data_size_out, out.data_out.size()));
-    if (!out.ctx_out.empty()) out.ctx_out.resize(std::min<size_t>(o.ctx_size_out, out.ctx_out.size()));
-    return out;
+    return kernel_test_run(bpf_program__fd(p), progs_[prog].name, progs_[prog].type, in);
   }
 
   Result<std::optional<std::vector<uint8_t>>> map_lookup(size_t m, std::span<const uint8_t> key) override {
     auto fd = map_fd(m, key.size());
     if (!fd) return fd.error();
-    std::vector<uint8_t> out(value_buffer_size(m));
-    if (bpf_map_lookup_elem(*fd, key.data(), out.data()) != 0) {
-      if (errno == ENOENT) return std::optional<std::vector<uint8_t>>{};
-      return sys_error(m, "lookup");
-    }
-    return std::optional<std::vector<uint8_t>>(std::move(out));
+    return kernel_map_lookup(*fd, maps_[m].name, key.data(), value_buffer_size(m));
   }
 
   Status map_update(size_t m, std::span<const uint8_t> key, std::span<const uint8_t> value, uint64_t flags) override {
     const bool queue = m < maps_.size() && (maps_[m].type == MapType::Queue || maps_[m].type == MapType::Stack);
     auto fd = map_fd(m, queue ? 0 : key.size());
     if (!fd) return fd.error();
-    if (value.size() != value_buffer_size(m))
-      return bad(ErrorCode::kBadInput, fmt::format("map '{}': value has {} bytes, {} expected", maps_[m].name,
-                                                   value.size(), value_buffer_size(m)));
-    if (bpf_map_update_elem(*fd, queue ? nullptr : key.data(), value.data(), flags) != 0)
-      return sys_error(m, "update");
-    return Ok{};
+    return kernel_map_update(*fd, maps_[m].name, queue ? nullptr : key.data(), value, value_buffer_size(m), flags);
   }
 
   Result<std::optional<std::vector<uint8_t>>> map_next_key(size_t m, const std::vector<uint8_t>* key) override {
     auto fd = map_fd(m, key ? key->size() : maps_.at(m).key_size);
     if (!fd) return fd.error();
-    std::vector<uint8_t> next(maps_[m].key_size);
-    if (bpf_map_get_next_key(*fd, key ? key->data() : nullptr, next.data()) != 0) {
-      if (errno == ENOENT) return std::optional<std::vector<uint8_t>>{};
-      return sys_error(m, "get_next_key");
-    }
-    return std::optional<std::vector<uint8_t>>(std::move(next));
+    return kernel_map_next_key(*fd, maps_[m].name, key ? key->data() : nullptr, maps_[m].key_size);
   }
 
   Result<std::optional<std::vector<uint8_t>>> map_pop(size_t m) override {
     auto fd = map_fd(m, 0);
     if (!fd) return fd.error();
-    std::vector<uint8_t> out(maps_[m].value_size);
-    if (bpf_map_lookup_and_delete_elem(*fd, nullptr, out.data()) != 0) {
-      if (errno == ENOENT) return std::optional<std::vector<uint8_t>>{};
-      return sys_error(m, "pop");
-    }
-    return std::optional<std::vector<uint8_t>>(std::move(out));
+    return kernel_map_pop(*fd, maps_[m].name, maps_[m].value_size);
   }
 
   Result<std::vector<std::vector<uint8_t>>> drain_ringbuf(size_t m) override {
-    std::vector<std::vector<uint8_t>> records;
-    if (m >= maps_.size()) return bad(ErrorCode::kBadInput, "map index out of range");
-    if (maps_[m].type != MapType::Ringbuf) return records;
+    if (m >= maps_.size() || maps_[m].type != MapType::Ringbuf) return std::vector<std::vector<uint8_t>>{};
     auto fd = map_fd(m, 0);
     if (!fd) return fd.error();
-    ring_buffer* rb = ring_buffer__new(*fd, collect_record, &records, nullptr);
-    if (!rb) return sys_error(m, "ring_buffer__new");
-    int rc = ring_buffer__consume(rb);
-    ring_buffer__free(rb);
-    if (rc < 0) return bad(ErrorCode::kInternal, fmt::format("map '{}': draining failed: {}", maps_[m].name, strerror(-rc)));
-    return records;
+    return kernel_drain_ringbuf(*fd, maps_[m].name);
   }
 
  private:
-  static constexpr int ENOTSUPP_KERNEL = 524;  // the kernel's internal ENOTSUPP, as test_run returns it
-
-  static int collect_record(void* ctx, void* data, size_t size) {
-    auto* out = static_cast<std::vector<std::vector<uint8_t>>*>(ctx);
-    auto* p = static_cast<const uint8_t*>(data);
-    out->emplace_back(p, p + size);
-    return 0;
-  }
-
   Result<ObjectPtr> open_fresh(std::string* msgs) {
     LibbpfCall call(msgs);
     ObjectPtr o(bpf_object__open_file(path_.c_str(), nullptr));
@@ -496,10 +530,6 @@ class KernelBackend final : public Backend {
     return fd;
   }
 
-  Error sys_error(size_t m, const char* what) const {
-    return bad(ErrorCode::kBadInput, fmt::format("map '{}': {} failed: {}", maps_[m].name, what, strerror(errno)));
-  }
-
   std::string path_;
   BackendOptions opts_;
   ObjectPtr obj_;
@@ -507,6 +537,237 @@ class KernelBackend final : public Backend {
   std::vector<BackendMap> maps_;
   std::vector<std::pair<size_t, std::vector<uint8_t>>> initial_values_;
   std::vector<ProgramVerdict> verdicts_;
+  std::string object_error_;
+  uint32_t ncpus_ = 1;
+  bool loaded_ = false;
+};
+
+
+// Objects libbpf 1.x refuses (legacy SEC("maps") definitions, sections without function symbols):
+// bpfvm's ELF loader reads them, and the maps and programs go to the kernel through plain bpf(2)
+// calls: maps created from the definitions (global data filled, .rodata frozen), map references of
+// the linked code patched to BPF_PSEUDO_MAP_FD / BPF_PSEUDO_MAP_VALUE with the real fds, every
+// program loaded on its own (verdict + log), prog arrays and maps of maps filled from `.values`.
+// No BTF is loaded on this path (these objects predate BTF-defined maps).
+class RawKernelBackend final : public Backend {
+ public:
+  RawKernelBackend(std::string path, ObjectFile file, const BackendOptions& opts, std::string why)
+      : path_(std::move(path)), file_(std::move(file)), opts_(opts), libbpf_error_(std::move(why)) {
+    for (const ElfProgram& p : file_.programs)
+      progs_.push_back(BackendProgram{p.name, p.section, p.type, p.code.insns.size()});
+    for (const MapDef& d : file_.maps)
+      maps_.push_back(BackendMap{d.name, d.type, d.key_size, d.value_size, d.max_entries, d.map_flags,
+                                 is_per_cpu(static_cast<uint32_t>(d.type))});
+    int n = libbpf_num_possible_cpus();
+    ncpus_ = n > 0 ? static_cast<uint32_t>(n) : 1;
+  }
+  ~RawKernelBackend() override {
+    for (int fd : prog_fds_)
+      if (fd >= 0) close(fd);
+    for (int fd : map_fds_)
+      if (fd >= 0) close(fd);
+  }
+
+  BackendKind kind() const override { return BackendKind::Kernel; }
+  size_t num_programs() const override { return progs_.size(); }
+  const BackendProgram& program(size_t i) const override { return progs_.at(i); }
+  size_t num_maps() const override { return maps_.size(); }
+  const BackendMap& map(size_t i) const override { return maps_.at(i); }
+  uint32_t num_cpus() const override { return ncpus_; }
+  const ProgramVerdict& verdict(size_t i) const override { return verdicts_.at(i); }
+  std::string object_error() const override { return object_error_; }
+
+  Status set_initial_value(size_t m, std::span<const uint8_t> value) override {
+    if (m >= maps_.size() || loaded_) return bad(ErrorCode::kBadInput, "set_initial_value: bad map or already loaded");
+    if (value.size() != file_.maps[m].initial_value.size())
+      return bad(ErrorCode::kBadInput, fmt::format("map '{}': initial value has {} bytes, {} given", maps_[m].name,
+                                                   file_.maps[m].initial_value.size(), value.size()));
+    file_.maps[m].initial_value.assign(value.begin(), value.end());
+    return Ok{};
+  }
+
+  Status load() override {
+    if (loaded_) return Ok{};
+    loaded_ = true;
+    verdicts_.assign(progs_.size(), ProgramVerdict{});
+    map_fds_.assign(maps_.size(), -1);
+    prog_fds_.assign(progs_.size(), -1);
+    for (size_t m = 0; m < maps_.size(); m++) {
+      auto fd = create_map(file_.maps[m]);
+      if (!fd) {
+        object_error_ = fd.error().msg;
+        for (ProgramVerdict& v : verdicts_) {
+          v.err_no = EINVAL;
+          v.error = object_error_;
+        }
+        return bad(ErrorCode::kVerifier, fmt::format("{}: {}", path_, object_error_));
+      }
+      map_fds_[m] = *fd;
+    }
+    for (size_t i = 0; i < progs_.size(); i++) load_program(i);
+    // Declarative slots (.values) of prog arrays and maps of maps.
+    for (size_t m = 0; m < maps_.size(); m++)
+      for (const auto& [slot, ref] : file_.maps[m].init_refs) {
+        int fd = -1;
+        if (maps_[m].type == MapType::ProgArray) {
+          int p = file_.find_program(ref);
+          fd = p >= 0 ? prog_fds_[p] : -1;
+        } else {
+          int mi = file_.find_map(ref);
+          fd = mi >= 0 ? map_fds_[mi] : -1;
+        }
+        if (fd >= 0) bpf_map_update_elem(map_fds_[m], &slot, &fd, BPF_ANY);
+      }
+    return Ok{};
+  }
+
+  Result<TestRunOutput> test_run(size_t prog, const TestRunInput& in) override {
+    if (prog >= progs_.size() || prog_fds_.size() <= prog || prog_fds_[prog] < 0)
+      return bad(ErrorCode::kVerifier, fmt::format("program '{}' is not loaded", progs_.at(prog).name));
+    return kernel_test_run(prog_fds_[prog], progs_[prog].name, progs_[prog].type, in);
+  }
+
+  Result<std::optional<std::vector<uint8_t>>> map_lookup(size_t m, std::span<const uint8_t> key) override {
+    auto fd = map_fd(m, key.size());
+    if (!fd) return fd.error();
+    return kernel_map_lookup(*fd, maps_[m].name, key.data(), value_buffer_size(m));
+  }
+  Status map_update(size_t m, std::span<const uint8_t> key, std::span<const uint8_t> value, uint64_t flags) override {
+    const bool queue = m < maps_.size() && (maps_[m].type == MapType::Queue || maps_[m].type == MapType::Stack);
+    auto fd = map_fd(m, queue ? 0 : key.size());
+    if (!fd) return fd.error();
+    return kernel_map_update(*fd, maps_[m].name, queue ? nullptr : key.data(), value, value_buffer_size(m), flags);
+  }
+  Result<std::optional<std::vector<uint8_t>>> map_next_key(size_t m, const std::vector<uint8_t>* key) override {
+    auto fd = map_fd(m, key ? key->size() : maps_.at(m).key_size);
+    if (!fd) return fd.error();
+    return kernel_map_next_key(*fd, maps_[m].name, key ? key->data() : nullptr, maps_[m].key_size);
+  }
+  Result<std::optional<std::vector<uint8_t>>> map_pop(size_t m) override {
+    auto fd = map_fd(m, 0);
+    if (!fd) return fd.error();
+    return kernel_map_pop(*fd, maps_[m].name, maps_[m].value_size);
+  }
+  Result<std::vector<std::vector<uint8_t>>> drain_ringbuf(size_t m) override {
+    if (m >= maps_.size() || maps_[m].type != MapType::Ringbuf) return std::vector<std::vector<uint8_t>>{};
+    auto fd = map_fd(m, 0);
+    if (!fd) return fd.error();
+    return kernel_drain_ringbuf(*fd, maps_[m].name);
+  }
+
+ private:
+  Result<int> map_fd(size_t m, size_t key_size) {
+    if (!loaded_ || m >= maps_.size() || map_fds_[m] < 0)
+      return bad(ErrorCode::kBadInput, "map not created (call load() first)");
+    const MapType t = maps_[m].type;
+    if (key_size != maps_[m].key_size && t != MapType::Queue && t != MapType::Stack && t != MapType::Ringbuf)
+      return bad(ErrorCode::kBadInput, fmt::format("map '{}': key has {} bytes, the map's key_size is {}",
+                                                   maps_[m].name, key_size, maps_[m].key_size));
+    return map_fds_[m];
+  }
+
+  static std::string kernel_name(const std::string& name) {
+    std::string s;
+    for (char c : name)
+      if (s.size() < BPF_OBJ_NAME_LEN - 1 && (isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.')) s += c;
+    return s;
+  }
+
+  Result<int> create_map(const MapDef& d) {
+    LIBBPF_OPTS(bpf_map_create_opts, o);
+    o.map_flags = d.map_flags | (d.read_only && !d.initial_value.empty() ? BPF_F_RDONLY_PROG : 0);
+    o.map_extra = d.map_extra;
+    int inner = -1;
+    if (!d.inner.empty()) {
+      const MapDef& in = d.inner[0];
+      inner = bpf_map_create(static_cast<bpf_map_type>(in.type), nullptr, in.key_size, in.value_size, in.max_entries,
+                             nullptr);
+      if (inner < 0)
+        return bad(ErrorCode::kVerifier, fmt::format("map '{}': creating the inner map template failed: {}", d.name,
+                                                     strerror(errno)));
+      o.inner_map_fd = inner;
+    }
+    int fd = bpf_map_create(static_cast<bpf_map_type>(d.type), kernel_name(d.name).c_str(), d.key_size, d.value_size,
+                            d.max_entries, &o);
+    const int e = errno;
+    if (inner >= 0) close(inner);
+    if (fd < 0) return bad(ErrorCode::kVerifier, fmt::format("map '{}': failed to create: {}", d.name, strerror(e)));
+    if (!d.initial_value.empty()) {
+      const uint32_t zero = 0;
+      if (bpf_map_update_elem(fd, &zero, d.initial_value.data(), BPF_ANY) != 0 ||
+          (d.read_only && bpf_map_freeze(fd) != 0)) {
+        const int e2 = errno;
+        close(fd);
+        return bad(ErrorCode::kVerifier, fmt::format("map '{}': setting its data failed: {}", d.name, strerror(e2)));
+      }
+    }
+    return fd;
+  }
+
+  void load_program(size_t i) {
+    const ElfProgram& p = file_.programs[i];
+    ProgramVerdict& v = verdicts_[i];
+    if (!p.status) {
+      v.err_no = EINVAL;
+      v.error = "not linked: " + p.status.error().to_string();
+      return;
+    }
+    std::vector<uint8_t> code = encode(p.code.insns);
+    for (const MapReloc& r : p.map_relocs) {
+      if (r.insn >= p.code.insns.size() || r.map >= map_fds_.size()) continue;
+      const size_t at = static_cast<size_t>(p.code.insns[r.insn].pc) * 8;
+      if (at + 16 > code.size()) continue;
+      const uint8_t src = r.src == LddwSrc::MapIdxValue ? BPF_PSEUDO_MAP_VALUE : BPF_PSEUDO_MAP_FD;
+      code[at + 1] = static_cast<uint8_t>((code[at + 1] & 0x0f) | (src << 4));
+      const int32_t fd = map_fds_[r.map];
+      const uint32_t off = r.src == LddwSrc::MapIdxValue ? r.offset : 0;
+      std::memcpy(&code[at + 4], &fd, 4);
+      std::memcpy(&code[at + 12], &off, 4);
+    }
+    std::unique_ptr<char[]> buf(new char[opts_.log_size]);
+    buf[0] = '\0';
+    LIBBPF_OPTS(bpf_prog_load_opts, o);
+    o.log_buf = buf.get();
+    o.log_size = static_cast<uint32_t>(opts_.log_size);
+    o.log_level = opts_.full_log ? 1 | 4 : 4;
+    o.kern_version = file_.kernel_version.value_or(0);
+    const std::string license = file_.license.empty() ? "GPL" : file_.license;
+    auto start = std::chrono::steady_clock::now();
+    ProgType t = opts_.object.type_override.value_or(p.type);
+    int fd = bpf_prog_load(static_cast<bpf_prog_type>(t), kernel_name(p.name).c_str(), license.c_str(),
+                           reinterpret_cast<const bpf_insn*>(code.data()), code.size() / 8, &o);
+    int e = fd < 0 ? errno : 0;
+    buf[opts_.log_size - 1] = '\0';
+    std::string log = buf.get();
+    if (fd < 0 && e == ENOSPC) {  // the log overflowed: the verdict alone
+      LIBBPF_OPTS(bpf_prog_load_opts, o2);
+      o2.kern_version = o.kern_version;
+      fd = bpf_prog_load(static_cast<bpf_prog_type>(t), kernel_name(p.name).c_str(), license.c_str(),
+                         reinterpret_cast<const bpf_insn*>(code.data()), code.size() / 8, &o2);
+      e = fd < 0 ? errno : 0;
+      log = "... (log truncated to its tail)\n" + log;
+    }
+    v.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    v.log = log;
+    v.insns_processed = processed_insns(log);
+    v.accepted = fd >= 0;
+    v.err_no = e;
+    prog_fds_[i] = fd;
+    if (fd < 0) {
+      v.error = error_line(log, "") + errno_hint(e, log);
+      if (v.error.empty()) v.error = strerror(e);
+    }
+  }
+
+  std::string path_;
+  ObjectFile file_;
+  BackendOptions opts_;
+  std::string libbpf_error_;
+  std::vector<BackendProgram> progs_;
+  std::vector<BackendMap> maps_;
+  std::vector<ProgramVerdict> verdicts_;
+  std::vector<int> map_fds_, prog_fds_;
+  std::string object_error_;
   uint32_t ncpus_ = 1;
   bool loaded_ = false;
 };
@@ -558,8 +819,15 @@ uint32_t kernel_num_possible_cpus() {
 Result<std::unique_ptr<Backend>> open_kernel_backend(const std::string& path, const BackendOptions& opts) {
   if (Status st = kernel_available(); !st) return st.error();
   auto b = std::make_unique<KernelBackend>(path, opts);
-  if (Status st = b->open(); !st) return st.error();
-  return std::unique_ptr<Backend>(std::move(b));
+  Status st = b->open();
+  if (st) return std::unique_ptr<Backend>(std::move(b));
+  if (st.error().code != ErrorCode::kElf) return st.error();
+  // libbpf refused the object: bpfvm's ELF loader and plain bpf(2) calls (RawKernelBackend).
+  LoadOptions lo = opts.object.load;
+  lo.type_override = opts.object.type_override;
+  auto file = load_object_file(path, lo);
+  if (!file) return st.error();  // neither can read it: libbpf's reason
+  return std::unique_ptr<Backend>(std::make_unique<RawKernelBackend>(path, std::move(*file), opts, st.error().msg));
 }
 
 }  // namespace bpfvm
