@@ -372,7 +372,7 @@ int main(int argc, char** argv) {
     std::cout << desc;
     return kExitOk;
   }
-  if (!vm.count("file")) {
+  if (!vm.count("file") && !vm.count("policies")) {
     fmt::print(stderr, "bpfvm {}: missing PROGRAM\n(see bpfvm {} --help)\n", name, name);
     return kExitUsage;
   }

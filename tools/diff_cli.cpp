@@ -33,7 +33,7 @@ struct Policy {
   const char* summary;
 };
 constexpr Policy kPolicies[] = {
-    {"kernel-cannot-open", "libbpf 1.x refuses the object (legacy SEC(\"maps\"), no function symbols)"},
+    {"kernel-cannot-open", "neither libbpf nor bpfvm's ELF loader can hand the object or program to the kernel"},
     {"nondeterministic-helper", "the program reads random numbers or clocks (bpfvm's are seeded/virtual)"},
     {"kernel-state-helper", "the program reads the calling task or socket (pid, uid, comm, cgroup, cookie)"},
     {"map-not-in-bpfvm", "bpfvm does not implement a map type of the object (cpumap, devmap, stack_trace, ...)"},
@@ -143,11 +143,10 @@ std::string classify_verdict(const ProgDiff& d) {
   }
   if (d.agreement == "only_user") {
     const std::string& e = d.kernel.verdict.error;
-    const std::string& log = d.kernel.verdict.log;
     if (e.starts_with("unreachable insn")) return "unreachable-code";
     if (e.find("unknown func") != std::string::npos || e.find("not supported for this program type") != std::string::npos ||
         e.find("invalid bpf_context access") != std::string::npos || e.find("should have been in") != std::string::npos ||
-        e.find("cannot call GPL-restricted") != std::string::npos || log.find("has value") != std::string::npos)
+        e.find("cannot call GPL-restricted") != std::string::npos)
       return "kernel-program-type-rules";
     if (e.find("spin_lock") != std::string::npos || e.find("kptr") != std::string::npos ||
         e.find("BTF") != std::string::npos)
@@ -415,12 +414,17 @@ void add_diff_options(po::options_description& d) {
       ("repeat", po::value<uint32_t>()->default_value(1), "BPF_PROG_TEST_RUN repeat count")
       ("seed", po::value<uint64_t>()->default_value(1), "bpfvm's deterministic mode seed")
       ("format", po::value<std::string>()->default_value("text"), "text or json")
-      ("verbose,v", "print both verdicts and the run of every program");
+      ("verbose,v", "print both verdicts and the run of every program")
+      ("policies", "list the documented policy classes (docs/DIFF_POLICY.md) and exit");
   // clang-format on
 }
 
 int diff_command(const po::variables_map& vm) {
   const std::string cmd = "bpfvm diff";
+  if (vm.count("policies")) {
+    for (const Policy& p : kPolicies) fmt::print("{}\t{}\n", p.id, p.summary);
+    return kExitOk;
+  }
   Args a;
   auto type = type_option(vm);
   if (!type) return print_error(cmd, type.error()), kExitUsage;

@@ -543,7 +543,8 @@ class KernelBackend final : public Backend {
 };
 
 
-// Objects libbpf 1.x refuses (legacy SEC("maps") definitions, sections without function symbols):
+// Objects libbpf 1.x refuses (legacy SEC("maps") definitions) or where it lists fewer programs than
+// there are (sections without function symbols):
 // bpfvm's ELF loader reads them, and the maps and programs go to the kernel through plain bpf(2)
 // calls: maps created from the definitions (global data filled, .rodata frozen), map references of
 // the linked code patched to BPF_PSEUDO_MAP_FD / BPF_PSEUDO_MAP_VALUE with the real fds, every
@@ -820,12 +821,22 @@ Result<std::unique_ptr<Backend>> open_kernel_backend(const std::string& path, co
   if (Status st = kernel_available(); !st) return st.error();
   auto b = std::make_unique<KernelBackend>(path, opts);
   Status st = b->open();
-  if (st) return std::unique_ptr<Backend>(std::move(b));
-  if (st.error().code != ErrorCode::kElf) return st.error();
-  // libbpf refused the object: bpfvm's ELF loader and plain bpf(2) calls (RawKernelBackend).
+  if (!st && st.error().code != ErrorCode::kElf) return st.error();
   LoadOptions lo = opts.object.load;
   lo.type_override = opts.object.type_override;
   auto file = load_object_file(path, lo);
+  if (st) {
+    // libbpf lists one program per function symbol outside .text; older objects have sections
+    // without one, which only the plain bpf(2) path loads.
+    bool all_listed = true;
+    if (file)
+      for (const ElfProgram& p : file->programs)
+        all_listed &= p.section == ".text" || b->find_program(p.name) >= 0;
+    if (all_listed) return std::unique_ptr<Backend>(std::move(b));
+    return std::unique_ptr<Backend>(std::make_unique<RawKernelBackend>(
+        path, std::move(*file), opts, "libbpf does not list every program of the object"));
+  }
+  // libbpf refused the object: bpfvm's ELF loader and plain bpf(2) calls (RawKernelBackend).
   if (!file) return st.error();  // neither can read it: libbpf's reason
   return std::unique_ptr<Backend>(std::make_unique<RawKernelBackend>(path, std::move(*file), opts, st.error().msg));
 }
