@@ -37,6 +37,7 @@ constexpr Policy kPolicies[] = {
     {"nondeterministic-helper", "the program reads random numbers or clocks (bpfvm's are seeded/virtual)"},
     {"kernel-state-helper", "the program reads the calling task or socket (pid, uid, comm, cgroup, cookie)"},
     {"map-not-in-bpfvm", "bpfvm does not implement a map type of the object (cpumap, devmap, stack_trace, ...)"},
+    {"context-not-in-bpfvm", "bpfvm has no context model for the program type (sock_ops, cgroup_sock, ...)"},
     {"helper-not-in-bpfvm", "bpfvm does not implement a helper the program calls (rejected as UnknownHelper)"},
     {"bpfvm-unsupported", "bpfvm's verifier does not model an instruction or feature (Unsupported)"},
     {"kernel-program-type-rules", "the kernel refuses a helper, context field or return value for the program type"},
@@ -139,6 +140,9 @@ std::string classify_verdict(const ProgDiff& d) {
     if (e.starts_with("bpfvm cannot create") && e.find("is not supported by bpfvm") != std::string::npos)
       return "map-not-in-bpfvm";
     if (e.starts_with("Unsupported")) return "bpfvm-unsupported";
+    // bpfvm's verifier gives program types without a context model a context of 0 bytes.
+    if (e.starts_with("InvalidCtxAccess") && e.find("outside the 0 bytes") != std::string::npos)
+      return "context-not-in-bpfvm";
     return "";
   }
   if (d.agreement == "only_user") {

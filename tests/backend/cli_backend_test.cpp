@@ -258,10 +258,12 @@ std::vector<std::string> corpus_table(const nlohmann::json& doc, const std::stri
       std::string run = p["run"];
       if (run.starts_with("not_run")) run = "not_run";
       if (run.empty()) run = "-";
+      // Whether a program that reads random numbers, clocks or the task agrees is chance.
+      if (!p["helpers"].empty() && (run == "agree" || run == "differ")) run = "ran (depends on helpers)";
       auto dash = [](const std::string& s) { return s.empty() ? std::string("-") : s; };
       rows.push_back(file + "\t" + p["section"].get<std::string>() + "\t" + p["name"].get<std::string>() + "\t" +
                      p["agreement"].get<std::string>() + "\t" + dash(p["verdict_class"]) + "\t" + run + "\t" +
-                     dash(p["run_class"]));
+                     (p["helpers"].empty() ? dash(p["run_class"]) : std::string("-")));
     }
   }
   return rows;
