@@ -11,6 +11,7 @@
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
 
+#include "tools/backend_cli.h"
 #include "tools/cli_util.h"
 #include "tools/jit_cli.h"
 #include "tools/object_cli.h"
@@ -34,6 +35,7 @@ Commands:
   run PROGRAM       verify, then run a program and print r0 (hex) on the last line of stdout
   bench PROGRAM     run a program many times and print ns/run and r0
   inspect OBJECT.o  list an ELF object's programs, maps, global data, relocations and license
+  diff OBJECT.o...  load into bpfvm and into the kernel, compare verdicts, r0, packet and maps
   asm IN -o OUT     assemble a .asm (or .data) file into raw little-endian bytecode
   disasm PROGRAM    print a program in assembly, one line per instruction
   jit-dump PROGRAM  JIT-compile a program: x86-64 disassembly per BPF instruction (-o FILE: the code)
@@ -49,6 +51,12 @@ stderr): an accepted program runs in unchecked (fast) mode; a rejected one is no
 the verifier's diagnostic) unless --no-verify, which runs it in checked mode: every memory access is
 bounds-checked and executed instructions are capped (--budget). Exceptions: conformance `.data`
 files, which test ISA semantics, and `bench` run a rejected program in checked mode with a note.
+
+--backend kernel (run, bench, verify, inspect) passes ELF objects to the Linux kernel through bpf(2)
+(root): the kernel's verifier verdict and log, BPF_PROG_TEST_RUN for runs.
+
+--backend kernel (run, bench, verify, inspect) passes ELF objects to the Linux kernel through bpf(2)
+(root): the kernel verifier's verdict and log, BPF_PROG_TEST_RUN for runs.
 
 Exit codes: 0 success, 1 the program was rejected or faulted, 2 usage error or unreadable input.
 Run `bpfvm help COMMAND` or `bpfvm COMMAND --help` for the options of a command.
@@ -146,6 +154,7 @@ bool may_run(const std::string& cmd, const Prepared& p, bool bench) {
 }
 
 int cmd_run(const po::variables_map& vm) {
+  if (uses_backend(vm)) return backend_run(vm, false);
   if (uses_object_path(vm)) return run_object(vm, false);
   auto p = prepare(vm);
   if (!p) {
@@ -169,6 +178,7 @@ int cmd_run(const po::variables_map& vm) {
 }
 
 int cmd_bench(const po::variables_map& vm) {
+  if (uses_backend(vm)) return backend_run(vm, true);
   if (uses_object_path(vm)) return run_object(vm, true);
   auto p = prepare(vm);
   if (!p) {
@@ -251,11 +261,19 @@ int cmd_disasm(const po::variables_map& vm) {
 const std::map<std::string, Command>& commands() {
   static const std::map<std::string, Command> cmds = {
       {"verify", {"verify programs (exit 0: all accepted, 1: any rejected, 2: unreadable input)",
-                  add_verify_options, verify_command, true}},
+                  [](po::options_description& d) {
+                    add_verify_options(d);
+                    add_backend_option(d);
+                  },
+                  [](const po::variables_map& vm) { return uses_backend(vm) ? backend_verify(vm) : verify_command(vm); },
+                  true}},
+      {"diff", {"run a program in user space and in the kernel and compare (exit 1: disagreement)",
+                add_diff_options, diff_command, true}},
       {"run",
        {"run a program and print r0",
         [](po::options_description& d) {
           add_input_options(d);
+          add_backend_option(d);
           d.add_options()
               ("packet-out", po::value<std::string>(), "write the packet after the run to this file")
               ("repeat", po::value<uint64_t>()->default_value(1), "ELF: runs against the same maps")
@@ -267,12 +285,14 @@ const std::map<std::string, Command>& commands() {
        {"describe an ELF object",
         [](po::options_description& d) {
           d.add_options()("type", po::value<std::string>(), "program type for every program");
+          add_backend_option(d);
         },
-        inspect_object}},
+        [](const po::variables_map& vm) { return uses_backend(vm) ? backend_inspect(vm) : inspect_object(vm); }}},
       {"bench",
        {"run a program many times and print ns/run",
         [](po::options_description& d) {
           add_input_options(d);
+          add_backend_option(d);
           d.add_options()("repeat", po::value<uint64_t>()->default_value(100000), "number of runs")
               ("reuse-context", "ELF/--type: build the context once and time the runs as one batch, as "
                                 "BPF_PROG_TEST_RUN does (runs see earlier runs' packet writes)");
@@ -356,7 +376,7 @@ int main(int argc, char** argv) {
     std::cout << desc;
     return kExitOk;
   }
-  if (!vm.count("file")) {
+  if (!vm.count("file") && !vm.count("policies")) {
     fmt::print(stderr, "bpfvm {}: missing PROGRAM\n(see bpfvm {} --help)\n", name, name);
     return kExitUsage;
   }
