@@ -33,17 +33,23 @@ namespace bpfvm::sys {
 
 const char* kind_name(Kind k) {
   switch (k) {
-    case Kind::Map: return "bpf-map";
-    case Kind::Prog: return "bpf-prog";
-    case Kind::Btf: return "bpf-btf";
+    case Kind::Map:
+      return "bpf-map";
+    case Kind::Prog:
+      return "bpf-prog";
+    case Kind::Btf:
+      return "bpf-btf";
   }
   return "bpf";
 }
 const char* kind_word(Kind k) {
   switch (k) {
-    case Kind::Map: return "map";
-    case Kind::Prog: return "prog";
-    case Kind::Btf: return "btf";
+    case Kind::Map:
+      return "map";
+    case Kind::Prog:
+      return "prog";
+    case Kind::Btf:
+      return "btf";
   }
   return "obj";
 }
@@ -92,7 +98,8 @@ void ensure_configured(State& s) {
   if (s.cfg.state_dir.empty()) s.cfg.state_dir = fmt::format("/tmp/bpfvm-{}", getuid());
   if (const char* p = getenv("BPFVM_BPFFS"); p != nullptr && *p) s.cfg.bpffs_prefix = p;
   if (s.cfg.bpffs_prefix.empty()) s.cfg.bpffs_prefix = "/sys/fs/bpf";
-  while (s.cfg.bpffs_prefix.size() > 1 && s.cfg.bpffs_prefix.back() == '/') s.cfg.bpffs_prefix.pop_back();
+  while (s.cfg.bpffs_prefix.size() > 1 && s.cfg.bpffs_prefix.back() == '/')
+    s.cfg.bpffs_prefix.pop_back();
 }
 
 void configure(const SysConfig& cfg) {
@@ -174,7 +181,8 @@ void gc_locked(State& s) {
     }
   }
   dropped.clear();
-  for (auto it = s.ids.begin(); it != s.ids.end();) it = it->second.expired() ? s.ids.erase(it) : std::next(it);
+  for (auto it = s.ids.begin(); it != s.ids.end();)
+    it = it->second.expired() ? s.ids.erase(it) : std::next(it);
 }
 
 // ---- attr access ----
@@ -240,7 +248,8 @@ int map_alloc_check(const bpf_attr& a) {
       [[fallthrough]];
     case BPF_MAP_TYPE_ARRAY:
     case BPF_MAP_TYPE_PERCPU_ARRAY: {
-      const uint32_t mask = BPF_F_NUMA_NODE | BPF_F_MMAPABLE | kAccess | BPF_F_INNER_MAP | BPF_F_PRESERVE_ELEMS;
+      const uint32_t mask =
+          BPF_F_NUMA_NODE | BPF_F_MMAPABLE | kAccess | BPF_F_INNER_MAP | BPF_F_PRESERVE_ELEMS;
       if (a.max_entries == 0 || a.key_size != 4 || a.value_size == 0 || (f & ~mask) || !access_ok(f))
         return -EINVAL;
       if (a.map_type != BPF_MAP_TYPE_ARRAY && (f & (BPF_F_MMAPABLE | BPF_F_INNER_MAP))) return -EINVAL;
@@ -257,8 +266,10 @@ int map_alloc_check(const bpf_attr& a) {
     case BPF_MAP_TYPE_LRU_PERCPU_HASH:
     case BPF_MAP_TYPE_HASH_OF_MAPS: {
       const bool lru = a.map_type == BPF_MAP_TYPE_LRU_HASH || a.map_type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
-      const bool percpu = a.map_type == BPF_MAP_TYPE_PERCPU_HASH || a.map_type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
-      const uint32_t mask = BPF_F_NO_PREALLOC | BPF_F_NO_COMMON_LRU | BPF_F_NUMA_NODE | kAccess | BPF_F_ZERO_SEED;
+      const bool percpu =
+          a.map_type == BPF_MAP_TYPE_PERCPU_HASH || a.map_type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+      const uint32_t mask =
+          BPF_F_NO_PREALLOC | BPF_F_NO_COMMON_LRU | BPF_F_NUMA_NODE | kAccess | BPF_F_ZERO_SEED;
       if (a.map_type == BPF_MAP_TYPE_HASH_OF_MAPS && a.value_size != 4) return -EINVAL;
       if ((f & ~mask) || !access_ok(f)) return -EINVAL;
       if (!lru && (f & BPF_F_NO_COMMON_LRU)) return -EINVAL;
@@ -283,9 +294,9 @@ int map_alloc_check(const bpf_attr& a) {
         return -EINVAL;
       return 0;
     case BPF_MAP_TYPE_LPM_TRIE:
-      if (a.max_entries == 0 || !(f & BPF_F_NO_PREALLOC) || (f & ~(BPF_F_NO_PREALLOC | BPF_F_NUMA_NODE | kAccess)) ||
-          !access_ok(f) || a.key_size < 5 || a.key_size > 4 + 256 || a.value_size < 1 ||
-          a.value_size > kKmallocMax - 256 - 48)
+      if (a.max_entries == 0 || !(f & BPF_F_NO_PREALLOC) ||
+          (f & ~(BPF_F_NO_PREALLOC | BPF_F_NUMA_NODE | kAccess)) || !access_ok(f) || a.key_size < 5 ||
+          a.key_size > 4 + 256 || a.value_size < 1 || a.value_size > kKmallocMax - 256 - 48)
         return -EINVAL;
       return 0;
     case BPF_MAP_TYPE_BLOOM_FILTER:
@@ -482,8 +493,8 @@ long cmd_map_freeze(State& s, const bpf_attr& a) {
   int err = 0;
   auto m = map_of_fd(s, int(a.map_fd), &err);
   if (!m) return -err;
-  if (m->frozen) return -EBUSY;
-  if (m->def.map_flags & BPF_F_RDONLY) return -EPERM;
+  // A frozen map has lost its write permission (map_get_sys_perms): EPERM before EBUSY.
+  if (m->frozen || (m->def.map_flags & BPF_F_RDONLY)) return -EPERM;
   m->frozen = true;
   sync_out(s, *m);
   return 0;
@@ -494,7 +505,7 @@ long cmd_map_freeze(State& s, const bpf_attr& a) {
 // The kernel's log buffer: at most size - 1 bytes and a NUL; a log that does not fit makes an
 // otherwise successful load fail with ENOSPC.
 int write_log(const bpf_attr& a, const std::string& log) {
-  if (a.log_level == 0 || a.log_buf == 0) return 0;
+  if (a.log_level == 0 || a.log_buf == 0 || a.log_size == 0) return 0;
   char* buf = uptr<char>(a.log_buf);
   size_t n = std::min<size_t>(log.size(), a.log_size - 1);
   std::memcpy(buf, log.data(), n);
@@ -519,9 +530,10 @@ std::string verifier_log(const Program& code, const verifier::VerifyResult& vr, 
     if (!d.regs.empty()) log += d.regs + "\n";
     log += fmt::format("{} ({})\n", d.message, verifier::error_kind_name(d.kind));
   }
-  log += fmt::format("processed {} insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states {} "
-                     "mark_read 0\n",
-                     vr.stats.insns_analysed, vr.stats.peak_states);
+  log += fmt::format(
+      "processed {} insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states {} "
+      "mark_read 0\n",
+      vr.stats.insns_analysed, vr.stats.peak_states);
   return log;
 }
 
@@ -549,7 +561,8 @@ void compute_tag(ProgObj& p) {
   for (RawInsn in : p.insns) {
     if (in.opcode == 0x18 && (in.src == BPF_PSEUDO_MAP_FD || in.src == BPF_PSEUDO_MAP_VALUE)) in.imm = 0;
     const auto* b = reinterpret_cast<const uint8_t*>(&in);
-    for (size_t i = 0; i < sizeof in; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
+    for (size_t i = 0; i < sizeof in; i++)
+      h = (h ^ b[i]) * 0x100000001b3ULL;
   }
   std::memcpy(p.tag, &h, 8);
 }
@@ -559,9 +572,9 @@ void compute_tag(ProgObj& p) {
 std::shared_ptr<MapObj> create_map_obj(State& s, const MapDef& def, int* err) {
   auto made = s.maps.create(def);
   if (!made) {
-    *err = made.error().code == ErrorCode::kUnsupported ? EOPNOTSUPP
+    *err = made.error().code == ErrorCode::kUnsupported           ? EOPNOTSUPP
            : made.error().msg.find("memory") != std::string::npos ? ENOMEM
-                                                                    : EINVAL;
+                                                                  : EINVAL;
     return nullptr;
   }
   auto m = std::make_shared<MapObj>();
@@ -589,15 +602,17 @@ int load_program(State& s, LoadRequest req, std::shared_ptr<ProgObj>* out, std::
       return -EINVAL;
     }
     if (p->gpl_only && !gpl) {
-      *log = fmt::format("{}: (85) call bpf_{}#{}\ncannot call GPL-restricted function from non-GPL compatible "
-                         "program\n",
-                         in.pc, p->name, in.imm);
+      *log = fmt::format(
+          "{}: (85) call bpf_{}#{}\ncannot call GPL-restricted function from non-GPL compatible "
+          "program\n",
+          in.pc, p->name, in.imm);
       return -EINVAL;
     }
   }
   verifier::VerifyOptions vo;
   vo.type = req.type;
-  for (const auto& m : req.maps) vo.maps.push_back(m->def);
+  for (const auto& m : req.maps)
+    vo.maps.push_back(m->def);
   vo.collect_log = (req.log_level & 2) != 0;
   auto vr = verifier::verify(*decoded, vo);
   if (!vr) {
@@ -623,7 +638,8 @@ int load_program(State& s, LoadRequest req, std::shared_ptr<ProgObj>* out, std::
         return -EINVAL;
       }
       if (off >= m.def.value_size) {
-        *log += fmt::format("invalid access to map value pointer, value_size={} off={}\n", m.def.value_size, off);
+        *log +=
+            fmt::format("invalid access to map value pointer, value_size={} off={}\n", m.def.value_size, off);
         return -EACCES;
       }
       auto* base = static_cast<uint8_t*>(am->value_ptr(0, 0));
@@ -632,7 +648,8 @@ int load_program(State& s, LoadRequest req, std::shared_ptr<ProgObj>* out, std::
       if (std::none_of(p->data_regions.begin(), p->data_regions.end(),
                        [&](const MemRegion& r) { return r.base == b; })) {
         p->region_names.push_back(fmt::format("map '{}' value", m.def.name));
-        p->data_regions.push_back(MemRegion{b, m.def.value_size, m.map->prog_writable(), p->region_names.back()});
+        p->data_regions.push_back(
+            MemRegion{b, m.def.value_size, m.map->prog_writable(), p->region_names.back()});
       }
     }
     in.op = Op::Lddw;
@@ -673,14 +690,11 @@ long cmd_prog_load(State& s, const bpf_attr& a, const Out& o) {
                                BPF_F_SLEEPABLE | BPF_F_TEST_RND_HI32 | BPF_F_XDP_HAS_FRAGS;
   if (a.prog_flags & ~known_flags) return -EINVAL;
   if (a.prog_type >= kKernelProgTypes) return -EINVAL;
-  if (a.insn_cnt == 0) return -EINVAL;
-  if (a.insn_cnt > 1'000'000) return -E2BIG;
-  // The log attributes (bpf_vlog_init).
-  if (a.log_level || a.log_buf || a.log_size) {
-    if (a.log_size < 128 || a.log_size > (UINT_MAX >> 2) || a.log_level == 0 || a.log_buf == 0 ||
-        (a.log_level & ~7u))
-      return -EINVAL;
-  }
+  if (a.insn_cnt == 0 || a.insn_cnt > 1'000'000) return -E2BIG;
+  // bpf_verifier_log_attr_valid: a small buffer is valid (the log is cut, the load fails with ENOSPC).
+  if ((a.log_buf != 0) != (a.log_size != 0) || (a.log_buf && a.log_level == 0) || (a.log_level & ~7u) ||
+      a.log_size > (UINT_MAX >> 2))
+    return -EINVAL;
   LoadRequest req;
   if (a.license != 0) {
     const char* l = uptr<const char>(a.license);
@@ -729,7 +743,8 @@ long cmd_prog_load(State& s, const bpf_attr& a, const Out& o) {
     }
     i++;  // the second slot
   }
-  for (const auto& m : req.maps) sync_in(s, *m);
+  for (const auto& m : req.maps)
+    sync_in(s, *m);
   std::shared_ptr<ProgObj> p;
   int rc = load_program(s, std::move(req), &p, &log);
   int lrc = write_log(a, log);
@@ -788,7 +803,8 @@ long cmd_prog_test_run(State& s, const bpf_attr& a, const Out& o) {
     // bpf_prog_test_run_raw_tp
     if (t.data_in || t.data_out || t.ctx_out || t.duration || t.repeat || t.batch_size) return -EINVAL;
     if (t.ctx_size_in > 12 * 8) return -EINVAL;
-    if ((t.flags & ~uint32_t(BPF_F_TEST_RUN_ON_CPU)) || (!(t.flags & BPF_F_TEST_RUN_ON_CPU) && t.cpu)) return -EINVAL;
+    if ((t.flags & ~uint32_t(BPF_F_TEST_RUN_ON_CPU)) || (!(t.flags & BPF_F_TEST_RUN_ON_CPU) && t.cpu))
+      return -EINVAL;
   } else if (*kind == ContextKind::Xdp) {
     if (t.flags & ~uint32_t(BPF_F_TEST_XDP_LIVE_FRAMES)) return -EINVAL;
     if (t.flags & BPF_F_TEST_XDP_LIVE_FRAMES) return -EOPNOTSUPP;
@@ -804,7 +820,8 @@ long cmd_prog_test_run(State& s, const bpf_attr& a, const Out& o) {
     if (!sc) return -ENOMEM;
     s.scratch = std::move(*sc);
   }
-  for (const auto& m : p->maps) sync_in(s, *m);
+  for (const auto& m : p->maps)
+    sync_in(s, *m);
 
   HelperContext hc;
   hc.maps = &s.maps;
@@ -837,7 +854,8 @@ long cmd_prog_test_run(State& s, const bpf_attr& a, const Out& o) {
     }
     r0 = *r;
   }
-  for (const auto& m : p->maps) sync_out(s, *m);
+  for (const auto& m : p->maps)
+    sync_out(s, *m);
   p->run_cnt += in.repeat;
   p->run_time_ns += uint64_t(total.count());
   std::vector<uint8_t> pkt, ctx;
@@ -922,7 +940,8 @@ long prog_info(State& s, const bpf_attr& a, const Out& o, ProgObj& p) {
   info.nr_map_ids = uint32_t(p.maps.size());
   if (in_info.nr_map_ids && in_info.map_ids) {
     auto* ids = uptr<uint32_t>(in_info.map_ids);
-    for (size_t i = 0; i < std::min<size_t>(in_info.nr_map_ids, p.maps.size()); i++) ids[i] = p.maps[i]->id;
+    for (size_t i = 0; i < std::min<size_t>(in_info.nr_map_ids, p.maps.size()); i++)
+      ids[i] = p.maps[i]->id;
     info.map_ids = in_info.map_ids;
   }
   (void)s;
@@ -973,9 +992,13 @@ long cmd_info(State& s, const bpf_attr& a, const Out& o) {
   auto obj = obj_of_fd(s, int(a.info.bpf_fd), &err);
   if (!obj) return -err;
   switch (obj->kind) {
-    case Kind::Prog: return prog_info(s, a, o, static_cast<ProgObj&>(*obj));
-    case Kind::Map: sync_in(s, static_cast<MapObj&>(*obj)); return map_info(a, o, static_cast<MapObj&>(*obj));
-    case Kind::Btf: return btf_info(a, o, static_cast<BtfObj&>(*obj));
+    case Kind::Prog:
+      return prog_info(s, a, o, static_cast<ProgObj&>(*obj));
+    case Kind::Map:
+      sync_in(s, static_cast<MapObj&>(*obj));
+      return map_info(a, o, static_cast<MapObj&>(*obj));
+    case Kind::Btf:
+      return btf_info(a, o, static_cast<BtfObj&>(*obj));
   }
   return -EINVAL;
 }
@@ -985,14 +1008,14 @@ long cmd_info(State& s, const bpf_attr& a, const Out& o) {
 long cmd_btf_load(State& s, const bpf_attr& a) {
   if (!tail_zero(a, BPFVM_END(btf_log_level))) return -EINVAL;
   if (a.btf_size > (16u << 20)) return -E2BIG;
-  if (a.btf_log_level || a.btf_log_buf || a.btf_log_size) {
-    if (a.btf_log_size < 128 || a.btf_log_level == 0 || a.btf_log_buf == 0 || (a.btf_log_level & ~7u)) return -EINVAL;
-  }
+  if ((a.btf_log_buf != 0) != (a.btf_log_size != 0) || (a.btf_log_buf && a.btf_log_level == 0) ||
+      (a.btf_log_level & ~7u) || a.btf_log_size > (UINT_MAX >> 2))
+    return -EINVAL;
   if (a.btf == 0 || a.btf_size == 0) return -EINVAL;
   std::vector<uint8_t> data(uptr<uint8_t>(a.btf), uptr<uint8_t>(a.btf) + a.btf_size);
   struct btf* parsed = btf__new(data.data(), uint32_t(data.size()));
   if (parsed == nullptr) {
-    if (a.btf_log_level) {
+    if (a.btf_log_level && a.btf_log_size) {
       std::string msg = "btf: invalid BTF (libbpf btf__new rejected it)\n";
       size_t n = std::min<size_t>(msg.size(), a.btf_log_size - 1);
       std::memcpy(uptr<char>(a.btf_log_buf), msg.data(), n);
@@ -1012,10 +1035,13 @@ long cmd_btf_load(State& s, const bpf_attr& a) {
 Kind kind_of_cmd(int cmd) {
   switch (cmd) {
     case BPF_PROG_GET_NEXT_ID:
-    case BPF_PROG_GET_FD_BY_ID: return Kind::Prog;
+    case BPF_PROG_GET_FD_BY_ID:
+      return Kind::Prog;
     case BPF_MAP_GET_NEXT_ID:
-    case BPF_MAP_GET_FD_BY_ID: return Kind::Map;
-    default: return Kind::Btf;
+    case BPF_MAP_GET_FD_BY_ID:
+      return Kind::Map;
+    default:
+      return Kind::Btf;
   }
 }
 
@@ -1066,26 +1092,42 @@ long cmd_obj_get(State& s, const bpf_attr& a) {
 
 long dispatch(State& s, int cmd, const bpf_attr& a, const Out& o) {
   switch (cmd) {
-    case BPF_MAP_CREATE: return cmd_map_create(s, a);
-    case BPF_MAP_LOOKUP_ELEM: return cmd_map_lookup(s, a, false);
-    case BPF_MAP_LOOKUP_AND_DELETE_ELEM: return cmd_map_lookup(s, a, true);
-    case BPF_MAP_UPDATE_ELEM: return cmd_map_update(s, a);
-    case BPF_MAP_DELETE_ELEM: return cmd_map_delete(s, a);
-    case BPF_MAP_GET_NEXT_KEY: return cmd_map_next_key(s, a);
-    case BPF_MAP_FREEZE: return cmd_map_freeze(s, a);
-    case BPF_PROG_LOAD: return cmd_prog_load(s, a, o);
-    case BPF_PROG_TEST_RUN: return cmd_prog_test_run(s, a, o);
-    case BPF_OBJ_GET_INFO_BY_FD: return cmd_info(s, a, o);
-    case BPF_BTF_LOAD: return cmd_btf_load(s, a);
-    case BPF_OBJ_PIN: return cmd_obj_pin(s, a);
-    case BPF_OBJ_GET: return cmd_obj_get(s, a);
+    case BPF_MAP_CREATE:
+      return cmd_map_create(s, a);
+    case BPF_MAP_LOOKUP_ELEM:
+      return cmd_map_lookup(s, a, false);
+    case BPF_MAP_LOOKUP_AND_DELETE_ELEM:
+      return cmd_map_lookup(s, a, true);
+    case BPF_MAP_UPDATE_ELEM:
+      return cmd_map_update(s, a);
+    case BPF_MAP_DELETE_ELEM:
+      return cmd_map_delete(s, a);
+    case BPF_MAP_GET_NEXT_KEY:
+      return cmd_map_next_key(s, a);
+    case BPF_MAP_FREEZE:
+      return cmd_map_freeze(s, a);
+    case BPF_PROG_LOAD:
+      return cmd_prog_load(s, a, o);
+    case BPF_PROG_TEST_RUN:
+      return cmd_prog_test_run(s, a, o);
+    case BPF_OBJ_GET_INFO_BY_FD:
+      return cmd_info(s, a, o);
+    case BPF_BTF_LOAD:
+      return cmd_btf_load(s, a);
+    case BPF_OBJ_PIN:
+      return cmd_obj_pin(s, a);
+    case BPF_OBJ_GET:
+      return cmd_obj_get(s, a);
     case BPF_PROG_GET_NEXT_ID:
     case BPF_MAP_GET_NEXT_ID:
-    case BPF_BTF_GET_NEXT_ID: return cmd_next_id(s, cmd, a, o);
+    case BPF_BTF_GET_NEXT_ID:
+      return cmd_next_id(s, cmd, a, o);
     case BPF_PROG_GET_FD_BY_ID:
     case BPF_MAP_GET_FD_BY_ID:
-    case BPF_BTF_GET_FD_BY_ID: return cmd_fd_by_id(s, cmd, a);
-    default: break;
+    case BPF_BTF_GET_FD_BY_ID:
+      return cmd_fd_by_id(s, cmd, a);
+    default:
+      break;
   }
   // Commands the kernel knows (up to BPF_TOKEN_CREATE, 36) but bpfvm does not emulate.
   return cmd >= 0 && cmd <= 36 ? -EOPNOTSUPP : -EINVAL;
@@ -1139,17 +1181,20 @@ std::optional<std::string> fdinfo_text(int fd) {
   std::string t = "pos:\t0\nflags:\t02000002\nmnt_id:\t15\nino:\t1\n";
   if (o->kind == Kind::Map) {
     auto& m = static_cast<MapObj&>(*o);
-    t += fmt::format("map_type:\t{}\nkey_size:\t{}\nvalue_size:\t{}\nmax_entries:\t{}\nmap_flags:\t{:#x}\n"
-                     "map_extra:\t{:#x}\nmemlock:\t{}\nmap_id:\t{}\nfrozen:\t{}\n",
-                     uint32_t(m.def.type), m.def.key_size, m.def.value_size, m.map->def().max_entries,
-                     m.def.map_flags, m.def.map_extra, m.map->memory_bytes(), m.id, m.frozen ? 1 : 0);
+    t += fmt::format(
+        "map_type:\t{}\nkey_size:\t{}\nvalue_size:\t{}\nmax_entries:\t{}\nmap_flags:\t{:#x}\n"
+        "map_extra:\t{:#x}\nmemlock:\t{}\nmap_id:\t{}\nfrozen:\t{}\n",
+        uint32_t(m.def.type), m.def.key_size, m.def.value_size, m.map->def().max_entries, m.def.map_flags,
+        m.def.map_extra, m.map->memory_bytes(), m.id, m.frozen ? 1 : 0);
   } else if (o->kind == Kind::Prog) {
     auto& p = static_cast<ProgObj&>(*o);
     std::string tag;
-    for (uint8_t b : p.tag) tag += fmt::format("{:02x}", b);
-    t += fmt::format("prog_type:\t{}\nprog_jited:\t0\nprog_tag:\t{}\nmemlock:\t4096\nprog_id:\t{}\n"
-                     "run_time_ns:\t{}\nrun_cnt:\t{}\nrecursion_misses:\t0\nverified_insns:\t{}\n",
-                     uint32_t(p.type), tag, p.id, p.run_time_ns, p.run_cnt, p.verified_insns);
+    for (uint8_t b : p.tag)
+      tag += fmt::format("{:02x}", b);
+    t += fmt::format(
+        "prog_type:\t{}\nprog_jited:\t0\nprog_tag:\t{}\nmemlock:\t4096\nprog_id:\t{}\n"
+        "run_time_ns:\t{}\nrun_cnt:\t{}\nrecursion_misses:\t0\nverified_insns:\t{}\n",
+        uint32_t(p.type), tag, p.id, p.run_time_ns, p.run_cnt, p.verified_insns);
   } else {
     t += fmt::format("btf_id:\t{}\n", o->id);
   }

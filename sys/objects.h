@@ -104,10 +104,10 @@ void register_id(State& s, const std::shared_ptr<Obj>& o);
 std::shared_ptr<Obj> obj_by_id(State& s, Kind k, uint32_t id);  // in memory, else from the store
 
 // ---- The store (sys/store.cpp) ----
-std::string store_dir(State& s);                // "" when unusable
+std::string store_dir(State& s);                       // "" when unusable
 int persist(State& s, const std::shared_ptr<Obj>& o);  // 0 or -errno
-void sync_in(State& s, MapObj& m);   // re-reads a persisted map another process changed
-void sync_out(State& s, MapObj& m);  // writes a persisted map back after a change
+void sync_in(State& s, MapObj& m);                     // re-reads a persisted map another process changed
+void sync_out(State& s, MapObj& m);                    // writes a persisted map back after a change
 std::shared_ptr<Obj> load_persisted(State& s, Kind k, uint32_t id);
 std::vector<uint32_t> persisted_ids(State& s, Kind k);
 int pin_object(State& s, const std::shared_ptr<Obj>& o, const std::string& path);  // 0 or -errno

@@ -135,7 +135,8 @@ long syscall(long number, ...) {
   va_list ap;
   va_start(ap, number);
   long a[6];
-  for (long& x : a) x = va_arg(ap, long);
+  for (long& x : a)
+    x = va_arg(ap, long);
   va_end(ap);
   if (number == SYS_bpf)
     return do_bpf(int(a[0]), reinterpret_cast<union bpf_attr*>(a[1]), static_cast<unsigned>(a[2]));
@@ -228,8 +229,10 @@ int statfs64(const char* path, struct statfs64* buf) {
 }
 
 int mount(const char* src, const char* target, const char* type, unsigned long flags, const void* data) {
-  static auto next = real<int (*)(const char*, const char*, const char*, unsigned long, const void*)>("mount");
-  if (target != nullptr && bpfvm::sys::on_bpffs(target) && type != nullptr && strcmp(type, "bpf") == 0) return 0;
+  static auto next =
+      real<int (*)(const char*, const char*, const char*, unsigned long, const void*)>("mount");
+  if (target != nullptr && bpfvm::sys::on_bpffs(target) && type != nullptr && strcmp(type, "bpf") == 0)
+    return 0;
   return next(src, target, type, flags, data);
 }
 
@@ -244,7 +247,8 @@ int unlink(const char* path) {
 int unlinkat(int dirfd, const char* path, int flags) {
   static auto next = real<int (*)(int, const char*, int)>("unlinkat");
   bool dir = false;
-  if (path != nullptr && path[0] == '/' && bpfvm::sys::on_bpffs(path) && bpfvm::sys::pin_exists(path, &dir) && !dir)
+  if (path != nullptr && path[0] == '/' && bpfvm::sys::on_bpffs(path) && bpfvm::sys::pin_exists(path, &dir) &&
+      !dir)
     return bpfvm::sys::unpin(path);
   return next(dirfd, path, flags);
 }
@@ -284,7 +288,8 @@ int setrlimit(__rlimit_resource_t resource, const struct rlimit* rl) {
 }
 
 int prlimit64(pid_t pid, enum __rlimit_resource resource, const struct rlimit64* nl, struct rlimit64* old) {
-  static auto next = real<int (*)(pid_t, enum __rlimit_resource, const struct rlimit64*, struct rlimit64*)>("prlimit64");
+  static auto next =
+      real<int (*)(pid_t, enum __rlimit_resource, const struct rlimit64*, struct rlimit64*)>("prlimit64");
   int rc = next(pid, resource, nl, old);
   if (rc != 0 && resource == RLIMIT_MEMLOCK && errno == EPERM && (pid == 0 || pid == getpid())) {
     if (old != nullptr) next(pid, resource, nullptr, old);

@@ -114,8 +114,8 @@ std::string obj_path(State& s, Kind k, uint32_t id) {
 }
 
 bool hash_like(MapType t) {
-  return t == MapType::Hash || t == MapType::PercpuHash || t == MapType::LruHash || t == MapType::LruPercpuHash ||
-         t == MapType::LpmTrie;
+  return t == MapType::Hash || t == MapType::PercpuHash || t == MapType::LruHash ||
+         t == MapType::LruPercpuHash || t == MapType::LpmTrie;
 }
 bool array_like(MapType t) {
   return t == MapType::Array || t == MapType::PercpuArray;
@@ -171,7 +171,8 @@ void load_entries(MapObj& m, Reader& r) {
       keys.push_back(next);
       k = keys.back().data();
     }
-    for (const auto& key : keys) map.remove(key.data());
+    for (const auto& key : keys)
+      map.remove(key.data());
   }
   uint32_t n = r.u32();
   std::vector<uint8_t> key(map.def().key_size), value(map.copy_value_size());
@@ -237,7 +238,8 @@ int persist(State& s, const std::shared_ptr<Obj>& o) {
     w.str(p.name);
     w.str(p.license);
     w.u32(uint32_t(p.maps.size()));
-    for (const auto& m : p.maps) w.u32(m->id);
+    for (const auto& m : p.maps)
+      w.u32(m->id);
     w.u32(uint32_t(p.insns.size()));
     w.bytes(p.insns.data(), p.insns.size() * sizeof(RawInsn));
     data = std::move(w.b);
@@ -258,7 +260,8 @@ void sync_in(State& s, MapObj& m) {
   if (!read_all(path, &r.b)) return;
   char magic[8];
   r.bytes(magic, 8);
-  for (int i = 0; i < 5; i++) r.u32();
+  for (int i = 0; i < 5; i++)
+    r.u32();
   r.u64();
   r.str();
   m.frozen = r.u32() != 0;
@@ -376,8 +379,8 @@ bool on_bpffs(const std::string& path) {
   std::lock_guard<std::recursive_mutex> g(s.mu);
   ensure_configured(s);
   const std::string& p = s.cfg.bpffs_prefix;
-  return path == p || path == p + "/" || (path.size() > p.size() && path.compare(0, p.size(), p) == 0 &&
-                                          path[p.size()] == '/');
+  return path == p || path == p + "/" ||
+         (path.size() > p.size() && path.compare(0, p.size(), p) == 0 && path[p.size()] == '/');
 }
 
 namespace {
@@ -397,10 +400,14 @@ bool read_pin(const std::string& file, Kind* k, uint32_t* id) {
   std::ifstream f(file);
   std::string word;
   if (!(f >> word >> *id)) return false;
-  if (word == "map") *k = Kind::Map;
-  else if (word == "prog") *k = Kind::Prog;
-  else if (word == "btf") *k = Kind::Btf;
-  else return false;
+  if (word == "map")
+    *k = Kind::Map;
+  else if (word == "prog")
+    *k = Kind::Prog;
+  else if (word == "btf")
+    *k = Kind::Btf;
+  else
+    return false;
   return true;
 }
 
@@ -422,8 +429,10 @@ void sweep_store(State& s) {
       std::string p = dir + "/" + e->d_name;
       struct stat sb;
       if (stat(p.c_str(), &sb) != 0) continue;
-      if (S_ISDIR(sb.st_mode)) dirs.push_back(p);
-      else pins.push_back(p);
+      if (S_ISDIR(sb.st_mode))
+        dirs.push_back(p);
+      else
+        pins.push_back(p);
     }
     closedir(h);
   }
@@ -446,9 +455,11 @@ void sweep_store(State& s) {
       r.str();
       r.str();
       uint32_t n = r.u32();
-      for (uint32_t i = 0; i < n && r.ok; i++) stack.push_back(fmt::format("map-{}", r.u32()));
+      for (uint32_t i = 0; i < n && r.ok; i++)
+        stack.push_back(fmt::format("map-{}", r.u32()));
     } else if (std::memcmp(magic, "BPFVMMAP", 8) == 0) {
-      for (int i = 0; i < 5; i++) r.u32();
+      for (int i = 0; i < 5; i++)
+        r.u32();
       r.u64();
       r.str();
       r.u32();
