@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <climits>
@@ -85,10 +86,22 @@ const Interpreter* State::interpreter(uint32_t id) const {
   return static_cast<ProgObj*>(o.get())->interp.get();
 }
 
+namespace {
+std::atomic<State*> g_state{nullptr};
+}
+
 State& state() {
   // Never destroyed: the preload library serves calls until the process is gone.
-  static State* s = new State;
+  static State* s = [] {
+    auto* p = new State;
+    g_state.store(p);
+    return p;
+  }();
   return *s;
+}
+
+State* peek_state() {
+  return g_state.load();
 }
 
 void ensure_configured(State& s) {
@@ -96,10 +109,15 @@ void ensure_configured(State& s) {
   s.configured = true;
   if (const char* d = getenv("BPFVM_STATE_DIR"); d != nullptr && *d) s.cfg.state_dir = d;
   if (s.cfg.state_dir.empty()) s.cfg.state_dir = fmt::format("/tmp/bpfvm-{}", getuid());
-  if (const char* p = getenv("BPFVM_BPFFS"); p != nullptr && *p) s.cfg.bpffs_prefix = p;
-  if (s.cfg.bpffs_prefix.empty()) s.cfg.bpffs_prefix = "/sys/fs/bpf";
-  while (s.cfg.bpffs_prefix.size() > 1 && s.cfg.bpffs_prefix.back() == '/')
-    s.cfg.bpffs_prefix.pop_back();
+  s.cfg.bpffs_prefix = env_bpffs_prefix();
+}
+
+std::string env_bpffs_prefix() {
+  const char* e = getenv("BPFVM_BPFFS");
+  std::string p = e != nullptr && *e ? e : "/sys/fs/bpf";
+  while (p.size() > 1 && p.back() == '/')
+    p.pop_back();
+  return p;
 }
 
 void configure(const SysConfig& cfg) {
@@ -1163,6 +1181,8 @@ bool emulates(int cmd) {
 }
 
 std::optional<std::string> fd_kind(int fd) {
+  // Called from close(2) of every process the library is preloaded into: no state, no work.
+  if (peek_state() == nullptr) return std::nullopt;
   State& s = state();
   std::lock_guard<std::recursive_mutex> g(s.mu);
   if (s.fds.empty()) return std::nullopt;

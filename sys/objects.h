@@ -92,8 +92,10 @@ struct State : TailCallTargets {
 
   const Interpreter* interpreter(uint32_t id) const override;
 };
-State& state();  // configured from the environment on first use
+State& state();       // configured from the environment on first use
+State* peek_state();  // nullptr until state() first ran
 void ensure_configured(State& s);
+std::string env_bpffs_prefix();  // BPFVM_BPFFS or /sys/fs/bpf, without a trailing '/'
 
 // A new fd for `o` (errno value on failure, as a negative number).
 int new_fd(State& s, const std::shared_ptr<Obj>& o);

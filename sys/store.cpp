@@ -375,10 +375,14 @@ std::vector<uint32_t> persisted_ids(State& s, Kind k) {
 }
 
 bool on_bpffs(const std::string& path) {
-  State& s = state();
-  std::lock_guard<std::recursive_mutex> g(s.mu);
-  ensure_configured(s);
-  const std::string& p = s.cfg.bpffs_prefix;
+  std::string p;
+  if (State* st = peek_state()) {
+    std::lock_guard<std::recursive_mutex> g(st->mu);
+    ensure_configured(*st);
+    p = st->cfg.bpffs_prefix;
+  } else {
+    p = env_bpffs_prefix();  // stat(2) and friends of every path ask: no state built for them
+  }
   return path == p || path == p + "/" ||
          (path.size() > p.size() && path.compare(0, p.size(), p) == 0 && path[p.size()] == '/');
 }

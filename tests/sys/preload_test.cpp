@@ -80,9 +80,15 @@ class Preload : public ::testing::Test {
       if (chdir(dir_.c_str()) != 0) _exit(126);
       if (geteuid() == 0 && (setgroups(0, nullptr) != 0 || setgid(kNobody) != 0 || setuid(kNobody) != 0))
         _exit(126);
+      std::string preload = (dir_ / "libbpfvm-preload.so").string();
       std::vector<std::string> env = {"PATH=/usr/sbin:/usr/bin:/bin",
-                                      "LD_PRELOAD=" + (dir_ / "libbpfvm-preload.so").string(),
                                       "BPFVM_STATE_DIR=" + (dir_ / "state").string()};
+#ifdef BPFVM_ASAN_RUNTIME
+      // Sanitizer build: the ASan runtime must come first; bpftool's own leaks are not ours.
+      preload = std::string(BPFVM_ASAN_RUNTIME) + " " + preload;
+      env.push_back("ASAN_OPTIONS=detect_leaks=0");
+#endif
+      env.push_back("LD_PRELOAD=" + preload);
       std::vector<char*> a, e;
       for (const auto& s : argv)
         a.push_back(const_cast<char*>(s.c_str()));
@@ -119,7 +125,9 @@ class Preload : public ::testing::Test {
     return j;
   }
 
-  std::string file(const char* name) const { return (dir_ / name).string(); }
+  std::string file(const char* name) const {
+    return (dir_ / name).string();
+  }
 
   fs::path dir_;
 };
