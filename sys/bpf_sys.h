@@ -36,6 +36,8 @@ namespace bpfvm::sys {
 struct SysConfig {
   std::string state_dir;     // pins and persisted objects; empty: BPFVM_STATE_DIR or /tmp/bpfvm-<uid>
   std::string bpffs_prefix;  // empty: BPFVM_BPFFS or /sys/fs/bpf
+  // Load programs bpfvm's verifier rejects (they run in checked mode); BPFVM_ALLOW_UNVERIFIED=1.
+  bool allow_unverified = false;
 };
 // Replaces the configuration (taken from the environment at the first call otherwise). Objects
 // already created stay; tests use this to work in a private state directory.
