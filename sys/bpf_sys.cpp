@@ -110,7 +110,8 @@ void ensure_configured(State& s) {
   if (const char* d = getenv("BPFVM_STATE_DIR"); d != nullptr && *d) s.cfg.state_dir = d;
   if (s.cfg.state_dir.empty()) s.cfg.state_dir = fmt::format("/tmp/bpfvm-{}", getuid());
   s.cfg.bpffs_prefix = env_bpffs_prefix();
-  if (const char* u = getenv("BPFVM_ALLOW_UNVERIFIED"); u != nullptr && *u && *u != '0') s.cfg.allow_unverified = true;
+  if (const char* u = getenv("BPFVM_ALLOW_UNVERIFIED"); u != nullptr && *u && *u != '0')
+    s.cfg.allow_unverified = true;
 }
 
 std::string env_bpffs_prefix() {
@@ -1162,30 +1163,26 @@ long dispatch(State& s, int cmd, const bpf_attr& a, const Out& o) {
 }  // namespace
 
 bool emulates(int cmd) {
-  switch (cmd) {
-    case BPF_MAP_CREATE:
-    case BPF_MAP_LOOKUP_ELEM:
-    case BPF_MAP_LOOKUP_AND_DELETE_ELEM:
-    case BPF_MAP_UPDATE_ELEM:
-    case BPF_MAP_DELETE_ELEM:
-    case BPF_MAP_GET_NEXT_KEY:
-    case BPF_MAP_FREEZE:
-    case BPF_PROG_LOAD:
-    case BPF_PROG_TEST_RUN:
-    case BPF_OBJ_GET_INFO_BY_FD:
-    case BPF_BTF_LOAD:
-    case BPF_OBJ_PIN:
-    case BPF_OBJ_GET:
-    case BPF_PROG_GET_NEXT_ID:
-    case BPF_MAP_GET_NEXT_ID:
-    case BPF_BTF_GET_NEXT_ID:
-    case BPF_PROG_GET_FD_BY_ID:
-    case BPF_MAP_GET_FD_BY_ID:
-    case BPF_BTF_GET_FD_BY_ID:
-      return true;
-    default:
-      return false;
-  }
+  static constexpr int kEmulated[] = {BPF_MAP_CREATE,
+                                      BPF_MAP_LOOKUP_ELEM,
+                                      BPF_MAP_LOOKUP_AND_DELETE_ELEM,
+                                      BPF_MAP_UPDATE_ELEM,
+                                      BPF_MAP_DELETE_ELEM,
+                                      BPF_MAP_GET_NEXT_KEY,
+                                      BPF_MAP_FREEZE,
+                                      BPF_PROG_LOAD,
+                                      BPF_PROG_TEST_RUN,
+                                      BPF_OBJ_GET_INFO_BY_FD,
+                                      BPF_BTF_LOAD,
+                                      BPF_OBJ_PIN,
+                                      BPF_OBJ_GET,
+                                      BPF_PROG_GET_NEXT_ID,
+                                      BPF_MAP_GET_NEXT_ID,
+                                      BPF_BTF_GET_NEXT_ID,
+                                      BPF_PROG_GET_FD_BY_ID,
+                                      BPF_MAP_GET_FD_BY_ID,
+                                      BPF_BTF_GET_FD_BY_ID};
+  return std::find(std::begin(kEmulated), std::end(kEmulated), cmd) != std::end(kEmulated);
 }
 
 std::optional<std::string> fd_kind(int fd) {

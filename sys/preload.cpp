@@ -169,27 +169,21 @@ ssize_t readlinkat(int dirfd, const char* path, char* buf, size_t size) {
   return n != -2 ? n : next(dirfd, path, buf, size);
 }
 
-int open(const char* path, int flags, ...) {
-  static auto next = real<int (*)(const char*, int, ...)>("open");
-  int fd = fdinfo_fd(path);
-  if (fd != -2) return fd;
-  va_list ap;
-  va_start(ap, flags);
-  mode_t mode = va_arg(ap, mode_t);
-  va_end(ap);
-  return next(path, flags, mode);
-}
-
-int open64(const char* path, int flags, ...) {
-  static auto next = real<int (*)(const char*, int, ...)>("open64");
-  int fd = fdinfo_fd(path);
-  if (fd != -2) return fd;
-  va_list ap;
-  va_start(ap, flags);
-  mode_t mode = va_arg(ap, mode_t);
-  va_end(ap);
-  return next(path, flags, mode);
-}
+// open(2) and open64(2): our fdinfo text, else the real call (mode only matters with O_CREAT).
+#define BPFVM_OPEN_WRAPPER(name)                                    \
+  int name(const char* path, int flags, ...) {                      \
+    static auto next = real<int (*)(const char*, int, ...)>(#name); \
+    int fd = fdinfo_fd(path);                                       \
+    if (fd != -2) return fd;                                        \
+    va_list ap;                                                     \
+    va_start(ap, flags);                                            \
+    mode_t mode = va_arg(ap, mode_t);                               \
+    va_end(ap);                                                     \
+    return next(path, flags, mode);                                 \
+  }
+BPFVM_OPEN_WRAPPER(open)
+BPFVM_OPEN_WRAPPER(open64)
+#undef BPFVM_OPEN_WRAPPER
 
 int openat(int dirfd, const char* path, int flags, ...) {
   static auto next = real<int (*)(int, const char*, int, ...)>("openat");

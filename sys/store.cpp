@@ -160,6 +160,46 @@ std::vector<uint8_t> encode_map(const MapObj& m) {
   return w.b;
 }
 
+// The fields encode_map writes before the entries.
+struct MapHeader {
+  MapDef def;
+  bool frozen = false;
+  uint32_t btf_id = 0, btf_key_type_id = 0, btf_value_type_id = 0;
+};
+MapHeader read_map_header(Reader& r) {
+  MapHeader h;
+  h.def.type = static_cast<MapType>(r.u32());
+  h.def.key_size = r.u32();
+  h.def.value_size = r.u32();
+  h.def.max_entries = r.u32();
+  h.def.map_flags = r.u32();
+  h.def.map_extra = r.u64();
+  h.def.name = r.str();
+  h.def.read_only = (h.def.map_flags & kBpfFRdonlyProg) != 0;
+  h.frozen = r.u32() != 0;
+  h.btf_id = r.u32();
+  h.btf_key_type_id = r.u32();
+  h.btf_value_type_id = r.u32();
+  return h;
+}
+
+// The fields of a stored program before its instructions.
+struct ProgHeader {
+  LoadRequest req;
+  std::vector<uint32_t> map_ids;
+};
+ProgHeader read_prog_header(Reader& r) {
+  ProgHeader h;
+  h.req.type = static_cast<ProgType>(r.u32());
+  h.req.expected_attach_type = r.u32();
+  h.req.name = r.str();
+  h.req.license = r.str();
+  uint32_t n = r.u32();
+  for (uint32_t i = 0; i < n && r.ok; i++)
+    h.map_ids.push_back(r.u32());
+  return h;
+}
+
 // Replaces the entries of `m` by those in the reader.
 void load_entries(MapObj& m, Reader& r) {
   Map& map = *m.map;
@@ -260,14 +300,7 @@ void sync_in(State& s, MapObj& m) {
   if (!read_all(path, &r.b)) return;
   char magic[8];
   r.bytes(magic, 8);
-  for (int i = 0; i < 5; i++)
-    r.u32();
-  r.u64();
-  r.str();
-  m.frozen = r.u32() != 0;
-  r.u32();
-  r.u32();
-  r.u32();
+  m.frozen = read_map_header(r).frozen;
   if (!r.ok) return;
   load_entries(m, r);
   m.file_ino = sb.st_ino;
@@ -294,17 +327,8 @@ std::shared_ptr<Obj> load_persisted(State& s, Kind k, uint32_t id) {
     b->data.assign(r.b.begin() + 8, r.b.end());
     out = b;
   } else if (k == Kind::Map && std::memcmp(magic, "BPFVMMAP", 8) == 0) {
-    MapDef def;
-    def.type = static_cast<MapType>(r.u32());
-    def.key_size = r.u32();
-    def.value_size = r.u32();
-    def.max_entries = r.u32();
-    def.map_flags = r.u32();
-    def.map_extra = r.u64();
-    def.name = r.str();
-    def.read_only = (def.map_flags & kBpfFRdonlyProg) != 0;
-    bool frozen = r.u32() != 0;
-    uint32_t btf_id = r.u32(), kid = r.u32(), vid = r.u32();
+    MapHeader h = read_map_header(r);
+    MapDef& def = h.def;
     if (!r.ok) return nullptr;
     if (def.type == MapType::ArrayOfMaps || def.type == MapType::HashOfMaps) {
       // The inner definition is not stored: an array of the same sizes stands for it.
@@ -320,23 +344,19 @@ std::shared_ptr<Obj> load_persisted(State& s, Kind k, uint32_t id) {
     auto m = std::make_shared<MapObj>();
     m->map = *made;
     m->def = def;
-    m->frozen = frozen;
-    m->btf_key_type_id = kid;
-    m->btf_value_type_id = vid;
-    if (btf_id != 0) m->btf = std::static_pointer_cast<BtfObj>(obj_by_id(s, Kind::Btf, btf_id));
+    m->frozen = h.frozen;
+    m->btf_key_type_id = h.btf_key_type_id;
+    m->btf_value_type_id = h.btf_value_type_id;
+    if (h.btf_id != 0) m->btf = std::static_pointer_cast<BtfObj>(obj_by_id(s, Kind::Btf, h.btf_id));
     if (!m->btf) m->btf_key_type_id = m->btf_value_type_id = 0;
     load_entries(*m, r);
     m->file_ino = sb.st_ino;
     out = m;
   } else if (k == Kind::Prog && std::memcmp(magic, "BPFVMPRG", 8) == 0) {
-    LoadRequest req;
-    req.type = static_cast<ProgType>(r.u32());
-    req.expected_attach_type = r.u32();
-    req.name = r.str();
-    req.license = r.str();
-    uint32_t nmaps = r.u32();
-    for (uint32_t i = 0; i < nmaps && r.ok; i++) {
-      auto m = std::static_pointer_cast<MapObj>(obj_by_id(s, Kind::Map, r.u32()));
+    ProgHeader h = read_prog_header(r);
+    LoadRequest& req = h.req;
+    for (uint32_t mid : h.map_ids) {
+      auto m = std::static_pointer_cast<MapObj>(obj_by_id(s, Kind::Map, mid));
       if (!m) return nullptr;
       req.maps.push_back(std::move(m));
     }
@@ -454,20 +474,10 @@ void sweep_store(State& s) {
     char magic[8];
     r.bytes(magic, 8);
     if (std::memcmp(magic, "BPFVMPRG", 8) == 0) {
-      r.u32();
-      r.u32();
-      r.str();
-      r.str();
-      uint32_t n = r.u32();
-      for (uint32_t i = 0; i < n && r.ok; i++)
-        stack.push_back(fmt::format("map-{}", r.u32()));
+      for (uint32_t id : read_prog_header(r).map_ids)
+        stack.push_back(fmt::format("map-{}", id));
     } else if (std::memcmp(magic, "BPFVMMAP", 8) == 0) {
-      for (int i = 0; i < 5; i++)
-        r.u32();
-      r.u64();
-      r.str();
-      r.u32();
-      uint32_t btf = r.u32();
+      uint32_t btf = read_map_header(r).btf_id;
       if (r.ok && btf != 0) stack.push_back(fmt::format("btf-{}", btf));
     }
   }
