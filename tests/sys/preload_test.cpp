@@ -2,12 +2,17 @@
 // pins, runs, shows and dumps user-space objects, and a libbpf application loads an object and
 // test-runs it. When the test runs as root it drops to nobody (65534) in a forked child, with the
 // files copied to a directory that user can read.
+#include <dlfcn.h>
 #include <grp.h>
+#include <linux/bpf.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -203,12 +208,36 @@ TEST_F(Preload, ALibbpfApplicationLoadsAndTestRunsAnObjectAsAnOrdinaryUser) {
       << o.out;
 }
 
-TEST_F(Preload, CommandsThatAreNotEmulatedFailWithEnotsup) {
-  // bpftool's `prog attach` needs BPF_PROG_ATTACH, which bpfvm does not emulate.
-  Output load = bpftool({"prog", "load", file("xdp_counter.o"), "/sys/fs/bpf/p2"});
-  ASSERT_EQ(load.status, 0) << load.err;
-  Output net = bpftool({"net", "attach", "xdp", "pinned", "/sys/fs/bpf/p2", "dev", "lo"});
-  EXPECT_NE(net.status, 0);
+// The library's syscall() called directly (dlopen'ed without interposing anything): emulated
+// commands are served, others fail with ENOTSUP, or go to the kernel with BPFVM_PASSTHROUGH=1,
+// and other system calls pass through.
+TEST(PreloadSyscall, ServesEmulatedCommandsAndRefusesOrPassesTheOthers) {
+  void* lib = dlopen(BPFVM_PRELOAD_PATH, RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(lib, nullptr) << dlerror();
+  auto sys = reinterpret_cast<long (*)(long, ...)>(dlsym(lib, "syscall"));
+  ASSERT_NE(sys, nullptr);
+  EXPECT_EQ(sys(SYS_getpid), long(getpid()));
+
+  bpf_attr a{};
+  a.map_type = BPF_MAP_TYPE_ARRAY;
+  a.key_size = 4;
+  a.value_size = 8;
+  a.max_entries = 1;
+  long fd = sys(SYS_bpf, BPF_MAP_CREATE, &a, sizeof a);
+  EXPECT_GE(fd, 0) << strerror(errno);
+  if (fd >= 0) close(int(fd));
+
+  bpf_attr link{};
+  unsetenv("BPFVM_PASSTHROUGH");
+  errno = 0;
+  EXPECT_EQ(sys(SYS_bpf, BPF_LINK_CREATE, &link, sizeof link), -1);
+  EXPECT_EQ(errno, ENOTSUP);
+  setenv("BPFVM_PASSTHROUGH", "1", 1);
+  errno = 0;
+  EXPECT_EQ(sys(SYS_bpf, BPF_LINK_CREATE, &link, sizeof link), -1);  // the kernel refuses fd 0
+  EXPECT_NE(errno, ENOTSUP);
+  unsetenv("BPFVM_PASSTHROUGH");
+  dlclose(lib);
 }
 
 }  // namespace
