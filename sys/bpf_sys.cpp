@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -213,6 +214,45 @@ T* uptr(uint64_t v) {
   return reinterpret_cast<T*>(static_cast<uintptr_t>(v));
 }
 
+// copy_from_user / copy_to_user: process_vm_readv/writev on this process fail with EFAULT on an
+// address that is not mapped (or not writable) instead of crashing, as the kernel's copies do.
+// Where a sandbox forbids them (ENOSYS, EPERM) plain copies are used.
+bool user_copy(bool write, void* local_p, uint64_t remote, size_t n) {
+  if (n == 0) return true;
+  if (remote == 0) return false;
+  iovec local{local_p, n}, rem{uptr<void>(remote), n};
+  ssize_t r = write ? process_vm_writev(getpid(), &local, 1, &rem, 1, 0)
+                    : process_vm_readv(getpid(), &local, 1, &rem, 1, 0);
+  if (r == ssize_t(n)) return true;
+  if (r < 0 && (errno == ENOSYS || errno == EPERM)) {
+    write ? std::memcpy(uptr<void>(remote), local_p, n) : std::memcpy(local_p, uptr<void>(remote), n);
+    return true;
+  }
+  return false;
+}
+bool user_read(void* dst, uint64_t src, size_t n) {
+  return user_copy(false, dst, src, n);
+}
+bool user_write(uint64_t dst, const void* src, size_t n) {
+  return user_copy(true, const_cast<void*>(src), dst, n);
+}
+// A NUL-terminated string of at most `max` bytes (strncpy_from_user); false on a bad address.
+bool user_string(uint64_t src, size_t max, std::string* out) {
+  out->clear();
+  char c;
+  for (size_t i = 0; i < max; i++) {
+    if (!user_read(&c, src + i, 1)) return false;
+    if (c == 0) return true;
+    *out += c;
+  }
+  return true;
+}
+std::vector<uint8_t> user_bytes(uint64_t src, size_t n, bool* ok) {
+  std::vector<uint8_t> v(n);
+  *ok = user_read(v.data(), src, n);
+  return v;
+}
+
 // Bytes of attr from `end` to the end of the union are zero (the kernel's CHECK_ATTR).
 bool tail_zero(const bpf_attr& a, size_t end) {
   const auto* p = reinterpret_cast<const uint8_t*>(&a);
@@ -228,7 +268,7 @@ struct Out {
   unsigned size;
   template <class T>
   void put(size_t off, T v) const {
-    if (off + sizeof(T) <= size) std::memcpy(reinterpret_cast<uint8_t*>(u) + off, &v, sizeof(T));
+    if (off + sizeof(T) <= size) user_write(reinterpret_cast<uint64_t>(u) + off, &v, sizeof(T));
   }
 };
 
@@ -407,7 +447,7 @@ long cmd_map_lookup(State& s, const bpf_attr& a, bool and_delete) {
   sync_in(s, *m);
   Map& map = *m->map;
   std::vector<uint8_t> key(m->def.key_size), value(map.copy_value_size());
-  if (!key.empty()) std::memcpy(key.data(), uptr<void>(a.key), key.size());
+  if (!user_read(key.data(), a.key, key.size())) return -EFAULT;
   int rc;
   if (and_delete) {
     if (m->def.type == MapType::Queue || m->def.type == MapType::Stack) {
@@ -425,7 +465,7 @@ long cmd_map_lookup(State& s, const bpf_attr& a, bool and_delete) {
     rc = map.lookup_copy(key.empty() ? nullptr : key.data(), value.data());
   }
   if (rc != 0) return rc;
-  std::memcpy(uptr<void>(a.value), value.data(), value.size());
+  if (!user_write(a.value, value.data(), value.size())) return -EFAULT;
   if (and_delete) sync_out(s, *m);
   return 0;
 }
@@ -440,13 +480,16 @@ long cmd_map_update(State& s, const bpf_attr& a) {
   sync_in(s, *m);
   Map& map = *m->map;
   std::vector<uint8_t> key(m->def.key_size);
-  if (!key.empty()) std::memcpy(key.data(), uptr<void>(a.key), key.size());
+  if (!user_read(key.data(), a.key, key.size())) return -EFAULT;
+  std::vector<uint8_t> value(map.copy_value_size());
+  if (!user_read(value.data(), a.value, is_queue_stack(*m) ? m->def.value_size : value.size()))
+    return -EFAULT;
   int rc;
   if (is_fd_map(*m)) {
     if (a.flags > BPF_EXIST) return -EINVAL;
     if (m->def.type == MapType::PerfEventArray) return -EOPNOTSUPP;  // needs a perf event fd
     int32_t fd;
-    std::memcpy(&fd, uptr<void>(a.value), 4);
+    std::memcpy(&fd, value.data(), 4);
     auto o = obj_of_fd(s, fd, &err);
     if (!o) return -err;
     if (m->def.type == MapType::ProgArray) {
@@ -463,10 +506,8 @@ long cmd_map_update(State& s, const bpf_attr& a) {
     }
     if (rc == 0) m->held[key] = o;
   } else if (is_queue_stack(*m)) {
-    rc = map.push(uptr<void>(a.value), a.flags);
+    rc = map.push(value.data(), a.flags);
   } else {
-    std::vector<uint8_t> value(map.copy_value_size());
-    std::memcpy(value.data(), uptr<void>(a.value), value.size());
     rc = map.update_copy(key.data(), value.data(), a.flags);
   }
   if (rc != 0) return rc;
@@ -482,7 +523,7 @@ long cmd_map_delete(State& s, const bpf_attr& a) {
   if (m->frozen || (m->def.map_flags & BPF_F_RDONLY)) return -EPERM;
   sync_in(s, *m);
   std::vector<uint8_t> key(m->def.key_size);
-  if (!key.empty()) std::memcpy(key.data(), uptr<void>(a.key), key.size());
+  if (!user_read(key.data(), a.key, key.size())) return -EFAULT;
   int rc = is_queue_stack(*m) ? -EINVAL : m->map->remove(key.data());
   if (rc != 0) return rc;
   m->held.erase(key);
@@ -500,12 +541,12 @@ long cmd_map_next_key(State& s, const bpf_attr& a) {
   std::vector<uint8_t> key(m->def.key_size), next(m->def.key_size);
   const void* k = nullptr;
   if (a.key != 0) {
-    std::memcpy(key.data(), uptr<void>(a.key), key.size());
+    if (!user_read(key.data(), a.key, key.size())) return -EFAULT;
     k = key.data();
   }
   int rc = m->map->get_next_key(k, next.data());
   if (rc != 0) return rc;
-  std::memcpy(uptr<void>(a.next_key), next.data(), next.size());
+  if (!user_write(a.next_key, next.data(), next.size())) return -EFAULT;
   return 0;
 }
 
@@ -527,10 +568,9 @@ long cmd_map_freeze(State& s, const bpf_attr& a) {
 // otherwise successful load fail with ENOSPC.
 int write_log(const bpf_attr& a, const std::string& log) {
   if (a.log_level == 0 || a.log_buf == 0 || a.log_size == 0) return 0;
-  char* buf = uptr<char>(a.log_buf);
   size_t n = std::min<size_t>(log.size(), a.log_size - 1);
-  std::memcpy(buf, log.data(), n);
-  buf[n] = 0;
+  std::string text = log.substr(0, n);
+  if (!user_write(a.log_buf, text.c_str(), n + 1)) return -EFAULT;
   return log.size() > n ? -ENOSPC : 0;
 }
 
@@ -724,15 +764,14 @@ long cmd_prog_load(State& s, const bpf_attr& a, const Out& o) {
     return -EINVAL;
   LoadRequest req;
   if (a.license != 0) {
-    const char* l = uptr<const char>(a.license);
-    req.license.assign(l, strnlen(l, 127));
+    if (!user_string(a.license, 127, &req.license)) return -EFAULT;
   }
   if (name_copy(a.prog_name, &req.name) != 0) return -EINVAL;
   req.type = static_cast<ProgType>(a.prog_type);
   req.expected_attach_type = a.expected_attach_type;
   req.log_level = a.log_level;
   req.insns.resize(a.insn_cnt);
-  std::memcpy(req.insns.data(), uptr<void>(a.insns), a.insn_cnt * sizeof(RawInsn));
+  if (!user_read(req.insns.data(), a.insns, a.insn_cnt * sizeof(RawInsn))) return -EFAULT;
   if (a.prog_btf_fd != 0 && a.prog_btf_fd != uint32_t(-1)) {
     int err = 0;
     auto b = obj_of_fd(s, int(a.prog_btf_fd), &err);
@@ -748,7 +787,7 @@ long cmd_prog_load(State& s, const bpf_attr& a, const Out& o) {
     uint8_t src = in.src;
     if (src == BPF_PSEUDO_MAP_IDX || src == BPF_PSEUDO_MAP_IDX_VALUE) {
       if (a.fd_array == 0) return -EINVAL;
-      fd = uptr<const int32_t>(a.fd_array)[in.imm];
+      if (!user_read(&fd, a.fd_array + uint64_t(uint32_t(in.imm)) * 4, 4)) return -EFAULT;
       src = src == BPF_PSEUDO_MAP_IDX ? BPF_PSEUDO_MAP_FD : BPF_PSEUDO_MAP_VALUE;
     }
     if (src == BPF_PSEUDO_MAP_FD || src == BPF_PSEUDO_MAP_VALUE) {
@@ -839,8 +878,10 @@ long cmd_prog_test_run(State& s, const bpf_attr& a, const Out& o) {
   } else {
     if (t.flags || t.cpu || t.batch_size) return -EINVAL;
   }
-  if (t.data_in) in.packet.assign(uptr<uint8_t>(t.data_in), uptr<uint8_t>(t.data_in) + t.data_size_in);
-  if (t.ctx_in) in.ctx.assign(uptr<uint8_t>(t.ctx_in), uptr<uint8_t>(t.ctx_in) + t.ctx_size_in);
+  bool ok = true;
+  if (t.data_in) in.packet = user_bytes(t.data_in, t.data_size_in, &ok);
+  if (ok && t.ctx_in) in.ctx = user_bytes(t.ctx_in, t.ctx_size_in, &ok);
+  if (!ok) return -EFAULT;
   in.repeat = t.repeat == 0 ? 1 : t.repeat;
   if (!s.scratch) {
     auto sc = RunScratch::create();
@@ -894,7 +935,7 @@ long cmd_prog_test_run(State& s, const bpf_attr& a, const Out& o) {
       n = t.data_size_out;
       rc = -ENOSPC;
     }
-    std::memcpy(uptr<void>(t.data_out), pkt.data(), n);
+    if (!user_write(t.data_out, pkt.data(), n)) return -EFAULT;
   }
   if (*kind != ContextKind::Args) o.put(offsetof(bpf_attr, test.data_size_out), uint32_t(pkt.size()));
   if (t.ctx_out && !t.ctx_in) {
@@ -905,7 +946,7 @@ long cmd_prog_test_run(State& s, const bpf_attr& a, const Out& o) {
       n = t.ctx_size_out;
       rc = -ENOSPC;
     }
-    std::memcpy(uptr<void>(t.ctx_out), ctx.data(), n);
+    if (!user_write(t.ctx_out, ctx.data(), n)) return -EFAULT;
     o.put(offsetof(bpf_attr, test.ctx_size_out), uint32_t(ctx.size()));
   }
   o.put(offsetof(bpf_attr, test.retval), uint32_t(r0));
@@ -918,21 +959,22 @@ long cmd_prog_test_run(State& s, const bpf_attr& a, const Out& o) {
 template <class Info>
 long info_begin(const bpf_attr& a, Info* info, uint32_t* len) {
   *len = a.info.info_len;
-  const auto* u = uptr<const uint8_t>(a.info.info);
   if (*len > sizeof(Info)) {  // bpf_check_uarg_tail_zero
     if (*len > 4096) return -E2BIG;
-    for (uint32_t i = sizeof(Info); i < *len; i++)
-      if (u[i] != 0) return -E2BIG;
+    bool ok = true;
+    auto tail = user_bytes(a.info.info + sizeof(Info), *len - sizeof(Info), &ok);
+    if (!ok) return -EFAULT;
+    if (std::any_of(tail.begin(), tail.end(), [](uint8_t b) { return b != 0; })) return -E2BIG;
     *len = sizeof(Info);
   }
   std::memset(info, 0, sizeof(Info));
-  std::memcpy(info, u, *len);
+  if (!user_read(info, a.info.info, *len)) return -EFAULT;
   return 0;
 }
 
 template <class Info>
 long info_end(const bpf_attr& a, const Out& o, const Info& info, uint32_t len) {
-  std::memcpy(uptr<void>(a.info.info), &info, len);
+  if (!user_write(a.info.info, &info, len)) return -EFAULT;
   o.put(offsetof(bpf_attr, info.info_len), len);
   return 0;
 }
@@ -960,15 +1002,17 @@ long prog_info(State& s, const bpf_attr& a, const Out& o, ProgObj& p) {
       x[i].imm = int32_t(p.maps.at(uint32_t(x[i].imm))->id);
   info.xlated_prog_len = uint32_t(x.size() * sizeof(RawInsn));
   if (in_info.xlated_prog_len && in_info.xlated_prog_insns) {
-    std::memcpy(uptr<void>(in_info.xlated_prog_insns), x.data(),
-                std::min<size_t>(in_info.xlated_prog_len, info.xlated_prog_len));
+    if (!user_write(in_info.xlated_prog_insns, x.data(),
+                    std::min<size_t>(in_info.xlated_prog_len, info.xlated_prog_len)))
+      return -EFAULT;
     info.xlated_prog_insns = in_info.xlated_prog_insns;
   }
   info.nr_map_ids = uint32_t(p.maps.size());
   if (in_info.nr_map_ids && in_info.map_ids) {
-    auto* ids = uptr<uint32_t>(in_info.map_ids);
+    std::vector<uint32_t> ids;
     for (size_t i = 0; i < std::min<size_t>(in_info.nr_map_ids, p.maps.size()); i++)
-      ids[i] = p.maps[i]->id;
+      ids.push_back(p.maps[i]->id);
+    if (!user_write(in_info.map_ids, ids.data(), ids.size() * 4)) return -EFAULT;
     info.map_ids = in_info.map_ids;
   }
   (void)s;
@@ -1002,11 +1046,13 @@ long btf_info(const bpf_attr& a, const Out& o, BtfObj& b) {
   info.id = b.id;
   info.btf_size = uint32_t(b.data.size());
   if (in_info.btf) {
-    std::memcpy(uptr<void>(in_info.btf), b.data.data(), std::min<size_t>(in_info.btf_size, b.data.size()));
+    if (!user_write(in_info.btf, b.data.data(), std::min<size_t>(in_info.btf_size, b.data.size())))
+      return -EFAULT;
     info.btf = in_info.btf;
   }
   if (in_info.name && in_info.name_len) {
-    *uptr<char>(in_info.name) = 0;
+    const char nul = 0;
+    if (!user_write(in_info.name, &nul, 1)) return -EFAULT;
     info.name = in_info.name;
   }
   info.name_len = 0;
@@ -1039,14 +1085,16 @@ long cmd_btf_load(State& s, const bpf_attr& a) {
       (a.btf_log_level & ~7u) || a.btf_log_size > (UINT_MAX >> 2))
     return -EINVAL;
   if (a.btf == 0 || a.btf_size == 0) return -EINVAL;
-  std::vector<uint8_t> data(uptr<uint8_t>(a.btf), uptr<uint8_t>(a.btf) + a.btf_size);
+  bool ok = true;
+  std::vector<uint8_t> data = user_bytes(a.btf, a.btf_size, &ok);
+  if (!ok) return -EFAULT;
   struct btf* parsed = btf__new(data.data(), uint32_t(data.size()));
   if (parsed == nullptr) {
     if (a.btf_log_level && a.btf_log_size) {
       std::string msg = "btf: invalid BTF (libbpf btf__new rejected it)\n";
       size_t n = std::min<size_t>(msg.size(), a.btf_log_size - 1);
-      std::memcpy(uptr<char>(a.btf_log_buf), msg.data(), n);
-      uptr<char>(a.btf_log_buf)[n] = 0;
+      std::string text = msg.substr(0, n);
+      user_write(a.btf_log_buf, text.c_str(), n + 1);
     }
     return -EINVAL;
   }
@@ -1105,14 +1153,18 @@ long cmd_obj_pin(State& s, const bpf_attr& a) {
   int err = 0;
   auto obj = obj_of_fd(s, int(a.bpf_fd), &err);
   if (!obj) return -err;
-  return pin_object(s, obj, uptr<const char>(a.pathname));
+  std::string path;
+  if (!user_string(a.pathname, 4096, &path)) return -EFAULT;
+  return pin_object(s, obj, path);
 }
 
 long cmd_obj_get(State& s, const bpf_attr& a) {
   if (!tail_zero(a, BPFVM_END(file_flags))) return -EINVAL;
   if (a.bpf_fd != 0 || (a.file_flags & ~uint32_t(BPF_F_RDONLY | BPF_F_WRONLY))) return -EINVAL;
   int err = 0;
-  auto obj = get_pinned(s, uptr<const char>(a.pathname), &err);
+  std::string path;
+  if (!user_string(a.pathname, 4096, &path)) return -EFAULT;
+  auto obj = get_pinned(s, path, &err);
   if (!obj) return -err;
   return new_fd(s, obj);
 }
@@ -1234,34 +1286,32 @@ void gc() {
 
 }  // namespace bpfvm::sys
 
-extern "C" long bpfvm_bpf(int cmd, union bpf_attr* uattr, unsigned int size) {
-  using namespace bpfvm::sys;
+namespace bpfvm::sys {
+namespace {
+// __sys_bpf: the attr checks and copy, then the command.
+long sys_bpf(int cmd, bpf_attr* uattr, unsigned size) {
   State& s = state();
   // bpf_check_uarg_tail_zero: bytes past the kernel's union must be zero.
-  if (size > 4096) {
-    errno = E2BIG;
-    return -1;
-  }
-  if (size > 0 && uattr == nullptr) {
-    errno = EFAULT;
-    return -1;
-  }
-  const auto* u = reinterpret_cast<const uint8_t*>(uattr);
-  for (size_t i = sizeof(bpf_attr); i < size; i++) {
-    if (u[i] != 0) {
-      errno = E2BIG;
-      return -1;
-    }
+  if (size > 4096) return -E2BIG;
+  const uint64_t u = reinterpret_cast<uint64_t>(uattr);
+  if (size > sizeof(bpf_attr)) {
+    bool ok = true;
+    auto tail = user_bytes(u + sizeof(bpf_attr), size - sizeof(bpf_attr), &ok);
+    if (!ok) return -EFAULT;
+    if (std::any_of(tail.begin(), tail.end(), [](uint8_t b) { return b != 0; })) return -E2BIG;
   }
   bpf_attr a;
   std::memset(&a, 0, sizeof a);
-  std::memcpy(&a, uattr, std::min<size_t>(size, sizeof a));
-  long rc;
-  {
-    std::lock_guard<std::recursive_mutex> g(s.mu);
-    ensure_configured(s);
-    rc = dispatch(s, cmd, a, Out{uattr, size});
-  }
+  if (!user_read(&a, u, std::min<size_t>(size, sizeof a))) return -EFAULT;
+  std::lock_guard<std::recursive_mutex> g(s.mu);
+  ensure_configured(s);
+  return dispatch(s, cmd, a, Out{uattr, size});
+}
+}  // namespace
+}  // namespace bpfvm::sys
+
+extern "C" long bpfvm_bpf(int cmd, union bpf_attr* uattr, unsigned int size) {
+  long rc = bpfvm::sys::sys_bpf(cmd, uattr, size);
   if (rc < 0) {
     errno = int(-rc);
     return -1;

@@ -244,6 +244,12 @@ TEST_F(KernelAndUser, InvalidElementRequestsFailWithTheKernelsErrno) {
       return r;
     };
   };
+  same("lookup with a key at a bad address", with_map([&](const Bpf& b, int fd) {
+         return elem(b, BPF_MAP_LOOKUP_ELEM, fd, reinterpret_cast<void*>(8), &value);
+       }));
+  same("update with a value at a bad address", with_map([&](const Bpf& b, int fd) {
+         return elem(b, BPF_MAP_UPDATE_ELEM, fd, &key, reinterpret_cast<void*>(16), BPF_ANY);
+       }));
   same("lookup of a missing key",
        with_map([&](const Bpf& b, int fd) { return elem(b, BPF_MAP_LOOKUP_ELEM, fd, &key, &value); }));
   same("delete of a missing key",
@@ -323,6 +329,23 @@ TEST_F(KernelAndUser, BadAttributesAndCommandsFailWithTheKernelsErrno) {
     big[1500] = 1;
     long r = b(BPF_MAP_CREATE, a, 2048);
     return closing(r < 0 ? -errno : r);
+  });
+  same("attr at a bad address", [](const Bpf& b) {
+    long r = b(BPF_MAP_GET_NEXT_ID, reinterpret_cast<bpf_attr*>(24), sizeof(bpf_attr));
+    return r < 0 ? -errno : r;
+  });
+  same("info_len past the kernel's struct with non-zero bytes", [](const Bpf& b) {
+    long fd = map_create(b, BPF_MAP_TYPE_ARRAY, 4, 8, 1);
+    if (fd < 0) return fd;
+    std::vector<uint8_t> info(2048);
+    info[1800] = 1;
+    bpf_attr a{};
+    a.info.bpf_fd = uint32_t(fd);
+    a.info.info = ptr(info.data());
+    a.info.info_len = uint32_t(info.size());
+    long r = call(b, BPF_OBJ_GET_INFO_BY_FD, a);
+    close(int(fd));
+    return r;
   });
   same("obj_get of a missing pin", [](const Bpf& b) {
     std::string path = "/sys/fs/bpf/bpfvm-missing-" + std::to_string(getpid());
