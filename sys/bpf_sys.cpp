@@ -14,6 +14,8 @@
 #include <chrono>
 #include <climits>
 #include <cstddef>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <set>
@@ -61,10 +63,30 @@ MapObj::~MapObj() {
 }
 
 namespace {
+// The kernel's number of possible CPUs (/sys/devices/system/cpu/possible, "0-3" or "0,2-5"):
+// libbpf sizes per-CPU value buffers with it, so per-CPU maps simulate as many CPUs.
+uint32_t possible_cpus() {
+  std::FILE* f = std::fopen("/sys/devices/system/cpu/possible", "r");
+  if (f == nullptr) return 1;
+  char buf[256] = {};
+  size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = 0;
+  uint32_t highest = 0;
+  for (char* p = buf; *p;) {
+    char* end;
+    unsigned long v = std::strtoul(p, &end, 10);
+    if (end == p) break;
+    highest = std::max(highest, uint32_t(v));
+    p = *end ? end + 1 : end;
+  }
+  return std::clamp<uint32_t>(highest + 1, 1, 1024);
+}
+
 MapOptions state_map_options() {
   MapOptions o;
   o.memory_cap = 1ULL << 32;
-  o.num_cpus = 1;  // per-CPU values: one simulated CPU unless BPFVM_NUM_CPUS says otherwise
+  o.num_cpus = possible_cpus();
   if (const char* n = getenv("BPFVM_NUM_CPUS"); n != nullptr && atoi(n) > 0) o.num_cpus = uint32_t(atoi(n));
   return o;
 }

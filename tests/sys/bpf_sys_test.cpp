@@ -471,6 +471,26 @@ TEST_F(KernelAndUser, MapOperationsGiveTheKernelsResults) {
   EXPECT_EQ(k, u);
 }
 
+// Per-CPU values: one 8-byte-aligned value per possible CPU, as libbpf sizes its buffers.
+TEST_F(KernelAndUser, PerCpuValuesHaveOneSlotPerPossibleCpu) {
+  auto sequence = [](const Bpf& b, std::vector<uint64_t>* out) {
+    long fd = map_create(b, BPF_MAP_TYPE_PERCPU_ARRAY, 4, 4, 2);
+    ASSERT_GE(fd, 0);
+    std::vector<uint64_t> in(256), got(256, 0xeeeeeeeeeeeeeeee);
+    for (size_t i = 0; i < in.size(); i++)
+      in[i] = 0x1000 + i;
+    uint32_t k = 1;
+    ASSERT_EQ(elem(b, BPF_MAP_UPDATE_ELEM, int(fd), &k, in.data()), 0);
+    ASSERT_EQ(elem(b, BPF_MAP_LOOKUP_ELEM, int(fd), &k, got.data()), 0);
+    *out = got;
+    close(int(fd));
+  };
+  std::vector<uint64_t> k, u;
+  sequence(kernel_bpf, &k);
+  sequence(user_bpf, &u);
+  EXPECT_EQ(k, u);
+}
+
 TEST_F(KernelAndUser, ATestRunGivesTheKernelsVerdictPacketAndCounters) {
   auto run = [](const Bpf& b, std::vector<std::string>* log) {
     long map = map_create(b, BPF_MAP_TYPE_ARRAY, 4, 8, 1);
