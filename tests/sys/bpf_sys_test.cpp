@@ -516,6 +516,50 @@ TEST_F(KernelAndUser, ATestRunGivesTheKernelsVerdictPacketAndCounters) {
   EXPECT_EQ(k, u);
 }
 
+// An skb program with a context: ctx_in's mark is read, cb[0] written; ctx_out as the kernel's.
+TEST_F(KernelAndUser, ATestRunWithAContextGivesTheKernelsContextOut) {
+  auto run = [](const Bpf& b, std::vector<std::string>* log) {
+    ProgLoad p;
+    p.type = BPF_PROG_TYPE_SCHED_CLS;
+    p.insns = {
+        insn(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_0, BPF_REG_1, offsetof(__sk_buff, mark), 0),
+        insn(BPF_ST | BPF_MEM | BPF_W, BPF_REG_1, 0, offsetof(__sk_buff, cb), 99),
+        exit_insn(),
+    };
+    long prog = prog_load(b, p);
+    ASSERT_GE(prog, 0);
+    __sk_buff ctx_in{}, ctx_out{};
+    ctx_in.mark = 7;
+    ctx_in.priority = 3;
+    std::vector<uint8_t> data = packet(), out(256);
+    bpf_attr a{};
+    a.test.prog_fd = uint32_t(prog);
+    a.test.data_in = ptr(data.data());
+    a.test.data_size_in = uint32_t(data.size());
+    a.test.data_out = ptr(out.data());
+    a.test.data_size_out = uint32_t(out.size());
+    a.test.ctx_in = ptr(&ctx_in);
+    a.test.ctx_size_in = sizeof ctx_in;
+    a.test.ctx_out = ptr(&ctx_out);
+    a.test.ctx_size_out = sizeof ctx_out;
+    log->push_back("rc " + std::to_string(call(b, BPF_PROG_TEST_RUN, a)) + " retval " +
+                   std::to_string(a.test.retval) + " ctx_size_out " + std::to_string(a.test.ctx_size_out));
+    log->push_back("mark " + std::to_string(ctx_out.mark) + " priority " + std::to_string(ctx_out.priority) +
+                   " cb0 " + std::to_string(ctx_out.cb[0]) + " len " + std::to_string(ctx_out.len));
+    // A context buffer too small for the context: ENOSPC, with the size needed.
+    __sk_buff small{};
+    a.test.ctx_out = ptr(&small);
+    a.test.ctx_size_out = 8;
+    log->push_back("small rc " + std::to_string(call(b, BPF_PROG_TEST_RUN, a)) + " ctx_size_out " +
+                   std::to_string(a.test.ctx_size_out));
+    close(int(prog));
+  };
+  std::vector<std::string> k, u;
+  run(kernel_bpf, &k);
+  run(user_bpf, &u);
+  EXPECT_EQ(k, u);
+}
+
 // ---- user space only ----
 
 uint32_t id_of(int fd, bool prog) {
