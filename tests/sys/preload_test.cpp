@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -195,6 +196,42 @@ TEST_F(Preload, BpftoolLoadsPinsRunsShowsAndDumpsUserSpaceObjects) {
     if (m.value("name", "").ends_with(".rodata")) rodata_id = std::to_string(m.value("id", 0));
   Output frozen = bpftool({"map", "update", "id", rodata_id, "key", "0", "0", "0", "0", "value", "1", "0"});
   EXPECT_NE(frozen.status, 0) << frozen.out;
+}
+
+// Every bpftool command is a new process: the pinned map lives in the state directory between them.
+TEST_F(Preload, BpftoolCreatesAndEditsAPinnedHashMapAcrossProcesses) {
+  const std::string pin = "/sys/fs/bpf/bpfvm_flows";
+  Output create = bpftool(
+      {"map", "create", pin, "type", "hash", "key", "4", "value", "8", "entries", "16", "name", "flows"});
+  ASSERT_EQ(create.status, 0) << create.err;
+  for (const char* k : {"1", "2", "3"}) {
+    Output up = bpftool({"map", "update", "pinned", pin, "key", k, "0", "0", "0", "value", k, "0", "0", "0",
+                         "0", "0", "0", "1"});
+    ASSERT_EQ(up.status, 0) << up.err;
+  }
+  Output dup = bpftool({"map", "update", "pinned", pin, "key", "1", "0", "0", "0", "value", "9", "0", "0",
+                        "0", "0", "0", "0", "0", "noexist"});
+  EXPECT_NE(dup.status, 0) << "BPF_NOEXIST on an existing key must fail";
+  Output del = bpftool({"map", "delete", "pinned", pin, "key", "2", "0", "0", "0"});
+  ASSERT_EQ(del.status, 0) << del.err;
+  auto dump = bpftool_json({"map", "dump", "pinned", pin});
+  ASSERT_TRUE(dump.is_array()) << dump.dump();
+  std::set<std::string> keys;
+  for (const auto& e : dump)
+    keys.insert(e["key"][0].get<std::string>());
+  EXPECT_EQ(keys, (std::set<std::string>{"0x01", "0x03"})) << dump.dump();
+  auto look = bpftool_json({"map", "lookup", "pinned", pin, "key", "3", "0", "0", "0"});
+  EXPECT_EQ(look["value"][0], "0x03") << look.dump();
+  EXPECT_EQ(look["value"][7], "0x01") << look.dump();
+  auto show = bpftool_json({"map", "show", "pinned", pin});
+  EXPECT_EQ(show.value("name", ""), "flows");
+  EXPECT_EQ(show.value("type", ""), "hash");
+  EXPECT_EQ(show.value("max_entries", 0), 16);
+  // rm of the pin (unlink) removes it: the next lookup finds nothing.
+  Output rm = run({"/bin/rm", pin});
+  EXPECT_EQ(rm.status, 0) << rm.err;
+  Output gone = bpftool({"map", "show", "pinned", pin});
+  EXPECT_NE(gone.status, 0) << gone.out;
 }
 
 TEST_F(Preload, ALibbpfApplicationLoadsAndTestRunsAnObjectAsAnOrdinaryUser) {
