@@ -322,10 +322,23 @@ Result<Map*> MapSet::create(const MapDef& def) {
   return p;
 }
 
+bool MapSet::destroy(const Map* m) {
+  std::unique_ptr<Map> gone;  // freed outside the lock
+  std::lock_guard<std::mutex> g(mu_);
+  for (auto& p : maps_) {
+    if (p && p.get() == m) {
+      used_ -= p->memory_bytes();
+      gone = std::move(p);
+      return true;
+    }
+  }
+  return false;
+}
+
 Map* MapSet::find(std::string_view name) const {
   std::lock_guard<std::mutex> g(mu_);
   for (const auto& m : maps_) {
-    if (m->name() == name) return m.get();
+    if (m && m->name() == name) return m.get();
   }
   return nullptr;
 }
@@ -338,7 +351,7 @@ Map* MapSet::by_id(uint32_t id) const {
 RingbufMap* MapSet::find_ringbuf(const void* sample) const {
   std::lock_guard<std::mutex> g(mu_);
   for (const auto& m : maps_) {
-    if (m->type() != MapType::Ringbuf) continue;
+    if (!m || m->type() != MapType::Ringbuf) continue;
     auto* rb = static_cast<RingbufMap*>(m.get());
     if (rb->owns(sample)) return rb;
   }
@@ -355,6 +368,7 @@ bool MapSet::contains(const Map* m) const {
 
 const Map* MapSet::value_at(uint64_t addr, uint64_t* avail, size_t* index) const {
   for (size_t i = 0; i < maps_.size(); ++i) {
+    if (!maps_[i]) continue;
     uint64_t n = maps_[i]->value_bytes_from(reinterpret_cast<const void*>(addr));
     if (n != 0) {
       *avail = n;

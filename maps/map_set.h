@@ -42,6 +42,10 @@ class MapSet : public RegionResolver {
   // Creates a map; refused (kBadInput, naming the map and the sizes) when it would take the total
   // above opts.memory_cap. The pointer stays valid as long as the MapSet.
   Result<Map*> create(const MapDef& def);
+  // Frees a map of this set and gives its bytes back to the cap (the bpf(2) emulation releases a map
+  // when its last reference goes). Its id is not reused: by_id() of it is then nullptr. false when
+  // `m` is not a map of this set. The caller guarantees that no run uses the map any more.
+  bool destroy(const Map* m);
   Map* find(std::string_view name) const;  // nullptr if no map has this name
   Map* by_id(uint32_t id) const;           // ids start at 1
   // The ring buffer whose data area contains `sample` (for bpf_ringbuf_submit/discard, which get
