@@ -89,6 +89,8 @@ inline std::vector<Case> read_cases(const std::string& path, std::string* error)
         c.type = ProgType::Kprobe;
       else if (t == "cgroup_skb")
         c.type = ProgType::CgroupSkb;
+      else if (auto named = prog_type_from_name(t))  // any other program type, by its libbpf name
+        c.type = *named;
       else {
         *error = path + ":" + std::to_string(n) + ": unknown type " + t;
         return out;
