@@ -46,6 +46,53 @@ std::vector<CtxField> skb_fields(bool tc, bool pkt) {
   return f;
 }
 
+// struct bpf_sock (cgroup/sock programs): bpf_sock_is_valid_access for reads (narrow loads of
+// the address and port fields); sock_filter_is_valid_access: bound_dev_if, mark and priority are
+// the writable fields.
+const std::vector<CtxField> kSockFields = {
+    {0, 4, F::Scalar, true, "bound_dev_if"}, {4, 4, F::Scalar, false, "family"},
+    {8, 4, F::Scalar, false, "type"},        {12, 4, F::Scalar, false, "protocol"},
+    {16, 4, F::Scalar, true, "mark"},        {20, 4, F::Scalar, true, "priority"},
+    {24, 4, F::Scalar, false, "src_ip4"},    {28, 16, F::Scalar, false, "src_ip6"},
+    {44, 4, F::Scalar, false, "src_port"},   {48, 4, F::Scalar, false, "dst_port"},
+    {52, 4, F::Scalar, false, "dst_ip4"},    {56, 16, F::Scalar, false, "dst_ip6"},
+    {72, 4, F::Scalar, false, "state"},      {76, 4, F::Scalar, false, "rx_queue_mapping"},
+};
+
+// struct bpf_sock_ops (sock_ops_is_valid_access): 4-byte fields read whole, the 8-byte counters
+// read whole; reply/replylong and sk_txhash writable. The sk and skb_data pointers (184..207) are
+// not described, so programs that use them are rejected.
+std::vector<CtxField> sock_ops_fields() {
+  std::vector<CtxField> f = {
+      {0, 4, F::Scalar, false, "op", 4},
+      {4, 16, F::Scalar, true, "args/reply", 4},
+      {20, 4, F::Scalar, false, "family", 4},
+      {24, 4, F::Scalar, false, "remote_ip4", 4},
+      {28, 4, F::Scalar, false, "local_ip4", 4},
+      {32, 16, F::Scalar, false, "remote_ip6", 4},
+      {48, 16, F::Scalar, false, "local_ip6", 4},
+      {64, 4, F::Scalar, false, "remote_port", 4},
+      {68, 4, F::Scalar, false, "local_port", 4},
+  };
+  static const char* const kCounters[] = {
+      "is_fullsock",   "snd_cwnd",       "srtt_us",       "bpf_sock_ops_cb_flags", "state",
+      "rtt_min",       "snd_ssthresh",   "rcv_nxt",       "snd_nxt",               "snd_una",
+      "mss_cache",     "ecn_flags",      "rate_delivered", "rate_interval_us",     "packets_out",
+      "retrans_out",   "total_retrans",  "segs_in",       "data_segs_in",          "segs_out",
+      "data_segs_out", "lost_out",       "sacked_out",    "sk_txhash"};
+  uint32_t off = 72;
+  for (const char* name : kCounters) {
+    f.push_back({off, 4, F::Scalar, off == 164, name, 4});
+    off += 4;
+  }
+  f.push_back({168, 8, F::Scalar, false, "bytes_received", 8});
+  f.push_back({176, 8, F::Scalar, false, "bytes_acked", 8});
+  f.push_back({208, 4, F::Scalar, false, "skb_len", 4});
+  f.push_back({212, 4, F::Scalar, false, "skb_tcp_flags", 4});
+  f.push_back({216, 8, F::Scalar, false, "skb_hwtstamp", 8});
+  return f;
+}
+
 ContextDescriptor read_only_blob(const char* name, uint32_t size) {
   ContextDescriptor d;
   d.name = name;
@@ -116,6 +163,19 @@ ContextDescriptor context_for(ProgType type, uint32_t raw_size) {
     case ProgType::Tracing:
       return read_only_blob("u64 args[12]", 96);
     case ProgType::CgroupSock:
+      d.name = "bpf_sock";
+      d.size = 80;
+      d.fields = kSockFields;
+      d.ret_checked = true;
+      d.ret_min = 0, d.ret_max = 1;
+      return d;
+    case ProgType::SockOps:
+      d.name = "bpf_sock_ops";
+      d.size = 224;
+      d.fields = sock_ops_fields();
+      d.ret_checked = true;
+      d.ret_min = 0, d.ret_max = 1;
+      return d;
     case ProgType::CgroupDevice:
     case ProgType::CgroupSockAddr:
     case ProgType::CgroupSysctl:
@@ -155,6 +215,11 @@ CtxAccess check_ctx_access(const ContextDescriptor& d, int64_t off, uint32_t siz
     if (off < f.off || off >= f.off + f.size) continue;
     if (off + size > f.off + f.size) {
       a.why = fmt::format("{}-byte access at offset {} crosses the end of field {}", size, off, f.name);
+      return a;
+    }
+    if (f.access != 0 && size != f.access) {
+      a.why = fmt::format("field {} of {} must be accessed with {}-byte loads and stores", f.name, d.name,
+                          f.access);
       return a;
     }
     if (f.kind != F::Scalar && (size != 4 || write)) {

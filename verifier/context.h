@@ -19,6 +19,8 @@ struct CtxField {
   FieldKind kind = FieldKind::Scalar;
   bool writable = false;
   const char* name = "";
+  // Non-zero: the only access size allowed (no narrow loads: bpf_sock_ops fields are read whole).
+  uint8_t access = 0;
 };
 
 struct ContextDescriptor {
