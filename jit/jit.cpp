@@ -78,6 +78,11 @@ struct RunCtl {
   uint64_t stack_top;
   uint64_t lim[9];       // lim[n] = stack_top + 512 - n: live-stack check of an n-byte access
   uint64_t pkt_base, pkt_size;
+  // Checked mode, inline check of the run's first two regions: an n-byte access at a is allowed
+  // when a - reg_base[i] < reg_lim[i][write][n] (0 when the region is absent, too small or, for
+  // writes, read-only: nothing passes).
+  uint64_t reg_base[2];
+  uint64_t reg_lim[2][2][9];
   uint64_t fault_addr;   // address of the access at a fault site
   uint64_t cur_r10;      // r10 at the helper call or fault site
   uint64_t call_id;      // helper number or callx value
@@ -640,13 +645,22 @@ class Compiler {
     a_.mov(T3, x86::qword_ptr(CTLR, static_cast<int32_t>(offsetof(RunCtl, lim) + 8 * size)));
     a_.sub(T3, x86::rbp);
     a_.cmp(T2, T3);
-    a_.ja(slow);
+    a_.jbe(ok);
+    // The first region (the input, packet or context): most accesses outside the stack.
+    a_.mov(T2, AUX);
+    a_.sub(T2, CTL(reg_base[0]));
+    a_.cmp(T2, x86::qword_ptr(CTLR, lim_offset(0, write, size)));
+    a_.jae(slow);
     a_.bind(ok);
     if (o_.spec_barrier) a_.lfence();
     Label site = new_site(Site{SiteKind::Oob, static_cast<uint8_t>(size), write, static_cast<uint8_t>(base_reg),
                                in.off, k, 0, 0});
     slow_paths_.push_back(SlowPath{slow, ok, site, static_cast<uint32_t>(size | (write ? 0x100 : 0))});
     return mem_of(AUX, 0, size);
+  }
+
+  static int32_t lim_offset(int region, bool write, int size) {
+    return static_cast<int32_t>(offsetof(RunCtl, reg_lim) + 8 * (size + 9 * ((write ? 1 : 0) + 2 * region)));
   }
 
   struct SlowPath {
@@ -658,6 +672,10 @@ class Compiler {
   void emit_slow_paths() {
     for (const SlowPath& s : slow_paths_) {
       a_.bind(s.entry);
+      a_.mov(T2, AUX);
+      a_.sub(T2, CTL(reg_base[1]));
+      a_.cmp(T2, x86::qword_ptr(CTLR, lim_offset(1, (s.code >> 8) != 0, static_cast<int>(s.code & 0xff))));
+      a_.jb(s.back);
       a_.mov(T2.r32(), s.code);
       a_.call(mem_slow_);
       a_.jz(s.site);
@@ -1250,6 +1268,13 @@ Result<uint64_t> run_code(const JitProgram::Impl& p, const RunArgs& input, Envir
   } else {
     stack = local;
     std::memset(stack, 0, kStackBytes);
+  }
+  for (size_t i = 0; p.opts.checked && i < 2 && i < input.regions.size(); ++i) {
+    const MemRegion& m = input.regions[i];
+    st.ctl.reg_base[i] = m.base;
+    for (int w = 0; w < 2; ++w)
+      for (uint64_t n : {1, 2, 4, 8})
+        st.ctl.reg_lim[i][w][n] = m.size >= n && (w == 0 || m.writable) ? m.size - n + 1 : 0;
   }
   const uint64_t top = reinterpret_cast<uint64_t>(stack) + kStackBytes;
   st.ctl.stack_top = top;
