@@ -26,8 +26,8 @@ const HelperTable& helpers() {
 class InterpProgram : public EngineProgram {
  public:
   InterpProgram(std::unique_ptr<Interpreter> interp, RunOptions ro) : interp_(std::move(interp)), ro_(ro) {}
-  Result<uint64_t> run(const RunInput& input, Environment& env) const override {
-    return interp_->run(input, ro_, env);
+  Result<uint64_t> run(const RunInput& input, Environment& env, RunStats* stats) const override {
+    return interp_->run(input, ro_, env, stats);
   }
 
  private:
@@ -38,6 +38,7 @@ class InterpProgram : public EngineProgram {
 struct RunResult {
   Result<uint64_t> r0;
   std::vector<uint8_t> mem;
+  RunStats stats;
 };
 
 RunResult run_once(const EngineProgram& prog, const DiffProgram& p, std::vector<uint8_t>& buf) {
@@ -50,8 +51,9 @@ RunResult run_once(const EngineProgram& prog, const DiffProgram& p, std::vector<
   eo.seed = p.seed;
   eo.trace_file = nullptr;
   DefaultEnvironment env(eo);
-  Result<uint64_t> r = prog.run(in, env);
-  return RunResult{std::move(r), buf};
+  RunStats stats;
+  Result<uint64_t> r = prog.run(in, env, &stats);
+  return RunResult{std::move(r), buf, stats};
 }
 
 std::string fault_text(const Error& e) {
@@ -176,6 +178,10 @@ DiffOutcome DiffOracle::run_program(const Program& prog,
     } else if (*got.r0 != o.ref_r0) {
       o.mismatches.push_back(
           Mismatch{e.name, "r0", fmt::format("{:#x}", o.ref_r0), fmt::format("{:#x}", *got.r0)});
+    }
+    if (!o.ref_fault && e.checked && got.stats.insns_executed != want.stats.insns_executed) {
+      o.mismatches.push_back(Mismatch{e.name, "insns", std::to_string(want.stats.insns_executed),
+                                      std::to_string(got.stats.insns_executed)});
     }
     if (got.mem != want.mem) {
       size_t i = 0;

@@ -5,7 +5,8 @@
 // meter its budget per block). Unchecked engines only run programs on which the reference did not
 // fault. All runs of one program use the same input buffer (restored before each run), so that
 // the pointer values some programs store are equal too, and a fresh deterministic environment
-// (the same prandom and clock sequence).
+// (the same prandom and clock sequence). Checked engines must also count the same number of
+// executed instructions as the reference on programs that do not fault.
 //
 // Mismatches are written as reproducer files in the conformance .data format (comments naming the
 // engines and the difference, `-- asm` with the disassembly, `-- mem`, and `-- result` or
@@ -32,7 +33,8 @@ namespace bpfvm::fuzz {
 class EngineProgram {
  public:
   virtual ~EngineProgram() = default;
-  virtual Result<uint64_t> run(const RunInput& input, Environment& env) const = 0;
+  // `stats`: checked engines count the executed instructions.
+  virtual Result<uint64_t> run(const RunInput& input, Environment& env, RunStats* stats) const = 0;
 };
 
 // One way of running programs.
@@ -57,7 +59,7 @@ struct DiffOptions {
 
 struct Mismatch {
   std::string engine;
-  std::string what;  // "compile", "fault", "r0", "memory"
+  std::string what;  // "compile", "fault", "r0", "memory", "insns" (executed instructions, checked)
   std::string expected, actual;
 };
 

@@ -105,14 +105,15 @@ TEST(JitDiff, EnginesAgreeWithTheCheckedInterpreter) {
 // An engine that gets one thing wrong, to show that the oracle sees each kind of difference.
 class Skewed : public EngineProgram {
  public:
-  enum Kind { kR0, kMemory, kStack };
+  enum Kind { kR0, kMemory, kStack, kCount };
   Skewed(std::unique_ptr<EngineProgram> inner, Kind k) : inner_(std::move(inner)), kind_(k) {}
-  Result<uint64_t> run(const RunInput& input, Environment& env) const override {
-    Result<uint64_t> r = inner_->run(input, env);
+  Result<uint64_t> run(const RunInput& input, Environment& env, RunStats* stats) const override {
+    Result<uint64_t> r = inner_->run(input, env, stats);
     auto* mem = reinterpret_cast<uint8_t*>(input.regions[0].base);
     if (kind_ == kR0 && r) return *r ^ 1;
     if (kind_ == kMemory) mem[3] ^= 0x40;
     if (kind_ == kStack) mem[input.regions[0].size - 1] ^= 1;  // the last frame copied
+    if (kind_ == kCount) ++stats->insns_executed;
     return r;
   }
 
@@ -123,8 +124,9 @@ class Skewed : public EngineProgram {
 
 TEST(JitDiff, OracleReportsEveryKindOfDifference) {
   std::vector<Engine> engines;
-  for (auto [name, kind] : {std::pair{"skew-r0", Skewed::kR0}, std::pair{"skew-mem", Skewed::kMemory},
-                            std::pair{"skew-stack", Skewed::kStack}}) {
+  for (auto [name, kind] :
+       {std::pair{"skew-r0", Skewed::kR0}, std::pair{"skew-mem", Skewed::kMemory},
+        std::pair{"skew-stack", Skewed::kStack}, std::pair{"skew-count", Skewed::kCount}}) {
     Engine e = interpreter_engine(true, kBudget);
     e.name = name;
     e.compile = [inner = e.compile, kind](const Program& p,
@@ -146,7 +148,8 @@ TEST(JitDiff, OracleReportsEveryKindOfDifference) {
       kinds.insert(m.engine + "/" + m.what);
       details += m.engine + " " + m.what + ": expected " + m.expected + ", got " + m.actual + "\n";
     }
-    EXPECT_EQ(kinds, (std::set<std::string>{"skew-r0/r0", "skew-mem/memory", "skew-stack/memory"}))
+    EXPECT_EQ(kinds, (std::set<std::string>{"skew-r0/r0", "skew-mem/memory", "skew-stack/memory",
+                                            "skew-count/insns"}))
         << "seed " << seed << "\n"
         << details;
   }
