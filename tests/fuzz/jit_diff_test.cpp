@@ -17,6 +17,7 @@
 #include "tests/fuzz/diff_gen.h"
 #include "tests/fuzz/diff_oracle.h"
 #include "vm/asm.h"
+#include "vm/data_file.h"
 #include "vm/isa.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -155,6 +156,33 @@ TEST(JitDiff, OracleReportsEveryKindOfDifference) {
   }
 }
 
+// The minimiser keeps the difference and drops what does not matter to it.
+TEST(JitDiff, MinimiserShrinksAReproducer) {
+  Engine skew = interpreter_engine(true, kBudget);
+  skew.name = "skew-r0";
+  skew.compile = [inner = skew.compile](const Program& p,
+                                        const HelperTable* h) -> Result<std::unique_ptr<EngineProgram>> {
+    auto c = inner(p, h);
+    if (!c) return c.error();
+    return std::unique_ptr<EngineProgram>(std::make_unique<Skewed>(std::move(*c), Skewed::kR0));
+  };
+  DiffOracle oracle({skew});
+  const DiffProgram p = generate_diff_program(11);
+  const DiffOutcome o = oracle.check(p);
+  ASSERT_FALSE(o.ref_fault);
+  ASSERT_EQ(o.mismatches.size(), 1u);
+  const DiffProgram small = minimise(oracle, p, o.mismatches[0]);
+  const DiffOutcome so = oracle.check(small);
+  ASSERT_EQ(so.mismatches.size(), 1u);
+  EXPECT_EQ(so.mismatches[0].what, "r0");
+  auto big = assemble(p.asm_text), little = assemble(small.asm_text);
+  ASSERT_TRUE(big.ok() && little.ok());
+  EXPECT_LT(little->program.insns.size() * 4, big->program.insns.size())
+      << "minimised to " << little->program.insns.size() << " of " << big->program.insns.size()
+      << " instructions:\n"
+      << small.asm_text;
+}
+
 TEST(JitDiff, ReproducerRoundTrips) {
   for (uint64_t seed : {5ull, 42ull, 4242ull}) {
     const DiffProgram p = generate_diff_program(seed);
@@ -188,6 +216,16 @@ TEST(JitDiff, ReproducersReplayWithoutMismatch) {
     ASSERT_TRUE(p.ok()) << e.path() << ": " << p.error().to_string();
     const DiffOutcome o = oracle.check(*p);
     ASSERT_TRUE(o.assembled) << e.path() << ": " << o.assemble_error;
+    // The reference still gives what the file records.
+    auto d = parse_data_file(ss.str());
+    ASSERT_TRUE(d.ok());
+    if (d->result) {
+      EXPECT_FALSE(o.ref_fault) << e.path() << ": " << o.ref_fault->to_string();
+      EXPECT_EQ(o.ref_r0, *d->result) << e.path();
+    } else if (d->error) {
+      ASSERT_TRUE(o.ref_fault) << e.path() << ": expected " << *d->error;
+      EXPECT_EQ(d->error->rfind(error_code_name(o.ref_fault->code), 0), 0u) << e.path() << ": " << *d->error;
+    }
     for (const Mismatch& m : o.mismatches)
       ADD_FAILURE() << e.path() << ": " << m.engine << " " << m.what << ": expected " << m.expected
                     << ", got " << m.actual;
