@@ -55,6 +55,10 @@ Engine checked_jit_engine(uint64_t budget);
 
 struct DiffOptions {
   uint64_t budget = 2'000'000;  // checked runs: instructions (generated programs run far fewer)
+  // For arbitrary (not generated) programs: run the reference a second time with another stack
+  // address and other function tokens, and compare nothing when the two runs differ (the program
+  // computes with addresses, which differ between engines by design).
+  bool skip_address_dependent = false;
 };
 
 struct Mismatch {
@@ -68,7 +72,8 @@ struct DiffOutcome {
   std::string assemble_error;
   std::optional<Error> ref_fault;  // the reference's fault
   uint64_t ref_r0 = 0;
-  uint32_t engine_runs = 0;  // runs of engines under test made
+  uint32_t engine_runs = 0;        // runs of engines under test made
+  bool address_dependent = false;  // DiffOptions::skip_address_dependent found the result varies
   std::vector<Mismatch> mismatches;
 };
 
