@@ -541,32 +541,7 @@ class Gen {
     for (int r = 0; r <= 8; ++r)
       if (((at_head & ~init_) >> r) & 1) set_value(r);
     emit("{}{} {}, {}", down ? "sub" : "add", w, R(c), step);
-    if (down) {
-      switch (rnd(3)) {
-        case 0:
-          emit("jsgt{} {}, 0, {}", w, R(c), head);
-          break;
-        case 1:
-          emit("jgt{} {}, {}, {}", w, R(c), step - 1, head);
-          break;
-        default:
-          emit("jne{} {}, {}, {}", w, R(c), bound % step, head);
-      }
-    } else {
-      switch (rnd(4)) {
-        case 0:
-          emit("jlt{} {}, {}, {}", w, R(c), bound, head);
-          break;
-        case 1:
-          emit("jle{} {}, {}, {}", w, R(c), bound, head);
-          break;
-        case 2:
-          emit("jslt{} {}, {}, {}", w, R(c), bound, head);
-          break;
-        default:
-          emit("jne{} {}, {}, {}", w, R(c), (bound / step + 1) * step, head);
-      }
-    }
+    emit("{}", loop_back_edge(rng_, down, w, R(c), bound, step, head, [] { return false; }));
     label(out);
     mult_ /= iters;
     --loop_depth_;
