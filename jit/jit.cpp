@@ -78,6 +78,11 @@ struct RunCtl {
   uint64_t stack_top;
   uint64_t lim[9];       // lim[n] = stack_top + 512 - n: live-stack check of an n-byte access
   uint64_t pkt_base, pkt_size;
+  // Checked mode, inline check of the run's first two regions: an n-byte access at a is allowed
+  // when a - reg_base[i] < reg_lim[i][write][n] (0 when the region is absent, too small or, for
+  // writes, read-only: nothing passes).
+  uint64_t reg_base[2];
+  uint64_t reg_lim[2][2][9];
   uint64_t fault_addr;   // address of the access at a fault site
   uint64_t cur_r10;      // r10 at the helper call or fault site
   uint64_t call_id;      // helper number or callx value
@@ -150,7 +155,9 @@ inline bool inside(uint64_t a, uint64_t n, uint64_t base, uint64_t size) {
 
 // One run: implements what helpers ask of the engine (detail::EngineHooks).
 struct JitRun final : detail::EngineHooks {
-  RunCtl ctl{};
+  // Not value-initialised: zeroing its ~500 bytes would be most of the per-run cost. run_code sets
+  // every field generated code reads before it writes it.
+  RunCtl ctl;
   const JitProgram::Impl* prog = nullptr;  // changes on tail calls
   const JitProgram::Impl* pending = nullptr;
   std::span<const MemRegion> regions;
@@ -185,7 +192,10 @@ struct JitRun final : detail::EngineHooks {
       set_error(ErrorCode::kCallDepth, pc, fmt::format("callback: call depth exceeds {} frames", kMaxCallDepth));
       return *error;
     }
-    const RunCtl saved = ctl;
+    struct {
+      uint64_t cur_r10, call_id, saved_r1;
+      uint32_t call_pc, call_reg;
+    } saved{ctl.cur_r10, ctl.call_id, ctl.saved_r1, ctl.call_pc, ctl.call_reg};
     const std::span<const MemRegion> saved_regions = regions;
     std::vector<MemRegion> merged;
     if (!extra.empty()) {
@@ -640,13 +650,22 @@ class Compiler {
     a_.mov(T3, x86::qword_ptr(CTLR, static_cast<int32_t>(offsetof(RunCtl, lim) + 8 * size)));
     a_.sub(T3, x86::rbp);
     a_.cmp(T2, T3);
-    a_.ja(slow);
+    a_.jbe(ok);
+    // The first region (the input, packet or context): most accesses outside the stack.
+    a_.mov(T2, AUX);
+    a_.sub(T2, CTL(reg_base[0]));
+    a_.cmp(T2, x86::qword_ptr(CTLR, lim_offset(0, write, size)));
+    a_.jae(slow);
     a_.bind(ok);
     if (o_.spec_barrier) a_.lfence();
     Label site = new_site(Site{SiteKind::Oob, static_cast<uint8_t>(size), write, static_cast<uint8_t>(base_reg),
                                in.off, k, 0, 0});
     slow_paths_.push_back(SlowPath{slow, ok, site, static_cast<uint32_t>(size | (write ? 0x100 : 0))});
     return mem_of(AUX, 0, size);
+  }
+
+  static int32_t lim_offset(int region, bool write, int size) {
+    return static_cast<int32_t>(offsetof(RunCtl, reg_lim) + 8 * (size + 9 * ((write ? 1 : 0) + 2 * region)));
   }
 
   struct SlowPath {
@@ -658,6 +677,10 @@ class Compiler {
   void emit_slow_paths() {
     for (const SlowPath& s : slow_paths_) {
       a_.bind(s.entry);
+      a_.mov(T2, AUX);
+      a_.sub(T2, CTL(reg_base[1]));
+      a_.cmp(T2, x86::qword_ptr(CTLR, lim_offset(1, (s.code >> 8) != 0, static_cast<int>(s.code & 0xff))));
+      a_.jb(s.back);
       a_.mov(T2.r32(), s.code);
       a_.call(mem_slow_);
       a_.jz(s.site);
@@ -1218,7 +1241,9 @@ struct RunArgs {
   void* context;
 };
 
-Result<uint64_t> run_code(const JitProgram::Impl& p, const RunArgs& input, Environment& env, RunStats* stats) {
+// One run on `stack` (kStackBytes bytes, zeroed by the caller where the mode needs it).
+Result<uint64_t> run_on(const JitProgram::Impl& p, const RunArgs& input, Environment& env, RunStats* stats,
+                        uint8_t* stack) {
   JitRun st;
   st.prog = &p;
   st.regions = input.regions;
@@ -1229,6 +1254,10 @@ Result<uint64_t> run_code(const JitProgram::Impl& p, const RunArgs& input, Envir
   st.budget = p.opts.budget;
   st.ctl.run = &st;
   st.ctl.remaining = p.opts.budget;
+  st.ctl.saved_rsp = 0;
+  st.ctl.flags = 0;
+  st.ctl.pkt_base = 0;
+  st.ctl.pkt_size = 0;
   const MemRegion* packet = nullptr;
   for (const MemRegion& m : input.regions)
     if (m.name == "packet") packet = &m;
@@ -1237,32 +1266,44 @@ Result<uint64_t> run_code(const JitProgram::Impl& p, const RunArgs& input, Envir
     st.ctl.pkt_base = packet->base;
     st.ctl.pkt_size = packet->size;
   }
-  alignas(16) uint8_t local[kStackBytes];
-  uint8_t* stack;
-  ThreadStack& ts = t_stack;
-  bool own = false;
-  if (p.opts.checked) {
-    stack = local;
-    std::memset(stack, 0, kStackBytes);
-  } else if (!ts.busy) {
-    stack = ts.bytes;
-    ts.busy = own = true;
-  } else {
-    stack = local;
-    std::memset(stack, 0, kStackBytes);
+  for (size_t i = 0; p.opts.checked && i < 2; ++i) {
+    const MemRegion m = i < input.regions.size() ? input.regions[i] : MemRegion{};
+    st.ctl.reg_base[i] = m.base;
+    for (int w = 0; w < 2; ++w)
+      for (uint64_t n : {1, 2, 4, 8})
+        st.ctl.reg_lim[i][w][n] = m.size >= n && (w == 0 || m.writable) ? m.size - n + 1 : 0;
   }
   const uint64_t top = reinterpret_cast<uint64_t>(stack) + kStackBytes;
   st.ctl.stack_top = top;
   st.ctl.depth_limit = top - kStackBytes + kStackSize;
-  for (uint64_t sz = 0; sz <= 8; ++sz) st.ctl.lim[sz] = top + kStackSize - sz;
+  for (uint64_t n : {1, 2, 4, 8}) st.ctl.lim[n] = top + kStackSize - n;
   uint64_t r0 = p.entry(&st.ctl, input.args, top, p.main_body);
-  if (own) ts.busy = false;
   if (stats != nullptr) {
     stats->insns_executed = p.opts.checked || p.opts.meter_budget ? st.budget - st.ctl.remaining : 0;
     stats->tail_calls = st.tail_call_count;
   }
   if (st.error) return std::move(*st.error);
   return r0;
+}
+
+// A zeroed stack in this frame: checked code, and nested unchecked runs on one thread. Kept out of
+// run_code so that the fast path has no 4 KiB frame to probe.
+[[gnu::noinline]] Result<uint64_t> run_zeroed(const JitProgram::Impl& p,
+                                              const RunArgs& input,
+                                              Environment& env,
+                                              RunStats* stats) {
+  alignas(16) uint8_t stack[kStackBytes];
+  std::memset(stack, 0, sizeof stack);
+  return run_on(p, input, env, stats, stack);
+}
+
+Result<uint64_t> run_code(const JitProgram::Impl& p, const RunArgs& input, Environment& env, RunStats* stats) {
+  ThreadStack& ts = t_stack;
+  if (p.opts.checked || ts.busy) return run_zeroed(p, input, env, stats);
+  ts.busy = true;
+  auto r = run_on(p, input, env, stats, ts.bytes);
+  ts.busy = false;
+  return r;
 }
 
 }  // namespace

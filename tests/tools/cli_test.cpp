@@ -553,9 +553,9 @@ TEST(CliVerify, AcceptedProgramsRunUnchecked) {
   EXPECT_NE(p.err.find("verifier: accepted (2 insns, "), std::string::npos) << p.err;
   Proc b = run("bpfvm", {"bench", prog.string(), "--mem", mem, "--repeat", "10"});
   EXPECT_EQ(b.exit_code, 0) << b.err;
-  EXPECT_NE(b.out.find("engine: interp (unchecked)"), std::string::npos) << b.out;
+  EXPECT_NE(b.out.find("engine: jit (unchecked)"), std::string::npos) << b.out;
   Proc nv = run("bpfvm", {"bench", prog.string(), "--mem", mem, "--repeat", "10", "--no-verify"});
-  EXPECT_NE(nv.out.find("engine: interp (checked)"), std::string::npos) << nv.out;
+  EXPECT_NE(nv.out.find("engine: jit (checked)"), std::string::npos) << nv.out;
   // A rejected program is benchmarked in checked mode, with a note.
   Proc rb = run("bpfvm", {"bench", prog.string(), "--mem", "00 01 02 03 04 05 06 07 08", "--repeat", "10",
                           "--no-verify"});
@@ -563,7 +563,7 @@ TEST(CliVerify, AcceptedProgramsRunUnchecked) {
   Proc two = run("bpfvm", {"bench", d.file("two.asm", kTwoErrors).string(), "--mem", "01", "--repeat", "3"});
   EXPECT_NE(two.err.find("bench: running the unverified program in checked mode"), std::string::npos)
       << two.err;
-  EXPECT_NE(two.out.find("engine: interp (checked)"), std::string::npos) << two.out;
+  EXPECT_NE(two.out.find("engine: jit (checked)"), std::string::npos) << two.out;
   // ELF: every program of tail_calls.o is accepted; bench reports the mode of the run.
   Proc tc = run("bpfvm", {"bench", kTailCalls, "--program", "handle_udp", "--packet", kTcpSyn,
                           "--repeat", "5"});
