@@ -11,7 +11,9 @@ namespace {
 class JitEngineProgram : public EngineProgram {
  public:
   explicit JitEngineProgram(std::unique_ptr<jit::JitProgram> p) : p_(std::move(p)) {}
-  Result<uint64_t> run(const RunInput& input, Environment& env) const override { return p_->run(input, env); }
+  Result<uint64_t> run(const RunInput& input, Environment& env, RunStats* stats) const override {
+    return p_->run(input, env, stats);
+  }
 
  private:
   std::unique_ptr<jit::JitProgram> p_;

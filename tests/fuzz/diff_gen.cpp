@@ -25,7 +25,8 @@ struct Fn {
   std::string label;
   uint32_t dump = 0;  // input offset the frame is copied to at exit
   int stack = kMainStack;
-  uint64_t cost = 0;  // estimated executed instructions of one call
+  uint64_t cost = 0;     // estimated executed instructions of one call
+  bool ptr_arg = false;  // Sub: r5 points to 8 bytes of the caller's frame (r10 - 16)
 };
 
 class Gen {
@@ -37,9 +38,12 @@ class Gen {
     p_.data_size = data_;
     const int extra = static_cast<int>(rnd(10) < 4 ? 0 : 1 + rnd(3));
     fns_.push_back(Fn{FnKind::Main, "main", data_, kMainStack});
-    for (int i = 0; i < extra; ++i)
-      fns_.push_back(Fn{chance(500) ? FnKind::Sub : FnKind::Callback, fmt::format("fn{}", i + 1),
-                        data_ + kMainStack + static_cast<uint32_t>(kFnStack * i), kFnStack});
+    for (int i = 0; i < extra; ++i) {
+      const FnKind kind = chance(500) ? FnKind::Sub : FnKind::Callback;
+      fns_.push_back(Fn{kind, fmt::format("fn{}", i + 1),
+                        data_ + kMainStack + static_cast<uint32_t>(kFnStack * i), kFnStack, 0,
+                        kind == FnKind::Sub && chance(400)});
+    }
     mem_size_ = data_ + kMainStack + static_cast<uint32_t>(kFnStack * extra);
     p_.mem.resize(mem_size_);
     for (uint8_t& b : p_.mem)
@@ -183,7 +187,7 @@ class Gen {
         break;
       case FnKind::Sub:
         emit("mov {}, %r1", R(kBase));
-        init_ = 0b111100;  // r2-r5: scalar arguments
+        init_ = f.ptr_arg ? 0b011100 : 0b111100;  // r2-r5: scalar arguments (r5 maybe a pointer)
         break;
       case FnKind::Callback:
         emit("ldxdw {}, [%r2+0]", R(kBase));  // the caller's slot holding the input pointer
@@ -195,7 +199,7 @@ class Gen {
       // unchecked JIT does not zero the stack: verified programs never read uninitialised bytes).
       int z = -1;
       if (chance(500)) {
-        z = dst_except(init_);
+        z = dst_except(init_ | 0b100000);
         emit("mov {}, 0", R(z));
       }
       if (f.kind == FnKind::Main && chance(900)) {
@@ -216,6 +220,24 @@ class Gen {
         }
       }
       if (z >= 0) set_init(z);
+    }
+    if (f.ptr_arg) {
+      // Through the pointer into the caller's frame (a live frame: the checked engines must allow it).
+      switch (rnd(4)) {
+        case 0:
+          emit("ldxdw %r3, [%r5+0]");
+          break;
+        case 1:
+          emit("stx{} [%r5+{}], %r2", rnd(2) ? "dw" : "w", rnd(2) ? 0 : 4);
+          break;
+        case 2:
+          emit("lock fetch add{} [%r5+0], %r4", rnd(2) ? "32" : "");
+          break;
+        default:
+          emit("ldxw %r3, [%r5+4]");
+          emit("add %r3, %r2");
+          emit("stxw [%r5+0], %r3");
+      }
     }
     for (int r = 0; r <= 8; ++r)
       if (!is_init(r) && (f.kind == FnKind::Main || r == 0 || r >= 6 || chance(500))) set_value(r);
@@ -344,7 +366,15 @@ class Gen {
     if (chance(700)) {
       int off = static_cast<int>(rnd(static_cast<uint64_t>((extent - size) / align + 1))) * align;
       if (stack) off -= extent;
-      return fmt::format("[{}{:+}]", R(stack ? 10 : kBase), off);
+      const int q = chance(100) ? dst_except(avoid) : -1;
+      if (q < 0) return fmt::format("[{}{:+}]", R(stack ? 10 : kBase), off);
+      // A large displacement from a register pointing far away (disp32 encodings, wrapping sums).
+      const int disp = static_cast<int>(rnd(65536)) - 32768;
+      emit("mov {}, {}", R(q), R(stack ? 10 : kBase));
+      emit("add {}, {}", R(q), off - disp);
+      init_ &= ~(1u << q);
+      *scratch = q;
+      return fmt::format("[{}{:+}]", R(q), disp);
     }
     // Variable offset: a scalar masked into range, plus the base.
     const int q = dst_except(avoid);
@@ -511,32 +541,7 @@ class Gen {
     for (int r = 0; r <= 8; ++r)
       if (((at_head & ~init_) >> r) & 1) set_value(r);
     emit("{}{} {}, {}", down ? "sub" : "add", w, R(c), step);
-    if (down) {
-      switch (rnd(3)) {
-        case 0:
-          emit("jsgt{} {}, 0, {}", w, R(c), head);
-          break;
-        case 1:
-          emit("jgt{} {}, {}, {}", w, R(c), step - 1, head);
-          break;
-        default:
-          emit("jne{} {}, {}, {}", w, R(c), bound % step, head);
-      }
-    } else {
-      switch (rnd(4)) {
-        case 0:
-          emit("jlt{} {}, {}, {}", w, R(c), bound, head);
-          break;
-        case 1:
-          emit("jle{} {}, {}, {}", w, R(c), bound, head);
-          break;
-        case 2:
-          emit("jslt{} {}, {}, {}", w, R(c), bound, head);
-          break;
-        default:
-          emit("jne{} {}, {}, {}", w, R(c), (bound / step + 1) * step, head);
-      }
-    }
+    emit("{}", loop_back_edge(rng_, down, w, R(c), bound, step, head, [] { return false; }));
     label(out);
     mult_ /= iters;
     --loop_depth_;
@@ -566,6 +571,10 @@ class Gen {
       emit("mov %r1, {}", R(kBase));
       for (int r = 2; r <= 5; ++r)
         if (!is_init(r) || chance(300)) set_value(r);
+      if (f.ptr_arg) {
+        emit("mov %r5, %r10");
+        emit("add %r5, -16");
+      }
       if (x < 0) {
         emit("call local {}", f.label);
       } else {

@@ -23,9 +23,12 @@
 // 64-bit constants, loads and stores of every size (sign-extending loads, load-acquire and
 // store-release, store immediates) on the stack and the input, atomics (add/or/and/xor with and
 // without fetch, xchg, cmpxchg; 32 and 64-bit, aligned), JMP and JMP32 with every condition,
-// ja / ja32 forward jumps, bounded loops, bpf-to-bpf calls (call local and callx through lddw
-// func), helper calls through call and callx (bpf_get_prandom_u32 and bpf_ktime_get_ns in a seeded
-// environment, bpf_probe_read_kernel from the input into the stack, bpf_loop with a callback).
+// ja / ja32 forward jumps, bounded loops (with breaks), bpf-to-bpf calls (call local and callx
+// through lddw func; some subprograms get a pointer into their caller's frame and write through
+// it), helper calls through call and callx (bpf_get_prandom_u32 and bpf_ktime_get_ns in a seeded
+// environment, bpf_probe_read_kernel from the input into the stack, bpf_loop with a callback),
+// addresses as a base plus a large displacement (a register pointing far away), variable-offset
+// stack loops.
 // may_goto is not generated: bpfvm does not run it (vm/decode.h).
 //
 // A small fraction of programs (DiffGenOptions::fault_permille) gets one deliberately faulting

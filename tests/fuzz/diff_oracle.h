@@ -5,7 +5,8 @@
 // meter its budget per block). Unchecked engines only run programs on which the reference did not
 // fault. All runs of one program use the same input buffer (restored before each run), so that
 // the pointer values some programs store are equal too, and a fresh deterministic environment
-// (the same prandom and clock sequence).
+// (the same prandom and clock sequence). Checked engines must also count the same number of
+// executed instructions as the reference on programs that do not fault.
 //
 // Mismatches are written as reproducer files in the conformance .data format (comments naming the
 // engines and the difference, `-- asm` with the disassembly, `-- mem`, and `-- result` or
@@ -32,7 +33,8 @@ namespace bpfvm::fuzz {
 class EngineProgram {
  public:
   virtual ~EngineProgram() = default;
-  virtual Result<uint64_t> run(const RunInput& input, Environment& env) const = 0;
+  // `stats`: checked engines count the executed instructions.
+  virtual Result<uint64_t> run(const RunInput& input, Environment& env, RunStats* stats) const = 0;
 };
 
 // One way of running programs.
@@ -53,11 +55,15 @@ Engine checked_jit_engine(uint64_t budget);
 
 struct DiffOptions {
   uint64_t budget = 2'000'000;  // checked runs: instructions (generated programs run far fewer)
+  // For arbitrary (not generated) programs: run the reference a second time with another stack
+  // address and other function tokens, and compare nothing when the two runs differ (the program
+  // computes with addresses, which differ between engines by design).
+  bool skip_address_dependent = false;
 };
 
 struct Mismatch {
   std::string engine;
-  std::string what;  // "compile", "fault", "r0", "memory"
+  std::string what;  // "compile", "fault", "r0", "memory", "insns" (executed instructions, checked)
   std::string expected, actual;
 };
 
@@ -66,7 +72,8 @@ struct DiffOutcome {
   std::string assemble_error;
   std::optional<Error> ref_fault;  // the reference's fault
   uint64_t ref_r0 = 0;
-  uint32_t engine_runs = 0;  // runs of engines under test made
+  uint32_t engine_runs = 0;        // runs of engines under test made
+  bool address_dependent = false;  // DiffOptions::skip_address_dependent found the result varies
   std::vector<Mismatch> mismatches;
 };
 

@@ -2,9 +2,12 @@
 // diff_gen.h: engine differential testing): mnemonic tables and the distribution of immediates.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <climits>
 #include <cstdint>
 #include <random>
+#include <string>
 
 namespace bpfvm::fuzz {
 
@@ -35,6 +38,42 @@ inline int64_t interesting_imm(std::mt19937_64& rng) {
       return static_cast<int64_t>(1) << rnd(31);
     default:
       return static_cast<int32_t>(static_cast<uint32_t>(rng()));
+  }
+}
+
+// The conditional jump back to the head of a counting loop, in one of several forms. The counter
+// register `c` (with the `w` width suffix, "" or "32") counted up from 0 or down from `bound` by
+// `step` before the jump; every form ends the loop after at most bound / step + 1 iterations
+// (bound >= step for the down forms). `off_by_one()`, asked only for the `jne` up form, makes that
+// form miss its value (an unbounded loop, for dubious programs).
+template <class OffByOne>
+std::string loop_back_edge(std::mt19937_64& rng,
+                           bool down,
+                           const char* w,
+                           const std::string& c,
+                           int64_t bound,
+                           int64_t step,
+                           const std::string& head,
+                           OffByOne off_by_one) {
+  if (down) {
+    switch (rng() % 3) {
+      case 0:
+        return fmt::format("jsgt{} {}, 0, {}", w, c, head);
+      case 1:
+        return fmt::format("jgt{} {}, {}, {}", w, c, step - 1, head);
+      default:
+        return fmt::format("jne{} {}, {}, {}", w, c, bound % step, head);
+    }
+  }
+  switch (rng() % 4) {
+    case 0:
+      return fmt::format("jlt{} {}, {}, {}", w, c, bound, head);
+    case 1:
+      return fmt::format("jle{} {}, {}, {}", w, c, bound, head);
+    case 2:
+      return fmt::format("jslt{} {}, {}, {}", w, c, bound, head);
+    default:
+      return fmt::format("jne{} {}, {}, {}", w, c, (bound / step + 1) * step - (off_by_one() ? 1 : 0), head);
   }
 }
 

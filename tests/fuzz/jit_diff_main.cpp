@@ -6,6 +6,7 @@
 // Usage: bpfvm_jit_fuzz [--seconds N] [--count N] [--start SEED] [--out DIR] [--no-minimise]
 //        bpfvm_jit_fuzz --replay FILE   (run a reproducer on every engine, print the differences)
 //        bpfvm_jit_fuzz --print SEED    (print the generated program of SEED)
+//        bpfvm_jit_fuzz --save SEED [--save SEED...] --out DIR   (write programs as .data files)
 // Exit status: 0 no mismatch, 1 mismatches, 2 usage or unreadable input.
 #include <fmt/format.h>
 
@@ -18,6 +19,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "tests/fuzz/diff_gen.h"
 #include "tests/fuzz/diff_oracle.h"
@@ -66,6 +68,7 @@ int main(int argc, char** argv) {
   uint64_t count = UINT64_MAX, start = 0;
   std::string out = "jit-fuzz-findings", replay_file;
   bool minimise_findings = true;
+  std::vector<uint64_t> save_seeds;  // --save: write these programs as .data files into --out
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> const char* {
@@ -89,13 +92,15 @@ int main(int argc, char** argv) {
       const DiffProgram p = generate_diff_program(std::strtoull(next(), nullptr, 10));
       fmt::print("{}", p.asm_text);
       return 0;
+    } else if (a == "--save") {
+      save_seeds.push_back(std::strtoull(next(), nullptr, 10));
     } else if (a == "--no-minimise")
       minimise_findings = false;
     else {
       fmt::print(
           stderr,
           "usage: bpfvm_jit_fuzz [--seconds N] [--count N] [--start SEED] [--out DIR] [--no-minimise]\n"
-          "       bpfvm_jit_fuzz --replay FILE\n");
+          "       bpfvm_jit_fuzz --replay FILE | --print SEED | --save SEED... [--out DIR]\n");
       return 2;
     }
   }
@@ -105,6 +110,17 @@ int main(int argc, char** argv) {
   mallopt(M_MMAP_THRESHOLD, 64 << 20);
   DiffOracle oracle(engines_under_test(DiffOptions{}.budget));
   if (!replay_file.empty()) return replay(oracle, replay_file);
+  if (!save_seeds.empty()) {
+    std::filesystem::create_directories(out);
+    for (uint64_t seed : save_seeds) {
+      const DiffProgram p = generate_diff_program(seed);
+      const DiffOutcome o = oracle.check(p);
+      const std::string path = fmt::format("{}/seed-{}.data", out, seed);
+      std::ofstream(path) << diff_reproducer_text(p, o);
+      fmt::print("{}: {} mismatches\n", path, o.mismatches.size());
+    }
+    return 0;
+  }
 
   std::string engines;
   for (const Engine& e : oracle.engines())

@@ -11,12 +11,15 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <set>
 #include <sstream>
 
 #include "tests/fuzz/diff_gen.h"
 #include "tests/fuzz/diff_oracle.h"
 #include "vm/asm.h"
+#include "vm/data_file.h"
+#include "vm/disasm.h"
 #include "vm/isa.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -102,17 +105,55 @@ TEST(JitDiff, EnginesAgreeWithTheCheckedInterpreter) {
               static_cast<unsigned long long>(runs), oracle.engines().size());
 }
 
+// Unverified programs on the checked engines: generated programs with a few fields changed (a
+// register, an offset or an immediate: out-of-bounds accesses, reads of unwritten registers, jumps
+// elsewhere), run on their input by the checked interpreter and the checked JIT, which must agree.
+// Programs whose result depends on addresses (r10, function tokens) are left out.
+TEST(JitDiff, MutatedProgramsAgreeOnTheCheckedEngines) {
+  DiffOracle oracle({checked_jit_engine(100'000)},
+                    DiffOptions{.budget = 100'000, .skip_address_dependent = true});
+  std::mt19937_64 rng(42);
+  uint64_t compared = 0, faulting = 0, mismatched = 0;
+  for (uint64_t seed = 0; seed < kPrograms / 20; ++seed) {
+    DiffProgram p = generate_diff_program(seed);
+    auto a = assemble(p.asm_text);
+    ASSERT_TRUE(a.ok());
+    std::vector<uint8_t> bytes = encode(a->program.insns);
+    for (uint64_t k = 1 + rng() % 3; k-- > 0;) {
+      const size_t slot = rng() % (bytes.size() / 8) * 8;
+      bytes[slot + 1 + rng() % 7] ^= static_cast<uint8_t>(1u << (rng() % 8));  // not the opcode
+    }
+    auto prog = decode(std::span<const uint8_t>(bytes.data(), bytes.size()));
+    if (!prog) continue;
+    const DiffOutcome o = oracle.check_program(*prog, p);
+    if (!o.assembled || o.address_dependent) continue;
+    ++compared;
+    faulting += o.ref_fault.has_value();
+    if (!o.mismatches.empty() && ++mismatched <= 5) {
+      p.asm_text = disassemble(*prog);
+      ADD_FAILURE() << "checked engines disagree, seed " << seed << ":\n" << diff_reproducer_text(p, o);
+    }
+  }
+  EXPECT_EQ(mismatched, 0u);
+  EXPECT_GE(compared, kPrograms / 100);  // most mutations break a field the decoder checks
+  EXPECT_GE(faulting, compared / 10);
+  EXPECT_LE(faulting, compared * 9 / 10);
+  std::printf("%llu mutated programs compared, %llu faulting\n", static_cast<unsigned long long>(compared),
+              static_cast<unsigned long long>(faulting));
+}
+
 // An engine that gets one thing wrong, to show that the oracle sees each kind of difference.
 class Skewed : public EngineProgram {
  public:
-  enum Kind { kR0, kMemory, kStack };
+  enum Kind { kR0, kMemory, kStack, kCount };
   Skewed(std::unique_ptr<EngineProgram> inner, Kind k) : inner_(std::move(inner)), kind_(k) {}
-  Result<uint64_t> run(const RunInput& input, Environment& env) const override {
-    Result<uint64_t> r = inner_->run(input, env);
+  Result<uint64_t> run(const RunInput& input, Environment& env, RunStats* stats) const override {
+    Result<uint64_t> r = inner_->run(input, env, stats);
     auto* mem = reinterpret_cast<uint8_t*>(input.regions[0].base);
     if (kind_ == kR0 && r) return *r ^ 1;
     if (kind_ == kMemory) mem[3] ^= 0x40;
     if (kind_ == kStack) mem[input.regions[0].size - 1] ^= 1;  // the last frame copied
+    if (kind_ == kCount) ++stats->insns_executed;
     return r;
   }
 
@@ -123,8 +164,9 @@ class Skewed : public EngineProgram {
 
 TEST(JitDiff, OracleReportsEveryKindOfDifference) {
   std::vector<Engine> engines;
-  for (auto [name, kind] : {std::pair{"skew-r0", Skewed::kR0}, std::pair{"skew-mem", Skewed::kMemory},
-                            std::pair{"skew-stack", Skewed::kStack}}) {
+  for (auto [name, kind] :
+       {std::pair{"skew-r0", Skewed::kR0}, std::pair{"skew-mem", Skewed::kMemory},
+        std::pair{"skew-stack", Skewed::kStack}, std::pair{"skew-count", Skewed::kCount}}) {
     Engine e = interpreter_engine(true, kBudget);
     e.name = name;
     e.compile = [inner = e.compile, kind](const Program& p,
@@ -146,10 +188,38 @@ TEST(JitDiff, OracleReportsEveryKindOfDifference) {
       kinds.insert(m.engine + "/" + m.what);
       details += m.engine + " " + m.what + ": expected " + m.expected + ", got " + m.actual + "\n";
     }
-    EXPECT_EQ(kinds, (std::set<std::string>{"skew-r0/r0", "skew-mem/memory", "skew-stack/memory"}))
+    EXPECT_EQ(kinds, (std::set<std::string>{"skew-r0/r0", "skew-mem/memory", "skew-stack/memory",
+                                            "skew-count/insns"}))
         << "seed " << seed << "\n"
         << details;
   }
+}
+
+// The minimiser keeps the difference and drops what does not matter to it.
+TEST(JitDiff, MinimiserShrinksAReproducer) {
+  Engine skew = interpreter_engine(true, kBudget);
+  skew.name = "skew-r0";
+  skew.compile = [inner = skew.compile](const Program& p,
+                                        const HelperTable* h) -> Result<std::unique_ptr<EngineProgram>> {
+    auto c = inner(p, h);
+    if (!c) return c.error();
+    return std::unique_ptr<EngineProgram>(std::make_unique<Skewed>(std::move(*c), Skewed::kR0));
+  };
+  DiffOracle oracle({skew});
+  const DiffProgram p = generate_diff_program(11);
+  const DiffOutcome o = oracle.check(p);
+  ASSERT_FALSE(o.ref_fault);
+  ASSERT_EQ(o.mismatches.size(), 1u);
+  const DiffProgram small = minimise(oracle, p, o.mismatches[0]);
+  const DiffOutcome so = oracle.check(small);
+  ASSERT_EQ(so.mismatches.size(), 1u);
+  EXPECT_EQ(so.mismatches[0].what, "r0");
+  auto big = assemble(p.asm_text), little = assemble(small.asm_text);
+  ASSERT_TRUE(big.ok() && little.ok());
+  EXPECT_LT(little->program.insns.size() * 4, big->program.insns.size())
+      << "minimised to " << little->program.insns.size() << " of " << big->program.insns.size()
+      << " instructions:\n"
+      << small.asm_text;
 }
 
 TEST(JitDiff, ReproducerRoundTrips) {
@@ -185,6 +255,16 @@ TEST(JitDiff, ReproducersReplayWithoutMismatch) {
     ASSERT_TRUE(p.ok()) << e.path() << ": " << p.error().to_string();
     const DiffOutcome o = oracle.check(*p);
     ASSERT_TRUE(o.assembled) << e.path() << ": " << o.assemble_error;
+    // The reference still gives what the file records.
+    auto d = parse_data_file(ss.str());
+    ASSERT_TRUE(d.ok());
+    if (d->result) {
+      EXPECT_FALSE(o.ref_fault) << e.path() << ": " << o.ref_fault->to_string();
+      EXPECT_EQ(o.ref_r0, *d->result) << e.path();
+    } else if (d->error) {
+      ASSERT_TRUE(o.ref_fault) << e.path() << ": expected " << *d->error;
+      EXPECT_EQ(d->error->rfind(error_code_name(o.ref_fault->code), 0), 0u) << e.path() << ": " << *d->error;
+    }
     for (const Mismatch& m : o.mismatches)
       ADD_FAILURE() << e.path() << ": " << m.engine << " " << m.what << ": expected " << m.expected
                     << ", got " << m.actual;

@@ -974,34 +974,7 @@ class Gen {
     --loop_depth_;
     protected_ = saved_protect;
     if (!unbounded) emit("{}{} {}, {}", down ? "sub" : "add", w, R(c), step);
-    if (down) {
-      switch (rnd(3)) {
-        case 0:
-          emit("jsgt{} {}, 0, {}", w, R(c), head);
-          break;
-        case 1:
-          emit("jgt{} {}, {}, {}", w, R(c), step - 1, head);
-          break;
-        default:
-          emit("jne{} {}, {}, {}", w, R(c), bound % step, head);
-          break;
-      }
-    } else {
-      switch (rnd(4)) {
-        case 0:
-          emit("jlt{} {}, {}, {}", w, R(c), bound, head);
-          break;
-        case 1:
-          emit("jle{} {}, {}, {}", w, R(c), bound, head);
-          break;
-        case 2:
-          emit("jslt{} {}, {}, {}", w, R(c), bound, head);
-          break;
-        default:
-          emit("jne{} {}, {}, {}", w, R(c), (bound / step + 1) * step - (bad() ? 1 : 0), head);
-          break;
-      }
-    }
+    emit("{}", loop_back_edge(rng_, down, w, R(c), bound, step, head, [&] { return bad(); }));
     f_.r[c] = Reg{K::Scalar};
   }
 
