@@ -412,18 +412,25 @@ call_helper: {
   if constexpr (kChecked) st.remaining = remaining;
   st.cur_depth = depth;
   st.cur_r10 = r[kFrameReg];
-  HelperCall call(st.env, e->user, st.pc_of(ip), st.regions, r[kFrameReg] - kStackSize, st.stack_top,
-                  st.resolver, st.context, &st);
-  r[0] = e->fn(call, r[1], r[2], r[3], r[4], r[5]);
-  if constexpr (kChecked) remaining = st.remaining;
-  if (__builtin_expect(call.failed() || st.error.has_value() || st.pending_tail != nullptr, 0)) {
-    // A fault inside a callback (or an unsupported tail call) already set the error.
-    if (st.error) goto out;
-    if (call.failed()) {
-      fault(st, ErrorCode::kHelperFault, st.pc_of(ip),
-            fmt::format("helper {} ({}): {}", e->id, e->name, call.failure()));
-      goto out;
+  bool tail = false;
+  {
+    // Scoped: no computed goto may leave the scope of `call` (its destructor; clang enforces it).
+    HelperCall call(st.env, e->user, st.pc_of(ip), st.regions, r[kFrameReg] - kStackSize, st.stack_top,
+                    st.resolver, st.context, &st);
+    r[0] = e->fn(call, r[1], r[2], r[3], r[4], r[5]);
+    if constexpr (kChecked) remaining = st.remaining;
+    if (__builtin_expect(call.failed() || st.error.has_value() || st.pending_tail != nullptr, 0)) {
+      // A fault inside a callback (or an unsupported tail call) already set the error.
+      if (st.error) goto out;
+      if (call.failed()) {
+        fault(st, ErrorCode::kHelperFault, st.pc_of(ip),
+              fmt::format("helper {} ({}): {}", e->id, e->name, call.failure()));
+        goto out;
+      }
+      tail = true;
     }
+  }
+  if (__builtin_expect(tail, 0)) {
     // Tail call (depth 0 only, see request_tail_call): the target starts at its first instruction
     // on the same frame, with r1 unchanged (the context) and the other registers cleared.
     st.impl = st.pending_tail;

@@ -66,9 +66,13 @@ Result<kernel::RunResult> user_run(const kernel::RunRequest& req, const UserRunO
   oo.seed = 1;
   oo.trace_out = nullptr;
   oo.add_helpers = opts.add_helpers;
+  oo.engine = opts.engine;
   auto obj = Object::open(req.object_path, oo);
   if (!obj) return err(obj.error().code, fmt::format("{}: {}", where, obj.error().to_string()));
   Object& o = **obj;
+  if (opts.verify)
+    for (size_t i = 0; i < o.num_programs(); i++)
+      if (o.program_status(i)) (void)o.verify(i);
   int idx = o.find_program(req.program);
   if (idx < 0) return err(ErrorCode::kBadInput, fmt::format("{}: no program named '{}'", where, req.program));
   if (req.cpu < 0 || static_cast<uint32_t>(req.cpu) >= opts.num_cpus)

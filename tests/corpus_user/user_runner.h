@@ -7,6 +7,7 @@
 
 #include "tests/kernel/kernel_runner.h"
 #include "vm/helper_table.h"
+#include "vm/runtime/vm.h"
 #include "vm/result.h"
 
 namespace bpfvm::corpus_user {
@@ -15,6 +16,10 @@ struct UserRunOptions {
   uint32_t num_cpus = 4;  // simulated CPUs: the size of per-CPU value lists
   // Extra helpers (until the kernel helpers are registered by the runtime itself).
   std::function<void(HelperTable&)> add_helpers;
+  // The engine (ObjectOptions::engine), and whether every program is verified first (accepted
+  // programs then run unchecked, as Object::run decides).
+  Engine engine = Engine::Interp;
+  bool verify = false;
 };
 
 // Loads the object afresh, applies maps_before, runs the program (repeat times) on the request's

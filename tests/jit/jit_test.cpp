@@ -1,0 +1,667 @@
+// The JIT against the interpreter, instruction by instruction (every row of vm/opcodes.def), and
+// its safety properties: constant blinding, W^X code memory, release of code, checked-mode faults.
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "jit/jit.h"
+#include "vm/alu.h"
+#include "vm/asm.h"
+#include "vm/decode.h"
+#include "vm/interp.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define BPFVM_JIT_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BPFVM_JIT_TEST_ASAN 1
+#endif
+#endif
+
+namespace bpfvm {
+namespace {
+
+class NullEnv : public Environment {
+ public:
+  void trace(std::string_view) override {}
+  uint64_t ktime_ns() override { return 1; }
+  uint32_t prandom_u32() override { return 4; }
+};
+
+// Helper 1: r1 * 3 + r2 - r5.  Helper 1001: calls function r1 with (r2, r3), returns its r0 + 1.
+// Helper 1003: tail call to program r2 (-1 when refused).
+uint64_t mix(HelperCall&, uint64_t a, uint64_t b, uint64_t, uint64_t, uint64_t e) { return a * 3 + b - e; }
+uint64_t invoke(HelperCall& call, uint64_t fn, uint64_t a, uint64_t b, uint64_t, uint64_t) {
+  if (!call.is_function(fn)) return static_cast<uint64_t>(-2);
+  const uint64_t args[5] = {a, b, 0, 0, 0};
+  auto r = call.call_function(fn, args);
+  return r.ok() ? *r + 1 : 0;
+}
+uint64_t tail(HelperCall& call, uint64_t, uint64_t id, uint64_t, uint64_t, uint64_t) {
+  return call.request_tail_call(static_cast<uint32_t>(id)) ? 0 : static_cast<uint64_t>(-1);
+}
+uint64_t refuse(HelperCall& call, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+  call.fail("refused");
+  return 0;
+}
+
+const HelperTable& helpers() {
+  static const HelperTable t = [] {
+    HelperTable h;
+    EXPECT_TRUE(h.add(1, "mix", mix).ok());
+    EXPECT_TRUE(h.add(1001, "invoke", invoke).ok());
+    EXPECT_TRUE(h.add(1003, "tail", tail).ok());
+    EXPECT_TRUE(h.add(1004, "refuse", refuse).ok());
+    return h;
+  }();
+  return t;
+}
+
+// One instruction; the row's selector field is set from the table.
+Insn I(Op op, uint8_t dst = 0, uint8_t src = 0, int16_t off = 0, int32_t imm = 0, uint64_t imm64 = 0) {
+  Insn in;
+  in.op = op;
+  in.dst = dst;
+  in.src = src;
+  in.off = off;
+  in.imm = imm;
+  in.imm64 = imm64;
+  const OpInfo& info = op_info(op);
+  switch (info.sel) {
+    case Sel::Off: in.off = static_cast<int16_t>(info.selval); break;
+    case Sel::Imm: in.imm = info.selval; break;
+    case Sel::Src: in.src = static_cast<uint8_t>(info.selval); break;
+    case Sel::None: break;
+  }
+  if (info.form == Form::Lddw) in.imm = static_cast<int32_t>(static_cast<uint32_t>(imm64));
+  return in;
+}
+jit::JitOptions checked_opts() {
+  jit::JitOptions o;
+  o.checked = true;
+  return o;
+}
+
+Insn lddw(uint8_t dst, uint64_t v) { return I(Op::Lddw, dst, 0, 0, 0, v); }
+
+struct Outcome {
+  bool ok;
+  uint64_t r0;
+  ErrorCode code;
+  uint32_t pc;
+  std::vector<uint8_t> mem;
+  bool operator==(const Outcome& o) const {
+    return ok == o.ok && (ok ? r0 == o.r0 : code == o.code && pc == o.pc) && mem == o.mem;
+  }
+};
+std::ostream& operator<<(std::ostream& os, const Outcome& o) {
+  if (o.ok) return os << "r0=" << std::hex << o.r0 << std::dec;
+  return os << "error " << error_code_name(o.code) << " at pc " << o.pc;
+}
+
+Outcome outcome(const Result<uint64_t>& r, std::vector<uint8_t> mem) {
+  if (r.ok()) return Outcome{true, *r, ErrorCode::kInternal, 0, std::move(mem)};
+  return Outcome{false, 0, r.error().code, r.error().pc, std::move(mem)};
+}
+
+// Runs `program` on the interpreter (checked) and on the JIT in checked and unchecked mode, with
+// and without blinding, with `mem` as the input (named "packet" when `packet`); expects the same
+// outcome everywhere and returns it.
+Outcome run_all(const Program& program, std::vector<uint8_t> mem = std::vector<uint8_t>(64, 0),
+                bool packet = false, bool also_unchecked = true) {
+  NullEnv env;
+  auto interp = Interpreter::create(program, &helpers());
+  EXPECT_TRUE(interp.ok()) << interp.error().to_string();
+  auto input = [&](std::vector<uint8_t>& m) {
+    RunInput in;
+    in.args[0] = reinterpret_cast<uint64_t>(m.data());
+    in.args[1] = m.size();
+    in.regions.push_back(MemRegion{in.args[0], m.size(), true, packet ? "packet" : "input"});
+    return in;
+  };
+  std::vector<uint8_t> m0 = mem;
+  Outcome want = outcome((*interp)->run(input(m0), RunOptions{}, env), m0);
+  for (bool checked : {true, false}) {
+    if (!checked && !also_unchecked) continue;
+    for (bool blind : {true, false}) {
+      jit::JitOptions o;
+      o.checked = checked;
+      o.verified = !checked;
+      o.blinding = blind;
+      auto p = jit::JitProgram::compile(program, &helpers(), o);
+      EXPECT_TRUE(p.ok()) << p.error().to_string();
+      if (!p.ok()) continue;
+      std::vector<uint8_t> m = mem;
+      Outcome got = outcome((*p)->run(input(m), env), m);
+      EXPECT_EQ(got, want) << (checked ? "checked" : "unchecked") << (blind ? " blinded" : " plain");
+    }
+  }
+  return want;
+}
+
+Program linked(std::vector<Insn> insns) {
+  auto p = link(std::move(insns));
+  EXPECT_TRUE(p.ok()) << p.error().to_string();
+  return p.ok() ? *p : Program{};
+}
+
+Program asm_program(const std::string& text) {
+  auto a = assemble(text);
+  EXPECT_TRUE(a.ok()) << a.error().to_string();
+  return a ? a->program : Program{};
+}
+
+const uint64_t kValues[] = {0,
+                            1,
+                            7,
+                            static_cast<uint64_t>(-1),
+                            static_cast<uint64_t>(-7),
+                            0x7fffffff,
+                            0x80000000,
+                            0xffffffff,
+                            0x100000000,
+                            static_cast<uint64_t>(std::numeric_limits<int64_t>::min()),
+                            0x7fffffffffffffff,
+                            0x123456789abcdef0,
+                            0xfedcba9876543210,
+                            63,
+                            64,
+                            31,
+                            0xffffffff80000000};
+const int32_t kImms[] = {0, 1, -1, 7, -7, 31, 32, 63, 64, INT32_MIN, INT32_MAX, 0x12345678};
+
+// Registers that matter to the code generator: rax (r0), rdx (r3, division), rcx (r4, shifts),
+// and an ordinary one (r7).
+const uint8_t kDsts[] = {0, 3, 4, 7};
+
+// Many cases in one program: each case's instructions leave their result in register `out`, which
+// is stored to the input memory at 8 * k (r9 holds the memory's address). The run compares the
+// whole memory with the interpreter's, so each case is checked on its own.
+struct Case {
+  std::vector<Insn> insns;
+  uint8_t out;
+};
+void run_cases(const std::vector<Case>& cases, bool also_unchecked = true) {
+  std::vector<Insn> insns = {I(Op::Mov64Reg, 9, 1)};
+  for (size_t k = 0; k < cases.size(); ++k) {
+    insns.insert(insns.end(), cases[k].insns.begin(), cases[k].insns.end());
+    insns.push_back(I(Op::StxDw, 9, cases[k].out, static_cast<int16_t>(8 * k)));
+  }
+  insns.push_back(I(Op::Mov64Imm, 0, 0, 0, 0));
+  insns.push_back(I(Op::Exit));
+  run_all(linked(std::move(insns)), std::vector<uint8_t>(8 * cases.size(), 0), false, also_unchecked);
+}
+
+// Drives one row of the opcode table through the JIT; returns false for rows it has no program for.
+bool exercise(const OpInfo& info) {
+  const Op op = info.op;
+  switch (info.form) {
+    case Form::AluImm: {
+      std::vector<Case> cases;
+      for (uint8_t dst : kDsts)
+        for (uint64_t a : kValues)
+          for (int32_t imm : kImms) cases.push_back(Case{{lddw(dst, a), I(op, dst, 0, 0, imm)}, dst});
+      run_cases(cases);
+      return true;
+    }
+    case Form::AluReg: {
+      // Register pairs that stress the code generator (rax, rdx, rcx as operands of div and
+      // shifts, and the same register on both sides).
+      std::vector<Case> cases;
+      for (auto [dst, src] : {std::pair<uint8_t, uint8_t>{7, 1}, {0, 3}, {3, 0}, {4, 3}, {3, 4}, {4, 4}, {0, 4}})
+        for (uint64_t a : kValues)
+          for (uint64_t b : kValues) {
+            if (src == dst && a != b) continue;
+            cases.push_back(Case{{lddw(dst, a), lddw(src, b), I(op, dst, src)}, dst});
+          }
+      run_cases(cases);
+      return true;
+    }
+    case Form::AluNeg:
+    case Form::End: {
+      std::vector<Case> cases;
+      for (uint8_t dst : kDsts)
+        for (uint64_t a : kValues) cases.push_back(Case{{lddw(dst, a), I(op, dst)}, dst});
+      run_cases(cases);
+      return true;
+    }
+    case Form::AddrSpaceCast:
+    case Form::MayGoto: {
+      // Refused by the decoder's linker and by both engines, with the same error.
+      Program p;
+      p.insns = {I(op, 0, 1), I(Op::Exit)};
+      p.insns[0].target = 1;
+      p.insns[1].pc = 1;
+      p.subprogs = {0};
+      p.num_slots = 2;
+      auto interp = Interpreter::create(p, nullptr);
+      auto j = jit::JitProgram::compile(p, nullptr, checked_opts());
+      EXPECT_FALSE(interp.ok());
+      EXPECT_FALSE(j.ok());
+      if (!interp.ok() && !j.ok()) {
+        EXPECT_EQ(j.error().code, interp.error().code);
+      }
+      return true;
+    }
+    case Form::Ja:
+    case Form::Ja32:
+      run_all(linked({I(Op::Mov64Imm, 0, 0, 0, 1), I(op, 0, 0, info.form == Form::Ja ? 1 : 0,
+                                                       info.form == Form::Ja32 ? 1 : 0),
+                      I(Op::Mov64Imm, 0, 0, 0, 2), I(Op::Exit)}));
+      return true;
+    case Form::JmpImm:
+    case Form::JmpReg: {
+      std::vector<Case> cases;
+      for (uint64_t a : kValues)
+        for (uint64_t b : kValues) {
+          if (info.form == Form::JmpImm && static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(b))) != b)
+            continue;
+          Insn j = info.form == Form::JmpImm ? I(op, 1, 0, 1, static_cast<int32_t>(b)) : I(op, 1, 2, 1);
+          cases.push_back(
+              Case{{lddw(1, a), lddw(2, b), I(Op::Mov64Imm, 0, 0, 0, 1), j, I(Op::Mov64Imm, 0, 0, 0, 2)}, 0});
+        }
+      run_cases(cases);
+      return true;
+    }
+    case Form::Call:
+      run_all(asm_program("mov %r1, 5\nmov %r2, 9\nmov %r5, 2\nmov %r6, 40\ncall 1\nadd %r0, %r6\n"
+                          "add %r0, %r1\nadd %r0, %r5\nexit"));
+      run_all(asm_program("call 77\nexit"));      // unknown helper
+      run_all(asm_program("call 1004\nexit"));    // helper fault
+      return true;
+    case Form::CallLocal:
+      run_all(asm_program("mov %r6, 3\nmov %r1, 4\ncall local f\nadd %r0, %r6\nadd %r0, %r1\nexit\n"
+                          "f:\nmov %r6, 100\nstdw [%r10-8], 9\nldxdw %r0, [%r10-8]\nadd %r1, 1\nexit"));
+      // Recursion beyond the 8-frame limit: kCallDepth at the call.
+      run_all(asm_program("call local f\nexit\nf:\ncall local f\nexit"));
+      return true;
+    case Form::CallKfunc: {
+      Program p = linked({I(Op::Mov64Imm, 0, 0, 0, 1), I(op, 0, 0, 0, 1234), I(Op::Exit)});
+      Outcome o = run_all(p);
+      EXPECT_FALSE(o.ok);
+      return true;
+    }
+    case Form::Callx:
+      run_all(asm_program("mov %r1, 5\nmov %r2, 9\nmov %r5, 0\nmov %r3, 1\ncallx %r3\nexit"));  // helper number
+      run_all(asm_program("lddw %r3, func(f)\nmov %r1, 7\ncallx %r3\nadd %r0, %r1\nexit\nf:\nmov %r0, 5\n"
+                          "add %r1, 1\nexit"));
+      run_all(asm_program("mov %r3, 55555\ncallx %r3\nexit"));  // neither
+      return true;
+    case Form::Exit: run_all(asm_program("mov %r0, 3\nexit")); return true;
+    case Form::Lddw:
+      if (op == Op::LddwFunc) {
+        // The func token works with callx and with call_function, like the interpreter's.
+        run_all(asm_program("lddw %r1, func(f)\nmov %r2, 6\nmov %r3, 7\ncall 1001\nexit\nf:\nmov %r0, %r1\n"
+                            "mul %r0, %r2\nexit"));
+        return true;
+      }
+      {
+        std::vector<Case> cases;
+        for (uint64_t v : kValues) cases.push_back(Case{{I(op, 3, 0, 0, 0, v)}, 3});
+        run_cases(cases);
+      }
+      return true;
+    case Form::Ldx:
+    case Form::LoadAcquire: {
+      std::vector<Case> cases;
+      for (int16_t off : {-8, -5, -2, -1})
+        for (uint64_t v : kValues) {
+          if (off + static_cast<int>(info.size) > 0) continue;  // past the stack top
+          cases.push_back(Case{{lddw(1, v), I(Op::StxDw, 10, 1, -8), I(op, 3, 10, off)}, 3});
+        }
+      run_cases(cases);
+      // From the input memory.
+      run_all(linked({I(Op::StB, 1, 0, 3, 0x85), I(op, 0, 1, 0), I(Op::Exit)}), std::vector<uint8_t>(16, 0xa5));
+      return true;
+    }
+    case Form::St: {
+      std::vector<Case> cases;
+      for (int32_t imm : kImms)
+        cases.push_back(Case{{lddw(1, 0x1122334455667788), I(Op::StxDw, 10, 1, -8), I(op, 10, 0, -8, imm),
+                              I(Op::LdxDw, 0, 10, -8)},
+                             0});
+      run_cases(cases);
+      return true;
+    }
+    case Form::Stx:
+    case Form::StoreRelease: {
+      std::vector<Case> cases;
+      for (uint8_t src : {2, 4, 0})
+        for (uint64_t v : kValues)
+          cases.push_back(Case{{lddw(1, 0x1122334455667788), I(Op::StxDw, 10, 1, -8), lddw(src, v), I(op, 10, src, -8),
+                                I(Op::LdxDw, 0, 10, -8)},
+                               0});
+      run_cases(cases);
+      return true;
+    }
+    case Form::Atomic: {
+      std::vector<Case> cases;
+      for (uint8_t src : {2, 0, 4})
+        for (uint64_t a : kValues)
+          for (uint64_t b : {uint64_t{0xff00ff00ff00ff00}, uint64_t{5}, a}) {
+            if (src == 0 && info.atomic == AtomicOp::Cmpxchg) continue;
+            // r0 holds the compare value of cmpxchg; the result mixes r0, src and memory.
+            cases.push_back(Case{{lddw(1, a), I(Op::StxDw, 10, 1, -8), lddw(src, b), lddw(6, src == 0 ? b : a),
+                                  I(Op::Mov64Reg, 0, 6), I(op, 10, src, -8), I(Op::LdxDw, 3, 10, -8),
+                                  I(Op::Mul64Imm, 3, 0, 0, 7), I(Op::Mul64Imm, src, 0, 0, 3), I(Op::Add64Reg, 0, src),
+                                  I(Op::Add64Reg, 0, 3)},
+                                 0});
+          }
+      run_cases(cases);
+      return true;
+    }
+    case Form::LdAbs:
+    case Form::LdInd: {
+      std::vector<uint8_t> pkt(32);
+      for (size_t i = 0; i < pkt.size(); ++i) pkt[i] = static_cast<uint8_t>(0x11 * i + 3);
+      for (int32_t imm : {0, 1, 5, 28, 30, 31, 32, -1, INT32_MAX, INT32_MIN})
+        for (uint64_t r2 : {uint64_t{0}, uint64_t{3}, uint64_t{0xffffffff}, uint64_t{100}}) {
+          Insn ld = info.form == Form::LdAbs ? I(op, 0, 0, 0, imm) : I(op, 0, 2, 0, imm);
+          run_all(linked({I(Op::Mov64Reg, 6, 1), lddw(2, r2), I(Op::Mov64Imm, 7, 0, 0, 9), ld, I(Op::Add64Reg, 0, 7),
+                          I(Op::Add64Reg, 0, 1), I(Op::Exit)}),
+                  pkt, true);
+        }
+      return true;
+    }
+  }
+  return false;
+}
+
+TEST(JitOpcodes, EveryRowOfTheOpcodeTableRunsLikeTheInterpreter) {
+  std::set<Op> handled;
+  for (const OpInfo& info : all_ops()) {
+    SCOPED_TRACE(std::string(info.mnemonic));
+    if (exercise(info)) handled.insert(info.op);
+  }
+  EXPECT_EQ(handled.size(), kNumOps);
+}
+
+TEST(JitOpcodes, ShiftsMaskTheirCountAndDivisionHandlesZeroAndMinusOne) {
+  // The corner cases of vm/alu.h, with the results spelled out.
+  EXPECT_EQ(run_all(asm_program("mov %r0, 1\nmov %r1, 65\nlsh %r0, %r1\nexit")).r0, 2u);
+  EXPECT_EQ(run_all(asm_program("mov %r0, 1\nmov %r4, 33\nlsh32 %r0, %r4\nexit")).r0, 2u);
+  EXPECT_EQ(run_all(asm_program("mov %r0, 9\nmov %r1, 0\ndiv %r0, %r1\nexit")).r0, 0u);
+  EXPECT_EQ(run_all(asm_program("mov %r0, 9\nmov %r1, 0\nmod %r0, %r1\nexit")).r0, 9u);
+  EXPECT_EQ(run_all(asm_program("lddw %r0, 0x8000000000000000\nsdiv %r0, -1\nexit")).r0, 0x8000000000000000u);
+  EXPECT_EQ(run_all(asm_program("lddw %r0, 0x8000000000000000\nsmod %r0, -1\nexit")).r0, 0u);
+  EXPECT_EQ(run_all(asm_program("lddw %r0, 0xffffffff80000000\nsdiv32 %r0, -1\nexit")).r0, 0x80000000u);
+}
+
+// --- Checked mode: the checked interpreter's faults ----------------------------------------------
+
+TEST(JitChecked, FaultsCarryTheInterpretersCodeAndPc) {
+  const char* programs[] = {
+      "ldxdw %r0, [%r1+60]\nexit",                          // load crossing the input end
+      "stdw [%r1+64], 1\nexit",                             // store past the input
+      "mov %r2, %r10\nldxdw %r0, [%r2-520]\nexit",          // below the live frame
+      "ldxdw %r0, [%r10]\nexit",                            // above the stack top
+      "call local f\nexit\nf:\nldxdw %r0, [%r10+8]\nexit",  // the caller's frame is live: allowed
+      "call local f\nexit\nf:\nldxdw %r0, [%r10+600]\nexit",
+      "lddw %r1, 0x1000\nlock add [%r1+0], %r2\nexit",
+      "mov %r0, 0\nl:\nadd %r0, 1\nja l",  // budget
+  };
+  for (const char* text : programs) {
+    SCOPED_TRACE(text);
+    Outcome o = run_all(asm_program(text), std::vector<uint8_t>(64, 1), false, false);
+    if (std::string(text).find("[%r10+8]") == std::string::npos) {
+      EXPECT_FALSE(o.ok);
+    }
+  }
+}
+
+TEST(JitChecked, BudgetFaultNamesTheInterpretersInstructionAndCountsExactly) {
+  NullEnv env;
+  Program p = asm_program("mov %r0, 0\nmov %r1, 0\nl:\nadd %r0, 1\nadd %r1, 2\njlt %r0, 1000, l\nexit");
+  auto interp = Interpreter::create(p, nullptr);
+  for (uint64_t budget : {0, 1, 2, 3, 4, 5, 6, 100, 3001, 3002, 3003}) {
+    jit::JitOptions o;
+    o.checked = true;
+    o.budget = budget;
+    auto j = jit::JitProgram::compile(p, nullptr, o);
+    ASSERT_TRUE(j.ok());
+    RunOptions ro;
+    ro.budget = budget;
+    RunStats si, sj;
+    auto ri = (*interp)->run(RunInput{}, ro, env, &si);
+    auto rj = (*j)->run(RunInput{}, env, &sj);
+    ASSERT_EQ(ri.ok(), rj.ok()) << budget;
+    if (!ri.ok()) {
+      EXPECT_EQ(rj.error().code, ErrorCode::kBudgetExhausted);
+      EXPECT_EQ(rj.error().pc, ri.error().pc) << budget;
+    } else {
+      EXPECT_EQ(*rj, *ri);
+    }
+    EXPECT_EQ(sj.insns_executed, si.insns_executed) << budget;
+  }
+}
+
+TEST(JitChecked, UncheckedCodeIsRefusedForUnverifiedPrograms) {
+  auto j = jit::JitProgram::compile(asm_program("mov %r0, 1\nexit"), nullptr, jit::JitOptions{});
+  ASSERT_FALSE(j.ok());
+  EXPECT_EQ(j.error().code, ErrorCode::kJit);
+}
+
+TEST(JitChecked, MeteredUncheckedCodeStopsALongLoop) {
+  jit::JitOptions o;
+  o.verified = true;
+  o.meter_budget = true;
+  o.budget = 1000;
+  auto j = jit::JitProgram::compile(asm_program("mov %r0, 0\nl:\nadd %r0, 1\nja l"), nullptr, o);
+  ASSERT_TRUE(j.ok());
+  NullEnv env;
+  auto r = (*j)->run(RunInput{}, env);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kBudgetExhausted);
+}
+
+// --- Calls: helpers, callbacks, tail calls ------------------------------------------------------
+
+TEST(JitCalls, CallbacksRunOnTheJitWithTheirOwnFrame) {
+  // The callee's frame is live, r6-r9 of the caller survive, and nested callbacks hit the depth limit.
+  run_all(asm_program("mov %r6, 5\nlddw %r1, func(f)\ncall 1001\nadd %r0, %r6\nexit\n"
+                      "f:\nstdw [%r10-8], 40\nldxdw %r0, [%r10-8]\nmov %r6, 0\nexit"));
+  // Nested callbacks until the 8-frame limit: the innermost call_function ends the run with kCallDepth.
+  Outcome deep = run_all(asm_program("lddw %r1, func(f)\ncall 1001\nexit\nf:\nlddw %r1, func(f)\ncall 1001\nexit"));
+  EXPECT_FALSE(deep.ok);
+  EXPECT_EQ(deep.code, ErrorCode::kCallDepth);
+  run_all(asm_program("mov %r1, 5\ncall 1001\nexit"));  // not a function
+}
+
+class Progs : public TailCallTargets {
+ public:
+  const Interpreter* interpreter(uint32_t) const override { return nullptr; }
+  const jit::JitProgram* jit_program(uint32_t id, bool checked) const override {
+    if (id >= list.size()) return nullptr;
+    return checked ? list[id].first : list[id].second;
+  }
+  std::vector<std::pair<const jit::JitProgram*, const jit::JitProgram*>> list;
+};
+
+TEST(JitCalls, TailCallsSwitchProgramsKeepR1AndStopAt33) {
+  NullEnv env;
+  uint8_t mem[8] = {3};
+  RunInput in;
+  in.args[0] = reinterpret_cast<uint64_t>(mem);
+  in.regions.push_back(MemRegion{reinterpret_cast<uint64_t>(mem), sizeof mem, true, "input"});
+  Progs progs;
+  in.tail_calls = &progs;
+  auto both = [&](const char* text) {
+    Program p = asm_program(text);
+    jit::JitOptions c = checked_opts(), u;
+    u.verified = true;
+    auto cj = jit::JitProgram::compile(p, &helpers(), c);
+    auto uj = jit::JitProgram::compile(p, &helpers(), u);
+    EXPECT_TRUE(cj.ok() && uj.ok());
+    return std::make_pair(std::move(*cj), std::move(*uj));
+  };
+  auto self = both("ldxb %r2, [%r1+1]\nadd %r2, 1\nstxb [%r1+1], %r2\nmov %r6, %r1\nmov %r2, 0\ncall 1003\n"
+                   "ldxb %r0, [%r6+1]\nexit");
+  auto other = both("ldxb %r0, [%r1]\nmul %r0, 100\nadd %r0, %r6\nexit");
+  auto caller = both("mov %r6, 9\nmov %r2, 1\ncall 1003\nmov %r0, 1\nexit");
+  auto sub = both("call local s\nexit\ns:\nmov %r2, 1\ncall 1003\nexit");
+  progs.list = {{self.first.get(), self.second.get()}, {other.first.get(), other.second.get()}};
+  for (bool checked : {true, false}) {
+    mem[1] = 0;
+    const jit::JitProgram& s = checked ? *self.first : *self.second;
+    RunStats stats;
+    auto r = s.run(in, env, &stats);
+    ASSERT_TRUE(r.ok()) << r.error().to_string();
+    EXPECT_EQ(*r, 34u);
+    EXPECT_EQ(stats.tail_calls, kMaxTailCalls);
+    auto c = (checked ? *caller.first : *caller.second).run(in, env);
+    ASSERT_TRUE(c.ok()) << c.error().to_string();
+    EXPECT_EQ(*c, 300u);
+    auto e = (checked ? *sub.first : *sub.second).run(in, env);
+    ASSERT_FALSE(e.ok());
+    EXPECT_EQ(e.error().code, ErrorCode::kUnsupported);
+    EXPECT_EQ(e.error().pc, 3u);
+  }
+}
+
+// --- Constant blinding --------------------------------------------------------------------------
+
+bool contains(std::span<const uint8_t> code, const void* pattern, size_t n) {
+  auto* p = static_cast<const uint8_t*>(pattern);
+  return std::search(code.begin(), code.end(), p, p + n) != code.end();
+}
+
+TEST(JitBlinding, NoProgramImmediateAppearsInTheCode) {
+  const uint32_t imms32[] = {0x5a17c3e9, 0x3bd1e07f, 0x6c2e9d51, 0x71f3a5c7, 0x2f4e6d8c, 0x4d3c2b1a, 0x1e2d3c4b,
+                             0x6a5b4c3d, 0x0badcafe, 0x13572468};
+  const uint64_t imm64 = 0x1d2c3b4a59687786;
+  std::string text = fmt::format(
+      "mov %r0, {0:#x}\nadd %r0, {1:#x}\nmov32 %r2, {8:#x}\nand32 %r2, {9:#x}\njeq %r0, {2:#x}, +0\n"
+      "jlt32 %r2, {6:#x}, +0\nstw [%r10-4], {3:#x}\nstdw [%r10-16], {7:#x}\ndiv %r0, {4:#x}\nmul %r0, {5:#x}\n"
+      "lddw %r1, {10:#x}\nxor %r0, %r1\nexit",
+      imms32[0], imms32[1], imms32[2], imms32[3], imms32[4], imms32[5], imms32[6], imms32[7], imms32[8], imms32[9],
+      imm64);
+  Program p = asm_program(text);
+  for (bool checked : {true, false}) {
+    // Fresh keys (no seed) several times, plus seeded keys.
+    for (int round = 0; round < 8; ++round) {
+      jit::JitOptions o;
+      o.checked = checked;
+      o.verified = true;
+      if (round % 2) o.blinding_seed = static_cast<uint64_t>(round);
+      auto j = jit::JitProgram::compile(p, nullptr, o);
+      ASSERT_TRUE(j.ok());
+      auto code = (*j)->code();
+      for (uint32_t v : imms32) EXPECT_FALSE(contains(code, &v, 4)) << std::hex << v;
+      uint32_t lo = static_cast<uint32_t>(imm64), hi = static_cast<uint32_t>(imm64 >> 32);
+      EXPECT_FALSE(contains(code, &imm64, 8));
+      EXPECT_FALSE(contains(code, &lo, 4));
+      EXPECT_FALSE(contains(code, &hi, 4));
+      // The program still computes the same value.
+      NullEnv env;
+      auto r = (*j)->run(RunInput{}, env);
+      auto interp = Interpreter::create(p, nullptr);
+      ASSERT_TRUE(r.ok());
+      EXPECT_EQ(*r, *(*interp)->run(RunInput{}, RunOptions{}, env));
+    }
+    // Without blinding the scan finds them: the test can fail.
+    jit::JitOptions plain;
+    plain.checked = checked;
+    plain.verified = true;
+    plain.blinding = false;
+    auto j = jit::JitProgram::compile(p, nullptr, plain);
+    ASSERT_TRUE(j.ok());
+    int found = 0;
+    for (uint32_t v : imms32) found += contains((*j)->code(), &v, 4);
+    EXPECT_EQ(found, 10);
+    EXPECT_TRUE(contains((*j)->code(), &imm64, 8));
+  }
+}
+
+// --- Memory discipline --------------------------------------------------------------------------
+
+TEST(JitMemory, NoMappingIsWritableAndExecutableAndTheCodeIsReadOnly) {
+  auto j = jit::JitProgram::compile(asm_program("mov %r0, 1\nexit"), nullptr, checked_opts());
+  ASSERT_TRUE(j.ok());
+  const uint64_t code = reinterpret_cast<uint64_t>((*j)->code().data());
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  bool found = false;
+  while (std::getline(maps, line)) {
+    uint64_t lo = 0, hi = 0;
+    char perms[5] = {};
+    ASSERT_EQ(std::sscanf(line.c_str(), "%lx-%lx %4s", &lo, &hi, perms), 3) << line;
+    EXPECT_FALSE(perms[1] == 'w' && perms[2] == 'x') << "writable and executable: " << line;
+    if (code >= lo && code < hi) {
+      found = true;
+      EXPECT_EQ(std::string(perms, 3), "r-x") << line;
+    }
+  }
+  EXPECT_TRUE(found) << "the code is in no mapping";
+  NullEnv env;
+  EXPECT_EQ(*(*j)->run(RunInput{}, env), 1u);
+}
+
+#ifndef BPFVM_JIT_TEST_ASAN
+// Release builds only: the sanitizers' quarantine holds freed memory, so RSS is not flat there.
+long rss_kib() {
+  std::ifstream f("/proc/self/statm");
+  long size = 0, resident = 0;
+  f >> size >> resident;
+  return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+TEST(JitMemory, LoadingAndUnloading100000TimesKeepsMemoryFlat) {
+  Program p = asm_program("mov %r0, 0\nl:\nadd %r0, 3\njlt %r0, 30, l\nstdw [%r10-8], 77\nexit");
+  NullEnv env;
+  auto once = [&] {
+    auto j = jit::JitProgram::compile(p, nullptr, checked_opts());
+    ASSERT_TRUE(j.ok());
+    ASSERT_EQ(*(*j)->run(RunInput{}, env), 30u);
+  };
+  for (int i = 0; i < 2000; ++i) once();
+  const long before = rss_kib();
+  for (int i = 0; i < 100000; ++i) once();
+  const long after = rss_kib();
+  EXPECT_LT(after - before, 1024) << "RSS grew from " << before << " KiB to " << after << " KiB";
+}
+#endif
+
+// --- Spectre options and disassembly ------------------------------------------------------------
+
+TEST(JitOptions, SpectreHardeningKeepsResultsAndChangesTheCode) {
+  Program p = asm_program("lddw %r3, func(f)\nmov %r1, 7\ncallx %r3\nldxb %r2, [%r10-1]\nadd %r0, %r2\nexit\n"
+                          "f:\nmov %r0, %r1\nexit");
+  NullEnv env;
+  jit::JitOptions base = checked_opts();
+  auto plain = jit::JitProgram::compile(p, nullptr, base);
+  jit::JitOptions hard = base;
+  hard.retpoline = true;
+  hard.spec_barrier = true;
+  auto hardened = jit::JitProgram::compile(p, nullptr, hard);
+  ASSERT_TRUE(plain.ok() && hardened.ok());
+  EXPECT_EQ(*(*plain)->run(RunInput{}, env), 7u);
+  EXPECT_EQ(*(*hardened)->run(RunInput{}, env), 7u);
+  const uint8_t lfence[] = {0x0f, 0xae, 0xe8}, pause[] = {0xf3, 0x90};
+  EXPECT_FALSE(contains((*plain)->code(), lfence, 3));
+  EXPECT_TRUE(contains((*hardened)->code(), lfence, 3));
+  EXPECT_TRUE(contains((*hardened)->code(), pause, 2));
+}
+
+TEST(JitOptions, DisassemblyNamesTheBpfInstructionOfEachBlock) {
+  jit::JitOptions o = checked_opts();
+  o.disassembly = true;
+  auto j = jit::JitProgram::compile(asm_program("mov %r0, 5\nadd %r0, 2\nexit"), nullptr, o);
+  ASSERT_TRUE(j.ok());
+  std::string d = (*j)->disassembly();
+  EXPECT_NE(d.find("; pc 1: add %r0, 2"), std::string::npos) << d;
+  EXPECT_NE(d.find("ret"), std::string::npos);
+  auto quiet = jit::JitProgram::compile(asm_program("mov %r0, 5\nexit"), nullptr, checked_opts());
+  EXPECT_TRUE((*quiet)->disassembly().empty());
+}
+
+}  // namespace
+}  // namespace bpfvm
