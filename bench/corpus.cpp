@@ -71,19 +71,17 @@ uint16_t inet_checksum(const std::vector<uint8_t>& p, size_t at, size_t n, uint3
   return static_cast<uint16_t>(~sum);
 }
 
-// This thread's CPU time: time spent descheduled on a loaded machine does not count (the kernel's
-// BPF_PROG_TEST_RUN likewise stops its clock when it reschedules).
-double thread_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
-}
-
 Error bad(std::string msg) {
   return Error{ErrorCode::kBadInput, kNoPc, std::move(msg)};
 }
 
 }  // namespace
+
+double thread_cpu_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
+}
 
 std::span<const CorpusProgram> corpus() {
   return kCorpus;
@@ -196,9 +194,9 @@ Result<Timing> VmRunner::run(uint32_t repeat) {
   in_.repeat = repeat;
   // Timed around the call: the context is built once per batch (reuse_context), which `repeat`
   // amortises; no clock read between runs.
-  const double t0 = thread_ns();
+  const double t0 = thread_cpu_ns();
   auto out = obj_->run(index_, in_);
-  const double t1 = thread_ns();
+  const double t1 = thread_cpu_ns();
   if (!out) return out.error();
   if (out->checked) return Error{ErrorCode::kInternal, kNoPc, "the verified program ran in checked mode"};
   return Timing{static_cast<uint32_t>(out->r0), (t1 - t0) / static_cast<double>(repeat)};
@@ -228,12 +226,12 @@ Timing NativeRunner::run(uint64_t repeat) {
   // The program lives in another translation unit (no LTO): every call is a real call.
   bench_native_fn fn = fn_;
   int r = 0;
-  const double t0 = thread_ns();
+  const double t0 = thread_cpu_ns();
   for (uint64_t i = 0; i < repeat; i++) {
     asm volatile("" : "+r"(fn) : : "memory");
     r = fn(&ctx_);
   }
-  return Timing{static_cast<uint32_t>(r), (thread_ns() - t0) / static_cast<double>(repeat)};
+  return Timing{static_cast<uint32_t>(r), (thread_cpu_ns() - t0) / static_cast<double>(repeat)};
 }
 
 }  // namespace bpfvm::bench

@@ -49,6 +49,11 @@ std::vector<uint8_t> bench_packet();
 // What the harness puts in the program's maps (none for most programs).
 std::vector<MapFill> map_fills(const CorpusProgram& p);
 
+// This thread's CPU time in ns: the clock of every in-process measurement, so that time spent
+// descheduled on a loaded machine does not count (the kernel's BPF_PROG_TEST_RUN likewise stops
+// its clock when it reschedules).
+double thread_cpu_ns();
+
 // A batch of runs: r0 of the last run (XDP programs return 32 bits: r0 is truncated to u32 on
 // every backend) and the mean time per run.
 struct Timing {

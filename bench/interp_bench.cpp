@@ -45,7 +45,8 @@ uint64_t native_xorshift(const uint8_t*, size_t) {
 }
 uint64_t native_fnv1a(const uint8_t* p, size_t n) {
   uint64_t h = 0xcbf29ce484222325ull;
-  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
+  for (size_t i = 0; i < n; ++i)
+    h = (h ^ p[i]) * 0x100000001b3ull;
   return h;
 }
 uint64_t native_bubble_sort(const uint8_t* cp, size_t n) {

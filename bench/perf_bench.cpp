@@ -2,8 +2,9 @@
 // (BPF_PROG_TEST_RUN, through libbpf) and the same C compiled natively, all in this process and on
 // the same packet and map contents. Times are this thread's CPU time around a batch of runs (the
 // kernel: its own clock around the batch, paused when it reschedules), so that a loaded machine
-// inflates them less than wall-clock time would. Each benchmark `<backend>/<program>` runs a fixed number of
-// batches; its Time column is the mean ns per program run (manual time), and its counters are:
+// inflates them less than wall-clock time would. Each benchmark `<backend>/<program>` runs a fixed
+// number of batches; its Time column is the mean ns per program run (manual time), and its
+// counters are:
 //   ns_run    the fastest batch's ns per run (see Measured)
 //   x_native  ns_run / the native ns_run of the same program (measured once, in this process)
 //   x_kernel  ns_run / the kernel's ns_run (when bpf(2) works)
@@ -17,8 +18,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <time.h>
 
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
@@ -203,12 +202,6 @@ void BM_Program(benchmark::State& state, Backend b, const CorpusProgram* p) {
     if (auto k = baseline(Kind::Kernel, *p)) state.counters["x_kernel"] = ns / *k;
 }
 
-double thread_cpu_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
-}
-
 // The program as the runtime links it, with placeholder addresses for its map references: what the
 // JIT compiles (the addresses do not change the work; the code is never run).
 Result<Program> placeholder_linked(const CorpusProgram& p) {
@@ -265,7 +258,6 @@ void BM_JitCompile(benchmark::State& state, const CorpusProgram* p, bool blindin
 }
 
 std::string cell(double ns) {
-  if (ns >= 100000) return fmt::format("{:.0f}", ns);
   if (ns >= 100) return fmt::format("{:.0f}", ns);
   if (ns >= 10) return fmt::format("{:.1f}", ns);
   return fmt::format("{:.2f}", ns);
