@@ -27,7 +27,7 @@ struct Access {
 // References held in State::refs(): a ringbuf reservation is the instruction index of its
 // reserve call + 2; a held spin lock is kSpinLockRef (below every reservation).
 constexpr uint32_t kSpinLockRef = 1;
-constexpr uint32_t kSpinLockHelper = 93, kSpinUnlockHelper = 94;
+constexpr uint32_t kSpinLockHelper = 93, kSpinUnlockHelper = 94, kTailCallHelper = 12;
 
 class Analyzer {
  public:
