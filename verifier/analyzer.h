@@ -78,6 +78,8 @@ class Analyzer {
   // --- reporting
   void fail(ErrorKind k, uint32_t idx, const State& s, std::initializer_list<int> regs, std::string msg);
   std::string format_reg(const RegValue& r) const;
+  // exec() of one non-branch instruction, logged with --log; false when the path ends.
+  bool step(uint32_t idx, State& s);
   void log_block_entry(uint32_t idx, const State& s);
   void log_insn(uint32_t idx, const State& before, const State& after, const char* note);
   std::string map_name(uint32_t m) const;
