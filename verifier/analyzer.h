@@ -27,7 +27,7 @@ struct Access {
 // References held in State::refs(): a ringbuf reservation is the instruction index of its
 // reserve call + 2; a held spin lock is kSpinLockRef (below every reservation).
 constexpr uint32_t kSpinLockRef = 1;
-constexpr uint32_t kSpinLockHelper = 93, kSpinUnlockHelper = 94;
+constexpr uint32_t kSpinLockHelper = 93, kSpinUnlockHelper = 94, kTailCallHelper = 12;
 
 class Analyzer {
  public:
@@ -78,6 +78,8 @@ class Analyzer {
   // --- reporting
   void fail(ErrorKind k, uint32_t idx, const State& s, std::initializer_list<int> regs, std::string msg);
   std::string format_reg(const RegValue& r) const;
+  // exec() of one non-branch instruction, logged with --log; false when the path ends.
+  bool step(uint32_t idx, State& s);
   void log_block_entry(uint32_t idx, const State& s);
   void log_insn(uint32_t idx, const State& before, const State& after, const char* note);
   std::string map_name(uint32_t m) const;

@@ -394,6 +394,15 @@ bool Analyzer::exec_helper(uint32_t idx, State& s) {
       }
     }
   }
+  // A successful tail call ends this program: whatever it holds would never be released.
+  if (proto->id == kTailCallHelper && !s.refs().empty()) {
+    fail(ErrorKind::UnreleasedResource, idx, s, {},
+         s.refs().front() == kSpinLockRef
+             ? std::string("tail_call while a spin lock is held: the lock would never be released")
+             : fmt::format("tail_call while the ringbuf reservation made at pc {} is held: it would leak",
+                           prog_.insns[s.refs().front() - 2].pc));
+    return false;
+  }
   // Spin locks: at most one held (a second one would deadlock), released before exit.
   if (proto->id == kSpinLockHelper) {
     if (s.holds(kSpinLockRef)) {

@@ -136,6 +136,14 @@ void Analyzer::log_insn(uint32_t idx, const State& before, const State& after, c
   result_.log += line + note + "\n";
 }
 
+bool Analyzer::step(uint32_t idx, State& s) {
+  if (!opts_.collect_log) return exec(idx, s) && !s.bottom();
+  const State before = s;
+  const bool ok = exec(idx, s) && !s.bottom();
+  log_insn(idx, before, s, ok ? "" : " (path ends)");
+  return ok;
+}
+
 void Analyzer::propagate(FuncRun& fr, uint32_t block, State&& s) {
   if (s.bottom()) return;
   State& p = fr.pending[block - cfg_.funcs[fr.func].first_block];
@@ -168,30 +176,12 @@ void Analyzer::run_block(FuncRun& fr, uint32_t b, State s) {
     return;
   }
   if (opts_.collect_log) log_block_entry(bb.first, s);
-  for (uint32_t i = bb.first; i < bb.last; ++i) {
-    if (!opts_.collect_log) {
-      if (!exec(i, s) || s.bottom()) return;
-      continue;
-    }
-    const State before = s;
-    const bool ok = exec(i, s) && !s.bottom();
-    log_insn(i, before, s, ok ? "" : " (path ends)");
-    if (!ok) return;
-  }
+  for (uint32_t i = bb.first; i < bb.last; ++i)
+    if (!step(i, s)) return;
   const Insn& in = prog_.insns[bb.last];
-  if (opts_.collect_log) {
-    const Form form = in.info().form;
-    if (form != Form::JmpImm && form != Form::JmpReg && form != Form::Exit && form != Form::Ja &&
-        form != Form::Ja32) {
-      const State before = s;
-      const bool ok = exec(bb.last, s) && !s.bottom();
-      log_insn(bb.last, before, s, ok ? "" : " (path ends)");
-      if (!ok) return;
-      if (bb.last + 1 < prog_.insns.size()) propagate(fr, cfg_.block_of[bb.last + 1], std::move(s));
-      return;
-    }
-    if (form == Form::Exit || form == Form::Ja || form == Form::Ja32) log_insn(bb.last, s, s, "");
-  }
+  const Form form = in.info().form;
+  if (opts_.collect_log && (form == Form::Exit || form == Form::Ja || form == Form::Ja32))
+    log_insn(bb.last, s, s, "");
   switch (in.info().form) {
     case Form::Exit:
       if (s.frames().size() == 1) {
@@ -218,7 +208,7 @@ void Analyzer::run_block(FuncRun& fr, uint32_t b, State s) {
       return;
     }
     default:
-      if (!exec(bb.last, s) || s.bottom()) return;
+      if (!step(bb.last, s)) return;
       if (bb.last + 1 < prog_.insns.size()) propagate(fr, cfg_.block_of[bb.last + 1], std::move(s));
       return;
   }

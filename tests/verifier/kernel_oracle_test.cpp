@@ -90,10 +90,12 @@ Result<KernelVerdict> load_asm_case(const LoadedCase& lc, bool with_log) {
     if (src != BPF_PSEUDO_MAP_FD && src != BPF_PSEUDO_MAP_VALUE && src != BPF_PSEUDO_MAP_IDX &&
         src != BPF_PSEUDO_MAP_IDX_VALUE)
       continue;
-    if (raw.imm < 0 || static_cast<size_t>(raw.imm) >= maps.size()) continue;  // the kernel judges it
+    // The map index is the instruction's imm (what the verifier reads; assemble_case sets it, the
+    // encoded bytes may still hold the assembler's placeholder).
+    if (in.imm < 0 || static_cast<size_t>(in.imm) >= maps.size()) continue;  // the kernel judges it
     raw.src_reg =
         (src == BPF_PSEUDO_MAP_FD || src == BPF_PSEUDO_MAP_IDX) ? BPF_PSEUDO_MAP_FD : BPF_PSEUDO_MAP_VALUE;
-    raw.imm = maps[raw.imm].fd;
+    raw.imm = maps[in.imm].fd;
   }
   const bpf_prog_type type = kernel_type(lc.options.type);
   KernelVerdict v;
