@@ -56,6 +56,8 @@ struct ProgramVerdict {
   // "processed N insns (limit 1000000) max_states_per_insn M total_states T peak_states P mark_read R".
   std::string log;
   uint64_t insns_processed = 0;  // from the statistics line (0 when unknown)
+  // Time of the load that gave the verdict (kernel: the whole object's load when all its programs
+  // loaded at once; user space: bpfvm's verifier on this program).
   double load_seconds = 0;
 };
 
