@@ -68,8 +68,12 @@ json maps_json(Backend& b) {
   json maps = json::array();
   for (size_t m = 0; m < b.num_maps(); m++) {
     const BackendMap& d = b.map(m);
-    json j = {{"name", d.name},         {"type", map_type_name(d.type)},     {"key_size", d.key_size},
-              {"value_size", d.value_size}, {"max_entries", d.max_entries}, {"entries", json::array()}};
+    json j = {{"name", d.name},
+              {"type", map_type_name(d.type)},
+              {"key_size", d.key_size},
+              {"value_size", d.value_size},
+              {"max_entries", d.max_entries},
+              {"entries", json::array()}};
     auto entries = b.read_map(m);
     if (!entries) {
       j["error"] = entries.error().to_string();
@@ -79,7 +83,8 @@ json maps_json(Backend& b) {
           j["entries"].push_back({{"key", hex_bytes(e.key)}, {"value", hex_bytes(e.values[0])}});
         } else {
           json vals = json::array();
-          for (const auto& v : e.values) vals.push_back(hex_bytes(v));
+          for (const auto& v : e.values)
+            vals.push_back(hex_bytes(v));
           j["entries"].push_back({{"key", hex_bytes(e.key)}, {"values", vals}});
         }
       }
@@ -87,7 +92,8 @@ json maps_json(Backend& b) {
     auto recs = b.drain_ringbuf(m);
     if (recs && !recs->empty()) {
       j["records"] = json::array();
-      for (const auto& r : *recs) j["records"].push_back(hex_bytes(r));
+      for (const auto& r : *recs)
+        j["records"].push_back(hex_bytes(r));
     }
     maps.push_back(j);
   }
@@ -99,7 +105,8 @@ json maps_json(Backend& b) {
 std::string hex_bytes(const std::vector<uint8_t>& v) {
   std::string s;
   s.reserve(v.size() * 2);
-  for (uint8_t b : v) s += fmt::format("{:02x}", b);
+  for (uint8_t b : v)
+    s += fmt::format("{:02x}", b);
   return s;
 }
 
@@ -120,12 +127,14 @@ std::string dump_backend_maps_text(Backend& b) {
         continue;
       }
       s += fmt::format("  {} =>", hex_bytes(e.key));
-      for (size_t c = 0; c < e.values.size(); c++) s += fmt::format(" cpu{}: {}", c, hex_bytes(e.values[c]));
+      for (size_t c = 0; c < e.values.size(); c++)
+        s += fmt::format(" cpu{}: {}", c, hex_bytes(e.values[c]));
       s += "\n";
     }
     auto recs = b.drain_ringbuf(m);
     if (recs)
-      for (const auto& r : *recs) s += fmt::format("  record {}\n", hex_bytes(r));
+      for (const auto& r : *recs)
+        s += fmt::format("  record {}\n", hex_bytes(r));
   }
   return s;
 }
@@ -217,16 +226,21 @@ int backend_verify(const po::variables_map& vm) {
       if (b.error().code == ErrorCode::kUnsupported) return fail(cmd, b.error());  // kernel not reachable
       print_error(fmt::format("{}: {}", cmd, path), b.error());
       unreadable++;
-      if (as_json) doc["files"].push_back({{"file", path}, {"error", b.error().to_string()}, {"programs", json::array()}});
+      if (as_json)
+        doc["files"].push_back(
+            {{"file", path}, {"error", b.error().to_string()}, {"programs", json::array()}});
       continue;
     }
     Backend& be = **b;
     Status st = be.load();
-    json fj = {{"file", path}, {"backend", backend_name(be.kind())}, {"error", st ? json(nullptr) : json(st.error().to_string())},
+    json fj = {{"file", path},
+               {"backend", backend_name(be.kind())},
+               {"error", st ? json(nullptr) : json(st.error().to_string())},
                {"programs", json::array()}};
     for (size_t i = 0; i < be.num_programs(); i++) {
       const BackendProgram& p = be.program(i);
-      if ((!only_prog.empty() && p.name != only_prog) || (!only_sec.empty() && p.section != only_sec)) continue;
+      if ((!only_prog.empty() && p.name != only_prog) || (!only_sec.empty() && p.section != only_sec))
+        continue;
       selected++;
       const ProgramVerdict& v = be.verdict(i);
       if (!v.accepted) rejected++;
@@ -243,8 +257,8 @@ int backend_verify(const po::variables_map& vm) {
         fj["programs"].push_back(pj);
         continue;
       }
-      fmt::print("{} {} {}/{} ({} insns): {} verifier: {}\n", v.accepted ? "PASS" : "FAIL", path, p.section, p.name,
-                 p.insns, backend_name(be.kind()), verdict_text(v));
+      fmt::print("{} {} {}/{} ({} insns): {} verifier: {}\n", v.accepted ? "PASS" : "FAIL", path, p.section,
+                 p.name, p.insns, backend_name(be.kind()), verdict_text(v));
       if (log || !v.accepted) {
         fmt::print("  log:\n");
         size_t pos = 0;
@@ -259,7 +273,9 @@ int backend_verify(const po::variables_map& vm) {
     if (as_json) doc["files"].push_back(std::move(fj));
   }
   if (as_json) {
-    doc["summary"] = {{"programs", selected}, {"accepted", selected - rejected}, {"rejected", rejected},
+    doc["summary"] = {{"programs", selected},
+                      {"accepted", selected - rejected},
+                      {"rejected", rejected},
                       {"unreadable", unreadable}};
     fmt::print("{}\n", doc.dump(2));
   }
@@ -283,8 +299,8 @@ int backend_inspect(const po::variables_map& vm) {
   fmt::print("programs: {}\n", be.num_programs());
   for (size_t i = 0; i < be.num_programs(); i++) {
     const BackendProgram& p = be.program(i);
-    fmt::print("  {}: section '{}', type {}, {} insns, {}\n", p.name, p.section, prog_type_name(p.type), p.insns,
-               verdict_text(be.verdict(i)));
+    fmt::print("  {}: section '{}', type {}, {} insns, {}\n", p.name, p.section, prog_type_name(p.type),
+               p.insns, verdict_text(be.verdict(i)));
   }
   fmt::print("maps: {}\n", be.num_maps());
   for (size_t m = 0; m < be.num_maps(); m++) {

@@ -265,7 +265,9 @@ const std::map<std::string, Command>& commands() {
                     add_verify_options(d);
                     add_backend_option(d);
                   },
-                  [](const po::variables_map& vm) { return uses_backend(vm) ? backend_verify(vm) : verify_command(vm); },
+                  [](const po::variables_map& vm) {
+                    return uses_backend(vm) ? backend_verify(vm) : verify_command(vm);
+                  },
                   true}},
       {"diff", {"run a program in user space and in the kernel and compare (exit 1: disagreement)",
                 add_diff_options, diff_command, true}},
@@ -287,7 +289,9 @@ const std::map<std::string, Command>& commands() {
           d.add_options()("type", po::value<std::string>(), "program type for every program");
           add_backend_option(d);
         },
-        [](const po::variables_map& vm) { return uses_backend(vm) ? backend_inspect(vm) : inspect_object(vm); }}},
+        [](const po::variables_map& vm) {
+          return uses_backend(vm) ? backend_inspect(vm) : inspect_object(vm);
+        }}},
       {"bench",
        {"run a program many times and print ns/run",
         [](po::options_description& d) {

@@ -33,16 +33,22 @@ struct Policy {
   const char* summary;
 };
 constexpr Policy kPolicies[] = {
-    {"kernel-cannot-open", "neither libbpf nor bpfvm's ELF loader can hand the object or program to the kernel"},
+    {"kernel-cannot-open",
+     "neither libbpf nor bpfvm's ELF loader can hand the object or program to the kernel"},
     {"nondeterministic-helper", "the program reads random numbers or clocks (bpfvm's are seeded/virtual)"},
     {"kernel-state-helper", "the program reads the calling task or socket (pid, uid, comm, cgroup, cookie)"},
-    {"map-not-in-bpfvm", "bpfvm does not implement a map type of the object (cpumap, devmap, stack_trace, ...)"},
+    {"map-not-in-bpfvm",
+     "bpfvm does not implement a map type of the object (cpumap, devmap, stack_trace, ...)"},
     {"context-not-in-bpfvm", "bpfvm has no context model for the program type (sock_ops, cgroup_sock, ...)"},
-    {"helper-not-in-bpfvm", "bpfvm does not implement a helper the program calls (rejected as UnknownHelper)"},
+    {"helper-not-in-bpfvm",
+     "bpfvm does not implement a helper the program calls (rejected as UnknownHelper)"},
     {"bpfvm-unsupported", "bpfvm's verifier does not model an instruction or feature (Unsupported)"},
-    {"kernel-program-type-rules", "the kernel refuses a helper, context field or return value for the program type"},
-    {"kernel-only-map-feature", "a map or BTF feature the kernel checks and bpfvm does not model (spin locks, kptrs)"},
-    {"subprogram-listed", "a .text function bpfvm lists as a program; libbpf loads it only inside its callers"},
+    {"kernel-program-type-rules",
+     "the kernel refuses a helper, context field or return value for the program type"},
+    {"kernel-only-map-feature",
+     "a map or BTF feature the kernel checks and bpfvm does not model (spin locks, kptrs)"},
+    {"subprogram-listed",
+     "a .text function bpfvm lists as a program; libbpf loads it only inside its callers"},
     {"unreachable-code", "the kernel rejects unreachable instructions; bpfvm accepts them with a warning"},
     {"lru-eviction", "which entries an LRU map evicts (the kernel's LRU is approximate, per-CPU lists)"},
 };
@@ -55,15 +61,15 @@ const char* policy_summary(const std::string& id) {
 
 // Helpers whose result depends on randomness or time (bpfvm: seeded generator, virtual clock).
 const std::map<int32_t, const char*> kNondeterministicHelpers = {
-    {5, "ktime_get_ns"},         {7, "get_prandom_u32"},    {118, "jiffies64"},
-    {125, "ktime_get_boot_ns"},  {160, "ktime_get_coarse_ns"}, {208, "ktime_get_tai_ns"},
+    {5, "ktime_get_ns"},        {7, "get_prandom_u32"},       {118, "jiffies64"},
+    {125, "ktime_get_boot_ns"}, {160, "ktime_get_coarse_ns"}, {208, "ktime_get_tai_ns"},
 };
 // Helpers that read the calling task, its cgroup or the packet's socket: the kernel answers for the
 // process running the test; bpfvm gives fixed values in deterministic mode.
 const std::map<int32_t, const char*> kKernelStateHelpers = {
-    {14, "get_current_pid_tgid"}, {15, "get_current_uid_gid"}, {16, "get_current_comm"},
-    {17, "get_cgroup_classid"},   {35, "get_current_task"},    {42, "get_numa_node_id"},
-    {46, "get_socket_cookie"},    {47, "get_socket_uid"},      {80, "get_current_cgroup_id"},
+    {14, "get_current_pid_tgid"},  {15, "get_current_uid_gid"}, {16, "get_current_comm"},
+    {17, "get_cgroup_classid"},    {35, "get_current_task"},    {42, "get_numa_node_id"},
+    {46, "get_socket_cookie"},     {47, "get_socket_uid"},      {80, "get_current_cgroup_id"},
     {158, "get_current_task_btf"},
 };
 
@@ -71,14 +77,15 @@ const std::map<int32_t, const char*> kKernelStateHelpers = {
 // without --packet.
 const std::vector<uint8_t> kSamplePacket = {
     0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0x08, 0x00,  // Ethernet
-    0x45, 0x00, 0x00, 0x32, 0x00, 0x01, 0x00, 0x00, 0x40, 0x11, 0x66, 0xb8,  // IPv4, len 50, UDP
-    0x0a, 0x00, 0x00, 0x01, 0x0a, 0x00, 0x00, 0x02,                          // 10.0.0.1 -> 10.0.0.2
-    0x04, 0xd2, 0x00, 0x50, 0x00, 0x1e, 0x00, 0x00,                          // UDP 1234 -> 80, len 30
-    'b',  'p',  'f',  'v',  'm',  ' ',  'd',  'i',  'f',  'f',  ' ',  's',  'a',  'm',  'p',  'l',
-    'e',  ' ',  'p',  'a',  'c',  'k'};
+    0x45, 0x00, 0x00, 0x32, 0x00, 0x01, 0x00, 0x00, 0x40, 0x11, 0x66, 0xb8,              // IPv4, len 50, UDP
+    0x0a, 0x00, 0x00, 0x01, 0x0a, 0x00, 0x00, 0x02,  // 10.0.0.1 -> 10.0.0.2
+    0x04, 0xd2, 0x00, 0x50, 0x00, 0x1e, 0x00, 0x00,  // UDP 1234 -> 80, len 30
+    'b',  'p',  'f',  'v',  'm',  ' ',  'd',  'i',  'f',  'f',  ' ',  's',  'a',  'm',
+    'p',  'l',  'e',  ' ',  'p',  'a',  'c',  'k'};
 
 bool packet_type(ProgType t) {
-  return t == ProgType::Xdp || t == ProgType::SchedCls || t == ProgType::SchedAct || t == ProgType::SocketFilter;
+  return t == ProgType::Xdp || t == ProgType::SchedCls || t == ProgType::SchedAct ||
+         t == ProgType::SocketFilter;
 }
 
 struct Args {
@@ -108,8 +115,8 @@ struct ProgDiff {
   std::string run_class;
   std::vector<std::string> helpers;  // nondeterministic / kernel-state helpers the program calls
   bool undocumented() const {
-    const bool verdicts_differ = agreement == "only_user" || agreement == "only_kernel" ||
-                                 agreement == "kernel_not_loaded";
+    const bool verdicts_differ =
+        agreement == "only_user" || agreement == "only_kernel" || agreement == "kernel_not_loaded";
     return (verdicts_differ && verdict_class.empty()) || (!run_diffs.empty() && run_class.empty());
   }
 };
@@ -148,8 +155,10 @@ std::string classify_verdict(const ProgDiff& d) {
   if (d.agreement == "only_user") {
     const std::string& e = d.kernel.verdict.error;
     if (e.starts_with("unreachable insn")) return "unreachable-code";
-    if (e.find("unknown func") != std::string::npos || e.find("not supported for this program type") != std::string::npos ||
-        e.find("invalid bpf_context access") != std::string::npos || e.find("should have been in") != std::string::npos ||
+    if (e.find("unknown func") != std::string::npos ||
+        e.find("not supported for this program type") != std::string::npos ||
+        e.find("invalid bpf_context access") != std::string::npos ||
+        e.find("should have been in") != std::string::npos ||
         e.find("cannot call GPL-restricted") != std::string::npos)
       return "kernel-program-type-rules";
     if (e.find("spin_lock") != std::string::npos || e.find("kptr") != std::string::npos ||
@@ -169,7 +178,8 @@ std::string map_key(const std::string& name) {
 // Differences of every map after the runs; `lru_only` stays true when all of them are in LRU maps.
 void compare_maps(Backend& u, Backend& k, std::vector<std::string>* diffs, bool* lru_only) {
   std::map<std::string, size_t> kmaps;
-  for (size_t m = 0; m < k.num_maps(); m++) kmaps[map_key(k.map(m).name)] = m;
+  for (size_t m = 0; m < k.num_maps(); m++)
+    kmaps[map_key(k.map(m).name)] = m;
   for (size_t m = 0; m < u.num_maps(); m++) {
     const BackendMap& um = u.map(m);
     if (!map_has_data(um.type) && um.type != MapType::Ringbuf) continue;
@@ -198,8 +208,9 @@ void compare_maps(Backend& u, Backend& k, std::vector<std::string>* diffs, bool*
       auto ur = u.drain_ringbuf(m);
       auto kr = k.drain_ringbuf(km);
       if (ur && kr && *ur != *kr)
-        diffs->push_back(fmt::format("ringbuf {}: {} records in bpfvm, {} in the kernel{}", um.name, ur->size(),
-                                     kr->size(), ur->size() == kr->size() ? " (contents differ)" : ""));
+        diffs->push_back(fmt::format("ringbuf {}: {} records in bpfvm, {} in the kernel{}", um.name,
+                                     ur->size(), kr->size(),
+                                     ur->size() == kr->size() ? " (contents differ)" : ""));
       continue;
     }
     auto ue = u.read_map(m);
@@ -210,23 +221,26 @@ void compare_maps(Backend& u, Backend& k, std::vector<std::string>* diffs, bool*
       continue;
     }
     std::map<std::vector<uint8_t>, const MapEntryData*> kk;
-    for (const MapEntryData& e : *ke) kk[e.key] = &e;
+    for (const MapEntryData& e : *ke)
+      kk[e.key] = &e;
     size_t shown = 0;
     for (const MapEntryData& e : *ue) {
       auto f = kk.find(e.key);
       if (f == kk.end()) {
-        if (shown++ < 4) diffs->push_back(fmt::format("map {}: key {} only in bpfvm", um.name, hex_bytes(e.key)));
+        if (shown++ < 4)
+          diffs->push_back(fmt::format("map {}: key {} only in bpfvm", um.name, hex_bytes(e.key)));
         continue;
       }
       if (f->second->values != e.values && shown++ < 4)
-        diffs->push_back(fmt::format("map {}: key {}: bpfvm {} kernel {}", um.name, hex_bytes(e.key),
-                                     hex_bytes(e.values.empty() ? std::vector<uint8_t>{} : e.values[0]),
-                                     hex_bytes(f->second->values.empty() ? std::vector<uint8_t>{}
-                                                                         : f->second->values[0])));
+        diffs->push_back(fmt::format(
+            "map {}: key {}: bpfvm {} kernel {}", um.name, hex_bytes(e.key),
+            hex_bytes(e.values.empty() ? std::vector<uint8_t>{} : e.values[0]),
+            hex_bytes(f->second->values.empty() ? std::vector<uint8_t>{} : f->second->values[0])));
       kk.erase(f);
     }
     for (const auto& [key, e] : kk)
-      if (shown++ < 4) diffs->push_back(fmt::format("map {}: key {} only in the kernel", um.name, hex_bytes(key)));
+      if (shown++ < 4)
+        diffs->push_back(fmt::format("map {}: key {} only in the kernel", um.name, hex_bytes(key)));
   }
 }
 
@@ -278,7 +292,8 @@ Status diff_object(const std::string& path, const Args& a, std::vector<ProgDiff>
       for (int32_t id : helper_calls(file->programs[fi])) {
         if (auto it = kNondeterministicHelpers.find(id); it != kNondeterministicHelpers.end())
           d.helpers.push_back(it->second);
-        if (auto it = kKernelStateHelpers.find(id); it != kKernelStateHelpers.end()) d.helpers.push_back(it->second);
+        if (auto it = kKernelStateHelpers.find(id); it != kKernelStateHelpers.end())
+          d.helpers.push_back(it->second);
       }
     int ki = k ? k->find_program(p.name) : -1;
     if (!k || ki < 0) {
@@ -294,9 +309,10 @@ Status diff_object(const std::string& path, const Args& a, std::vector<ProgDiff>
     out->push_back(std::move(d));
   }
   if (out->size() == first && (!a.program.empty() || !a.section.empty()))
-    return Error{ErrorCode::kBadInput, kNoPc,
-                 fmt::format("{}: no program matches{}{}", path, a.program.empty() ? "" : " --program " + a.program,
-                             a.section.empty() ? "" : " --section " + a.section)};
+    return Error{
+        ErrorCode::kBadInput, kNoPc,
+        fmt::format("{}: no program matches{}{}", path, a.program.empty() ? "" : " --program " + a.program,
+                    a.section.empty() ? "" : " --section " + a.section)};
 
   // Runs, in object order, against the same maps on both sides.
   for (size_t n = first; n < out->size(); n++) {
@@ -307,21 +323,29 @@ Status diff_object(const std::string& path, const Args& a, std::vector<ProgDiff>
     if (packet_type(d.type)) {
       in.data_in = a.packet.value_or(kSamplePacket);
     } else if (!a.ctx) {
-      d.run_status = fmt::format("not_run: {} programs need --mem (context); the kernel cannot test-run some types",
-                                 prog_type_name(d.type));
+      d.run_status =
+          fmt::format("not_run: {} programs need --mem (context); the kernel cannot test-run some types",
+                      prog_type_name(d.type));
       continue;
     }
     if (a.ctx) in.ctx_in = *a.ctx;
     auto ur = u.test_run(static_cast<size_t>(u.find_program(d.name)), in);
     auto kr = k->test_run(static_cast<size_t>(k->find_program(d.name)), in);
-    if (!ur) d.user.run_error = ur.error().to_string(); else d.user.run = *ur;
-    if (!kr) d.kernel.run_error = kr.error().to_string(); else d.kernel.run = *kr;
+    if (!ur)
+      d.user.run_error = ur.error().to_string();
+    else
+      d.user.run = *ur;
+    if (!kr)
+      d.kernel.run_error = kr.error().to_string();
+    else
+      d.kernel.run = *kr;
     if (!ur && !kr) {
       d.run_status = "not_run: both failed to run";
       continue;
     }
     if (!ur || !kr) {
-      d.run_diffs.push_back(!ur ? "bpfvm failed: " + d.user.run_error : "the kernel failed: " + d.kernel.run_error);
+      d.run_diffs.push_back(!ur ? "bpfvm failed: " + d.user.run_error
+                                : "the kernel failed: " + d.kernel.run_error);
     } else {
       if (static_cast<uint32_t>(ur->retval) != static_cast<uint32_t>(kr->retval))
         d.run_diffs.push_back(fmt::format("r0: bpfvm {:#x} kernel {:#x}", ur->retval, kr->retval));
@@ -330,13 +354,15 @@ Status diff_object(const std::string& path, const Args& a, std::vector<ProgDiff>
                                           hex_bytes(ur->data_out).substr(0, 64), kr->data_out.size(),
                                           hex_bytes(kr->data_out).substr(0, 64)));
       if (a.ctx && ur->ctx_out != kr->ctx_out)
-        d.run_diffs.push_back(fmt::format("ctx: bpfvm {} kernel {}", hex_bytes(ur->ctx_out), hex_bytes(kr->ctx_out)));
+        d.run_diffs.push_back(
+            fmt::format("ctx: bpfvm {} kernel {}", hex_bytes(ur->ctx_out), hex_bytes(kr->ctx_out)));
     }
     d.run_status = d.run_diffs.empty() ? "agree" : "differ";
   }
   // Maps after all the runs (one comparison per object, reported on every program that ran).
   bool any_run = false;
-  for (size_t n = first; n < out->size(); n++) any_run |= (*out)[n].user.run || (*out)[n].kernel.run;
+  for (size_t n = first; n < out->size(); n++)
+    any_run |= (*out)[n].user.run || (*out)[n].kernel.run;
   if (any_run && k) {
     std::vector<std::string> map_diffs;
     bool lru_only = true;
@@ -345,7 +371,8 @@ Status diff_object(const std::string& path, const Args& a, std::vector<ProgDiff>
       ProgDiff& d = (*out)[n];
       if (!d.user.run && !d.kernel.run) continue;
       if (d.run_diffs.empty() && !map_diffs.empty() && lru_only) d.run_class = "lru-eviction";
-      for (const std::string& m : map_diffs) d.run_diffs.push_back(m);
+      for (const std::string& m : map_diffs)
+        d.run_diffs.push_back(m);
       if (!d.run_diffs.empty()) d.run_status = "differ";
     }
   }
@@ -354,7 +381,8 @@ Status diff_object(const std::string& path, const Args& a, std::vector<ProgDiff>
     if (d.run_diffs.empty() || d.helpers.empty() || !d.run_class.empty()) continue;
     bool random = false;
     for (const std::string& h : d.helpers)
-      for (const auto& [id, name] : kNondeterministicHelpers) random |= h == name;
+      for (const auto& [id, name] : kNondeterministicHelpers)
+        random |= h == name;
     d.run_class = random ? "nondeterministic-helper" : "kernel-state-helper";
   }
   return Ok{};
@@ -392,14 +420,15 @@ void print_text(const std::string& path, const std::vector<ProgDiff>& diffs, boo
     }
     if (d.user.run && d.kernel.run)
       fmt::print("  r0: bpfvm {:#x} kernel {:#x}; packet {} / {} bytes; time bpfvm {} ns kernel {} ns\n",
-                 d.user.run->retval, d.kernel.run->retval, d.user.run->data_out.size(), d.kernel.run->data_out.size(),
-                 d.user.run->duration_ns, d.kernel.run->duration_ns);
+                 d.user.run->retval, d.kernel.run->retval, d.user.run->data_out.size(),
+                 d.kernel.run->data_out.size(), d.user.run->duration_ns, d.kernel.run->duration_ns);
     if (d.run_status.starts_with("not_run") && verbose) fmt::print("  run: {}\n", d.run_status);
     for (const std::string& r : d.run_diffs)
       fmt::print("  differs: {}{}\n", r, d.run_class.empty() ? "" : " [policy: " + d.run_class + "]");
     if (!d.helpers.empty() && !d.run_diffs.empty()) {
       std::string hs;
-      for (const std::string& h : d.helpers) hs += (hs.empty() ? "" : ", ") + h;
+      for (const std::string& h : d.helpers)
+        hs += (hs.empty() ? "" : ", ") + h;
       fmt::print("  helpers: {}\n", hs);
     }
   }
@@ -426,7 +455,8 @@ void add_diff_options(po::options_description& d) {
 int diff_command(const po::variables_map& vm) {
   const std::string cmd = "bpfvm diff";
   if (vm.count("policies")) {
-    for (const Policy& p : kPolicies) fmt::print("{}\t{}\n", p.id, p.summary);
+    for (const Policy& p : kPolicies)
+      fmt::print("{}\t{}\n", p.id, p.summary);
     return kExitOk;
   }
   Args a;
@@ -471,37 +501,51 @@ int diff_command(const po::variables_map& vm) {
     json fj = {{"file", path}, {"programs", json::array()}};
     for (const ProgDiff& d : diffs) {
       agreement[d.agreement]++;
-      if (!d.verdict_class.empty()) classes[d.agreement + " " + d.verdict_class]++;
+      if (!d.verdict_class.empty())
+        classes[d.agreement + " " + d.verdict_class]++;
       else if (d.agreement != "both_accept" && d.agreement != "both_reject")
         classes[d.agreement + " (undocumented)"]++;
       if (d.run_status == "agree" || d.run_status == "differ") {
         runs++;
-        if (d.run_diffs.empty()) runs_agree++;
-        else if (!d.run_class.empty()) runs_policy++;
+        if (d.run_diffs.empty())
+          runs_agree++;
+        else if (!d.run_class.empty())
+          runs_policy++;
       } else if (d.agreement == "both_accept") {
         runs_not++;
       }
       if (d.undocumented()) undocumented++;
       if (a.json) {
-        json pj = {{"name", d.name},           {"section", d.section},
-                   {"type", prog_type_name(d.type)}, {"agreement", d.agreement},
-                   {"verdict_class", d.verdict_class}, {"user", side_json(d.user)},
-                   {"kernel", side_json(d.kernel)}, {"run", d.run_status},
-                   {"run_diffs", d.run_diffs},  {"run_class", d.run_class},
-                   {"helpers", d.helpers},      {"undocumented", d.undocumented()}};
+        json pj = {{"name", d.name},
+                   {"section", d.section},
+                   {"type", prog_type_name(d.type)},
+                   {"agreement", d.agreement},
+                   {"verdict_class", d.verdict_class},
+                   {"user", side_json(d.user)},
+                   {"kernel", side_json(d.kernel)},
+                   {"run", d.run_status},
+                   {"run_diffs", d.run_diffs},
+                   {"run_class", d.run_class},
+                   {"helpers", d.helpers},
+                   {"undocumented", d.undocumented()}};
         fj["programs"].push_back(pj);
       }
     }
-    if (a.json) doc["files"].push_back(std::move(fj));
-    else print_text(path, diffs, a.verbose);
+    if (a.json)
+      doc["files"].push_back(std::move(fj));
+    else
+      print_text(path, diffs, a.verbose);
     std::fflush(stdout);
   }
   size_t programs = 0;
-  for (const auto& [k, n] : agreement) programs += n;
+  for (const auto& [k, n] : agreement)
+    programs += n;
   if (a.json) {
-    doc["summary"] = {{"programs", programs}, {"agreement", agreement}, {"classes", classes},
-                      {"runs", runs},         {"runs_agree", runs_agree}, {"runs_policy", runs_policy},
-                      {"runs_not_run", runs_not}, {"undocumented", undocumented}, {"unreadable", unreadable}};
+    doc["summary"] = {{"programs", programs},     {"agreement", agreement},
+                      {"classes", classes},       {"runs", runs},
+                      {"runs_agree", runs_agree}, {"runs_policy", runs_policy},
+                      {"runs_not_run", runs_not}, {"undocumented", undocumented},
+                      {"unreadable", unreadable}};
     fmt::print("{}\n", doc.dump(2));
   } else if (files.size() > 1 || programs > 1) {
     fmt::print("\nverdicts ({} programs):\n", programs);
@@ -512,8 +556,9 @@ int diff_command(const po::variables_map& vm) {
                  k.find("(undocumented)") == std::string::npos
                      ? std::string("  ") + policy_summary(k.substr(k.find(' ') + 1))
                      : "");
-    fmt::print("runs (both accept, test-runnable): {} run, {} agree, {} differ by policy, {} differ; {} not run\n",
-               runs, runs_agree, runs_policy, runs - runs_agree - runs_policy, runs_not);
+    fmt::print(
+        "runs (both accept, test-runnable): {} run, {} agree, {} differ by policy, {} differ; {} not run\n",
+        runs, runs_agree, runs_policy, runs - runs_agree - runs_policy, runs_not);
     fmt::print("undocumented disagreements: {}\n", undocumented);
   }
   if (unreadable) return kExitUsage;

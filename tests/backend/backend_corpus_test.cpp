@@ -6,9 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -20,12 +18,6 @@ namespace {
 
 using kernel::Bytes;
 
-std::string sanitize(std::string s) {
-  for (char& c : s)
-    if (!isalnum(static_cast<unsigned char>(c))) c = '_';
-  return s;
-}
-
 // Applies one maps_before entry: global data before load (set_initial_value), the rest after.
 Status apply_init(Backend& b, size_t m, const kernel::MapInit& init, uint32_t cpu) {
   const BackendMap& d = b.map(m);
@@ -34,10 +26,12 @@ Status apply_init(Backend& b, size_t m, const kernel::MapInit& init, uint32_t cp
     const uint32_t stride = (d.value_size + 7) / 8 * 8;
     buf.assign(static_cast<size_t>(stride) * b.num_cpus(), 0);
     if (init.values.size() == 1) {
-      std::memcpy(buf.data() + stride * cpu, init.values[0].data(), std::min<size_t>(d.value_size, init.values[0].size()));
+      std::memcpy(buf.data() + stride * cpu, init.values[0].data(),
+                  std::min<size_t>(d.value_size, init.values[0].size()));
     } else {
       for (size_t c = 0; c < init.values.size() && c < b.num_cpus(); c++)
-        std::memcpy(buf.data() + stride * c, init.values[c].data(), std::min<size_t>(d.value_size, init.values[c].size()));
+        std::memcpy(buf.data() + stride * c, init.values[c].data(),
+                    std::min<size_t>(d.value_size, init.values[c].size()));
     }
   } else {
     if (init.values.size() != 1) return Error{ErrorCode::kBadInput, kNoPc, "one value expected"};
@@ -68,7 +62,8 @@ Result<kernel::RunResult> backend_run(BackendKind kind, const kernel::RunRequest
   }
   BPFVM_TRY(b.load());
   for (const kernel::MapInit* init : after)
-    BPFVM_TRY(apply_init(b, static_cast<size_t>(b.find_map(init->map)), *init, static_cast<uint32_t>(req.cpu)));
+    BPFVM_TRY(
+        apply_init(b, static_cast<size_t>(b.find_map(init->map)), *init, static_cast<uint32_t>(req.cpu)));
   int p = b.find_program(req.program);
   if (p < 0) return Error{ErrorCode::kBadInput, kNoPc, "no program " + req.program};
   if (!b.verdict(p).accepted) return Error{ErrorCode::kVerifier, kNoPc, "rejected: " + b.verdict(p).error};
@@ -105,7 +100,8 @@ Result<kernel::RunResult> backend_run(BackendKind kind, const kernel::RunRequest
     mc.value_size = d.value_size;
     mc.max_entries = d.max_entries;
     mc.per_cpu = d.per_cpu;
-    for (MapEntryData& e : *entries) mc.entries.push_back(kernel::MapEntry{std::move(e.key), std::move(e.values)});
+    for (MapEntryData& e : *entries)
+      mc.entries.push_back(kernel::MapEntry{std::move(e.key), std::move(e.values)});
     r.maps.push_back(std::move(mc));
   }
   return r;
@@ -131,33 +127,20 @@ std::vector<RunParam> all_runs() {
     auto spec = kernel::load_spec(path, BPFVM_CORPUS_OBJ_DIR);
     if (!spec) continue;  // reported by the corpus_user suite
     for (size_t i = 0; i < spec->runs.size(); i++)
-      out.push_back({path, i, sanitize(spec->object + "__" + spec->runs[i].name)});
+      out.push_back({path, i, kernel::sanitize_label(spec->object + "__" + spec->runs[i].name)});
   }
   return out;
 }
 
-// expected_differences.txt: "<object>" or "<object>__<run>", white space, the reason; '#' comments.
-// A listed run is one the user backend cannot run (bpfvm's verifier rejects what the kernel accepts).
+// expected_differences.txt: runs the user backend cannot run (bpfvm's verifier rejects what the
+// kernel accepts), each with the reason.
 std::map<std::string, std::string> expected_differences() {
-  std::map<std::string, std::string> out;
-  std::ifstream f(std::string(BPFVM_SOURCE_DIR) + "/tests/backend/expected_differences.txt");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream ss(line);
-    std::string key, reason;
-    ss >> key;
-    std::getline(ss, reason);
-    if (!key.empty()) out[key] = reason;
-  }
-  return out;
+  return kernel::load_reason_list(std::string(BPFVM_SOURCE_DIR) + "/tests/backend/expected_differences.txt");
 }
 
 const std::string* expected_difference(const std::string& label) {
   static const auto list = expected_differences();
-  auto it = list.find(label);
-  if (it == list.end()) it = list.find(label.substr(0, label.find("__")));
-  return it == list.end() ? nullptr : &it->second;
+  return kernel::find_reason(list, label);
 }
 
 class BackendCorpus : public ::testing::TestWithParam<RunParam> {};
@@ -180,16 +163,19 @@ TEST_P(BackendCorpus, BothBackendsMatchTheSpecAndEachOther) {
     if (!kernel_ok) GTEST_SKIP() << "kernel backend not checked: " << kernel_ok.error().msg;
     auto kern = backend_run(BackendKind::Kernel, run.request, ncpus);
     ASSERT_TRUE(kern.ok()) << "kernel backend: " << kern.error().to_string();
-    for (const std::string& d : kernel::check_run(run, *kern)) ADD_FAILURE() << "kernel backend: " << d;
+    for (const std::string& d : kernel::check_run(run, *kern))
+      ADD_FAILURE() << "kernel backend: " << d;
     return;
   }
   ASSERT_TRUE(user.ok()) << "user backend: " << user.error().to_string();
-  for (const std::string& d : kernel::check_run(run, *user)) ADD_FAILURE() << "user backend: " << d;
+  for (const std::string& d : kernel::check_run(run, *user))
+    ADD_FAILURE() << "user backend: " << d;
 
   if (!kernel_ok) GTEST_SKIP() << "kernel backend not checked: " << kernel_ok.error().msg;
   auto kern = backend_run(BackendKind::Kernel, run.request, ncpus);
   ASSERT_TRUE(kern.ok()) << "kernel backend: " << kern.error().to_string();
-  for (const std::string& d : kernel::check_run(run, *kern)) ADD_FAILURE() << "kernel backend: " << d;
+  for (const std::string& d : kernel::check_run(run, *kern))
+    ADD_FAILURE() << "kernel backend: " << d;
 
   if (nondeterministic(spec->object)) return;
   EXPECT_EQ(user->retval, kern->retval);
@@ -207,7 +193,8 @@ TEST_P(BackendCorpus, BothBackendsMatchTheSpecAndEachOther) {
   }
   ASSERT_EQ(user->ringbufs.size(), kern->ringbufs.size());
   for (size_t i = 0; i < user->ringbufs.size(); i++)
-    EXPECT_EQ(user->ringbufs[i].second, kern->ringbufs[i].second) << "ring buffer " << user->ringbufs[i].first;
+    EXPECT_EQ(user->ringbufs[i].second, kern->ringbufs[i].second)
+        << "ring buffer " << user->ringbufs[i].first;
 }
 
 INSTANTIATE_TEST_SUITE_P(Corpus,

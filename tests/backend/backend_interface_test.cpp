@@ -35,8 +35,8 @@ class BothBackends : public ::testing::TestWithParam<BackendKind> {
   std::string skip_;
 };
 
-#define OPEN_OR_SKIP(var, object)       \
-  auto var = open(object);              \
+#define OPEN_OR_SKIP(var, object)            \
+  auto var = open(object);                   \
   if (!skip_.empty()) GTEST_SKIP() << skip_; \
   ASSERT_NE(var, nullptr)
 
@@ -62,10 +62,11 @@ TEST(Backend, BpfvmVerdictsBecomeAKernelStyleLog) {
   d.message = "read of 4 bytes at offset 10 of the packet is not proven below data_end";
   r.errors.push_back(d);
   verifier::VerifyOptions vo;
-  EXPECT_EQ(kernel_style_log(r, vo),
-            "7: (ldxw %r0, [%r2+10])\nR2=pkt(off=0,r=0)\nread of 4 bytes at offset 10 of the packet is not proven "
-            "below data_end\nprocessed 42 insns (limit 1000000) max_states_per_insn 0 total_states 3 peak_states 3 "
-            "mark_read 0\n");
+  EXPECT_EQ(
+      kernel_style_log(r, vo),
+      "7: (ldxw %r0, [%r2+10])\nR2=pkt(off=0,r=0)\nread of 4 bytes at offset 10 of the packet is not proven "
+      "below data_end\nprocessed 42 insns (limit 1000000) max_states_per_insn 0 total_states 3 peak_states 3 "
+      "mark_read 0\n");
 }
 
 TEST_P(BothBackends, AnAcceptedProgramHasAStatisticsLine) {
@@ -161,7 +162,7 @@ TEST_P(BothBackends, ATestRunReturnsR0AndTheGrownPacket) {
   in.data_in.assign(64, 0);
   in.data_in[12] = 0x08;  // IPv4
   // One repetition: with more, the kernel keeps growing the same XDP buffer while bpfvm resets the
-  // packet before each run (a known difference, see the report of issue 6).
+  // packet before each run (ContextInput::repeat), a difference bpfvm diff --repeat shows.
   in.repeat = 1;
   auto out = b->test_run(*i, in);
   ASSERT_TRUE(out.ok()) << out.error().to_string();

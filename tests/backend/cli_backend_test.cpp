@@ -1,5 +1,6 @@
 // `--backend` on run, bench, verify and inspect, and `bpfvm diff`, driven as a user drives them: the
 // bpfvm executable as a process. Kernel parts skip with a clear message when bpf(2) is unusable.
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,7 +38,8 @@ std::string slurp(const fs::path& p) {
 
 std::string quote(const std::string& s) {
   std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  for (char c : s)
+    q += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return q + "'";
 }
 
@@ -53,7 +55,8 @@ fs::path scratch() {
 Proc bpfvm(const std::vector<std::string>& args, const std::string& prefix = "") {
   const fs::path out = scratch() / "stdout", err = scratch() / "stderr";
   std::string cmd = prefix + quote(std::string(BPFVM_BINARY_DIR) + "/bin/bpfvm");
-  for (const auto& a : args) cmd += " " + quote(a);
+  for (const auto& a : args)
+    cmd += " " + quote(a);
   cmd += " </dev/null >" + quote(out.string()) + " 2>" + quote(err.string());
   int status = std::system(cmd.c_str());
   Proc p;
@@ -71,21 +74,23 @@ std::string corpus(const std::string& name) {
 std::string packet_file() {
   const fs::path p = scratch() / "udp.pkt";
   std::string pkt(64, '\0');
-  const unsigned char hdr[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00, 0x45, 0, 0, 50, 0, 1, 0, 0, 64, 17,
-                               0, 0, 10, 1, 2, 3, 10, 0, 0, 2, 0x04, 0xd2, 0, 80, 0, 30, 0, 0};
+  const unsigned char hdr[] = {0,    1, 2,  3,  4, 5, 6,    7,    8,  9,  10, 11, 0x08, 0x00,
+                               0x45, 0, 0,  50, 0, 1, 0,    0,    64, 17, 0,  0,  10,   1,
+                               2,    3, 10, 0,  0, 2, 0x04, 0xd2, 0,  80, 0,  30, 0,    0};
   std::copy(std::begin(hdr), std::end(hdr), pkt.begin());
   std::ofstream(p, std::ios::binary) << pkt;
   return p.string();
 }
 
-#define REQUIRE_KERNEL()                                                                   \
-  do {                                                                                     \
-    if (Status st = kernel_available(); !st) GTEST_SKIP() << st.error().msg;               \
+#define REQUIRE_KERNEL()                                                     \
+  do {                                                                       \
+    if (Status st = kernel_available(); !st) GTEST_SKIP() << st.error().msg; \
   } while (0)
 
 std::string last_line(const std::string& s) {
   std::string t = s;
-  while (!t.empty() && t.back() == '\n') t.pop_back();
+  while (!t.empty() && t.back() == '\n')
+    t.pop_back();
   size_t nl = t.rfind('\n');
   return nl == std::string::npos ? t : t.substr(nl + 1);
 }
@@ -98,7 +103,8 @@ TEST(BackendCli, AnUnknownBackendIsAUsageError) {
 
 TEST(BackendCli, TheKernelBackendRefusesBytecodeThatIsNotAnElfObject) {
   const fs::path raw = scratch() / "prog.bin";
-  std::ofstream(raw, std::ios::binary) << std::string("\xb7\x00\x00\x00\x07\x00\x00\x00\x95\x00\x00\x00\x00\x00\x00\x00", 16);
+  std::ofstream(raw, std::ios::binary)
+      << std::string("\xb7\x00\x00\x00\x07\x00\x00\x00\x95\x00\x00\x00\x00\x00\x00\x00", 16);
   Proc p = bpfvm({"run", "--backend", "kernel", raw.string()});
   EXPECT_EQ(p.exit_code, 2);
   EXPECT_NE(p.err.find("loads ELF objects"), std::string::npos) << p.err;
@@ -108,10 +114,10 @@ TEST(BackendCli, RunGivesTheSameR0AndPacketInUserSpaceAndInTheKernel) {
   REQUIRE_KERNEL();
   const std::string pkt = packet_file();
   const fs::path uout = scratch() / "u.pkt", kout = scratch() / "k.pkt";
-  Proc u = bpfvm({"run", "--backend", "user", corpus("tc_rewrite"), "--program", "tc_nat_udp", "--packet", pkt,
-                  "--packet-out", uout.string()});
-  Proc k = bpfvm({"run", "--backend", "kernel", corpus("tc_rewrite"), "--program", "tc_nat_udp", "--packet", pkt,
-                  "--packet-out", kout.string()});
+  Proc u = bpfvm({"run", "--backend", "user", corpus("tc_rewrite"), "--program", "tc_nat_udp", "--packet",
+                  pkt, "--packet-out", uout.string()});
+  Proc k = bpfvm({"run", "--backend", "kernel", corpus("tc_rewrite"), "--program", "tc_nat_udp", "--packet",
+                  pkt, "--packet-out", kout.string()});
   ASSERT_EQ(u.exit_code, 0) << u.err;
   ASSERT_EQ(k.exit_code, 0) << k.err;
   EXPECT_EQ(last_line(u.out), last_line(k.out));
@@ -122,8 +128,8 @@ TEST(BackendCli, RunGivesTheSameR0AndPacketInUserSpaceAndInTheKernel) {
 
 TEST(BackendCli, RunWithDumpMapsShowsTheKernelMaps) {
   REQUIRE_KERNEL();
-  Proc k = bpfvm({"run", "--backend", "kernel", corpus("xdp_lpm_firewall"), "--packet", packet_file(), "--repeat",
-                  "3", "--dump-maps"});
+  Proc k = bpfvm({"run", "--backend", "kernel", corpus("xdp_lpm_firewall"), "--packet", packet_file(),
+                  "--repeat", "3", "--dump-maps"});
   ASSERT_EQ(k.exit_code, 0) << k.err;
   EXPECT_NE(k.err.find("map "), std::string::npos) << k.err;
   EXPECT_NE(k.err.find("lpm_trie"), std::string::npos) << k.err;
@@ -131,7 +137,8 @@ TEST(BackendCli, RunWithDumpMapsShowsTheKernelMaps) {
 
 TEST(BackendCli, BenchReportsTheKernelsTimePerRun) {
   REQUIRE_KERNEL();
-  Proc k = bpfvm({"bench", "--backend", "kernel", corpus("parse_l4"), "--packet", packet_file(), "--repeat", "200"});
+  Proc k = bpfvm(
+      {"bench", "--backend", "kernel", corpus("parse_l4"), "--packet", packet_file(), "--repeat", "200"});
   ASSERT_EQ(k.exit_code, 0) << k.err;
   EXPECT_NE(k.out.find("backend: kernel"), std::string::npos) << k.out;
   EXPECT_NE(k.out.find("runs: 200"), std::string::npos) << k.out;
@@ -157,7 +164,8 @@ TEST(BackendCli, VerifyWithTheKernelGivesEachProgramItsOwnVerdict) {
   auto doc = nlohmann::json::parse(k.out, nullptr, false);
   ASSERT_FALSE(doc.is_discarded()) << k.out;
   std::map<std::string, std::string> verdicts;
-  for (const auto& p : doc["files"][0]["programs"]) verdicts[p["name"]] = p["verdict"];
+  for (const auto& p : doc["files"][0]["programs"])
+    verdicts[p["name"]] = p["verdict"];
   EXPECT_EQ(verdicts["caller"], "rejected");
   EXPECT_EQ(verdicts["callee"], "accepted");
   for (const auto& p : doc["files"][0]["programs"])
@@ -190,7 +198,8 @@ TEST(BackendCli, WithoutPrivilegeTheKernelBackendSaysWhy) {
   // The build tree and the corpus must be readable by the unprivileged user for this to test bpf(2).
   Proc k = bpfvm({"verify", "--backend", "kernel", corpus("parse_l4")},
                  "setpriv --reuid=65534 --regid=65534 --clear-groups ");
-  if (k.err.find("Permission denied") != std::string::npos && k.err.find("kernel backend") == std::string::npos)
+  if (k.err.find("Permission denied") != std::string::npos &&
+      k.err.find("kernel backend") == std::string::npos)
     GTEST_SKIP() << "the build tree is not readable by nobody: " << k.err;
   EXPECT_EQ(k.exit_code, 1) << k.err;
   EXPECT_NE(k.err.find("the kernel backend is not reachable: no privilege"), std::string::npos) << k.err;
@@ -235,7 +244,8 @@ TEST(BackendCli, EveryPolicyClassIsDocumented) {
   size_t n = 0;
   while (std::getline(lines, line)) {
     const std::string id = line.substr(0, line.find('\t'));
-    EXPECT_NE(doc.find("## `" + id + "`"), std::string::npos) << "docs/DIFF_POLICY.md has no section for " << id;
+    EXPECT_NE(doc.find("## `" + id + "`"), std::string::npos)
+        << "docs/DIFF_POLICY.md has no section for " << id;
     n++;
   }
   EXPECT_GE(n, 8u);
@@ -261,9 +271,9 @@ std::vector<std::string> corpus_table(const nlohmann::json& doc, const std::stri
       // Whether a program that reads random numbers, clocks or the task agrees is chance.
       if (!p["helpers"].empty() && (run == "agree" || run == "differ")) run = "ran (depends on helpers)";
       auto dash = [](const std::string& s) { return s.empty() ? std::string("-") : s; };
-      rows.push_back(file + "\t" + p["section"].get<std::string>() + "\t" + p["name"].get<std::string>() + "\t" +
-                     p["agreement"].get<std::string>() + "\t" + dash(p["verdict_class"]) + "\t" + run + "\t" +
-                     (p["helpers"].empty() ? dash(p["run_class"]) : std::string("-")));
+      rows.push_back(file + "\t" + p["section"].get<std::string>() + "\t" + p["name"].get<std::string>() +
+                     "\t" + p["agreement"].get<std::string>() + "\t" + dash(p["verdict_class"]) + "\t" + run +
+                     "\t" + (p["helpers"].empty() ? dash(p["run_class"]) : std::string("-")));
     }
   }
   return rows;
@@ -271,6 +281,19 @@ std::vector<std::string> corpus_table(const nlohmann::json& doc, const std::stri
 
 TEST(BackendCorpusDiff, TheAgreementWithTheKernelOnTheSharedCorpusIsUnchanged) {
   REQUIRE_KERNEL();
+  const fs::path expected_path = fs::path(BPFVM_SOURCE_DIR) / "tests" / "backend" / "diff_corpus.tsv";
+  // The kernel's verdicts are those of one kernel version: the table records it on its first line.
+  struct utsname u {};
+  uname(&u);
+  const std::string release = u.release, kernel = "# linux " + release.substr(0, release.find('.', 2));
+  {
+    std::ifstream first(expected_path);
+    std::string recorded;
+    std::getline(first, recorded);
+    if (recorded != kernel)
+      GTEST_SKIP() << expected_path << " was recorded on '" << recorded << "', this is '" << kernel
+                   << "': run bpfvm diff on the corpus and compare by hand";
+  }
   const std::string root = shared_dir() + "/ebpf-samples/";
   std::vector<std::string> objects;
   for (const auto& e : fs::recursive_directory_iterator(root))
@@ -288,16 +311,18 @@ TEST(BackendCorpusDiff, TheAgreementWithTheKernelOnTheSharedCorpusIsUnchanged) {
   // The exit code says whether any disagreement is undocumented.
   EXPECT_EQ(d.exit_code, doc["summary"]["undocumented"].get<int>() > 0 ? 1 : 0);
 
-  const fs::path expected_path = fs::path(BPFVM_SOURCE_DIR) / "tests" / "backend" / "diff_corpus.tsv";
   const fs::path actual_path = fs::path(BPFVM_BINARY_DIR) / "diff_corpus.actual.tsv";
   {
     std::ofstream out(actual_path);
+    out << kernel << "\n";
     out << "# object\tsection\tprogram\tverdicts\tverdict_policy\trun\trun_policy\n";
-    for (const std::string& r : rows) out << r << "\n";
+    for (const std::string& r : rows)
+      out << r << "\n";
   }
   std::set<std::string> expected, actual(rows.begin(), rows.end());
   std::ifstream in(expected_path);
   std::string line;
+  std::getline(in, line);  // the kernel line, checked above
   while (std::getline(in, line))
     if (!line.empty() && line[0] != '#') expected.insert(line);
   ASSERT_FALSE(expected.empty()) << expected_path << " is missing";

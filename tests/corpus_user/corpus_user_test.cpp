@@ -27,44 +27,24 @@ void PrintTo(const RunParam& p, std::ostream* os) {
   *os << p.label;
 }
 
-std::string sanitize(std::string s) {
-  for (char& c : s)
-    if (!isalnum(static_cast<unsigned char>(c))) c = '_';
-  return s;
-}
-
 std::vector<RunParam> all_runs() {
   std::vector<RunParam> out;
   for (const std::string& path : kernel::list_specs(BPFVM_CORPUS_SRC_DIR)) {
     auto spec = kernel::load_spec(path, BPFVM_CORPUS_OBJ_DIR);
     if (!spec) continue;  // reported by CorpusUser.SpecsAndExpectedFailuresAreConsistent
     for (size_t i = 0; i < spec->runs.size(); i++)
-      out.push_back({path, i, sanitize(spec->object + "__" + spec->runs[i].name)});
+      out.push_back({path, i, kernel::sanitize_label(spec->object + "__" + spec->runs[i].name)});
   }
   return out;
 }
 
-// expected_failures.txt: "<object>" or "<object>__<run>", white space, the reason; '#' comments.
 std::map<std::string, std::string> expected_failures() {
-  std::map<std::string, std::string> out;
-  std::ifstream f(std::string(BPFVM_SOURCE_DIR) + "/tests/corpus_user/expected_failures.txt");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream ss(line);
-    std::string key, reason;
-    ss >> key;
-    std::getline(ss, reason);
-    if (!key.empty()) out[key] = reason;
-  }
-  return out;
+  return kernel::load_reason_list(std::string(BPFVM_SOURCE_DIR) + "/tests/corpus_user/expected_failures.txt");
 }
 
 const std::string* expected_failure(const std::string& label) {
   static const auto list = expected_failures();
-  auto it = list.find(label);
-  if (it == list.end()) it = list.find(label.substr(0, label.find("__")));
-  return it == list.end() ? nullptr : &it->second;
+  return kernel::find_reason(list, label);
 }
 
 // Every difference between the spec and the user-space run (empty: it matches).
@@ -103,9 +83,9 @@ TEST(CorpusUserList, SpecsAndExpectedFailuresAreConsistent) {
   for (const std::string& path : specs) {
     auto spec = kernel::load_spec(path, BPFVM_CORPUS_OBJ_DIR);
     ASSERT_TRUE(spec.ok()) << spec.error().msg;
-    objects.insert(sanitize(spec->object));
+    objects.insert(kernel::sanitize_label(spec->object));
     for (const auto& r : spec->runs)
-      labels.insert(sanitize(spec->object + "__" + r.name));
+      labels.insert(kernel::sanitize_label(spec->object + "__" + r.name));
   }
   // Every entry of the list names a real object or run and gives a reason.
   for (const auto& [key, reason] : expected_failures()) {

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "vm/runtime/backend.h"
 #include "vm/runtime/object.h"
 
 namespace bpfvm::corpus_user {
@@ -12,21 +13,6 @@ namespace {
 
 Error err(ErrorCode code, std::string msg) {
   return Error{code, kNoPc, std::move(msg)};
-}
-
-bool dumpable(MapType t) {
-  switch (t) {
-    case MapType::ProgArray:
-    case MapType::ArrayOfMaps:
-    case MapType::HashOfMaps:
-    case MapType::Ringbuf:
-    case MapType::UserRingbuf:
-    case MapType::PerfEventArray:
-    case MapType::StructOps:
-      return false;
-    default:
-      return true;
-  }
 }
 
 Status apply_init(const Object& obj, Map& map, const kernel::MapInit& init, uint32_t cpu) {
@@ -112,7 +98,7 @@ Result<kernel::RunResult> user_run(const kernel::RunRequest& req, const UserRunO
       res.ringbufs.emplace_back(m.name(), drain_records(m));
       continue;
     }
-    if (!dumpable(d.type)) continue;
+    if (!map_has_data(d.type)) continue;
     auto entries = read_map_entries(m);
     if (!entries) return err(entries.error().code, fmt::format("{}: {}", where, entries.error().msg));
     kernel::MapContents mc;

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -361,6 +362,33 @@ std::vector<std::string> check_run(const RunSpec& spec, const RunResult& res) {
     }
   }
   return out;
+}
+
+std::map<std::string, std::string> load_reason_list(const std::string& path) {
+  std::map<std::string, std::string> out;
+  std::ifstream f(path);
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream ss(line);
+    std::string key, reason;
+    ss >> key;
+    std::getline(ss, reason);
+    if (!key.empty()) out[key] = reason;
+  }
+  return out;
+}
+
+const std::string* find_reason(const std::map<std::string, std::string>& list, const std::string& label) {
+  auto it = list.find(label);
+  if (it == list.end()) it = list.find(label.substr(0, label.find("__")));
+  return it == list.end() ? nullptr : &it->second;
+}
+
+std::string sanitize_label(std::string s) {
+  for (char& c : s)
+    if (!isalnum(static_cast<unsigned char>(c))) c = '_';
+  return s;
 }
 
 }  // namespace bpfvm::kernel

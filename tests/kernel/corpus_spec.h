@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -71,6 +72,15 @@ Result<Bytes> parse_hex(const std::string& text);
 
 // enum bpf_prog_type for a spec's prog_type, or nullopt if unknown.
 std::optional<uint32_t> prog_type_number(const std::string& name);
+
+// A list of runs with a reason each (expected_failures.txt, expected_differences.txt): lines
+// "<object>__<run>" or "<object>", white space, the reason; '#' starts a comment line. Empty when
+// the file is missing.
+std::map<std::string, std::string> load_reason_list(const std::string& path);
+// The reason listed for run `label` (<object>__<run>) or for its whole object; nullptr if none.
+const std::string* find_reason(const std::map<std::string, std::string>& list, const std::string& label);
+// A run label usable as a GoogleTest name: every character but letters and digits becomes '_'.
+std::string sanitize_label(std::string s);
 
 // Every difference between the expectations and a result, one message each (empty: all match).
 std::vector<std::string> check_run(const RunSpec& spec, const RunResult& result);

@@ -3,8 +3,8 @@
 #include "vm/runtime/backend.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -68,13 +68,14 @@ Result<size_t> Backend::select_program(std::string_view name, std::string_view s
   if (!section.empty()) {
     for (size_t i = 0; i < num_programs(); i++)
       if (program(i).section == section) return i;
-    return bad(ErrorCode::kBadInput, fmt::format("no program in section '{}' (programs: {})", section, names));
+    return bad(ErrorCode::kBadInput,
+               fmt::format("no program in section '{}' (programs: {})", section, names));
   }
   if (num_programs() == 1) return size_t{0};
   if (num_programs() == 0) return bad(ErrorCode::kBadInput, "the object has no program");
   return bad(ErrorCode::kBadInput,
-             fmt::format("the object has {} programs: choose one with --program (programs: {})", num_programs(),
-                         names));
+             fmt::format("the object has {} programs: choose one with --program (programs: {})",
+                         num_programs(), names));
 }
 
 int Backend::find_map(std::string_view name) const {
@@ -127,7 +128,8 @@ Result<std::vector<MapEntryData>> Backend::read_map(size_t m) {
     if (!*v) continue;  // deleted meanwhile (LRU)
     out.push_back(MapEntryData{*key, split(**v)});
   }
-  std::sort(out.begin(), out.end(), [](const MapEntryData& a, const MapEntryData& b) { return a.key < b.key; });
+  std::sort(out.begin(), out.end(),
+            [](const MapEntryData& a, const MapEntryData& b) { return a.key < b.key; });
   return out;
 }
 
@@ -171,8 +173,8 @@ class UserBackend final : public Backend {
     for (size_t i = 0; i < obj_->num_maps(); i++) {
       const Map& m = *obj_->map(i);
       const MapDef& d = m.def();
-      maps_.push_back(BackendMap{m.name(), d.type, d.key_size, d.value_size, d.max_entries, d.map_flags,
-                                 m.is_percpu()});
+      maps_.push_back(
+          BackendMap{m.name(), d.type, d.key_size, d.value_size, d.max_entries, d.map_flags, m.is_percpu()});
     }
   }
   UserBackend(ObjectFile file, Error why, const BackendOptions& opts)
@@ -180,7 +182,8 @@ class UserBackend final : public Backend {
     for (const ElfProgram& p : file_.programs)
       progs_.push_back(BackendProgram{p.name, p.section, p.type, p.code.insns.size()});
     for (const MapDef& d : file_.maps)
-      maps_.push_back(BackendMap{d.name, d.type, d.key_size, d.value_size, d.max_entries, d.map_flags, false});
+      maps_.push_back(
+          BackendMap{d.name, d.type, d.key_size, d.value_size, d.max_entries, d.map_flags, false});
   }
 
   BackendKind kind() const override { return BackendKind::User; }
@@ -267,7 +270,8 @@ class UserBackend final : public Backend {
     std::vector<uint8_t> out(map->copy_value_size());
     int rc = map->lookup_copy(key.data(), out.data());
     if (rc == -ENOENT) return std::optional<std::vector<uint8_t>>{};
-    if (rc != 0) return bad(ErrorCode::kBadInput, fmt::format("map '{}': lookup failed ({})", maps_[m].name, rc));
+    if (rc != 0)
+      return bad(ErrorCode::kBadInput, fmt::format("map '{}': lookup failed ({})", maps_[m].name, rc));
     return std::optional<std::vector<uint8_t>>(std::move(out));
   }
 
@@ -280,7 +284,8 @@ class UserBackend final : public Backend {
     return obj_->update(*obj_->map(m), key, value, flags);
   }
 
-  Result<std::optional<std::vector<uint8_t>>> map_next_key(size_t m, const std::vector<uint8_t>* key) override {
+  Result<std::optional<std::vector<uint8_t>>> map_next_key(size_t m,
+                                                           const std::vector<uint8_t>* key) override {
     Map* map = checked_map(m, key ? key->size() : maps_.at(m).key_size);
     if (!map) return key_error(m, key ? key->size() : 0);
     std::vector<uint8_t> next(maps_[m].key_size);
@@ -298,7 +303,8 @@ class UserBackend final : public Backend {
     std::vector<uint8_t> out(maps_[m].value_size);
     int rc = map->pop(out.data());
     if (rc == -ENOENT) return std::optional<std::vector<uint8_t>>{};
-    if (rc != 0) return bad(ErrorCode::kBadInput, fmt::format("map '{}': pop failed ({})", maps_[m].name, rc));
+    if (rc != 0)
+      return bad(ErrorCode::kBadInput, fmt::format("map '{}': pop failed ({})", maps_[m].name, rc));
     return std::optional<std::vector<uint8_t>>(std::move(out));
   }
 
@@ -337,7 +343,9 @@ class UserBackend final : public Backend {
 
 Result<std::unique_ptr<Backend>> open_kernel_backend(const std::string& path, const BackendOptions& opts);
 
-Result<std::unique_ptr<Backend>> open_backend(BackendKind kind, const std::string& path, const BackendOptions& opts) {
+Result<std::unique_ptr<Backend>> open_backend(BackendKind kind,
+                                              const std::string& path,
+                                              const BackendOptions& opts) {
   if (kind == BackendKind::Kernel) return open_kernel_backend(path, opts);
   if (opts.engine != Engine::Interp)
     return bad(ErrorCode::kUnsupported,
@@ -349,7 +357,8 @@ Result<std::unique_ptr<Backend>> open_backend(BackendKind kind, const std::strin
   if (!file) return file.error();
   ObjectFile copy = *file;
   auto obj = Object::create(std::move(*file), opts.object);
-  if (!obj) return std::unique_ptr<Backend>(std::make_unique<UserBackend>(std::move(copy), obj.error(), opts));
+  if (!obj)
+    return std::unique_ptr<Backend>(std::make_unique<UserBackend>(std::move(copy), obj.error(), opts));
   return std::unique_ptr<Backend>(std::make_unique<UserBackend>(std::move(*obj), opts));
 }
 

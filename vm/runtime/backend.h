@@ -56,6 +56,8 @@ struct ProgramVerdict {
   // "processed N insns (limit 1000000) max_states_per_insn M total_states T peak_states P mark_read R".
   std::string log;
   uint64_t insns_processed = 0;  // from the statistics line (0 when unknown)
+  // Time of the load that gave the verdict (kernel: the whole object's load when all its programs
+  // loaded at once; user space: bpfvm's verifier on this program).
   double load_seconds = 0;
 };
 
@@ -124,14 +126,16 @@ class Backend {
   // Bytes of a lookup/update value: value_size, or round_up(value_size, 8) * num_cpus().
   uint32_t value_buffer_size(size_t map) const;
   // std::nullopt when the key is absent (ENOENT); other failures are errors naming the map.
-  virtual Result<std::optional<std::vector<uint8_t>>> map_lookup(size_t map, std::span<const uint8_t> key) = 0;
+  virtual Result<std::optional<std::vector<uint8_t>>> map_lookup(size_t map,
+                                                                 std::span<const uint8_t> key) = 0;
   // Queue/stack: `key` empty, pushes the value.
   virtual Status map_update(size_t map,
                             std::span<const uint8_t> key,
                             std::span<const uint8_t> value,
                             uint64_t flags = 0) = 0;
   // The key after `key` (the first key when `key` is null); std::nullopt at the end.
-  virtual Result<std::optional<std::vector<uint8_t>>> map_next_key(size_t map, const std::vector<uint8_t>* key) = 0;
+  virtual Result<std::optional<std::vector<uint8_t>>> map_next_key(size_t map,
+                                                                   const std::vector<uint8_t>* key) = 0;
   // Queue/stack: pops one value (std::nullopt when empty).
   virtual Result<std::optional<std::vector<uint8_t>>> map_pop(size_t map) = 0;
   // Ring buffers: the records waiting, consumed in order. Empty for other maps.

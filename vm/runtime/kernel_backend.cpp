@@ -52,7 +52,8 @@ int collect_print(enum libbpf_print_level level, const char* fmt, va_list args) 
   if (level == LIBBPF_DEBUG || !g_libbpf_log) return 0;
   char buf[2048];
   int n = vsnprintf(buf, sizeof(buf), fmt, args);
-  if (n > 0 && g_libbpf_log->size() < (1u << 20)) g_libbpf_log->append(buf, std::min<size_t>(n, sizeof(buf) - 1));
+  if (n > 0 && g_libbpf_log->size() < (1u << 20))
+    g_libbpf_log->append(buf, std::min<size_t>(n, sizeof(buf) - 1));
   return 0;
 }
 
@@ -124,7 +125,8 @@ std::string error_line(const std::string& log, const std::string& libbpf_log) {
       std::string line = trim_right(text->substr(start, end - start));
       // libbpf's closing summaries say nothing the line before them does not.
       if (!is_stats_line(line) && line.find("BEGIN PROG LOAD LOG") == std::string::npos &&
-          line.find("END PROG LOAD LOG") == std::string::npos && line.find("failed to load object") == std::string::npos &&
+          line.find("END PROG LOAD LOG") == std::string::npos &&
+          line.find("failed to load object") == std::string::npos &&
           line.find("failed to load program") == std::string::npos)
         return line;
       if (start == 0) break;
@@ -144,7 +146,8 @@ std::string errno_hint(int err, const std::string& log) {
   switch (err) {
     case EPERM:
     case EACCES:
-      if (log.empty()) return " (no privilege: loading BPF programs needs root or CAP_BPF + CAP_PERFMON + CAP_NET_ADMIN)";
+      if (log.empty())
+        return " (no privilege: loading BPF programs needs root or CAP_BPF + CAP_PERFMON + CAP_NET_ADMIN)";
       return "";
     case ENOSYS:
       return " (bpf(2) is not available: the kernel was built without CONFIG_BPF_SYSCALL)";
@@ -166,7 +169,10 @@ Error map_sys_error(const std::string& map, const char* what) {
   return bad(ErrorCode::kBadInput, fmt::format("map '{}': {} failed: {}", map, what, strerror(errno)));
 }
 
-Result<TestRunOutput> kernel_test_run(int fd, const std::string& name, ProgType type, const TestRunInput& in) {
+Result<TestRunOutput> kernel_test_run(int fd,
+                                      const std::string& name,
+                                      ProgType type,
+                                      const TestRunInput& in) {
   const bool raw_tp = type == ProgType::RawTracepoint || type == ProgType::RawTracepointWritable;
   TestRunOutput out;
   // Output buffers large enough for any packet growth and any context: the kernel fails a run with
@@ -189,11 +195,13 @@ Result<TestRunOutput> kernel_test_run(int fd, const std::string& name, ProgType 
     }
   }
   // Raw tracepoints reject repeat (even 1); 0 and 1 both mean once elsewhere.
-  if (raw_tp && in.repeat > 1) return bad(ErrorCode::kUnsupported, "the kernel does not repeat raw tracepoint test runs");
+  if (raw_tp && in.repeat > 1)
+    return bad(ErrorCode::kUnsupported, "the kernel does not repeat raw tracepoint test runs");
   o.repeat = in.repeat > 1 ? in.repeat : 0;
   {
     CpuPin pin(in.cpu);
-    if (!pin.ok()) return bad(ErrorCode::kBadInput, fmt::format("cannot run on cpu {}: {}", in.cpu, strerror(errno)));
+    if (!pin.ok())
+      return bad(ErrorCode::kBadInput, fmt::format("cannot run on cpu {}: {}", in.cpu, strerror(errno)));
     if (bpf_prog_test_run_opts(fd, &o) != 0) {
       const int e = errno;
       std::string hint;
@@ -210,8 +218,10 @@ Result<TestRunOutput> kernel_test_run(int fd, const std::string& name, ProgType 
   return out;
 }
 
-Result<std::optional<std::vector<uint8_t>>> kernel_map_lookup(int fd, const std::string& name, const void* key,
-                                                             uint32_t value_size) {
+Result<std::optional<std::vector<uint8_t>>> kernel_map_lookup(int fd,
+                                                              const std::string& name,
+                                                              const void* key,
+                                                              uint32_t value_size) {
   std::vector<uint8_t> out(value_size);
   if (bpf_map_lookup_elem(fd, key, out.data()) != 0) {
     if (errno == ENOENT) return std::optional<std::vector<uint8_t>>{};
@@ -220,8 +230,12 @@ Result<std::optional<std::vector<uint8_t>>> kernel_map_lookup(int fd, const std:
   return std::optional<std::vector<uint8_t>>(std::move(out));
 }
 
-Status kernel_map_update(int fd, const std::string& name, const void* key, std::span<const uint8_t> value,
-                         uint32_t value_size, uint64_t flags) {
+Status kernel_map_update(int fd,
+                         const std::string& name,
+                         const void* key,
+                         std::span<const uint8_t> value,
+                         uint32_t value_size,
+                         uint64_t flags) {
   if (value.size() != value_size)
     return bad(ErrorCode::kBadInput,
                fmt::format("map '{}': value has {} bytes, {} expected", name, value.size(), value_size));
@@ -229,8 +243,10 @@ Status kernel_map_update(int fd, const std::string& name, const void* key, std::
   return Ok{};
 }
 
-Result<std::optional<std::vector<uint8_t>>> kernel_map_next_key(int fd, const std::string& name, const void* key,
-                                                               uint32_t key_size) {
+Result<std::optional<std::vector<uint8_t>>> kernel_map_next_key(int fd,
+                                                                const std::string& name,
+                                                                const void* key,
+                                                                uint32_t key_size) {
   std::vector<uint8_t> next(key_size);
   if (bpf_map_get_next_key(fd, key, next.data()) != 0) {
     if (errno == ENOENT) return std::optional<std::vector<uint8_t>>{};
@@ -239,7 +255,9 @@ Result<std::optional<std::vector<uint8_t>>> kernel_map_next_key(int fd, const st
   return std::optional<std::vector<uint8_t>>(std::move(next));
 }
 
-Result<std::optional<std::vector<uint8_t>>> kernel_map_pop(int fd, const std::string& name, uint32_t value_size) {
+Result<std::optional<std::vector<uint8_t>>> kernel_map_pop(int fd,
+                                                           const std::string& name,
+                                                           uint32_t value_size) {
   std::vector<uint8_t> out(value_size);
   if (bpf_map_lookup_and_delete_elem(fd, nullptr, out.data()) != 0) {
     if (errno == ENOENT) return std::optional<std::vector<uint8_t>>{};
@@ -261,11 +279,92 @@ Result<std::vector<std::vector<uint8_t>>> kernel_drain_ringbuf(int fd, const std
   if (!rb) return map_sys_error(name, "ring_buffer__new");
   int rc = ring_buffer__consume(rb);
   ring_buffer__free(rb);
-  if (rc < 0) return bad(ErrorCode::kInternal, fmt::format("map '{}': draining failed: {}", name, strerror(-rc)));
+  if (rc < 0)
+    return bad(ErrorCode::kInternal, fmt::format("map '{}': draining failed: {}", name, strerror(-rc)));
   return records;
 }
 
-class KernelBackend final : public Backend {
+// What both kernel backends share: the program and map lists, the verdicts, and map access through
+// the fd of a created map.
+class KernelBackendBase : public Backend {
+ public:
+  KernelBackendBase() {
+    int n = libbpf_num_possible_cpus();
+    ncpus_ = n > 0 ? static_cast<uint32_t>(n) : 1;
+  }
+  BackendKind kind() const override { return BackendKind::Kernel; }
+  size_t num_programs() const override { return progs_.size(); }
+  const BackendProgram& program(size_t i) const override { return progs_.at(i); }
+  size_t num_maps() const override { return maps_.size(); }
+  const BackendMap& map(size_t i) const override { return maps_.at(i); }
+  uint32_t num_cpus() const override { return ncpus_; }
+  const ProgramVerdict& verdict(size_t i) const override { return verdicts_.at(i); }
+  std::string object_error() const override { return object_error_; }
+
+  Result<std::optional<std::vector<uint8_t>>> map_lookup(size_t m, std::span<const uint8_t> key) override {
+    auto fd = map_fd(m, key.size());
+    if (!fd) return fd.error();
+    return kernel_map_lookup(*fd, maps_[m].name, key.data(), value_buffer_size(m));
+  }
+
+  Status map_update(size_t m,
+                    std::span<const uint8_t> key,
+                    std::span<const uint8_t> value,
+                    uint64_t flags) override {
+    const bool queue =
+        m < maps_.size() && (maps_[m].type == MapType::Queue || maps_[m].type == MapType::Stack);
+    auto fd = map_fd(m, queue ? 0 : key.size());
+    if (!fd) return fd.error();
+    return kernel_map_update(*fd, maps_[m].name, queue ? nullptr : key.data(), value, value_buffer_size(m),
+                             flags);
+  }
+
+  Result<std::optional<std::vector<uint8_t>>> map_next_key(size_t m,
+                                                           const std::vector<uint8_t>* key) override {
+    auto fd = map_fd(m, key ? key->size() : maps_.at(m).key_size);
+    if (!fd) return fd.error();
+    return kernel_map_next_key(*fd, maps_[m].name, key ? key->data() : nullptr, maps_[m].key_size);
+  }
+
+  Result<std::optional<std::vector<uint8_t>>> map_pop(size_t m) override {
+    auto fd = map_fd(m, 0);
+    if (!fd) return fd.error();
+    return kernel_map_pop(*fd, maps_[m].name, maps_[m].value_size);
+  }
+
+  Result<std::vector<std::vector<uint8_t>>> drain_ringbuf(size_t m) override {
+    if (m >= maps_.size() || maps_[m].type != MapType::Ringbuf) return std::vector<std::vector<uint8_t>>{};
+    auto fd = map_fd(m, 0);
+    if (!fd) return fd.error();
+    return kernel_drain_ringbuf(*fd, maps_[m].name);
+  }
+
+ protected:
+  // The fd of map `m` once created, else -1.
+  virtual int created_map_fd(size_t m) const = 0;
+
+  // The fd of map `m`, after checking the key size (none for queues, stacks and ring buffers).
+  Result<int> map_fd(size_t m, size_t key_size) const {
+    if (!loaded_ || m >= maps_.size())
+      return bad(ErrorCode::kBadInput, "no such map, or load() not called yet");
+    const MapType t = maps_[m].type;
+    if (key_size != maps_[m].key_size && t != MapType::Queue && t != MapType::Stack && t != MapType::Ringbuf)
+      return bad(ErrorCode::kBadInput, fmt::format("map '{}': key has {} bytes, the map's key_size is {}",
+                                                   maps_[m].name, key_size, maps_[m].key_size));
+    int fd = created_map_fd(m);
+    if (fd < 0) return bad(ErrorCode::kInternal, fmt::format("map '{}' was not created", maps_[m].name));
+    return fd;
+  }
+
+  std::vector<BackendProgram> progs_;
+  std::vector<BackendMap> maps_;
+  std::vector<ProgramVerdict> verdicts_;
+  std::string object_error_;
+  uint32_t ncpus_ = 1;
+  bool loaded_ = false;
+};
+
+class KernelBackend final : public KernelBackendBase {
  public:
   KernelBackend(std::string path, const BackendOptions& opts) : path_(std::move(path)), opts_(opts) {}
 
@@ -300,17 +399,8 @@ class KernelBackend final : public Backend {
       bm.per_cpu = is_per_cpu(bpf_map__type(m));
       maps_.push_back(std::move(bm));
     }
-    int n = libbpf_num_possible_cpus();
-    ncpus_ = n > 0 ? static_cast<uint32_t>(n) : 1;
     return Ok{};
   }
-
-  BackendKind kind() const override { return BackendKind::Kernel; }
-  size_t num_programs() const override { return progs_.size(); }
-  const BackendProgram& program(size_t i) const override { return progs_.at(i); }
-  size_t num_maps() const override { return maps_.size(); }
-  const BackendMap& map(size_t i) const override { return maps_.at(i); }
-  uint32_t num_cpus() const override { return ncpus_; }
 
   Status set_initial_value(size_t m, std::span<const uint8_t> value) override {
     if (m >= maps_.size()) return bad(ErrorCode::kBadInput, "map index out of range");
@@ -362,15 +452,13 @@ class KernelBackend final : public Backend {
           pv.err_no = err;
           pv.error = "the object does not load with the other programs: " + why;
         }
-      object_error_ = fmt::format("the kernel did not load the object: {}{}", strerror(err), why.empty() ? "" : ": " + why);
+      object_error_ = fmt::format("the kernel did not load the object: {}{}", strerror(err),
+                                  why.empty() ? "" : ": " + why);
       return bad(ErrorCode::kVerifier, fmt::format("{}: {}", path_, object_error_));
     }
     loaded_ = true;
     return Ok{};
   }
-
-  const ProgramVerdict& verdict(size_t i) const override { return verdicts_.at(i); }
-  std::string object_error() const override { return object_error_; }
 
   Result<TestRunOutput> test_run(size_t prog, const TestRunInput& in) override {
     if (!loaded_ || prog >= progs_.size()) return bad(ErrorCode::kBadInput, "test_run: program not loaded");
@@ -380,38 +468,6 @@ class KernelBackend final : public Backend {
     bpf_program* p = bpf_object__find_program_by_name(obj_.get(), progs_[prog].name.c_str());
     if (!p) return bad(ErrorCode::kInternal, "program vanished from the loaded object");
     return kernel_test_run(bpf_program__fd(p), progs_[prog].name, progs_[prog].type, in);
-  }
-
-  Result<std::optional<std::vector<uint8_t>>> map_lookup(size_t m, std::span<const uint8_t> key) override {
-    auto fd = map_fd(m, key.size());
-    if (!fd) return fd.error();
-    return kernel_map_lookup(*fd, maps_[m].name, key.data(), value_buffer_size(m));
-  }
-
-  Status map_update(size_t m, std::span<const uint8_t> key, std::span<const uint8_t> value, uint64_t flags) override {
-    const bool queue = m < maps_.size() && (maps_[m].type == MapType::Queue || maps_[m].type == MapType::Stack);
-    auto fd = map_fd(m, queue ? 0 : key.size());
-    if (!fd) return fd.error();
-    return kernel_map_update(*fd, maps_[m].name, queue ? nullptr : key.data(), value, value_buffer_size(m), flags);
-  }
-
-  Result<std::optional<std::vector<uint8_t>>> map_next_key(size_t m, const std::vector<uint8_t>* key) override {
-    auto fd = map_fd(m, key ? key->size() : maps_.at(m).key_size);
-    if (!fd) return fd.error();
-    return kernel_map_next_key(*fd, maps_[m].name, key ? key->data() : nullptr, maps_[m].key_size);
-  }
-
-  Result<std::optional<std::vector<uint8_t>>> map_pop(size_t m) override {
-    auto fd = map_fd(m, 0);
-    if (!fd) return fd.error();
-    return kernel_map_pop(*fd, maps_[m].name, maps_[m].value_size);
-  }
-
-  Result<std::vector<std::vector<uint8_t>>> drain_ringbuf(size_t m) override {
-    if (m >= maps_.size() || maps_[m].type != MapType::Ringbuf) return std::vector<std::vector<uint8_t>>{};
-    auto fd = map_fd(m, 0);
-    if (!fd) return fd.error();
-    return kernel_drain_ringbuf(*fd, maps_[m].name);
   }
 
  private:
@@ -432,12 +488,14 @@ class KernelBackend final : public Backend {
       bpf_map* map = nth_map(o, m);
       size_t size = 0;
       if (!map || !bpf_map__initial_value(map, &size))
-        return bad(ErrorCode::kBadInput, fmt::format("map '{}' has no initial value (not global data)", maps_[m].name));
+        return bad(ErrorCode::kBadInput,
+                   fmt::format("map '{}' has no initial value (not global data)", maps_[m].name));
       if (size != value.size())
         return bad(ErrorCode::kBadInput, fmt::format("map '{}': initial value has {} bytes, {} given",
                                                      maps_[m].name, size, value.size()));
       if (bpf_map__set_initial_value(map, value.data(), size) != 0)
-        return bad(ErrorCode::kInternal, fmt::format("map '{}': cannot set the initial value", maps_[m].name));
+        return bad(ErrorCode::kInternal,
+                   fmt::format("map '{}': cannot set the initial value", maps_[m].name));
     }
     return Ok{};
   }
@@ -453,7 +511,10 @@ class KernelBackend final : public Backend {
 
   // Loads `o` with the programs in `load` (autoload off for the others); fills their verdicts.
   // Returns 0 or the errno of the load.
-  int try_load(bpf_object* o, const std::vector<bool>& load, std::string* msgs, std::vector<ProgramVerdict>& out) {
+  int try_load(bpf_object* o,
+               const std::vector<bool>& load,
+               std::string* msgs,
+               std::vector<ProgramVerdict>& out) {
     const uint32_t level = opts_.full_log ? 1 | 4 : 4;
     std::vector<std::unique_ptr<char[]>> bufs(progs_.size());
     LibbpfCall call(msgs);
@@ -517,31 +578,16 @@ class KernelBackend final : public Backend {
     return err;
   }
 
-  Result<int> map_fd(size_t m, size_t key_size) {
-    if (!loaded_) return bad(ErrorCode::kBadInput, "maps exist after load()");
-    if (m >= maps_.size()) return bad(ErrorCode::kBadInput, "map index out of range");
-    if (key_size != maps_[m].key_size && !(maps_[m].type == MapType::Queue || maps_[m].type == MapType::Stack ||
-                                           maps_[m].type == MapType::Ringbuf))
-      return bad(ErrorCode::kBadInput, fmt::format("map '{}': key has {} bytes, the map's key_size is {}",
-                                                   maps_[m].name, key_size, maps_[m].key_size));
+  int created_map_fd(size_t m) const override {
     bpf_map* map = nth_map(obj_.get(), m);
-    int fd = map ? bpf_map__fd(map) : -1;
-    if (fd < 0) return bad(ErrorCode::kInternal, fmt::format("map '{}' was not created", maps_[m].name));
-    return fd;
+    return map ? bpf_map__fd(map) : -1;
   }
 
   std::string path_;
   BackendOptions opts_;
   ObjectPtr obj_;
-  std::vector<BackendProgram> progs_;
-  std::vector<BackendMap> maps_;
   std::vector<std::pair<size_t, std::vector<uint8_t>>> initial_values_;
-  std::vector<ProgramVerdict> verdicts_;
-  std::string object_error_;
-  uint32_t ncpus_ = 1;
-  bool loaded_ = false;
 };
-
 
 // Objects libbpf 1.x refuses (legacy SEC("maps") definitions) or where it lists fewer programs than
 // there are (sections without function symbols):
@@ -550,7 +596,7 @@ class KernelBackend final : public Backend {
 // the linked code patched to BPF_PSEUDO_MAP_FD / BPF_PSEUDO_MAP_VALUE with the real fds, every
 // program loaded on its own (verdict + log), prog arrays and maps of maps filled from `.values`.
 // No BTF is loaded on this path (these objects predate BTF-defined maps).
-class RawKernelBackend final : public Backend {
+class RawKernelBackend final : public KernelBackendBase {
  public:
   RawKernelBackend(std::string path, ObjectFile file, const BackendOptions& opts, std::string why)
       : path_(std::move(path)), file_(std::move(file)), opts_(opts), libbpf_error_(std::move(why)) {
@@ -559,8 +605,6 @@ class RawKernelBackend final : public Backend {
     for (const MapDef& d : file_.maps)
       maps_.push_back(BackendMap{d.name, d.type, d.key_size, d.value_size, d.max_entries, d.map_flags,
                                  is_per_cpu(static_cast<uint32_t>(d.type))});
-    int n = libbpf_num_possible_cpus();
-    ncpus_ = n > 0 ? static_cast<uint32_t>(n) : 1;
   }
   ~RawKernelBackend() override {
     for (int fd : prog_fds_)
@@ -569,20 +613,13 @@ class RawKernelBackend final : public Backend {
       if (fd >= 0) close(fd);
   }
 
-  BackendKind kind() const override { return BackendKind::Kernel; }
-  size_t num_programs() const override { return progs_.size(); }
-  const BackendProgram& program(size_t i) const override { return progs_.at(i); }
-  size_t num_maps() const override { return maps_.size(); }
-  const BackendMap& map(size_t i) const override { return maps_.at(i); }
-  uint32_t num_cpus() const override { return ncpus_; }
-  const ProgramVerdict& verdict(size_t i) const override { return verdicts_.at(i); }
-  std::string object_error() const override { return object_error_; }
-
   Status set_initial_value(size_t m, std::span<const uint8_t> value) override {
-    if (m >= maps_.size() || loaded_) return bad(ErrorCode::kBadInput, "set_initial_value: bad map or already loaded");
+    if (m >= maps_.size() || loaded_)
+      return bad(ErrorCode::kBadInput, "set_initial_value: bad map or already loaded");
     if (value.size() != file_.maps[m].initial_value.size())
-      return bad(ErrorCode::kBadInput, fmt::format("map '{}': initial value has {} bytes, {} given", maps_[m].name,
-                                                   file_.maps[m].initial_value.size(), value.size()));
+      return bad(ErrorCode::kBadInput,
+                 fmt::format("map '{}': initial value has {} bytes, {} given", maps_[m].name,
+                             file_.maps[m].initial_value.size(), value.size()));
     file_.maps[m].initial_value.assign(value.begin(), value.end());
     return Ok{};
   }
@@ -605,7 +642,8 @@ class RawKernelBackend final : public Backend {
       }
       map_fds_[m] = *fd;
     }
-    for (size_t i = 0; i < progs_.size(); i++) load_program(i);
+    for (size_t i = 0; i < progs_.size(); i++)
+      load_program(i);
     // Declarative slots (.values) of prog arrays and maps of maps.
     for (size_t m = 0; m < maps_.size(); m++)
       for (const auto& [slot, ref] : file_.maps[m].init_refs) {
@@ -628,49 +666,14 @@ class RawKernelBackend final : public Backend {
     return kernel_test_run(prog_fds_[prog], progs_[prog].name, progs_[prog].type, in);
   }
 
-  Result<std::optional<std::vector<uint8_t>>> map_lookup(size_t m, std::span<const uint8_t> key) override {
-    auto fd = map_fd(m, key.size());
-    if (!fd) return fd.error();
-    return kernel_map_lookup(*fd, maps_[m].name, key.data(), value_buffer_size(m));
-  }
-  Status map_update(size_t m, std::span<const uint8_t> key, std::span<const uint8_t> value, uint64_t flags) override {
-    const bool queue = m < maps_.size() && (maps_[m].type == MapType::Queue || maps_[m].type == MapType::Stack);
-    auto fd = map_fd(m, queue ? 0 : key.size());
-    if (!fd) return fd.error();
-    return kernel_map_update(*fd, maps_[m].name, queue ? nullptr : key.data(), value, value_buffer_size(m), flags);
-  }
-  Result<std::optional<std::vector<uint8_t>>> map_next_key(size_t m, const std::vector<uint8_t>* key) override {
-    auto fd = map_fd(m, key ? key->size() : maps_.at(m).key_size);
-    if (!fd) return fd.error();
-    return kernel_map_next_key(*fd, maps_[m].name, key ? key->data() : nullptr, maps_[m].key_size);
-  }
-  Result<std::optional<std::vector<uint8_t>>> map_pop(size_t m) override {
-    auto fd = map_fd(m, 0);
-    if (!fd) return fd.error();
-    return kernel_map_pop(*fd, maps_[m].name, maps_[m].value_size);
-  }
-  Result<std::vector<std::vector<uint8_t>>> drain_ringbuf(size_t m) override {
-    if (m >= maps_.size() || maps_[m].type != MapType::Ringbuf) return std::vector<std::vector<uint8_t>>{};
-    auto fd = map_fd(m, 0);
-    if (!fd) return fd.error();
-    return kernel_drain_ringbuf(*fd, maps_[m].name);
-  }
-
  private:
-  Result<int> map_fd(size_t m, size_t key_size) {
-    if (!loaded_ || m >= maps_.size() || map_fds_[m] < 0)
-      return bad(ErrorCode::kBadInput, "map not created (call load() first)");
-    const MapType t = maps_[m].type;
-    if (key_size != maps_[m].key_size && t != MapType::Queue && t != MapType::Stack && t != MapType::Ringbuf)
-      return bad(ErrorCode::kBadInput, fmt::format("map '{}': key has {} bytes, the map's key_size is {}",
-                                                   maps_[m].name, key_size, maps_[m].key_size));
-    return map_fds_[m];
-  }
+  int created_map_fd(size_t m) const override { return m < map_fds_.size() ? map_fds_[m] : -1; }
 
   static std::string kernel_name(const std::string& name) {
     std::string s;
     for (char c : name)
-      if (s.size() < BPF_OBJ_NAME_LEN - 1 && (isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.')) s += c;
+      if (s.size() < BPF_OBJ_NAME_LEN - 1 && (isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.'))
+        s += c;
     return s;
   }
 
@@ -681,25 +684,27 @@ class RawKernelBackend final : public Backend {
     int inner = -1;
     if (!d.inner.empty()) {
       const MapDef& in = d.inner[0];
-      inner = bpf_map_create(static_cast<bpf_map_type>(in.type), nullptr, in.key_size, in.value_size, in.max_entries,
-                             nullptr);
+      inner = bpf_map_create(static_cast<bpf_map_type>(in.type), nullptr, in.key_size, in.value_size,
+                             in.max_entries, nullptr);
       if (inner < 0)
-        return bad(ErrorCode::kVerifier, fmt::format("map '{}': creating the inner map template failed: {}", d.name,
-                                                     strerror(errno)));
+        return bad(ErrorCode::kVerifier, fmt::format("map '{}': creating the inner map template failed: {}",
+                                                     d.name, strerror(errno)));
       o.inner_map_fd = inner;
     }
-    int fd = bpf_map_create(static_cast<bpf_map_type>(d.type), kernel_name(d.name).c_str(), d.key_size, d.value_size,
-                            d.max_entries, &o);
+    int fd = bpf_map_create(static_cast<bpf_map_type>(d.type), kernel_name(d.name).c_str(), d.key_size,
+                            d.value_size, d.max_entries, &o);
     const int e = errno;
     if (inner >= 0) close(inner);
-    if (fd < 0) return bad(ErrorCode::kVerifier, fmt::format("map '{}': failed to create: {}", d.name, strerror(e)));
+    if (fd < 0)
+      return bad(ErrorCode::kVerifier, fmt::format("map '{}': failed to create: {}", d.name, strerror(e)));
     if (!d.initial_value.empty()) {
       const uint32_t zero = 0;
       if (bpf_map_update_elem(fd, &zero, d.initial_value.data(), BPF_ANY) != 0 ||
           (d.read_only && bpf_map_freeze(fd) != 0)) {
         const int e2 = errno;
         close(fd);
-        return bad(ErrorCode::kVerifier, fmt::format("map '{}': setting its data failed: {}", d.name, strerror(e2)));
+        return bad(ErrorCode::kVerifier,
+                   fmt::format("map '{}': setting its data failed: {}", d.name, strerror(e2)));
       }
     }
     return fd;
@@ -764,13 +769,7 @@ class RawKernelBackend final : public Backend {
   ObjectFile file_;
   BackendOptions opts_;
   std::string libbpf_error_;
-  std::vector<BackendProgram> progs_;
-  std::vector<BackendMap> maps_;
-  std::vector<ProgramVerdict> verdicts_;
   std::vector<int> map_fds_, prog_fds_;
-  std::string object_error_;
-  uint32_t ncpus_ = 1;
-  bool loaded_ = false;
 };
 
 }  // namespace
@@ -780,8 +779,9 @@ Status kernel_available() {
     auto fail = [](const char* step, int e) -> Status {
       std::string why;
       if (e == EPERM || e == EACCES)
-        why = "no privilege: loading and test-running BPF programs needs root (or CAP_BPF + CAP_PERFMON + "
-              "CAP_NET_ADMIN); /proc/sys/kernel/unprivileged_bpf_disabled may also forbid it";
+        why =
+            "no privilege: loading and test-running BPF programs needs root (or CAP_BPF + CAP_PERFMON + "
+            "CAP_NET_ADMIN); /proc/sys/kernel/unprivileged_bpf_disabled may also forbid it";
       else if (e == ENOSYS)
         why = "bpf(2) is not available: the kernel has no BPF syscall (CONFIG_BPF_SYSCALL) or it is filtered";
       else
@@ -806,7 +806,8 @@ Status kernel_available() {
     close(pfd);
     if (rc != 0) return fail("BPF_PROG_TEST_RUN", e);
     if (opts.retval != 7)
-      return bad(ErrorCode::kUnsupported, fmt::format("BPF_PROG_TEST_RUN returned {}, expected 7", opts.retval));
+      return bad(ErrorCode::kUnsupported,
+                 fmt::format("BPF_PROG_TEST_RUN returned {}, expected 7", opts.retval));
     return Ok{};
   }();
   return probe;
@@ -838,7 +839,8 @@ Result<std::unique_ptr<Backend>> open_kernel_backend(const std::string& path, co
   }
   // libbpf refused the object: bpfvm's ELF loader and plain bpf(2) calls (RawKernelBackend).
   if (!file) return st.error();  // neither can read it: libbpf's reason
-  return std::unique_ptr<Backend>(std::make_unique<RawKernelBackend>(path, std::move(*file), opts, st.error().msg));
+  return std::unique_ptr<Backend>(
+      std::make_unique<RawKernelBackend>(path, std::move(*file), opts, st.error().msg));
 }
 
 }  // namespace bpfvm
