@@ -162,6 +162,10 @@ SysConfig config() {
   return s.cfg;
 }
 
+namespace {
+void gc_locked(State& s);
+}
+
 int new_fd(State& s, const std::shared_ptr<Obj>& o) {
   int fd = memfd_create(kind_name(o->kind), MFD_CLOEXEC);
   if (fd < 0) return -errno;
@@ -173,6 +177,11 @@ int new_fd(State& s, const std::shared_ptr<Obj>& o) {
   }
   // A reused inode number means the file that had it is gone: the entry was stale.
   s.fds[{sb.st_dev, sb.st_ino}] = o;
+  // Without the preload library nothing sees close(2): sweep now and then as the table grows.
+  if (s.fds.size() >= s.gc_threshold) {
+    gc_locked(s);
+    s.gc_threshold = std::max<size_t>(64, 2 * s.fds.size());
+  }
   return fd;
 }
 
@@ -481,8 +490,8 @@ long cmd_map_lookup(State& s, const bpf_attr& a, bool and_delete) {
     } else {
       rc = -kENOTSUPP;
     }
-  } else if (m->def.type == MapType::ProgArray || m->def.type == MapType::PerfEventArray) {
-    rc = -kENOTSUPP;  // fd arrays cannot be read from user space
+  } else if (m->def.type == MapType::PerfEventArray) {
+    rc = -kENOTSUPP;  // perf event fds cannot be read back (prog arrays give program ids)
   } else {
     rc = map.lookup_copy(key.empty() ? nullptr : key.data(), value.data());
   }
@@ -785,9 +794,7 @@ long cmd_prog_load(State& s, const bpf_attr& a, const Out& o) {
       a.log_size > (UINT_MAX >> 2))
     return -EINVAL;
   LoadRequest req;
-  if (a.license != 0) {
-    if (!user_string(a.license, 127, &req.license)) return -EFAULT;
-  }
+  if (!user_string(a.license, 127, &req.license)) return -EFAULT;
   if (name_copy(a.prog_name, &req.name) != 0) return -EINVAL;
   req.type = static_cast<ProgType>(a.prog_type);
   req.expected_attach_type = a.expected_attach_type;

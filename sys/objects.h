@@ -88,6 +88,7 @@ struct State : TailCallTargets {
   std::map<std::pair<dev_t, ino_t>, std::shared_ptr<Obj>> fds;  // inode of each fd handed out
   std::map<uint32_t, std::weak_ptr<Obj>> ids;
   uint32_t local_next_id = 1;
+  size_t gc_threshold = 64;  // fds handed out before the next sweep of /proc/self/fd
   std::unique_ptr<RunScratch> scratch;
 
   const Interpreter* interpreter(uint32_t id) const override;

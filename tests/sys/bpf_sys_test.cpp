@@ -303,6 +303,14 @@ TEST_F(KernelAndUser, InvalidElementRequestsFailWithTheKernelsErrno) {
     close(int(fd));
     return r;
   });
+  same("lookup of an empty prog array slot", [&](const Bpf& b) {
+    long fd = map_create(b, BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4);
+    if (fd < 0) return fd;
+    uint32_t k = 1, id = 0;
+    long r = elem(b, BPF_MAP_LOOKUP_ELEM, int(fd), &k, &id);
+    close(int(fd));
+    return r;
+  });
   same("map fd by an id that does not exist", [](const Bpf& b) {
     bpf_attr a{};
     a.map_id = 0x7ffffff0;
@@ -368,6 +376,14 @@ TEST_F(KernelAndUser, InvalidProgramLoadsFailWithTheKernelsErrno) {
     p.insns = {call_helper(BPF_FUNC_probe_read_kernel), mov_imm(0, 0), exit_insn()};
     p.license = "";
     return closing(prog_load(b, p));
+  });
+  same("no license pointer", [](const Bpf& b) {
+    std::vector<bpf_insn> insns = {mov_imm(0, 2), exit_insn()};
+    bpf_attr a{};
+    a.prog_type = BPF_PROG_TYPE_XDP;
+    a.insns = ptr(insns.data());
+    a.insn_cnt = 2;
+    return closing(call(b, BPF_PROG_LOAD, a));
   });
   same("no instructions", [](const Bpf& b) {
     ProgLoad p;

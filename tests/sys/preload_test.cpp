@@ -249,6 +249,10 @@ TEST_F(Preload, ALibbpfApplicationLoadsAndTestRunsAnObjectAsAnOrdinaryUser) {
 // commands are served, others fail with ENOTSUP, or go to the kernel with BPFVM_PASSTHROUGH=1,
 // and other system calls pass through.
 TEST(PreloadSyscall, ServesEmulatedCommandsAndRefusesOrPassesTheOthers) {
+  // The library's copy of the emulation keeps its ids in a private state directory.
+  char tmpl[] = "/tmp/bpfvm-syscall-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  setenv("BPFVM_STATE_DIR", tmpl, 1);
   void* lib = dlopen(BPFVM_PRELOAD_PATH, RTLD_NOW | RTLD_LOCAL);
   ASSERT_NE(lib, nullptr) << dlerror();
   auto sys = reinterpret_cast<long (*)(long, ...)>(dlsym(lib, "syscall"));
@@ -274,7 +278,10 @@ TEST(PreloadSyscall, ServesEmulatedCommandsAndRefusesOrPassesTheOthers) {
   EXPECT_EQ(sys(SYS_bpf, BPF_LINK_CREATE, &link, sizeof link), -1);  // the kernel refuses fd 0
   EXPECT_NE(errno, ENOTSUP);
   unsetenv("BPFVM_PASSTHROUGH");
+  unsetenv("BPFVM_STATE_DIR");
   dlclose(lib);
+  std::error_code ec;
+  fs::remove_all(tmpl, ec);
 }
 
 }  // namespace
