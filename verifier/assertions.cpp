@@ -49,6 +49,8 @@ static const char* map_helper_mismatch(uint32_t id, MapType type) {
         return "holds no values a program may read with map_lookup_elem";
       [[fallthrough]];
     case 2: case 3:  // map_lookup/update/delete_elem
+      if (is({MapType::ArrayOfMaps, MapType::HashOfMaps}) && id != 1)
+        return "is a map of maps: programs may only look it up";
       if (is({MapType::ProgArray, MapType::Ringbuf, MapType::PerfEventArray, MapType::Queue, MapType::Stack,
               MapType::BloomFilter}))
         return "cannot be used with map_lookup_elem/update_elem/delete_elem";
@@ -95,6 +97,7 @@ bool Analyzer::check_access(uint32_t idx,
       return false;
     case RegKind::MapValueOrNull:
     case RegKind::MemOrNull:
+    case RegKind::MapPtrOrNull:
       fail(ErrorKind::NullDeref, idx, s, {reg},
            fmt::format("r{} may be NULL: compare it with 0 before the {}", reg, what));
       return false;
@@ -172,7 +175,7 @@ bool Analyzer::check_access(uint32_t idx,
       break;
     }
     case RegKind::MapValue: {
-      const MapDef& m = opts_.maps[r.map];
+      const MapDef& m = maps_[r.map];
       if (a.lo < 0 || a.hi > m.value_size)
         return oob(m.value_size, fmt::format("the value of map '{}'", m.name));
       if (write && m.read_only) {
@@ -243,14 +246,14 @@ bool Analyzer::check_helper_args(uint32_t idx,
     if (proto.id == 6 && i >= 2 && !s.reg(reg).is_init()) continue;
     if (!check_init(idx, s, reg)) return false;
     const RegValue& r = s.reg(reg);
-    const MapDef* md = *map >= 0 ? &opts_.maps[*map] : nullptr;
+    const MapDef* md = *map >= 0 ? &maps_[*map] : nullptr;
     switch (k) {
       case ArgKind::ConstMapPtr:
         if (r.kind != RegKind::MapPtr) return bad(reg, fmt::format("expected a map, got {}", format_reg(r)));
         *map = static_cast<int>(r.map);
-        if (const char* why = map_helper_mismatch(proto.id, opts_.maps[r.map].type))
-          return bad(reg, fmt::format("map '{}' ({}) {}", opts_.maps[r.map].name,
-                                      map_type_name(opts_.maps[r.map].type), why));
+        if (const char* why = map_helper_mismatch(proto.id, maps_[r.map].type))
+          return bad(reg, fmt::format("map '{}' ({}) {}", maps_[r.map].name,
+                                      map_type_name(maps_[r.map].type), why));
         break;
       case ArgKind::PtrToMapKey:
       case ArgKind::PtrToMapValue:
@@ -315,7 +318,7 @@ bool Analyzer::check_helper_args(uint32_t idx,
                      fmt::format("expected a ringbuf record from ringbuf_reserve, got {}", format_reg(r)));
         break;
       case ArgKind::PtrToConstStr: {
-        if (r.kind != RegKind::MapValue || !opts_.maps[r.map].read_only || !r.v.is_const())
+        if (r.kind != RegKind::MapValue || !maps_[r.map].read_only || !r.v.is_const())
           return bad(reg, "expected a constant string in a read-only map");
         if (!mem_arg(reg, 1, false, false)) return false;
         break;
@@ -361,7 +364,7 @@ bool Analyzer::exec_helper(uint32_t idx, State& s) {
       args[0] = RegValue::scalar(Scalar::of_size(4));
       args[1] = s.reg(3);
     } else {  // for_each_map_elem(map, fn, ctx, flags): fn(map, key, value, ctx)
-      const MapDef& md = opts_.maps[map];
+      const MapDef& md = maps_[map];
       args[0] = s.reg(1);
       args[1] = RegValue::pointer(RegKind::Mem);
       args[1].size = md.key_size;
@@ -405,6 +408,16 @@ bool Analyzer::exec_helper(uint32_t idx, State& s) {
   RegValue r0 = RegValue::scalar(Scalar::top());
   switch (proto->ret) {
     case RetKind::PtrToMapValueOrNull:
+      if (maps_[map].type == MapType::ArrayOfMaps || maps_[map].type == MapType::HashOfMaps) {
+        // The kernel's PTR_TO_MAP_VALUE_OR_NULL with inner_map_meta: the runtime returns the inner
+        // Map*, usable where a map is expected after the null check. Without an inner definition
+        // nothing is known about the inner maps: an unusable scalar.
+        if (inner_map_[map] < 0) break;
+        r0 = RegValue::pointer(RegKind::MapPtrOrNull);
+        r0.map = static_cast<uint32_t>(inner_map_[map]);
+        r0.id = fresh_id(s, idx);
+        break;
+      }
       r0 = RegValue::pointer(RegKind::MapValueOrNull);
       r0.map = static_cast<uint32_t>(map);
       r0.id = fresh_id(s, idx);

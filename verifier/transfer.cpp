@@ -140,7 +140,8 @@ bool Analyzer::exec_alu(uint32_t idx, State& s) {
   if (!ptr.allows_arithmetic()) {
     fail(ErrorKind::BadPointerArithmetic, idx, s, {pr},
          fmt::format("arithmetic on a {} pointer is prohibited{}", reg_kind_name(ptr.kind),
-                     ptr.kind == RegKind::MapValueOrNull || ptr.kind == RegKind::MemOrNull
+                     ptr.kind == RegKind::MapValueOrNull || ptr.kind == RegKind::MemOrNull ||
+                             ptr.kind == RegKind::MapPtrOrNull
                          ? " before its null check"
                          : ""));
     return false;
@@ -191,7 +192,7 @@ bool Analyzer::exec_lddw(uint32_t idx, State& s) {
         return true;
       }
       uint32_t off = static_cast<uint32_t>(in.imm64 >> 32);
-      const MapDef& md = opts_.maps[m];
+      const MapDef& md = maps_[m];
       if (md.type != MapType::Array || off >= md.value_size) {
         fail(ErrorKind::InvalidMapRef, idx, s, {},
              fmt::format(
@@ -355,7 +356,7 @@ void Analyzer::exec_cond(uint32_t idx, State& fall, State& taken) {
     }
     bool eqne = cond == Cond::Eq || cond == Cond::Ne;
     auto nullable = [](const RegValue& r) {
-      return r.kind == RegKind::MapValueOrNull || r.kind == RegKind::MemOrNull;
+      return r.kind == RegKind::MapValueOrNull || r.kind == RegKind::MemOrNull || r.kind == RegKind::MapPtrOrNull;
     };
     auto is_zero = [](const RegValue& r) { return r.kind == RegKind::Scalar && r.v.is_zero(); };
     RegValue* p = nullptr;
@@ -380,7 +381,10 @@ void Analyzer::exec_cond(uint32_t idx, State& fall, State& taken) {
         });
       } else {
         st.for_each_value([&](RegValue& r) {
-          if (matches(r)) r.kind = r.kind == RegKind::MapValueOrNull ? RegKind::MapValue : RegKind::Mem;
+          if (matches(r))
+            r.kind = r.kind == RegKind::MapValueOrNull ? RegKind::MapValue
+                     : r.kind == RegKind::MemOrNull    ? RegKind::Mem
+                                                       : RegKind::MapPtr;
         });
       }
       return;
