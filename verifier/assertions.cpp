@@ -229,6 +229,10 @@ bool Analyzer::check_helper_args(uint32_t idx,
       return bad(reg, fmt::format("expected a pointer to {} bytes of memory, got {}", size, format_reg(r)));
     Access a;
     if (!check_access(idx, s, reg, 0, size, write, true, &a)) return false;
+    // The helper may write any byte it was given: spills and zero bytes there are lost (the bytes
+    // it surely writes become initialized below).
+    if (write && a.kind == RegKind::Stack)
+      s.frames()[a.frame].stack.store_somewhere(static_cast<int>(a.lo), static_cast<int>(a.hi));
     // Memory a helper reads must not hold spilled pointers: it may copy them into a map or out.
     if (!write && a.kind == RegKind::Stack && size > 0 &&
         s.frames()[a.frame].stack.holds_pointer(static_cast<int>(a.lo), static_cast<int>(a.hi - a.lo))) {

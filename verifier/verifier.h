@@ -33,7 +33,7 @@ struct VerifyOptions {
   bool collect_log = false;                // fill VerifyResult::log with the state at every block entry
   // Path sensitivity: at most this many states per block are kept apart (disjunction) before they
   // are joined; 1 = join at every block head. Loop heads always join.
-  uint32_t max_disjuncts = 16;
+  uint32_t max_disjuncts = 32;
 };
 
 struct VerifyStats {
