@@ -86,8 +86,8 @@ class Analyzer {
   bool aborted_ = false;
   uint64_t steps_ = 0;
   size_t live_states_ = 0;
-  std::vector<uint32_t> loop_stack_;  // heads of the loops being iterated (instruction indexes)
-  std::vector<int64_t> stack_depth_;  // per function: deepest byte used
+  std::vector<uint32_t> loop_stack_;        // heads of the loops being iterated (instruction indexes)
+  std::vector<int64_t> stack_depth_;        // per function: deepest byte used
   std::set<std::vector<uint32_t>> chains_;  // call chains (function indexes) seen, with the callsite last
   // Per map: the first map with the same type, key and value size and access (what the checks
   // look at), so that pointers to interchangeable maps join without losing their type.

@@ -26,29 +26,39 @@ static const char* map_helper_mismatch(uint32_t id, MapType type) {
       return is({MapType::ProgArray}) ? nullptr : "is not a prog_array: bpf_tail_call needs one";
     case 25:  // perf_event_output
       return is({MapType::PerfEventArray}) ? nullptr : "is not a perf_event_array";
-    case 130: case 131: case 134:  // ringbuf_output, ringbuf_reserve, ringbuf_query
+    case 130:
+    case 131:
+    case 134:  // ringbuf_output, ringbuf_reserve, ringbuf_query
       return is({MapType::Ringbuf}) ? nullptr : "is not a ringbuf";
-    case 87: case 88: case 89:  // map_push/pop/peek_elem
-      return is({MapType::Queue, MapType::Stack, MapType::BloomFilter}) ? nullptr
-                                                                       : "is not a queue, stack or bloom filter";
+    case 87:
+    case 88:
+    case 89:  // map_push/pop/peek_elem
+      return is({MapType::Queue, MapType::Stack, MapType::BloomFilter})
+                 ? nullptr
+                 : "is not a queue, stack or bloom filter";
     case 27:  // get_stackid
       return is({MapType::StackTrace}) ? nullptr : "is not a stack_trace map";
-    case 22: case 55:  // perf_event_read, perf_event_read_value
+    case 22:
+    case 55:  // perf_event_read, perf_event_read_value
       return is({MapType::PerfEventArray}) ? nullptr : "is not a perf_event_array";
-    case 33: case 37:  // skb_under_cgroup, current_task_under_cgroup
+    case 33:
+    case 37:  // skb_under_cgroup, current_task_under_cgroup
       return is({MapType::CgroupArray}) ? nullptr : "is not a cgroup_array";
     case 51:  // redirect_map
       return is({MapType::Devmap, MapType::DevmapHash, MapType::Cpumap, MapType::Xskmap})
                  ? nullptr
                  : "is not a devmap, cpumap or xskmap";
-    case 52: case 53: case 60:  // sk_redirect_map, sock_map_update, msg_redirect_map
+    case 52:
+    case 53:
+    case 60:  // sk_redirect_map, sock_map_update, msg_redirect_map
       return is({MapType::Sockmap}) ? nullptr : "is not a sockmap";
     case 1:  // map_lookup_elem: these maps hold no plain values (kernel objects or stack traces)
       if (is({MapType::StackTrace, MapType::CgroupArray, MapType::Sockmap, MapType::Sockhash, MapType::Xskmap,
               MapType::Cpumap, MapType::Devmap, MapType::DevmapHash}))
         return "holds no values a program may read with map_lookup_elem";
       [[fallthrough]];
-    case 2: case 3:  // map_lookup/update/delete_elem
+    case 2:
+    case 3:  // map_lookup/update/delete_elem
       if (is({MapType::ArrayOfMaps, MapType::HashOfMaps}) && id != 1)
         return "is a map of maps: programs may only look it up";
       if (is({MapType::ProgArray, MapType::Ringbuf, MapType::PerfEventArray, MapType::Queue, MapType::Stack,
@@ -256,8 +266,8 @@ bool Analyzer::check_helper_args(uint32_t idx,
         if (r.kind != RegKind::MapPtr) return bad(reg, fmt::format("expected a map, got {}", format_reg(r)));
         *map = static_cast<int>(r.map);
         if (const char* why = map_helper_mismatch(proto.id, maps_[r.map].type))
-          return bad(reg, fmt::format("map '{}' ({}) {}", maps_[r.map].name,
-                                      map_type_name(maps_[r.map].type), why));
+          return bad(
+              reg, fmt::format("map '{}' ({}) {}", maps_[r.map].name, map_type_name(maps_[r.map].type), why));
         break;
       case ArgKind::PtrToMapKey:
       case ArgKind::PtrToMapValue:
@@ -352,8 +362,8 @@ bool Analyzer::exec_helper(uint32_t idx, State& s) {
   }
   if (const char* which = helper_restricted_for(proto->id, opts_.type)) {
     fail(ErrorKind::UnknownHelper, idx, s, {},
-         fmt::format("helper {} ({}) is not available to this program type ({}); only to {} programs",
-                     in.imm, proto->name, static_cast<uint32_t>(opts_.type), which));
+         fmt::format("helper {} ({}) is not available to this program type ({}); only to {} programs", in.imm,
+                     proto->name, static_cast<uint32_t>(opts_.type), which));
     return false;
   }
   int map = -1;

@@ -382,7 +382,8 @@ void Analyzer::exec_cond(uint32_t idx, State& fall, State& taken) {
     }
     bool eqne = cond == Cond::Eq || cond == Cond::Ne;
     auto nullable = [](const RegValue& r) {
-      return r.kind == RegKind::MapValueOrNull || r.kind == RegKind::MemOrNull || r.kind == RegKind::MapPtrOrNull;
+      return r.kind == RegKind::MapValueOrNull || r.kind == RegKind::MemOrNull ||
+             r.kind == RegKind::MapPtrOrNull;
     };
     auto is_zero = [](const RegValue& r) { return r.kind == RegKind::Scalar && r.v.is_zero(); };
     RegValue* p = nullptr;

@@ -63,7 +63,8 @@ std::string Analyzer::format_reg(const RegValue& r) const {
       return fmt::format("fp{}(off={})", r.frame ? fmt::format("[{}]", r.frame) : "", off());
     case RegKind::MapPtr:
     case RegKind::MapPtrOrNull:
-      return fmt::format("{}({}{})", reg_kind_name(r.kind), map_name(r.map), r.id ? fmt::format(",id={}", r.id) : "");
+      return fmt::format("{}({}{})", reg_kind_name(r.kind), map_name(r.map),
+                         r.id ? fmt::format(",id={}", r.id) : "");
     case RegKind::MapValue:
     case RegKind::MapValueOrNull: {
       const MapDef* m = r.map < maps_.size() ? &maps_[r.map] : nullptr;
