@@ -16,6 +16,9 @@ awk -F'\t' -v list="${1:-}" '
     p = prev[k]; l = lin[k]
     if (p == "pass") { pp++; if (v == "accept") pa++ }
     if (l == "accept") { lp++; if (v == "accept") la++ }
+    if (p == "pass" || l == "accept") { ep++; if (v == "accept") ea++ }
+    if (v == "reject") kinds[$5]++
+    if (v == "accept" && l == "reject") lrej++
     if ((p == "pass" || l == "accept") && v != "accept") {
       miss[$5]++
       if (list == "--list") printf "%s\t%s\t%s\tprevail=%s linux=%s\t%s\t%s\n", $1, $2, $3, p, l, $5, $6
@@ -26,6 +29,8 @@ awk -F'\t' -v list="${1:-}" '
     printf "programs %d: accepted %d, rejected %d, not linked %d\n", total, n["accept"], n["reject"], n["not-linked"]
     printf "PREVAIL passes %d, we accept %d of them\n", pp, pa
     printf "Linux accepts %d, we accept %d of them\n", lp, la
-    printf "accepted by us but by neither reference: %d\n", extra
+    printf "either reference accepts %d, we accept %d of them\n", ep, ea
+    printf "accepted by us but by neither reference: %d; accepted by us, rejected by Linux: %d\n", extra, lrej
+    for (k in kinds) printf "  first error of our rejections: %s %d\n", k, kinds[k]
     for (m in miss) printf "  reference-accepted, rejected by us with %s: %d\n", m, miss[m]
   }' "$ref" "$ours"

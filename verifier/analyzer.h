@@ -37,7 +37,9 @@ class Analyzer {
   // --- driver (verifier.cpp)
   struct FuncRun {
     uint32_t func;
-    CountedVector<State> pending;  // by block - first_block
+    // By block - first_block: a bounded disjunction of states (VerifyOptions::max_disjuncts), kept
+    // apart so that branches whose outcomes are correlated stay distinguishable.
+    CountedVector<CountedVector<State>> pending;
     State exit;
   };
   State analyze_function(uint32_t func, State entry);
@@ -93,12 +95,15 @@ class Analyzer {
   bool aborted_ = false;
   uint64_t steps_ = 0;
   size_t live_states_ = 0;
-  std::vector<uint32_t> loop_stack_;  // heads of the loops being iterated (instruction indexes)
-  std::vector<int64_t> stack_depth_;  // per function: deepest byte used
-  std::set<std::vector<uint32_t>> chains_;
+  std::vector<uint32_t> loop_stack_;        // heads of the loops being iterated (instruction indexes)
+  std::vector<int64_t> stack_depth_;        // per function: deepest byte used
+  std::set<std::vector<uint32_t>> chains_;  // call chains (function indexes) seen, with the callsite last
   // Per map: the first map with the same type, key and value size and access (what the checks
   // look at), so that pointers to interchangeable maps join without losing their type.
-  std::vector<uint32_t> canon_map_;  // call chains (function indexes) seen, with the callsite last
+  std::vector<uint32_t> canon_map_;
+  // opts_.maps, then the inner map definitions of the maps of maps (MapPtr/MapValue `map` indexes).
+  std::vector<MapDef> maps_;
+  std::vector<int32_t> inner_map_;  // per object map: index of its inner definition in maps_, or -1
 };
 
 }  // namespace bpfvm::verifier

@@ -30,27 +30,37 @@ static const char* map_helper_mismatch(uint32_t id, MapType type) {
     case 131:
     case 134:  // ringbuf_output, ringbuf_reserve, ringbuf_query
       return is({MapType::Ringbuf}) ? nullptr : "is not a ringbuf";
-    case 87: case 88: case 89:  // map_push/pop/peek_elem
-      return is({MapType::Queue, MapType::Stack, MapType::BloomFilter}) ? nullptr
-                                                                       : "is not a queue, stack or bloom filter";
+    case 87:
+    case 88:
+    case 89:  // map_push/pop/peek_elem
+      return is({MapType::Queue, MapType::Stack, MapType::BloomFilter})
+                 ? nullptr
+                 : "is not a queue, stack or bloom filter";
     case 27:  // get_stackid
       return is({MapType::StackTrace}) ? nullptr : "is not a stack_trace map";
-    case 22: case 55:  // perf_event_read, perf_event_read_value
+    case 22:
+    case 55:  // perf_event_read, perf_event_read_value
       return is({MapType::PerfEventArray}) ? nullptr : "is not a perf_event_array";
-    case 33: case 37:  // skb_under_cgroup, current_task_under_cgroup
+    case 33:
+    case 37:  // skb_under_cgroup, current_task_under_cgroup
       return is({MapType::CgroupArray}) ? nullptr : "is not a cgroup_array";
     case 51:  // redirect_map
       return is({MapType::Devmap, MapType::DevmapHash, MapType::Cpumap, MapType::Xskmap})
                  ? nullptr
                  : "is not a devmap, cpumap or xskmap";
-    case 52: case 53: case 60:  // sk_redirect_map, sock_map_update, msg_redirect_map
+    case 52:
+    case 53:
+    case 60:  // sk_redirect_map, sock_map_update, msg_redirect_map
       return is({MapType::Sockmap}) ? nullptr : "is not a sockmap";
     case 1:  // map_lookup_elem: these maps hold no plain values (kernel objects or stack traces)
       if (is({MapType::StackTrace, MapType::CgroupArray, MapType::Sockmap, MapType::Sockhash, MapType::Xskmap,
               MapType::Cpumap, MapType::Devmap, MapType::DevmapHash}))
         return "holds no values a program may read with map_lookup_elem";
       [[fallthrough]];
-    case 2: case 3:  // map_lookup/update/delete_elem
+    case 2:
+    case 3:  // map_lookup/update/delete_elem
+      if (is({MapType::ArrayOfMaps, MapType::HashOfMaps}) && id != 1)
+        return "is a map of maps: programs may only look it up";
       if (is({MapType::ProgArray, MapType::Ringbuf, MapType::PerfEventArray, MapType::Queue, MapType::Stack,
               MapType::BloomFilter}))
         return "cannot be used with map_lookup_elem/update_elem/delete_elem";
@@ -97,6 +107,7 @@ bool Analyzer::check_access(uint32_t idx,
       return false;
     case RegKind::MapValueOrNull:
     case RegKind::MemOrNull:
+    case RegKind::MapPtrOrNull:
       fail(ErrorKind::NullDeref, idx, s, {reg},
            fmt::format("r{} may be NULL: compare it with 0 before the {}", reg, what));
       return false;
@@ -174,7 +185,7 @@ bool Analyzer::check_access(uint32_t idx,
       break;
     }
     case RegKind::MapValue: {
-      const MapDef& m = opts_.maps[r.map];
+      const MapDef& m = maps_[r.map];
       if (a.lo < 0 || a.hi > m.value_size)
         return oob(m.value_size, fmt::format("the value of map '{}'", m.name));
       if (write && m.read_only) {
@@ -228,6 +239,10 @@ bool Analyzer::check_helper_args(uint32_t idx,
       return bad(reg, fmt::format("expected a pointer to {} bytes of memory, got {}", size, format_reg(r)));
     Access a;
     if (!check_access(idx, s, reg, 0, size, write, true, &a)) return false;
+    // The helper may write any byte it was given: spills and zero bytes there are lost (the bytes
+    // it surely writes become initialized below).
+    if (write && a.kind == RegKind::Stack)
+      s.frames()[a.frame].stack.store_somewhere(static_cast<int>(a.lo), static_cast<int>(a.hi));
     // Memory a helper reads must not hold spilled pointers: it may copy them into a map or out.
     if (!write && a.kind == RegKind::Stack && size > 0 &&
         s.frames()[a.frame].stack.holds_pointer(static_cast<int>(a.lo), static_cast<int>(a.hi - a.lo))) {
@@ -245,14 +260,14 @@ bool Analyzer::check_helper_args(uint32_t idx,
     if (proto.id == 6 && i >= 2 && !s.reg(reg).is_init()) continue;
     if (!check_init(idx, s, reg)) return false;
     const RegValue& r = s.reg(reg);
-    const MapDef* md = *map >= 0 ? &opts_.maps[*map] : nullptr;
+    const MapDef* md = *map >= 0 ? &maps_[*map] : nullptr;
     switch (k) {
       case ArgKind::ConstMapPtr:
         if (r.kind != RegKind::MapPtr) return bad(reg, fmt::format("expected a map, got {}", format_reg(r)));
         *map = static_cast<int>(r.map);
-        if (const char* why = map_helper_mismatch(proto.id, opts_.maps[r.map].type))
-          return bad(reg, fmt::format("map '{}' ({}) {}", opts_.maps[r.map].name,
-                                      map_type_name(opts_.maps[r.map].type), why));
+        if (const char* why = map_helper_mismatch(proto.id, maps_[r.map].type))
+          return bad(
+              reg, fmt::format("map '{}' ({}) {}", maps_[r.map].name, map_type_name(maps_[r.map].type), why));
         break;
       case ArgKind::PtrToMapKey:
       case ArgKind::PtrToMapValue:
@@ -322,7 +337,7 @@ bool Analyzer::check_helper_args(uint32_t idx,
                      fmt::format("expected a ringbuf record from ringbuf_reserve, got {}", format_reg(r)));
         break;
       case ArgKind::PtrToConstStr: {
-        if (r.kind != RegKind::MapValue || !opts_.maps[r.map].read_only || !r.v.is_const())
+        if (r.kind != RegKind::MapValue || !maps_[r.map].read_only || !r.v.is_const())
           return bad(reg, "expected a constant string in a read-only map");
         if (!mem_arg(reg, 1, false, false)) return false;
         break;
@@ -352,8 +367,8 @@ bool Analyzer::exec_helper(uint32_t idx, State& s) {
   }
   if (const char* which = helper_restricted_for(proto->id, opts_.type)) {
     fail(ErrorKind::UnknownHelper, idx, s, {},
-         fmt::format("helper {} ({}) is not available to this program type ({}); only to {} programs",
-                     in.imm, proto->name, static_cast<uint32_t>(opts_.type), which));
+         fmt::format("helper {} ({}) is not available to this program type ({}); only to {} programs", in.imm,
+                     proto->name, static_cast<uint32_t>(opts_.type), which));
     return false;
   }
   int map = -1;
@@ -368,7 +383,7 @@ bool Analyzer::exec_helper(uint32_t idx, State& s) {
       args[0] = RegValue::scalar(Scalar::of_size(4));
       args[1] = s.reg(3);
     } else {  // for_each_map_elem(map, fn, ctx, flags): fn(map, key, value, ctx)
-      const MapDef& md = opts_.maps[map];
+      const MapDef& md = maps_[map];
       args[0] = s.reg(1);
       args[1] = RegValue::pointer(RegKind::Mem);
       args[1].size = md.key_size;
@@ -436,6 +451,16 @@ bool Analyzer::exec_helper(uint32_t idx, State& s) {
   RegValue r0 = RegValue::scalar(Scalar::top());
   switch (proto->ret) {
     case RetKind::PtrToMapValueOrNull:
+      if (maps_[map].type == MapType::ArrayOfMaps || maps_[map].type == MapType::HashOfMaps) {
+        // The kernel's PTR_TO_MAP_VALUE_OR_NULL with inner_map_meta: the runtime returns the inner
+        // Map*, usable where a map is expected after the null check. Without an inner definition
+        // nothing is known about the inner maps: an unusable scalar.
+        if (inner_map_[map] < 0) break;
+        r0 = RegValue::pointer(RegKind::MapPtrOrNull);
+        r0.map = static_cast<uint32_t>(inner_map_[map]);
+        r0.id = fresh_id(s, idx);
+        break;
+      }
       r0 = RegValue::pointer(RegKind::MapValueOrNull);
       r0.map = static_cast<uint32_t>(map);
       r0.id = fresh_id(s, idx);

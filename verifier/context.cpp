@@ -64,22 +64,19 @@ const std::vector<CtxField> kSockFields = {
 // not described, so programs that use them are rejected.
 std::vector<CtxField> sock_ops_fields() {
   std::vector<CtxField> f = {
-      {0, 4, F::Scalar, false, "op", 4},
-      {4, 16, F::Scalar, true, "args/reply", 4},
-      {20, 4, F::Scalar, false, "family", 4},
-      {24, 4, F::Scalar, false, "remote_ip4", 4},
-      {28, 4, F::Scalar, false, "local_ip4", 4},
-      {32, 16, F::Scalar, false, "remote_ip6", 4},
-      {48, 16, F::Scalar, false, "local_ip6", 4},
-      {64, 4, F::Scalar, false, "remote_port", 4},
+      {0, 4, F::Scalar, false, "op", 4},          {4, 16, F::Scalar, true, "args/reply", 4},
+      {20, 4, F::Scalar, false, "family", 4},     {24, 4, F::Scalar, false, "remote_ip4", 4},
+      {28, 4, F::Scalar, false, "local_ip4", 4},  {32, 16, F::Scalar, false, "remote_ip6", 4},
+      {48, 16, F::Scalar, false, "local_ip6", 4}, {64, 4, F::Scalar, false, "remote_port", 4},
       {68, 4, F::Scalar, false, "local_port", 4},
   };
   static const char* const kCounters[] = {
-      "is_fullsock",   "snd_cwnd",       "srtt_us",       "bpf_sock_ops_cb_flags", "state",
-      "rtt_min",       "snd_ssthresh",   "rcv_nxt",       "snd_nxt",               "snd_una",
-      "mss_cache",     "ecn_flags",      "rate_delivered", "rate_interval_us",     "packets_out",
-      "retrans_out",   "total_retrans",  "segs_in",       "data_segs_in",          "segs_out",
-      "data_segs_out", "lost_out",       "sacked_out",    "sk_txhash"};
+      "is_fullsock",    "snd_cwnd",         "srtt_us",      "bpf_sock_ops_cb_flags",
+      "state",          "rtt_min",          "snd_ssthresh", "rcv_nxt",
+      "snd_nxt",        "snd_una",          "mss_cache",    "ecn_flags",
+      "rate_delivered", "rate_interval_us", "packets_out",  "retrans_out",
+      "total_retrans",  "segs_in",          "data_segs_in", "segs_out",
+      "data_segs_out",  "lost_out",         "sacked_out",   "sk_txhash"};
   uint32_t off = 72;
   for (const char* name : kCounters) {
     f.push_back({off, 4, F::Scalar, off == 164, name, 4});

@@ -22,7 +22,7 @@ namespace bpfvm::verifier {
     "only add or subtract scalars to pointers (64-bit); compare pointers instead of combining them")        \
   X(PointerLeak, "do not store pointers into maps, packets or the context, nor return them")                \
   X(BadHelperArg, "pass the argument type the helper's prototype asks for")                                 \
-  X(UnknownHelper, "use a helper the program type may call (helpers/proto.cpp lists them)")              \
+  X(UnknownHelper, "use a helper the program type may call (helpers/proto.cpp lists them)")                 \
   X(BadReturnValue, "return a value the program type allows (e.g. XDP_PASS) with r0 initialized")           \
   X(UnreleasedResource,                                                                                     \
     "submit or discard every ringbuf reservation and unlock every spin lock on every path")                 \

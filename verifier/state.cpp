@@ -37,6 +37,8 @@ const char* reg_kind_name(RegKind k) {
       return "mem";
     case RegKind::MemOrNull:
       return "mem_or_null";
+    case RegKind::MapPtrOrNull:
+      return "map_ptr_or_null";
     case RegKind::Func:
       return "func";
   }
@@ -52,6 +54,7 @@ bool is_null_scalar(const RegValue& r) {
 RegKind or_null(RegKind k) {
   if (k == RegKind::MapValue) return RegKind::MapValueOrNull;
   if (k == RegKind::Mem) return RegKind::MemOrNull;
+  if (k == RegKind::MapPtr) return RegKind::MapPtrOrNull;
   return k;
 }
 
@@ -83,7 +86,7 @@ RegValue join(const RegValue& a, const RegValue& b) {
   // A nullable pointer joined with NULL (or a checked pointer with NULL) is nullable.
   auto nullable = [](RegKind k) {
     return k == RegKind::MapValue || k == RegKind::Mem || k == RegKind::MapValueOrNull ||
-           k == RegKind::MemOrNull;
+           k == RegKind::MemOrNull || k == RegKind::MapPtr || k == RegKind::MapPtrOrNull;
   };
   if (is_null_scalar(b) && nullable(a.kind)) return join(b, a);
   if (is_null_scalar(a) && nullable(b.kind)) {

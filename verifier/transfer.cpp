@@ -89,7 +89,16 @@ bool Analyzer::exec_alu(uint32_t idx, State& s) {
   RegValue& dst = s.reg(in.dst);
   unsigned ext = info.ext_bits ? info.ext_bits : static_cast<unsigned>(in.imm);
   if (op == AluOp::Mov && info.is64) {
-    dst = src;
+    // Linked scalars (the kernel's scalar ids): a copy shares an id with its source, so that
+    // bounds a branch proves on one of them hold for every copy (registers and spills).
+    if (info.src_reg && src.kind == RegKind::Scalar && !src.v.is_const() && in.src != in.dst) {
+      if (src.id == 0) {
+        uint32_t id = fresh_id(s, idx);
+        s.reg(in.src).id = id;
+        src.id = id;
+      }
+    }
+    s.reg(in.dst) = src;
     return true;
   }
   if (!src.is_pointer() && (!reads_dst || !dst.is_pointer())) {
@@ -140,7 +149,8 @@ bool Analyzer::exec_alu(uint32_t idx, State& s) {
   if (!ptr.allows_arithmetic()) {
     fail(ErrorKind::BadPointerArithmetic, idx, s, {pr},
          fmt::format("arithmetic on a {} pointer is prohibited{}", reg_kind_name(ptr.kind),
-                     ptr.kind == RegKind::MapValueOrNull || ptr.kind == RegKind::MemOrNull
+                     ptr.kind == RegKind::MapValueOrNull || ptr.kind == RegKind::MemOrNull ||
+                             ptr.kind == RegKind::MapPtrOrNull
                          ? " before its null check"
                          : ""));
     return false;
@@ -191,7 +201,7 @@ bool Analyzer::exec_lddw(uint32_t idx, State& s) {
         return true;
       }
       uint32_t off = static_cast<uint32_t>(in.imm64 >> 32);
-      const MapDef& md = opts_.maps[m];
+      const MapDef& md = maps_[m];
       if (md.type != MapType::Array || off >= md.value_size) {
         fail(ErrorKind::InvalidMapRef, idx, s, {},
              fmt::format(
@@ -263,9 +273,15 @@ bool Analyzer::exec_store(uint32_t idx,
     }
   }
   if (a.kind == RegKind::Stack) {
+    RegValue v = val;
+    // A spilled scalar stays linked to the register it came from (as a register copy would).
+    if (a.const_off && size == 8 && src >= 0 && v.kind == RegKind::Scalar && !v.v.is_const() && v.id == 0) {
+      v.id = fresh_id(s, idx);
+      s.reg(src).id = v.id;
+    }
     StackFrame& st = s.frames()[a.frame].stack;
     if (a.const_off)
-      st.store(static_cast<int>(a.lo), static_cast<int>(size), &val);
+      st.store(static_cast<int>(a.lo), static_cast<int>(size), &v);
     else
       st.store_somewhere(static_cast<int>(a.lo), static_cast<int>(a.hi));
   }
@@ -350,12 +366,24 @@ void Analyzer::exec_cond(uint32_t idx, State& fall, State& taken) {
     RegValue& b = info.src_reg ? st.reg(in.src) : bcopy;
     if (a.kind == RegKind::Scalar && b.kind == RegKind::Scalar) {
       refine(cond, tk, is64, a.v, b.v);
-      if (a.v.is_bottom() || b.v.is_bottom()) st.set_bottom();
+      if (a.v.is_bottom() || b.v.is_bottom()) {
+        st.set_bottom();
+        return;
+      }
+      // Copies of a refined scalar are equal to it: they get the same bounds.
+      const RegValue ra = a, rb = b;
+      bool b_is_reg = info.src_reg;
+      st.for_each_value([&](RegValue& r) {
+        if (r.kind != RegKind::Scalar || r.id == 0) return;
+        if (r.id == ra.id) r.v = ra.v;
+        if (b_is_reg && r.id == rb.id) r.v = rb.v;
+      });
       return;
     }
     bool eqne = cond == Cond::Eq || cond == Cond::Ne;
     auto nullable = [](const RegValue& r) {
-      return r.kind == RegKind::MapValueOrNull || r.kind == RegKind::MemOrNull;
+      return r.kind == RegKind::MapValueOrNull || r.kind == RegKind::MemOrNull ||
+             r.kind == RegKind::MapPtrOrNull;
     };
     auto is_zero = [](const RegValue& r) { return r.kind == RegKind::Scalar && r.v.is_zero(); };
     RegValue* p = nullptr;
@@ -380,7 +408,10 @@ void Analyzer::exec_cond(uint32_t idx, State& fall, State& taken) {
         });
       } else {
         st.for_each_value([&](RegValue& r) {
-          if (matches(r)) r.kind = r.kind == RegKind::MapValueOrNull ? RegKind::MapValue : RegKind::Mem;
+          if (matches(r))
+            r.kind = r.kind == RegKind::MapValueOrNull ? RegKind::MapValue
+                     : r.kind == RegKind::MemOrNull    ? RegKind::Mem
+                                                       : RegKind::MapPtr;
         });
       }
       return;

@@ -17,12 +17,22 @@ Analyzer::Analyzer(const Program& p, const VerifyOptions& o, const Cfg& cfg)
       opts_(o),
       cfg_(cfg),
       ctx_(context_for(o.type, o.raw_ctx_size)),
-      stack_depth_(cfg.funcs.size(), 0) {
+      stack_depth_(cfg.funcs.size(), 0),
+      maps_(o.maps),
+      inner_map_(o.maps.size(), -1) {
+  // The inner map definition of each map of maps gets its own index after the object's maps.
   for (uint32_t i = 0; i < o.maps.size(); ++i) {
-    const MapDef& a = o.maps[i];
+    if (o.maps[i].inner.empty()) continue;
+    inner_map_[i] = static_cast<int32_t>(maps_.size());
+    MapDef in = o.maps[i].inner.front();
+    in.name = o.maps[i].name + ".inner";
+    maps_.push_back(std::move(in));
+  }
+  for (uint32_t i = 0; i < maps_.size(); ++i) {
+    const MapDef& a = maps_[i];
     uint32_t c = i;
     for (uint32_t j = 0; j < i; ++j) {
-      const MapDef& b = o.maps[j];
+      const MapDef& b = maps_[j];
       if (a.type == b.type && a.key_size == b.key_size && a.value_size == b.value_size &&
           a.read_only == b.read_only && a.inner.empty() && b.inner.empty()) {
         c = j;
@@ -34,7 +44,7 @@ Analyzer::Analyzer(const Program& p, const VerifyOptions& o, const Cfg& cfg)
 }
 
 std::string Analyzer::map_name(uint32_t m) const {
-  return m < opts_.maps.size() && !opts_.maps[m].name.empty() ? opts_.maps[m].name : fmt::format("#{}", m);
+  return m < maps_.size() && !maps_[m].name.empty() ? maps_[m].name : fmt::format("#{}", m);
 }
 
 std::string Analyzer::format_reg(const RegValue& r) const {
@@ -52,10 +62,12 @@ std::string Analyzer::format_reg(const RegValue& r) const {
                            static_cast<int64_t>(r.v.value()));
       return fmt::format("fp{}(off={})", r.frame ? fmt::format("[{}]", r.frame) : "", off());
     case RegKind::MapPtr:
-      return fmt::format("map_ptr({})", map_name(r.map));
+    case RegKind::MapPtrOrNull:
+      return fmt::format("{}({}{})", reg_kind_name(r.kind), map_name(r.map),
+                         r.id ? fmt::format(",id={}", r.id) : "");
     case RegKind::MapValue:
     case RegKind::MapValueOrNull: {
-      const MapDef* m = r.map < opts_.maps.size() ? &opts_.maps[r.map] : nullptr;
+      const MapDef* m = r.map < maps_.size() ? &maps_[r.map] : nullptr;
       return fmt::format("{}(map={},ks={},vs={},off={}{})", reg_kind_name(r.kind), map_name(r.map),
                          m ? m->key_size : 0, m ? m->value_size : 0, off(),
                          r.id ? fmt::format(",id={}", r.id) : "");
@@ -144,21 +156,52 @@ bool Analyzer::step(uint32_t idx, State& s) {
   return ok;
 }
 
-void Analyzer::propagate(FuncRun& fr, uint32_t block, State&& s) {
-  if (s.bottom()) return;
-  State& p = fr.pending[block - cfg_.funcs[fr.func].first_block];
-  if (p.bottom()) {
-    p = std::move(s);
-    result_.stats.peak_states = std::max(result_.stats.peak_states, ++live_states_);
-  } else {
-    p.join_with(s);
-  }
+// How much joining two states loses, roughly: registers whose kinds differ (an initialized register
+// joined with an uninitialized one, or pointers of different kinds, become unusable).
+static int shape_distance(const State& a, const State& b) {
+  if (a.frames().size() != b.frames().size()) return INT32_MAX;
+  int d = 0;
+  for (size_t f = 0; f < a.frames().size(); ++f)
+    for (int r = 0; r < kNumRegs; ++r)
+      d += a.frames()[f].regs[r].kind != b.frames()[f].regs[r].kind;
+  return d;
 }
 
-static State take(CountedVector<State>& pending, uint32_t local, size_t& live) {
-  State s = std::move(pending[local]);
-  pending[local] = State();
-  if (!s.bottom()) --live;
+void Analyzer::propagate(FuncRun& fr, uint32_t block, State&& s) {
+  if (s.bottom()) return;
+  CountedVector<State>& ds = fr.pending[block - cfg_.funcs[fr.func].first_block];
+  // Subsumed by a disjunct already there: nothing new.
+  for (const State& d : ds) {
+    State j = d;
+    j.join_with(s);
+    if (j.same_as(d)) return;
+  }
+  if (ds.size() < std::max<uint32_t>(opts_.max_disjuncts, 1)) {
+    ds.push_back(std::move(s));
+    result_.stats.peak_states = std::max(result_.stats.peak_states, ++live_states_);
+    return;
+  }
+  // Full: join with the disjunct of the most similar shape.
+  size_t best = 0;
+  int best_d = INT32_MAX;
+  for (size_t i = 0; i < ds.size(); ++i) {
+    int d = shape_distance(ds[i], s);
+    if (d < best_d) best = i, best_d = d;
+  }
+  ds[best].join_with(s);
+}
+
+static CountedVector<State> take(CountedVector<CountedVector<State>>& pending, uint32_t local, size_t& live) {
+  CountedVector<State> s = std::move(pending[local]);
+  pending[local].clear();
+  live -= s.size();
+  return s;
+}
+
+static State take_joined(CountedVector<CountedVector<State>>& pending, uint32_t local, size_t& live) {
+  State s;
+  for (State& d : take(pending, local, live))
+    s.join_with(d);
   return s;
 }
 
@@ -219,7 +262,7 @@ void Analyzer::run_loop(FuncRun& fr, uint32_t item) {
   const WtoItem& w = f.wto[item];
   uint32_t local = w.block - f.first_block;
   uint32_t head_insn = cfg_.blocks[w.block].first;
-  State s = take(fr.pending, local, live_states_);
+  State s = take_joined(fr.pending, local, live_states_);
   loop_stack_.push_back(head_insn);
   uint32_t iter = 0;
   while (!s.bottom() && !aborted_) {
@@ -235,7 +278,7 @@ void Analyzer::run_loop(FuncRun& fr, uint32_t item) {
     State prev = s;
     run_block(fr, w.block, std::move(s));
     run_items(fr, item + 1, w.end);
-    s = take(fr.pending, local, live_states_);
+    s = take_joined(fr.pending, local, live_states_);
     if (!s.bottom() && s.same_as(prev)) {
       fail(ErrorKind::UnboundedLoop, head_insn, s, {},
            fmt::format("the loop at pc {} may not terminate: an iteration ends in the state it started from",
@@ -254,18 +297,19 @@ void Analyzer::run_items(FuncRun& fr, uint32_t begin, uint32_t end) {
       run_loop(fr, i);
       i = w.end - 1;
     } else {
-      run_block(fr, w.block, take(fr.pending, w.block - f.first_block, live_states_));
+      for (State& d : take(fr.pending, w.block - f.first_block, live_states_))
+        run_block(fr, w.block, std::move(d));
     }
   }
 }
 
 State Analyzer::analyze_function(uint32_t func, State entry) {
   const Function& f = cfg_.funcs[func];
-  FuncRun fr{func, CountedVector<State>(f.num_blocks), State()};
+  FuncRun fr{func, CountedVector<CountedVector<State>>(f.num_blocks), State()};
   propagate(fr, f.first_block, std::move(entry));
   run_items(fr, 0, static_cast<uint32_t>(f.wto.size()));
-  for (State& p : fr.pending)
-    if (!p.bottom()) --live_states_;
+  for (CountedVector<State>& p : fr.pending)
+    live_states_ -= p.size();
   return std::move(fr.exit);
 }
 

@@ -31,6 +31,9 @@ struct VerifyOptions {
   uint64_t max_steps = 1'000'000;          // analysis budget in abstract instruction steps
   uint32_t max_loop_iterations = 100'000;  // per loop entry
   bool collect_log = false;                // fill VerifyResult::log with the state at every block entry
+  // Path sensitivity: at most this many states per block are kept apart (disjunction) before they
+  // are joined; 1 = join at every block head. Loop heads always join.
+  uint32_t max_disjuncts = 32;
 };
 
 struct VerifyStats {

@@ -741,6 +741,23 @@ TEST(Identity, DeterministicValues) {
   EXPECT_EQ(rig.value("call 14\nrsh %r0, 32\nexit"), static_cast<uint64_t>(getpid()));
 }
 
+// Prototypes of helpers bpfvm does not implement let the verifier check programs that call them;
+// running such a call must still fail cleanly, naming the helper.
+TEST(Registration, VerifyOnlyProtosFaultCleanlyWhenCalled) {
+  Rig rig;
+  ASSERT_FALSE(verify_only_protos().empty());
+  for (const HelperProto& p : verify_only_protos()) {
+    EXPECT_EQ(kernel_helper_name(p.id), p.name) << p.id;
+    EXPECT_EQ(find_proto(p.id), &p) << p.name;
+    EXPECT_EQ(rig.table.find(p.id), nullptr) << p.name << " is implemented: move it to all_protos()";
+    for (const HelperProto& q : all_protos())
+      EXPECT_NE(q.id, p.id) << p.name;
+    Error e = rig.fault(fmt::format("call {}\nexit", p.id));
+    EXPECT_EQ(e.code, ErrorCode::kUnknownHelper) << p.name;
+    EXPECT_NE(e.msg.find(std::string(p.name)), std::string::npos) << e.msg;
+  }
+}
+
 TEST(Registration, ProtosAndEmbedderHelpers) {
   HelperTable t;
   register_kernel_helpers(t);

@@ -109,6 +109,16 @@ inline std::vector<Case> read_cases(const std::string& path, std::string* error)
         return out;
       }
       m.read_only = flag == "readonly";
+      if (flag == "inner") {  // map of maps: `inner NAME` names an earlier map as the inner definition
+        std::string inner;
+        ls >> inner;
+        for (const MapDef& d : c.maps)
+          if (d.name == inner) m.inner = {d};
+        if (m.inner.empty()) {
+          *error = path + ":" + std::to_string(n) + ": inner map " + inner + " is not declared above";
+          return out;
+        }
+      }
       c.maps.push_back(m);
     } else if (key == "expect") {
       std::string v, at;

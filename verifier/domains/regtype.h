@@ -23,6 +23,7 @@ enum class RegKind : uint8_t {
   Mem,             // helper memory of `size` bytes (a ringbuf record)
   MemOrNull,       // ringbuf_reserve result before its null check
   Func,            // a subprogram address (lddw func), `map` = instruction index of its entry
+  MapPtrOrNull,    // map_lookup_elem in a map of maps before its null check (`map`: the inner map)
 };
 
 const char* reg_kind_name(RegKind k);

@@ -4,16 +4,23 @@
 
 namespace bpfvm::verifier {
 
+uint8_t StackFrame::spill_mask(int slot) const {
+  uint8_t m = 0;
+  for (int k = 0; k < 8; ++k)
+    if (bytes_[slot * 8 + k] == uint8_t(ByteKind::Spill)) m |= uint8_t(1u << k);
+  return m;
+}
+
 void StackFrame::destroy_spill(int slot) {
-  if (bytes_[slot * 8] != uint8_t(ByteKind::Spill)) return;
+  if (spill_mask(slot) == 0) return;
   for (int i = 0; i < 8; ++i)
-    bytes_[slot * 8 + i] = uint8_t(ByteKind::Misc);
+    if (bytes_[slot * 8 + i] == uint8_t(ByteKind::Spill)) bytes_[slot * 8 + i] = uint8_t(ByteKind::Misc);
   spills_[slot] = RegValue{};
 }
 
 void StackFrame::store(int off, int size, const RegValue* val) {
   int i = kSize + off;
-  if (val && size == 8 && i % 8 == 0) {
+  if (val && size == 8 && i % 8 == 0 && !(val->kind == RegKind::Scalar && val->v.is_zero())) {
     for (int k = 0; k < 8; ++k)
       bytes_[i + k] = uint8_t(ByteKind::Spill);
     spills_[i / 8] = *val;
@@ -21,6 +28,19 @@ void StackFrame::store(int off, int size, const RegValue* val) {
   }
   for (int s = i / 8; s <= (i + size - 1) / 8; ++s)
     destroy_spill(s);
+  if (val && val->kind == RegKind::Scalar && val->v.is_zero()) {
+    for (int k = 0; k < size; ++k)
+      bytes_[i + k] = uint8_t(ByteKind::Zero);
+    return;
+  }
+  // A narrow spill of a scalar whose value fits the stored bytes (the kernel keeps these too): a
+  // reload of the same size gets the value back. Without an id, so it never links to registers.
+  if (val && val->kind == RegKind::Scalar && size < 8 && i % size == 0 && val->v.umax >> (size * 8) == 0) {
+    for (int k = 0; k < size; ++k)
+      bytes_[i + k] = uint8_t(ByteKind::Spill);
+    spills_[i / 8] = RegValue::scalar(val->v);
+    return;
+  }
   for (int k = 0; k < size; ++k)
     bytes_[i + k] = uint8_t(ByteKind::Misc);
 }
@@ -29,6 +49,8 @@ void StackFrame::store_somewhere(int lo, int hi_end) {
   int a = std::max(0, kSize + lo), b = std::min(kSize, kSize + hi_end);
   for (int s = a / 8; s < kSlots && s * 8 < b; ++s)
     destroy_spill(s);
+  for (int k = a; k < b; ++k)
+    if (bytes_[k] == uint8_t(ByteKind::Zero)) bytes_[k] = uint8_t(ByteKind::Misc);
 }
 
 void StackFrame::mark_init(int off, int size) {
@@ -38,6 +60,8 @@ void StackFrame::mark_init(int off, int size) {
 void StackFrame::forget_spills() {
   for (int s = 0; s < kSlots; ++s)
     destroy_spill(s);
+  for (uint8_t& b : bytes_)
+    if (b == uint8_t(ByteKind::Zero)) b = uint8_t(ByteKind::Misc);
 }
 
 int StackFrame::first_uninit(int off, int size) const {
@@ -54,7 +78,12 @@ bool StackFrame::holds_pointer(int off, int size) const {
 
 RegValue StackFrame::load(int off, int size, bool sign_ext) const {
   int i = kSize + off;
-  if (bytes_[i] == uint8_t(ByteKind::Spill) && i % 8 == 0) {
+  bool zero = true;
+  for (int k = 0; k < size; ++k)
+    zero &= bytes_[i + k] == uint8_t(ByteKind::Zero);
+  if (zero) return RegValue::scalar(Scalar::constant(0));
+  uint8_t m = spill_mask(i / 8);
+  if (m == 0xff && i % 8 == 0) {
     const RegValue& sp = spills_[i / 8];
     if (size == 8) return sp;
     if (sp.kind == RegKind::Scalar) {
@@ -63,6 +92,11 @@ RegValue StackFrame::load(int off, int size, bool sign_ext) const {
       if (sign_ext) v = alu(AluOp::Movsx, true, v, v, unsigned(size * 8));
       return RegValue::scalar(v);
     }
+  } else if (m != 0 && m != 0xff && size < 8 && m == uint8_t(((1u << size) - 1) << (i % 8))) {
+    // Exactly the bytes of a narrow spill.
+    Scalar v = spills_[i / 8].v;
+    if (sign_ext) v = alu(AluOp::Movsx, true, v, v, unsigned(size * 8));
+    return RegValue::scalar(v);
   }
   if (sign_ext && size < 8) {
     int64_t lim = int64_t{1} << (size * 8 - 1);
@@ -73,19 +107,24 @@ RegValue StackFrame::load(int off, int size, bool sign_ext) const {
 
 void StackFrame::join_with(const StackFrame& o) {
   for (int s = 0; s < kSlots; ++s) {
-    bool sa = bytes_[s * 8] == uint8_t(ByteKind::Spill), sb = o.bytes_[s * 8] == uint8_t(ByteKind::Spill);
-    if (sa && sb) {
+    uint8_t ma = spill_mask(s), mb = o.spill_mask(s);
+    bool keep = false;
+    if (ma != 0 && ma == mb) {
       RegValue j = join(spills_[s], o.spills_[s]);
       if (j.is_init()) {
         spills_[s] = j;
-        continue;
+        keep = true;
       }
     }
-    if (sa) destroy_spill(s);
+    if (!keep) destroy_spill(s);
     for (int k = s * 8; k < s * 8 + 8; ++k) {
       uint8_t a = bytes_[k], b = o.bytes_[k];
+      if (keep && a == uint8_t(ByteKind::Spill)) continue;
+      if (b == uint8_t(ByteKind::Spill)) b = uint8_t(ByteKind::Misc);
       if (a == uint8_t(ByteKind::Uninit) || b == uint8_t(ByteKind::Uninit))
         bytes_[k] = uint8_t(ByteKind::Uninit);
+      else if (a == uint8_t(ByteKind::Zero) && b == uint8_t(ByteKind::Zero))
+        bytes_[k] = uint8_t(ByteKind::Zero);
       else
         bytes_[k] = uint8_t(ByteKind::Misc);
     }

@@ -1,5 +1,7 @@
-// One stack frame, byte by byte: uninitialized, an initialized scalar byte ("misc"), or part of an
-// 8-byte aligned spilled register that keeps its full abstract value (pointers survive spill/fill).
+// One stack frame, byte by byte: uninitialized, an initialized scalar byte ("misc"), a byte known to
+// be zero (the kernel's STACK_ZERO), or part of a spilled register that keeps its abstract value:
+// an 8-byte aligned spill of any register (pointers survive spill/fill), or a narrower spill of a
+// scalar that fits its size, aligned to it (one per 8-byte slot; reloaded with the same size).
 #pragma once
 
 #include <array>
@@ -10,7 +12,7 @@
 
 namespace bpfvm::verifier {
 
-enum class ByteKind : uint8_t { Uninit = 0, Misc = 1, Spill = 2 };
+enum class ByteKind : uint8_t { Uninit = 0, Misc = 1, Spill = 2, Zero = 3 };
 
 class StackFrame {
  public:
@@ -24,12 +26,12 @@ class StackFrame {
   // A store of `size` bytes at constant offset `off`. `val` is the stored register (nullptr for an
   // immediate); an aligned 8-byte store of a register becomes a spill.
   void store(int off, int size, const RegValue* val);
-  // A store somewhere in [lo, hi_end) (variable offset): spills there are lost; bytes do not become
-  // initialized since no byte is surely written.
+  // A store somewhere in [lo, hi_end) (variable offset or size): spills and zero bytes there are
+  // lost; bytes do not become initialized since no byte is surely written.
   void store_somewhere(int lo, int hi_end);
   // Marks [off, off + size) as initialized scalar bytes (helper output).
   void mark_init(int off, int size);
-  // Spilled registers become plain scalar bytes (callbacks may have changed them).
+  // Spilled registers and zero bytes become plain scalar bytes (callbacks may have changed them).
   void forget_spills();
   // First uninitialized byte in [off, off + size), or 1 when all are initialized.
   int first_uninit(int off, int size) const;
@@ -50,6 +52,7 @@ class StackFrame {
 
  private:
   void destroy_spill(int slot);
+  uint8_t spill_mask(int slot) const;  // bit k: byte k of the slot belongs to its spill
   std::array<uint8_t, kSize> bytes_{};
   std::array<RegValue, kSlots> spills_{};
 };
