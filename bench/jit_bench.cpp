@@ -54,7 +54,7 @@ struct Variant {
   bool checked, blinding, retpoline, barrier;
 };
 const Variant kVariants[] = {
-    {"jit", false, false, false, false},        {"jit_blinded", false, true, false, false},
+    {"jit", false, false, false, false},          {"jit_blinded", false, true, false, false},
     {"jit_retpoline", false, false, true, false}, {"jit_barrier", false, false, false, true},
     {"jit_checked", true, false, false, false},   {"jit_checked_barrier", true, false, false, true},
 };
@@ -123,7 +123,8 @@ void BM_Compile(benchmark::State& state, const Case* c) {
   }
   jit::JitOptions o;
   o.verified = true;
-  for (auto _ : state) benchmark::DoNotOptimize(jit::JitProgram::compile(*p, nullptr, o));
+  for (auto _ : state)
+    benchmark::DoNotOptimize(jit::JitProgram::compile(*p, nullptr, o));
   state.counters["insns"] = static_cast<double>(p->insns.size());
 }
 

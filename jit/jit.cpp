@@ -76,17 +76,17 @@ struct RunCtl {
   uint64_t saved_rsp;    // native rsp of the innermost activation (see the entry thunk)
   uint64_t depth_limit;  // a local call faults when r10 <= this
   uint64_t stack_top;
-  uint64_t lim[9];       // lim[n] = stack_top + 512 - n: live-stack check of an n-byte access
+  uint64_t lim[9];  // lim[n] = stack_top + 512 - n: live-stack check of an n-byte access
   uint64_t pkt_base, pkt_size;
   // Checked mode, inline check of the run's first two regions: an n-byte access at a is allowed
   // when a - reg_base[i] < reg_lim[i][write][n] (0 when the region is absent, too small or, for
   // writes, read-only: nothing passes).
   uint64_t reg_base[2];
   uint64_t reg_lim[2][2][9];
-  uint64_t fault_addr;   // address of the access at a fault site
-  uint64_t cur_r10;      // r10 at the helper call or fault site
-  uint64_t call_id;      // helper number or callx value
-  uint64_t saved_r1;     // r1 at the helper call (the context of a tail-called program)
+  uint64_t fault_addr;  // address of the access at a fault site
+  uint64_t cur_r10;     // r10 at the helper call or fault site
+  uint64_t call_id;     // helper number or callx value
+  uint64_t saved_r1;    // r1 at the helper call (the context of a tail-called program)
   const void* tail_entry;
   uint32_t call_pc;
   uint32_t call_reg;
@@ -184,12 +184,14 @@ struct JitRun final : detail::EngineHooks {
                                  std::span<const MemRegion> extra) override {
     if (error) return *error;
     if (!is_function(fn)) {
-      set_error(ErrorCode::kBadCallTarget, pc, fmt::format("callback {:#x} is not a function of the program", fn));
+      set_error(ErrorCode::kBadCallTarget, pc,
+                fmt::format("callback {:#x} is not a function of the program", fn));
       return *error;
     }
     const uint64_t r10 = ctl.cur_r10;
     if (depth_of(r10) + 1 >= kMaxCallDepth) {
-      set_error(ErrorCode::kCallDepth, pc, fmt::format("callback: call depth exceeds {} frames", kMaxCallDepth));
+      set_error(ErrorCode::kCallDepth, pc,
+                fmt::format("callback: call depth exceeds {} frames", kMaxCallDepth));
       return *error;
     }
     struct {
@@ -218,9 +220,10 @@ struct JitRun final : detail::EngineHooks {
   bool request_tail_call(uint32_t pc, std::optional<uint32_t> prog_id) override {
     int depth = depth_of(ctl.cur_r10);
     if (depth > 0) {
-      set_error(ErrorCode::kUnsupported, pc,
-                fmt::format("bpf_tail_call from a subprogram or callback (call depth {}) is not supported by bpfvm",
-                            depth));
+      set_error(
+          ErrorCode::kUnsupported, pc,
+          fmt::format("bpf_tail_call from a subprogram or callback (call depth {}) is not supported by bpfvm",
+                      depth));
       return false;
     }
     if (tail_calls == nullptr || tail_call_count >= kMaxTailCalls || pending != nullptr) return false;
@@ -258,12 +261,7 @@ uint64_t rt_helper(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t 
   const HelperTable* h = st.prog->helpers;
   const HelperEntry* e = h != nullptr && id <= UINT32_MAX ? h->find(static_cast<uint32_t>(id)) : nullptr;
   if (e == nullptr) {
-    std::string_view name =
-        h != nullptr && h->namer() != nullptr && id <= UINT32_MAX ? h->namer()(static_cast<uint32_t>(id)) : "";
-    if (name.empty())
-      st.set_error(ErrorCode::kUnknownHelper, pc, fmt::format("unknown helper {}", id));
-    else
-      st.set_error(ErrorCode::kUnknownHelper, pc, fmt::format("helper {} (bpf_{}) is not implemented by bpfvm", id, name));
+    st.set_error(ErrorCode::kUnknownHelper, pc, detail::unknown_helper_message(h, id));
     return 0;
   }
   HelperCall call(st.env, e->user, pc, st.regions, ctl->cur_r10 - kStackSize, ctl->stack_top, st.resolver,
@@ -273,7 +271,8 @@ uint64_t rt_helper(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t 
     if (st.error) {
       ctl->flags |= kFlagError;
     } else if (call.failed()) {
-      st.set_error(ErrorCode::kHelperFault, pc, fmt::format("helper {} ({}): {}", e->id, e->name, call.failure()));
+      st.set_error(ErrorCode::kHelperFault, pc,
+                   fmt::format("helper {} ({}): {}", e->id, e->name, call.failure()));
     } else {
       // Tail call: the generated code jumps to the target's body with r1 as it was.
       st.prog = st.pending;
@@ -294,8 +293,9 @@ const void* rt_callx(RunCtl* ctl) {
   if (st.prog->is_function(v)) return st.prog->native(v);
   const HelperTable* h = st.prog->helpers;
   if (v <= UINT32_MAX && h != nullptr && h->find(static_cast<uint32_t>(v)) != nullptr) return nullptr;
-  st.set_error(ErrorCode::kBadCallTarget, ctl->call_pc,
-               fmt::format("callx r{}: {:#x} is neither a helper number nor a function address", ctl->call_reg, v));
+  st.set_error(
+      ErrorCode::kBadCallTarget, ctl->call_pc,
+      fmt::format("callx r{}: {:#x} is neither a helper number nor a function address", ctl->call_reg, v));
   return nullptr;
 }
 
@@ -318,37 +318,19 @@ void rt_fault(RunCtl* ctl, uint32_t site_index) {
       return;
     }
     case SiteKind::CallDepth:
-      st.set_error(ErrorCode::kCallDepth, p.pcs[s.insn], fmt::format("call depth exceeds {} frames", kMaxCallDepth));
+      st.set_error(ErrorCode::kCallDepth, p.pcs[s.insn],
+                   fmt::format("call depth exceeds {} frames", kMaxCallDepth));
       return;
     case SiteKind::Kfunc:
       st.set_error(ErrorCode::kUnsupported, p.pcs[s.insn],
                    fmt::format("call kfunc (BTF id {}) is not supported by bpfvm", s.imm));
       return;
-    case SiteKind::Oob: break;
+    case SiteKind::Oob:
+      break;
   }
-  const uint64_t addr = ctl->fault_addr, size = s.size;
-  const uint32_t pc = p.pcs[s.insn];
-  std::string what =
-      fmt::format("{} of {} bytes at {:#x} (r{}{:+})", s.write ? "store" : "load", size, addr, s.base_reg, s.off);
-  std::string_view rname;
-  if (s.write && st.resolver != nullptr && st.resolver->contains(addr, size, false, &rname)) {
-    st.set_error(ErrorCode::kOutOfBounds, pc, fmt::format("{} hits read-only {}", what, rname));
-    return;
-  }
-  for (const MemRegion& m : st.regions) {
-    if (inside(addr, size, m.base, m.size) && s.write && !m.writable) {
-      st.set_error(ErrorCode::kOutOfBounds, pc,
-                   fmt::format("{} hits read-only region '{}' [{:#x}, {:#x})", what, m.name, m.base, m.base + m.size));
-      return;
-    }
-  }
-  std::string regions;
-  for (const MemRegion& m : st.regions)
-    regions += fmt::format(", {} '{}' [{:#x}, {:#x})", m.writable ? "region" : "read-only region", m.name, m.base,
-                           m.base + m.size);
-  st.set_error(ErrorCode::kOutOfBounds, pc,
-               fmt::format("{} hits no region: live stack [{:#x}, {:#x}){}", what, ctl->cur_r10 - kStackSize,
-                           ctl->stack_top, regions));
+  st.set_error(ErrorCode::kOutOfBounds, p.pcs[s.insn],
+               detail::oob_message(st.regions, st.resolver, ctl->fault_addr, s.size, s.write, s.base_reg,
+                                   s.off, ctl->cur_r10 - kStackSize, ctl->stack_top));
 }
 
 // --- Code generation ----------------------------------------------------------------------------
@@ -364,23 +346,37 @@ struct Rng {
   }
 };
 
-constexpr uint32_t kRegId[kNumRegs] = {
-    x86::Gp::kIdAx, x86::Gp::kIdDi, x86::Gp::kIdSi, x86::Gp::kIdDx, x86::Gp::kIdCx, x86::Gp::kIdR8,
-    x86::Gp::kIdBx, x86::Gp::kIdR13, x86::Gp::kIdR14, x86::Gp::kIdR15, x86::Gp::kIdBp};
+constexpr uint32_t kRegId[kNumRegs] = {x86::Gp::kIdAx,  x86::Gp::kIdDi,  x86::Gp::kIdSi, x86::Gp::kIdDx,
+                                       x86::Gp::kIdCx,  x86::Gp::kIdR8,  x86::Gp::kIdBx, x86::Gp::kIdR13,
+                                       x86::Gp::kIdR14, x86::Gp::kIdR15, x86::Gp::kIdBp};
 
-x86::Gp q(int r) { return x86::gpq(kRegId[r]); }
-x86::Gp d(int r) { return x86::gpd(kRegId[r]); }
-x86::Gp w(int r) { return x86::gpw(kRegId[r]); }
-x86::Gp b(int r) { return x86::gpb(kRegId[r]); }
+x86::Gp q(int r) {
+  return x86::gpq(kRegId[r]);
+}
+x86::Gp d(int r) {
+  return x86::gpd(kRegId[r]);
+}
+x86::Gp w(int r) {
+  return x86::gpw(kRegId[r]);
+}
+x86::Gp b(int r) {
+  return x86::gpb(kRegId[r]);
+}
 x86::Gp sized(x86::Gp r, int bytes) {
   switch (bytes) {
-    case 1: return x86::gpb(r.id());
-    case 2: return x86::gpw(r.id());
-    case 4: return x86::gpd(r.id());
-    default: return x86::gpq(r.id());
+    case 1:
+      return x86::gpb(r.id());
+    case 2:
+      return x86::gpw(r.id());
+    case 4:
+      return x86::gpd(r.id());
+    default:
+      return x86::gpq(r.id());
   }
 }
-x86::Mem mem_of(x86::Gp base, int32_t off, int bytes) { return x86::ptr(base, off, static_cast<uint32_t>(bytes)); }
+x86::Mem mem_of(x86::Gp base, int32_t off, int bytes) {
+  return x86::ptr(base, off, static_cast<uint32_t>(bytes));
+}
 
 const x86::Gp AUX = x86::r11;  // blinding scratch, checked-mode address
 const x86::Gp T2 = x86::r10;
@@ -399,17 +395,6 @@ class ErrorRecorder : public asmjit::ErrorHandler {
   }
 };
 
-bool has_target(const Insn& in) {
-  switch (in.info().form) {
-    case Form::Ja:
-    case Form::Ja32:
-    case Form::JmpImm:
-    case Form::JmpReg:
-    case Form::CallLocal: return true;
-    default: return false;
-  }
-}
-
 // Instructions after which a new basic block starts (for budget metering).
 bool ends_block(const Insn& in) {
   switch (in.info().form) {
@@ -421,8 +406,10 @@ bool ends_block(const Insn& in) {
     case Form::CallLocal:
     case Form::CallKfunc:
     case Form::Callx:
-    case Form::Exit: return true;
-    default: return false;
+    case Form::Exit:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -443,7 +430,8 @@ class Compiler {
   void compile() {
     const size_t n = p_.insns.size();
     labels_.resize(n);
-    for (auto& l : labels_) l = a_.newLabel();
+    for (auto& l : labels_)
+      l = a_.newLabel();
     exit_ = a_.newLabel();
     unwind_ = a_.newLabel();
     helper_slow_ = a_.newLabel();
@@ -456,10 +444,11 @@ class Compiler {
 
     std::vector<uint8_t> leader(n, 0);
     leader[0] = 1;
-    for (uint32_t s : p_.subprogs) leader[s] = 1;
+    for (uint32_t s : p_.subprogs)
+      leader[s] = 1;
     for (size_t k = 0; k < n; ++k) {
       const Insn& in = p_.insns[k];
-      if (has_target(in)) leader[static_cast<size_t>(in.target)] = 1;
+      if (detail::has_target(in)) leader[static_cast<size_t>(in.target)] = 1;
       if (ends_block(in) && k + 1 < n) leader[k + 1] = 1;
     }
 
@@ -468,7 +457,8 @@ class Compiler {
       a_.bind(labels_[k]);
       if (metered_ && leader[k]) {
         size_t end = k + 1;
-        while (end < n && !leader[end]) ++end;
+        while (end < n && !leader[end])
+          ++end;
         uint32_t len = static_cast<uint32_t>(end - k);
         Label site = new_site(Site{SiteKind::Budget, 0, false, 0, 0, static_cast<uint32_t>(k), len, 0});
         a_.sub(CTL(remaining), len);
@@ -590,7 +580,8 @@ class Compiler {
     a_.jnz(unwind_);
     a_.mov(CTL8(flags), 0);
     a_.mov(x86::rdi, CTL(saved_r1));
-    for (int r : {0, 2, 3, 4, 5, 6, 7, 8, 9}) a_.xor_(d(r), d(r));
+    for (int r : {0, 2, 3, 4, 5, 6, 7, 8, 9})
+      a_.xor_(d(r), d(r));
     a_.mov(AUX, CTL(tail_entry));
     indirect_jump();
 
@@ -598,15 +589,18 @@ class Compiler {
     // Out: ZF clear when the access is allowed; every register preserved.
     if (o_.checked) {
       a_.bind(mem_slow_);
-      const x86::Gp saved[] = {x86::rax, x86::rdi, x86::rsi, x86::rdx, x86::rcx, x86::r8, x86::r9, x86::r10, x86::r11};
-      for (const auto& r : saved) a_.push(r);  // 9 pushes + return address: alignment kept
+      const x86::Gp saved[] = {x86::rax, x86::rdi, x86::rsi, x86::rdx, x86::rcx,
+                               x86::r8,  x86::r9,  x86::r10, x86::r11};
+      for (const auto& r : saved)
+        a_.push(r);  // 9 pushes + return address: alignment kept
       a_.mov(x86::rdi, CTLR);
       a_.mov(x86::rsi, AUX);
       a_.mov(x86::edx, T2.r32());
       a_.mov(x86::rax, asmjit::imm(reinterpret_cast<uint64_t>(&rt_mem_check)));
       a_.call(x86::rax);
       a_.test(x86::al, x86::al);
-      for (int i = 8; i >= 0; --i) a_.pop(saved[i]);
+      for (int i = 8; i >= 0; --i)
+        a_.pop(saved[i]);
       a_.ret();
     }
 
@@ -658,8 +652,8 @@ class Compiler {
     a_.jae(slow);
     a_.bind(ok);
     if (o_.spec_barrier) a_.lfence();
-    Label site = new_site(Site{SiteKind::Oob, static_cast<uint8_t>(size), write, static_cast<uint8_t>(base_reg),
-                               in.off, k, 0, 0});
+    Label site = new_site(Site{SiteKind::Oob, static_cast<uint8_t>(size), write,
+                               static_cast<uint8_t>(base_reg), in.off, k, 0, 0});
     slow_paths_.push_back(SlowPath{slow, ok, site, static_cast<uint32_t>(size | (write ? 0x100 : 0))});
     return mem_of(AUX, 0, size);
   }
@@ -698,7 +692,8 @@ class Compiler {
     a_.call(x86::rax);
     a_.test(CTL8(flags), 0xff);
     a_.jnz(helper_slow_);
-    for (int r = 1; r <= 5; ++r) a_.xor_(d(r), d(r));
+    for (int r = 1; r <= 5; ++r)
+      a_.xor_(d(r), d(r));
   }
 
   // Local call of the function at r11 (native address) or label `target`.
@@ -728,14 +723,20 @@ class Compiler {
     x86::Gp dst = is64 ? q(in.dst) : d(in.dst);
     x86::Gp cnt = is64 ? count : count.r32();
     auto shx = [&](x86::Gp dd, x86::Gp ss, x86::Gp cc) {
-      if (op == AluOp::Lsh) a_.shlx(dd, ss, cc);
-      else if (op == AluOp::Rsh) a_.shrx(dd, ss, cc);
-      else a_.sarx(dd, ss, cc);
+      if (op == AluOp::Lsh)
+        a_.shlx(dd, ss, cc);
+      else if (op == AluOp::Rsh)
+        a_.shrx(dd, ss, cc);
+      else
+        a_.sarx(dd, ss, cc);
     };
     auto sh_cl = [&](x86::Gp dd) {
-      if (op == AluOp::Lsh) a_.shl(dd, x86::cl);
-      else if (op == AluOp::Rsh) a_.shr(dd, x86::cl);
-      else a_.sar(dd, x86::cl);
+      if (op == AluOp::Lsh)
+        a_.shl(dd, x86::cl);
+      else if (op == AluOp::Rsh)
+        a_.shr(dd, x86::cl);
+      else
+        a_.sar(dd, x86::cl);
     };
     if (bmi2_) {
       shx(dst, dst, cnt);
@@ -773,7 +774,10 @@ class Compiler {
     a_.mov(AUX, x86::rdx);
     if (dst.id() != x86::Gp::kIdAx) a_.mov(x86::rax, dst);
     if (sgn) {
-      if (is64) a_.cqo(); else a_.cdq();
+      if (is64)
+        a_.cqo();
+      else
+        a_.cdq();
       a_.idiv(dv);
     } else {
       a_.xor_(x86::edx, x86::edx);
@@ -785,14 +789,19 @@ class Compiler {
     a_.mov(dst, T3);
     a_.jmp(done);
     a_.bind(zero);
-    if (!mod) a_.xor_(d(in.dst), d(in.dst));
-    else if (!is64) a_.mov(d(in.dst), d(in.dst));
+    if (!mod)
+      a_.xor_(d(in.dst), d(in.dst));
+    else if (!is64)
+      a_.mov(d(in.dst), d(in.dst));
     if (sgn) {
       a_.jmp(done);
       a_.bind(minus1);
-      if (mod) a_.xor_(d(in.dst), d(in.dst));
-      else if (is64) a_.neg(dst);
-      else a_.neg(d(in.dst));
+      if (mod)
+        a_.xor_(d(in.dst), d(in.dst));
+      else if (is64)
+        a_.neg(dst);
+      else
+        a_.neg(d(in.dst));
     }
     a_.bind(done);
   }
@@ -837,8 +846,10 @@ class Compiler {
       case AluOp::Mov:
         if (imm) {
           if (!o_.blinding) {
-            if (is64) a_.mov(dst, asmjit::imm(static_cast<int64_t>(in.imm)));
-            else a_.mov(dst, asmjit::imm(static_cast<uint32_t>(in.imm)));
+            if (is64)
+              a_.mov(dst, asmjit::imm(static_cast<int64_t>(in.imm)));
+            else
+              a_.mov(dst, asmjit::imm(static_cast<uint32_t>(in.imm)));
           } else {
             load_imm(q(in.dst), in.imm);
             if (!is64) a_.mov(dst, dst);
@@ -849,11 +860,16 @@ class Compiler {
           a_.mov(dst, src());
         }
         return;
-      case AluOp::Neg: a_.neg(dst); return;
+      case AluOp::Neg:
+        a_.neg(dst);
+        return;
       case AluOp::Movsx:
-        if (info.ext_bits == 8) a_.movsx(dst, b(in.src));
-        else if (info.ext_bits == 16) a_.movsx(dst, w(in.src));
-        else a_.movsxd(dst, d(in.src));
+        if (info.ext_bits == 8)
+          a_.movsx(dst, b(in.src));
+        else if (info.ext_bits == 16)
+          a_.movsx(dst, w(in.src));
+        else
+          a_.movsxd(dst, d(in.src));
         return;
       case AluOp::Lsh:
       case AluOp::Rsh:
@@ -861,9 +877,12 @@ class Compiler {
         if (imm) {
           if (!o_.blinding || !bmi2_) {
             uint32_t c = static_cast<uint32_t>(in.imm) & (is64 ? 63 : 31);
-            if (info.alu == AluOp::Lsh) a_.shl(dst, c);
-            else if (info.alu == AluOp::Rsh) a_.shr(dst, c);
-            else a_.sar(dst, c);
+            if (info.alu == AluOp::Lsh)
+              a_.shl(dst, c);
+            else if (info.alu == AluOp::Rsh)
+              a_.shr(dst, c);
+            else
+              a_.sar(dst, c);
             if (!is64 && c == 0) a_.mov(dst, dst);  // a shift by 0 does not zero-extend
             return;
           }
@@ -877,13 +896,17 @@ class Compiler {
       case AluOp::Sdiv:
       case AluOp::Mod:
       case AluOp::Smod:
-        if (imm) load_imm(T3, in.imm);
-        else a_.mov(T3, q(in.src));
+        if (imm)
+          load_imm(T3, in.imm);
+        else
+          a_.mov(T3, q(in.src));
         emit_div(in, is64, info.alu);
         return;
       case AluOp::Le:
-        if (info.ext_bits == 16) a_.movzx(d(in.dst), w(in.dst));
-        else if (info.ext_bits == 32) a_.mov(d(in.dst), d(in.dst));
+        if (info.ext_bits == 16)
+          a_.movzx(d(in.dst), w(in.dst));
+        else if (info.ext_bits == 32)
+          a_.mov(d(in.dst), d(in.dst));
         return;
       case AluOp::Be:
       case AluOp::Bswap:
@@ -896,25 +919,51 @@ class Compiler {
           a_.bswap(q(in.dst));
         }
         return;
-      case AluOp::None: return;
+      case AluOp::None:
+        return;
     }
   }
 
   void emit_jcc(Cond c, const Label& l) {
     switch (c) {
-      case Cond::Eq: a_.je(l); return;
-      case Cond::Ne: a_.jne(l); return;
-      case Cond::Gt: a_.ja(l); return;
-      case Cond::Ge: a_.jae(l); return;
-      case Cond::Lt: a_.jb(l); return;
-      case Cond::Le: a_.jbe(l); return;
-      case Cond::Set: a_.jnz(l); return;
-      case Cond::Sgt: a_.jg(l); return;
-      case Cond::Sge: a_.jge(l); return;
-      case Cond::Slt: a_.jl(l); return;
-      case Cond::Sle: a_.jle(l); return;
-      case Cond::Always: a_.jmp(l); return;
-      case Cond::None: return;
+      case Cond::Eq:
+        a_.je(l);
+        return;
+      case Cond::Ne:
+        a_.jne(l);
+        return;
+      case Cond::Gt:
+        a_.ja(l);
+        return;
+      case Cond::Ge:
+        a_.jae(l);
+        return;
+      case Cond::Lt:
+        a_.jb(l);
+        return;
+      case Cond::Le:
+        a_.jbe(l);
+        return;
+      case Cond::Set:
+        a_.jnz(l);
+        return;
+      case Cond::Sgt:
+        a_.jg(l);
+        return;
+      case Cond::Sge:
+        a_.jge(l);
+        return;
+      case Cond::Slt:
+        a_.jl(l);
+        return;
+      case Cond::Sle:
+        a_.jle(l);
+        return;
+      case Cond::Always:
+        a_.jmp(l);
+        return;
+      case Cond::None:
+        return;
     }
   }
 
@@ -926,10 +975,14 @@ class Compiler {
     x86::Gp src = is64 ? q(in.src) : d(in.src);
     switch (info.atomic) {
       case AtomicOp::Add:
-        if (info.fetch) a_.lock().xadd(m, src);
-        else a_.lock().add(m, src);
+        if (info.fetch)
+          a_.lock().xadd(m, src);
+        else
+          a_.lock().add(m, src);
         return;
-      case AtomicOp::Xchg: a_.xchg(m, src); return;
+      case AtomicOp::Xchg:
+        a_.xchg(m, src);
+        return;
       case AtomicOp::Cmpxchg:
         a_.lock().cmpxchg(m, src, is64 ? x86::Gp(x86::rax) : x86::Gp(x86::eax));
         if (!is64) a_.mov(x86::eax, x86::eax);
@@ -938,14 +991,20 @@ class Compiler {
       case AtomicOp::And:
       case AtomicOp::Xor: {
         auto op = [&](x86::Gp x, x86::Gp y) {
-          if (info.atomic == AtomicOp::Or) a_.or_(x, y);
-          else if (info.atomic == AtomicOp::And) a_.and_(x, y);
-          else a_.xor_(x, y);
+          if (info.atomic == AtomicOp::Or)
+            a_.or_(x, y);
+          else if (info.atomic == AtomicOp::And)
+            a_.and_(x, y);
+          else
+            a_.xor_(x, y);
         };
         if (!info.fetch) {
-          if (info.atomic == AtomicOp::Or) a_.lock().or_(m, src);
-          else if (info.atomic == AtomicOp::And) a_.lock().and_(m, src);
-          else a_.lock().xor_(m, src);
+          if (info.atomic == AtomicOp::Or)
+            a_.lock().or_(m, src);
+          else if (info.atomic == AtomicOp::And)
+            a_.lock().and_(m, src);
+          else
+            a_.lock().xor_(m, src);
           return;
         }
         // Fetch form: a cmpxchg loop on the address in r11; r0 (rax) saved in r10.
@@ -970,7 +1029,8 @@ class Compiler {
         }
         return;
       }
-      case AtomicOp::None: return;
+      case AtomicOp::None:
+        return;
     }
   }
 
@@ -980,27 +1040,38 @@ class Compiler {
       case Form::AluImm:
       case Form::AluReg:
       case Form::AluNeg:
-      case Form::End: emit_alu(in); return;
+      case Form::End:
+        emit_alu(in);
+        return;
       case Form::AddrSpaceCast:
-      case Form::MayGoto: return;  // refused by compile()
+      case Form::MayGoto:
+        return;  // refused by compile()
       case Form::Ja:
-      case Form::Ja32: a_.jmp(labels_[static_cast<size_t>(in.target)]); return;
+      case Form::Ja32:
+        a_.jmp(labels_[static_cast<size_t>(in.target)]);
+        return;
       case Form::JmpImm:
       case Form::JmpReg: {
         const bool is64 = info.is64;
         x86::Gp dst = is64 ? q(in.dst) : d(in.dst);
         if (info.form == Form::JmpReg) {
           x86::Gp src = is64 ? q(in.src) : d(in.src);
-          if (info.cond == Cond::Set) a_.test(dst, src);
-          else a_.cmp(dst, src);
+          if (info.cond == Cond::Set)
+            a_.test(dst, src);
+          else
+            a_.cmp(dst, src);
         } else if (!o_.blinding) {
-          if (info.cond == Cond::Set) a_.test(dst, asmjit::imm(static_cast<int64_t>(in.imm)));
-          else a_.cmp(dst, asmjit::imm(static_cast<int64_t>(in.imm)));
+          if (info.cond == Cond::Set)
+            a_.test(dst, asmjit::imm(static_cast<int64_t>(in.imm)));
+          else
+            a_.cmp(dst, asmjit::imm(static_cast<int64_t>(in.imm)));
         } else {
           load_imm(AUX, in.imm);
           x86::Gp src = is64 ? AUX : AUX.r32();
-          if (info.cond == Cond::Set) a_.test(dst, src);
-          else a_.cmp(dst, src);
+          if (info.cond == Cond::Set)
+            a_.test(dst, src);
+          else
+            a_.cmp(dst, src);
         }
         emit_jcc(info.cond, labels_[static_cast<size_t>(in.target)]);
         return;
@@ -1010,7 +1081,9 @@ class Compiler {
         a_.mov(CTL(call_id), AUX);
         emit_helper_call(in.pc, kCallImm);
         return;
-      case Form::CallLocal: emit_local_call(k, &labels_[static_cast<size_t>(in.target)]); return;
+      case Form::CallLocal:
+        emit_local_call(k, &labels_[static_cast<size_t>(in.target)]);
+        return;
       case Form::CallKfunc: {
         Label site = new_site(Site{SiteKind::Kfunc, 0, false, 0, 0, k, 0, in.imm});
         a_.jmp(site);
@@ -1021,12 +1094,14 @@ class Compiler {
         a_.mov(CTL32(call_pc), in.pc);
         a_.mov(CTL32(call_reg), in.dst);
         const x86::Gp saved[] = {x86::rax, x86::rdi, x86::rsi, x86::rdx, x86::rcx, x86::r8};
-        for (const auto& r : saved) a_.push(r);
+        for (const auto& r : saved)
+          a_.push(r);
         a_.mov(x86::rdi, CTLR);
         a_.mov(x86::rax, asmjit::imm(reinterpret_cast<uint64_t>(&rt_callx)));
         a_.call(x86::rax);
         a_.mov(AUX, x86::rax);
-        for (int i = 5; i >= 0; --i) a_.pop(saved[i]);
+        for (int i = 5; i >= 0; --i)
+          a_.pop(saved[i]);
         Label helper = a_.newLabel(), done = a_.newLabel();
         a_.test(AUX, AUX);
         a_.jz(helper);
@@ -1039,7 +1114,9 @@ class Compiler {
         a_.bind(done);
         return;
       }
-      case Form::Exit: a_.ret(); return;
+      case Form::Exit:
+        a_.ret();
+        return;
       case Form::Lddw:
         if (in.op == Op::LddwFunc)
           a_.mov(q(in.dst), asmjit::imm(impl_.func_base() + static_cast<uint64_t>(in.target)));
@@ -1051,8 +1128,10 @@ class Compiler {
         const int size = info.size;
         x86::Mem m = access(k, in, in.src, size, false);
         if (info.sign_ext) {
-          if (size == 4) a_.movsxd(q(in.dst), m);
-          else a_.movsx(q(in.dst), m);
+          if (size == 4)
+            a_.movsxd(q(in.dst), m);
+          else
+            a_.movsx(q(in.dst), m);
         } else if (size < 4) {
           a_.movzx(d(in.dst), m);
         } else {
@@ -1064,10 +1143,10 @@ class Compiler {
         const int size = info.size;
         x86::Mem m = access(k, in, in.dst, size, true);
         if (!o_.blinding) {
-          int64_t v = size == 8 ? static_cast<int64_t>(in.imm)
-                                : size == 4 ? static_cast<int64_t>(static_cast<uint32_t>(in.imm))
-                                : size == 2 ? static_cast<int64_t>(static_cast<uint16_t>(in.imm))
-                                            : static_cast<int64_t>(static_cast<uint8_t>(in.imm));
+          int64_t v = size == 8   ? static_cast<int64_t>(in.imm)
+                      : size == 4 ? static_cast<int64_t>(static_cast<uint32_t>(in.imm))
+                      : size == 2 ? static_cast<int64_t>(static_cast<uint16_t>(in.imm))
+                                  : static_cast<int64_t>(static_cast<uint8_t>(in.imm));
           a_.mov(m, asmjit::imm(v));
         } else {
           load_imm(T2, in.imm);
@@ -1082,7 +1161,9 @@ class Compiler {
         a_.mov(m, sized(q(in.src), size));
         return;
       }
-      case Form::Atomic: emit_atomic(k, in); return;
+      case Form::Atomic:
+        emit_atomic(k, in);
+        return;
       case Form::LdAbs:
       case Form::LdInd: {
         const int size = info.size;
@@ -1112,7 +1193,8 @@ class Compiler {
           a_.mov(x86::eax, m);
           a_.bswap(x86::eax);
         }
-        for (int r = 1; r <= 5; ++r) a_.xor_(d(r), d(r));
+        for (int r = 1; r <= 5; ++r)
+          a_.xor_(d(r), d(r));
         return;
       }
     }
@@ -1156,38 +1238,23 @@ JitProgram::~JitProgram() = default;
 Result<std::unique_ptr<JitProgram>> JitProgram::compile(const Program& program,
                                                         const HelperTable* helpers,
                                                         const JitOptions& opts) {
-  if (!jit_supported()) return make_error(ErrorCode::kUnsupported, kNoPc, "the JIT needs an x86-64 Linux host");
-  const std::vector<Insn>& insns = program.insns;
-  if (insns.empty()) return make_error(ErrorCode::kEmptyProgram, kNoPc, "empty program");
+  if (!jit_supported())
+    return make_error(ErrorCode::kUnsupported, kNoPc, "the JIT needs an x86-64 Linux host");
+  BPFVM_TRY(detail::check_program(program));
   if (!opts.checked && !opts.verified)
     return make_error(ErrorCode::kJit, kNoPc,
                       "unchecked JIT code needs a verified program: compile it checked, or verify it first");
+  const std::vector<Insn>& insns = program.insns;
   auto impl = std::make_unique<Impl>();
   impl->opts = opts;
   impl->helpers = helpers;
   const size_t n = insns.size();
   impl->pcs.resize(n);
   impl->is_func.assign(n, 0);
-  for (uint32_t s : program.subprogs) {
-    if (s >= n)
-      return make_error(ErrorCode::kInternal, kNoPc, fmt::format("subprogram entry {} outside the program", s));
+  for (uint32_t s : program.subprogs)
     impl->is_func[s] = 1;
-  }
-  for (size_t k = 0; k < n; ++k) {
-    const Insn& in = insns[k];
-    impl->pcs[k] = in.pc;
-    Form f = in.info().form;
-    if (f == Form::MayGoto) return make_error(ErrorCode::kUnsupported, in.pc, "may_goto is not supported by bpfvm");
-    if (f == Form::AddrSpaceCast)
-      return make_error(ErrorCode::kUnsupported, in.pc, "addr_space_cast (BPF arena) is not supported by bpfvm");
-    bool func = f == Form::Lddw && in.op == Op::LddwFunc;
-    if ((has_target(in) || func) && (in.target < 0 || static_cast<size_t>(in.target) >= n))
-      return make_error(ErrorCode::kInternal, in.pc,
-                        fmt::format("{}: unresolved target {} (the program was not linked)", in.info().mnemonic,
-                                    in.target));
-    if (in.dst >= kNumRegs || in.src >= kNumRegs)
-      return make_error(ErrorCode::kBadRegister, in.pc, "register number above r10");
-  }
+  for (size_t k = 0; k < n; ++k)
+    impl->pcs[k] = insns[k].pc;
 
   static const bool bmi2 = asmjit::CpuInfo::host().hasFeature(asmjit::CpuFeatures::X86::kBMI2);
   asmjit::CodeHolder code;
@@ -1217,7 +1284,8 @@ Result<std::unique_ptr<JitProgram>> JitProgram::compile(const Program& program,
   if (code.relocateToBase(base) != asmjit::kErrorOk)
     return make_error(ErrorCode::kJit, kNoPc, "assembler: relocation failed");
   impl->code_size = code.codeSize();
-  if (impl->code_size > map_size) return make_error(ErrorCode::kJit, kNoPc, "assembler: code grew on relocation");
+  if (impl->code_size > map_size)
+    return make_error(ErrorCode::kJit, kNoPc, "assembler: code grew on relocation");
   if (code.copyFlattenedData(map, map_size, asmjit::CopySectionFlags::kPadTargetBuffer) != asmjit::kErrorOk)
     return make_error(ErrorCode::kJit, kNoPc, "assembler: copy failed");
   if (mprotect(map, map_size, PROT_READ | PROT_EXEC) != 0)
@@ -1242,7 +1310,10 @@ struct RunArgs {
 };
 
 // One run on `stack` (kStackBytes bytes, zeroed by the caller where the mode needs it).
-Result<uint64_t> run_on(const JitProgram::Impl& p, const RunArgs& input, Environment& env, RunStats* stats,
+Result<uint64_t> run_on(const JitProgram::Impl& p,
+                        const RunArgs& input,
+                        Environment& env,
+                        RunStats* stats,
                         uint8_t* stack) {
   JitRun st;
   st.prog = &p;
@@ -1276,7 +1347,8 @@ Result<uint64_t> run_on(const JitProgram::Impl& p, const RunArgs& input, Environ
   const uint64_t top = reinterpret_cast<uint64_t>(stack) + kStackBytes;
   st.ctl.stack_top = top;
   st.ctl.depth_limit = top - kStackBytes + kStackSize;
-  for (uint64_t n : {1, 2, 4, 8}) st.ctl.lim[n] = top + kStackSize - n;
+  for (uint64_t n : {1, 2, 4, 8})
+    st.ctl.lim[n] = top + kStackSize - n;
   uint64_t r0 = p.entry(&st.ctl, input.args, top, p.main_body);
   if (stats != nullptr) {
     stats->insns_executed = p.opts.checked || p.opts.meter_budget ? st.budget - st.ctl.remaining : 0;
@@ -1297,7 +1369,10 @@ Result<uint64_t> run_on(const JitProgram::Impl& p, const RunArgs& input, Environ
   return run_on(p, input, env, stats, stack);
 }
 
-Result<uint64_t> run_code(const JitProgram::Impl& p, const RunArgs& input, Environment& env, RunStats* stats) {
+Result<uint64_t> run_code(const JitProgram::Impl& p,
+                          const RunArgs& input,
+                          Environment& env,
+                          RunStats* stats) {
   ThreadStack& ts = t_stack;
   if (p.opts.checked || ts.busy) return run_zeroed(p, input, env, stats);
   ts.busy = true;
@@ -1309,8 +1384,8 @@ Result<uint64_t> run_code(const JitProgram::Impl& p, const RunArgs& input, Envir
 }  // namespace
 
 Result<uint64_t> JitProgram::run(const RunInput& input, Environment& env, RunStats* stats) const {
-  return run_code(*impl_, RunArgs{input.args, input.regions, input.resolver, input.tail_calls, input.context}, env,
-                  stats);
+  return run_code(*impl_, RunArgs{input.args, input.regions, input.resolver, input.tail_calls, input.context},
+                  env, stats);
 }
 
 // No RunInput (and no allocation of its region vector) on this path: it is the per-call overhead.
@@ -1325,8 +1400,14 @@ Result<uint64_t> JitProgram::run(std::span<uint8_t> mem, Environment& env, RunSt
 std::span<const uint8_t> JitProgram::code() const {
   return {static_cast<const uint8_t*>(impl_->map), impl_->code_size};
 }
-std::string JitProgram::disassembly() const { return impl_->disasm; }
-const JitOptions& JitProgram::options() const { return impl_->opts; }
-bool JitProgram::checked() const { return impl_->opts.checked; }
+std::string JitProgram::disassembly() const {
+  return impl_->disasm;
+}
+const JitOptions& JitProgram::options() const {
+  return impl_->opts;
+}
+bool JitProgram::checked() const {
+  return impl_->opts.checked;
+}
 
 }  // namespace bpfvm::jit

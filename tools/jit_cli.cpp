@@ -12,14 +12,15 @@ namespace po = boost::program_options;
 
 namespace bpfvm::cli {
 
-const char* default_engine() { return jit::jit_supported() ? "jit" : "interp"; }
+const char* default_engine() {
+  return jit::jit_supported() ? "jit" : "interp";
+}
 
 void add_jit_options(po::options_description& d) {
-  d.add_options()
-      ("no-blinding", "JIT: emit immediates as they are (no constant blinding)")
-      ("spectre", po::value<std::string>()->default_value("none"),
-       "JIT Spectre hardening: none, retpoline (indirect calls/jumps through retpolines), barrier "
-       "(lfence after bounds checks), all");
+  d.add_options()("no-blinding", "JIT: emit immediates as they are (no constant blinding)")(
+      "spectre", po::value<std::string>()->default_value("none"),
+      "JIT Spectre hardening: none, retpoline (indirect calls/jumps through retpolines), barrier "
+      "(lfence after bounds checks), all");
 }
 
 Result<jit::JitOptions> jit_options(const po::variables_map& vm) {
@@ -45,11 +46,11 @@ Status apply_engine_options(const po::variables_map& vm, ExecOptions* eo) {
 }
 
 void add_jit_dump_options(po::options_description& d) {
-  d.add_options()("output,o", po::value<std::string>(), "write the machine code (raw bytes) to this file")
-      ("checked", "dump checked code (bounds checks and budget metering), as unverified programs get")
-      ("program", po::value<std::string>(), "ELF: the program (function name)")
-      ("section", po::value<std::string>(), "ELF: the program in this section")
-      ("type", po::value<std::string>(), "ELF: program type");
+  d.add_options()("output,o", po::value<std::string>(), "write the machine code (raw bytes) to this file")(
+      "checked", "dump checked code (bounds checks and budget metering), as unverified programs get")(
+      "program", po::value<std::string>(), "ELF: the program (function name)")(
+      "section", po::value<std::string>(), "ELF: the program in this section")(
+      "type", po::value<std::string>(), "ELF: program type");
   add_jit_options(d);
 }
 

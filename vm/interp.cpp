@@ -161,41 +161,15 @@ inline bool mem_ok(const RunState& st, uint64_t r10, uint64_t a, uint64_t n, boo
 
 [[gnu::cold, gnu::noinline]] void fault_oob(RunState& st, const Slot* ip, uint64_t r10, uint64_t addr,
                                             uint64_t size, bool write, uint8_t base_reg) {
-  std::string what = fmt::format("{} of {} bytes at {:#x} (r{}{:+})", write ? "store" : "load", size, addr,
-                                 base_reg, ip->off);
-  uint64_t lo = r10 - kStackSize;
-  std::string_view rname;
-  if (write && st.resolver != nullptr && st.resolver->contains(addr, size, false, &rname)) {
-    fault(st, ErrorCode::kOutOfBounds, st.pc_of(ip), fmt::format("{} hits read-only {}", what, rname));
-    return;
-  }
-  for (const MemRegion& m : st.regions) {
-    if (inside(addr, size, m.base, m.size) && write && !m.writable) {
-      fault(st, ErrorCode::kOutOfBounds, st.pc_of(ip),
-            fmt::format("{} hits read-only region '{}' [{:#x}, {:#x})", what, m.name, m.base, m.base + m.size));
-      return;
-    }
-  }
-  std::string regions;
-  for (const MemRegion& m : st.regions)
-    regions += fmt::format(", {} '{}' [{:#x}, {:#x})", m.writable ? "region" : "read-only region", m.name, m.base,
-                           m.base + m.size);
   fault(st, ErrorCode::kOutOfBounds, st.pc_of(ip),
-        fmt::format("{} hits no region: live stack [{:#x}, {:#x}){}", what, lo, st.stack_top, regions));
+        detail::oob_message(st.regions, st.resolver, addr, size, write, base_reg, ip->off, r10 - kStackSize,
+                            st.stack_top));
 }
 
 // noinline/noclone: label addresses (&&label) are only meaningful in the one copy of the function
 // that took them; an inlined or cloned copy would have its own labels (GCC manual, "Labels as Values").
 [[gnu::cold, gnu::noinline]] void unknown_helper(RunState& st, const Slot* ip, uint64_t id) {
-  const HelperTable* h = st.impl->helpers;
-  std::string_view name = h != nullptr && h->namer() != nullptr && id <= UINT32_MAX
-                              ? h->namer()(static_cast<uint32_t>(id))
-                              : std::string_view{};
-  if (name.empty())
-    fault(st, ErrorCode::kUnknownHelper, st.pc_of(ip), fmt::format("unknown helper {}", id));
-  else
-    fault(st, ErrorCode::kUnknownHelper, st.pc_of(ip),
-          fmt::format("helper {} (bpf_{}) is not implemented by bpfvm", id, name));
+  fault(st, ErrorCode::kUnknownHelper, st.pc_of(ip), detail::unknown_helper_message(st.impl->helpers, id));
 }
 
 template <bool kChecked>
@@ -615,6 +589,12 @@ out:
 #undef PTR
 }
 
+}  // namespace
+
+// --- Shared by the engines ------------------------------------------------------------------------
+
+namespace detail {
+
 bool has_target(const Insn& in) {
   switch (in.info().form) {
     case Form::Ja:
@@ -626,7 +606,62 @@ bool has_target(const Insn& in) {
   }
 }
 
-}  // namespace
+Status check_program(const Program& program) {
+  const std::vector<Insn>& insns = program.insns;
+  if (insns.empty()) return make_error(ErrorCode::kEmptyProgram, kNoPc, "empty program");
+  const size_t n = insns.size();
+  for (uint32_t s : program.subprogs)
+    if (s >= n)
+      return make_error(ErrorCode::kInternal, kNoPc, fmt::format("subprogram entry {} outside the program", s));
+  for (const Insn& in : insns) {
+    Form f = in.info().form;
+    if (f == Form::MayGoto) return make_error(ErrorCode::kUnsupported, in.pc, "may_goto is not supported by bpfvm");
+    if (f == Form::AddrSpaceCast)
+      return make_error(ErrorCode::kUnsupported, in.pc, "addr_space_cast (BPF arena) is not supported by bpfvm");
+    bool func = f == Form::Lddw && in.op == Op::LddwFunc;
+    if ((has_target(in) || func) && (in.target < 0 || static_cast<size_t>(in.target) >= n))
+      return make_error(ErrorCode::kInternal, in.pc,
+                        fmt::format("{}: unresolved target {} (the program was not linked)", in.info().mnemonic,
+                                    in.target));
+    if (in.dst >= kNumRegs || in.src >= kNumRegs)
+      return make_error(ErrorCode::kBadRegister, in.pc, "register number above r10");
+  }
+  return Ok{};
+}
+
+std::string unknown_helper_message(const HelperTable* h, uint64_t id) {
+  std::string_view name = h != nullptr && h->namer() != nullptr && id <= UINT32_MAX
+                              ? h->namer()(static_cast<uint32_t>(id))
+                              : std::string_view{};
+  if (name.empty()) return fmt::format("unknown helper {}", id);
+  return fmt::format("helper {} (bpf_{}) is not implemented by bpfvm", id, name);
+}
+
+std::string oob_message(std::span<const MemRegion> regions,
+                        const RegionResolver* resolver,
+                        uint64_t addr,
+                        uint64_t size,
+                        bool write,
+                        uint8_t base_reg,
+                        int16_t off,
+                        uint64_t stack_lo,
+                        uint64_t stack_hi) {
+  std::string what =
+      fmt::format("{} of {} bytes at {:#x} (r{}{:+})", write ? "store" : "load", size, addr, base_reg, off);
+  std::string_view rname;
+  if (write && resolver != nullptr && resolver->contains(addr, size, false, &rname))
+    return fmt::format("{} hits read-only {}", what, rname);
+  for (const MemRegion& m : regions)
+    if (inside(addr, size, m.base, m.size) && write && !m.writable)
+      return fmt::format("{} hits read-only region '{}' [{:#x}, {:#x})", what, m.name, m.base, m.base + m.size);
+  std::string list;
+  for (const MemRegion& m : regions)
+    list += fmt::format(", {} '{}' [{:#x}, {:#x})", m.writable ? "region" : "read-only region", m.name, m.base,
+                        m.base + m.size);
+  return fmt::format("{} hits no region: live stack [{:#x}, {:#x}){}", what, stack_lo, stack_hi, list);
+}
+
+}  // namespace detail
 
 // --- HelperCall ---------------------------------------------------------------------------------
 
@@ -747,31 +782,14 @@ Result<std::unique_ptr<Interpreter>> Interpreter::create(const Program& program,
     exec<false>(dummy, nullptr, &labels[0]);
     exec<true>(dummy, nullptr, &labels[1]);
   }
+  BPFVM_TRY(detail::check_program(program));
   auto impl = std::make_unique<Impl>();
   impl->helpers = helpers;
   size_t n = insns.size();
   impl->pcs.resize(n);
   impl->is_func.assign(n, 0);
-  for (uint32_t s : program.subprogs) {
-    if (s >= n)
-      return make_error(ErrorCode::kInternal, kNoPc, fmt::format("subprogram entry {} outside the program", s));
-    impl->is_func[s] = 1;
-  }
-  for (size_t k = 0; k < n; ++k) {
-    const Insn& in = insns[k];
-    impl->pcs[k] = in.pc;
-    Form f = in.info().form;
-    if (f == Form::MayGoto) return make_error(ErrorCode::kUnsupported, in.pc, "may_goto is not supported by bpfvm");
-    if (f == Form::AddrSpaceCast)
-      return make_error(ErrorCode::kUnsupported, in.pc, "addr_space_cast (BPF arena) is not supported by bpfvm");
-    bool func = f == Form::Lddw && in.op == Op::LddwFunc;
-    if ((has_target(in) || func) && (in.target < 0 || static_cast<size_t>(in.target) >= n))
-      return make_error(ErrorCode::kInternal, in.pc,
-                        fmt::format("{}: unresolved target {} (the program was not linked)", in.info().mnemonic,
-                                    in.target));
-    if (in.dst >= kNumRegs || in.src >= kNumRegs)
-      return make_error(ErrorCode::kBadRegister, in.pc, "register number above r10");
-  }
+  for (uint32_t s : program.subprogs) impl->is_func[s] = 1;
+  for (size_t k = 0; k < n; ++k) impl->pcs[k] = insns[k].pc;
   for (int m = 0; m < 2; ++m) {
     std::vector<Slot>& code = impl->code[m];
     code.resize(n);
@@ -784,7 +802,7 @@ Result<std::unique_ptr<Interpreter>> Interpreter::create(const Program& program,
       s.off = in.off;
       s.imm = in.imm;
       s.imm64 = 0;
-      if (has_target(in))
+      if (detail::has_target(in))
         s.target = &code[static_cast<size_t>(in.target)];
       else if (in.op == Op::LddwFunc)
         s.imm64 = impl->func_base() + static_cast<uint64_t>(in.target);

@@ -69,6 +69,27 @@ class EngineHooks {
   ~EngineHooks() = default;
 };
 struct ExecState;  // the interpreter's state of one run (vm/interp.cpp)
+
+// Shared by the engines (interpreter, JIT) so that both refuse programs and report faults alike.
+// The checks made before a program is prepared: not empty, subprogram entries inside the program, no
+// may_goto or addr_space_cast (kUnsupported), linked targets, registers up to r10.
+Status check_program(const Program& program);
+// Whether the instruction's `target` names an instruction (jumps, local calls).
+bool has_target(const Insn& in);
+// The message of kUnknownHelper for helper number `id` (with its kernel name when the table's namer
+// knows it).
+std::string unknown_helper_message(const HelperTable* helpers, uint64_t id);
+// The message of a checked-mode kOutOfBounds fault: an access of `size` bytes at `addr` through
+// base register `base_reg` + `off`, with the live stack [stack_lo, stack_hi) and the run's regions.
+std::string oob_message(std::span<const MemRegion> regions,
+                        const RegionResolver* resolver,
+                        uint64_t addr,
+                        uint64_t size,
+                        bool write,
+                        uint8_t base_reg,
+                        int16_t off,
+                        uint64_t stack_lo,
+                        uint64_t stack_hi);
 }  // namespace detail
 
 class Interpreter;

@@ -57,7 +57,8 @@ std::string test_name(const ::testing::TestParamInfo<JitConformance::ParamType>&
   return n + "_" + std::get<1>(info.param).name;
 }
 
-INSTANTIATE_TEST_SUITE_P(Jit, JitConformance,
+INSTANTIATE_TEST_SUITE_P(Jit,
+                         JitConformance,
                          ::testing::Combine(::testing::ValuesIn(conformance_files()),
                                             ::testing::Values(Mode{"checked_blinded", true, true},
                                                               Mode{"checked_plain", true, false},

@@ -18,7 +18,9 @@ struct RunParam {
   size_t run_index = 0;
   std::string label;
 };
-void PrintTo(const RunParam& p, std::ostream* os) { *os << p.label; }
+void PrintTo(const RunParam& p, std::ostream* os) {
+  *os << p.label;
+}
 
 std::vector<RunParam> all_runs() {
   std::vector<RunParam> out;
@@ -69,10 +71,14 @@ TEST_P(JitCorpus, RunsLikeTheInterpreter) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Corpus, JitCorpus, ::testing::ValuesIn(all_runs()),
+INSTANTIATE_TEST_SUITE_P(Corpus,
+                         JitCorpus,
+                         ::testing::ValuesIn(all_runs()),
                          [](const ::testing::TestParamInfo<RunParam>& p) { return p.param.label; });
 
-TEST(JitCorpusList, HasTheCorpus) { EXPECT_GE(all_runs().size(), 20u); }
+TEST(JitCorpusList, HasTheCorpus) {
+  EXPECT_GE(all_runs().size(), 20u);
+}
 
 }  // namespace
 }  // namespace bpfvm::corpus_user

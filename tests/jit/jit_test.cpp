@@ -39,7 +39,9 @@ class NullEnv : public Environment {
 
 // Helper 1: r1 * 3 + r2 - r5.  Helper 1001: calls function r1 with (r2, r3), returns its r0 + 1.
 // Helper 1003: tail call to program r2 (-1 when refused).
-uint64_t mix(HelperCall&, uint64_t a, uint64_t b, uint64_t, uint64_t, uint64_t e) { return a * 3 + b - e; }
+uint64_t mix(HelperCall&, uint64_t a, uint64_t b, uint64_t, uint64_t, uint64_t e) {
+  return a * 3 + b - e;
+}
 uint64_t invoke(HelperCall& call, uint64_t fn, uint64_t a, uint64_t b, uint64_t, uint64_t) {
   if (!call.is_function(fn)) return static_cast<uint64_t>(-2);
   const uint64_t args[5] = {a, b, 0, 0, 0};
@@ -77,10 +79,17 @@ Insn I(Op op, uint8_t dst = 0, uint8_t src = 0, int16_t off = 0, int32_t imm = 0
   in.imm64 = imm64;
   const OpInfo& info = op_info(op);
   switch (info.sel) {
-    case Sel::Off: in.off = static_cast<int16_t>(info.selval); break;
-    case Sel::Imm: in.imm = info.selval; break;
-    case Sel::Src: in.src = static_cast<uint8_t>(info.selval); break;
-    case Sel::None: break;
+    case Sel::Off:
+      in.off = static_cast<int16_t>(info.selval);
+      break;
+    case Sel::Imm:
+      in.imm = info.selval;
+      break;
+    case Sel::Src:
+      in.src = static_cast<uint8_t>(info.selval);
+      break;
+    case Sel::None:
+      break;
   }
   if (info.form == Form::Lddw) in.imm = static_cast<int32_t>(static_cast<uint32_t>(imm64));
   return in;
@@ -91,7 +100,9 @@ jit::JitOptions checked_opts() {
   return o;
 }
 
-Insn lddw(uint8_t dst, uint64_t v) { return I(Op::Lddw, dst, 0, 0, 0, v); }
+Insn lddw(uint8_t dst, uint64_t v) {
+  return I(Op::Lddw, dst, 0, 0, 0, v);
+}
 
 struct Outcome {
   bool ok;
@@ -116,8 +127,10 @@ Outcome outcome(const Result<uint64_t>& r, std::vector<uint8_t> mem) {
 // Runs `program` on the interpreter (checked) and on the JIT in checked and unchecked mode, with
 // and without blinding, with `mem` as the input (named "packet" when `packet`); expects the same
 // outcome everywhere and returns it.
-Outcome run_all(const Program& program, std::vector<uint8_t> mem = std::vector<uint8_t>(64, 0),
-                bool packet = false, bool also_unchecked = true) {
+Outcome run_all(const Program& program,
+                std::vector<uint8_t> mem = std::vector<uint8_t>(64, 0),
+                bool packet = false,
+                bool also_unchecked = true) {
   NullEnv env;
   auto interp = Interpreter::create(program, &helpers());
   EXPECT_TRUE(interp.ok()) << interp.error().to_string();
@@ -129,7 +142,9 @@ Outcome run_all(const Program& program, std::vector<uint8_t> mem = std::vector<u
     return in;
   };
   std::vector<uint8_t> m0 = mem;
-  Outcome want = outcome((*interp)->run(input(m0), RunOptions{}, env), m0);
+  // The run first, then the memory (argument evaluation order is unspecified).
+  auto ri = (*interp)->run(input(m0), RunOptions{}, env);
+  Outcome want = outcome(ri, m0);
   for (bool checked : {true, false}) {
     if (!checked && !also_unchecked) continue;
     for (bool blind : {true, false}) {
@@ -141,7 +156,8 @@ Outcome run_all(const Program& program, std::vector<uint8_t> mem = std::vector<u
       EXPECT_TRUE(p.ok()) << p.error().to_string();
       if (!p.ok()) continue;
       std::vector<uint8_t> m = mem;
-      Outcome got = outcome((*p)->run(input(m), env), m);
+      auto rj = (*p)->run(input(m), env);
+      Outcome got = outcome(rj, m);
       EXPECT_EQ(got, want) << (checked ? "checked" : "unchecked") << (blind ? " blinded" : " plain");
     }
   }
@@ -209,7 +225,8 @@ bool exercise(const OpInfo& info) {
       std::vector<Case> cases;
       for (uint8_t dst : kDsts)
         for (uint64_t a : kValues)
-          for (int32_t imm : kImms) cases.push_back(Case{{lddw(dst, a), I(op, dst, 0, 0, imm)}, dst});
+          for (int32_t imm : kImms)
+            cases.push_back(Case{{lddw(dst, a), I(op, dst, 0, 0, imm)}, dst});
       run_cases(cases);
       return true;
     }
@@ -217,7 +234,8 @@ bool exercise(const OpInfo& info) {
       // Register pairs that stress the code generator (rax, rdx, rcx as operands of div and
       // shifts, and the same register on both sides).
       std::vector<Case> cases;
-      for (auto [dst, src] : {std::pair<uint8_t, uint8_t>{7, 1}, {0, 3}, {3, 0}, {4, 3}, {3, 4}, {4, 4}, {0, 4}})
+      for (auto [dst, src] :
+           {std::pair<uint8_t, uint8_t>{7, 1}, {0, 3}, {3, 0}, {4, 3}, {3, 4}, {4, 4}, {0, 4}})
         for (uint64_t a : kValues)
           for (uint64_t b : kValues) {
             if (src == dst && a != b) continue;
@@ -230,7 +248,8 @@ bool exercise(const OpInfo& info) {
     case Form::End: {
       std::vector<Case> cases;
       for (uint8_t dst : kDsts)
-        for (uint64_t a : kValues) cases.push_back(Case{{lddw(dst, a), I(op, dst)}, dst});
+        for (uint64_t a : kValues)
+          cases.push_back(Case{{lddw(dst, a), I(op, dst)}, dst});
       run_cases(cases);
       return true;
     }
@@ -254,8 +273,8 @@ bool exercise(const OpInfo& info) {
     }
     case Form::Ja:
     case Form::Ja32:
-      run_all(linked({I(Op::Mov64Imm, 0, 0, 0, 1), I(op, 0, 0, info.form == Form::Ja ? 1 : 0,
-                                                       info.form == Form::Ja32 ? 1 : 0),
+      run_all(linked({I(Op::Mov64Imm, 0, 0, 0, 1),
+                      I(op, 0, 0, info.form == Form::Ja ? 1 : 0, info.form == Form::Ja32 ? 1 : 0),
                       I(Op::Mov64Imm, 0, 0, 0, 2), I(Op::Exit)}));
       return true;
     case Form::JmpImm:
@@ -263,7 +282,8 @@ bool exercise(const OpInfo& info) {
       std::vector<Case> cases;
       for (uint64_t a : kValues)
         for (uint64_t b : kValues) {
-          if (info.form == Form::JmpImm && static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(b))) != b)
+          if (info.form == Form::JmpImm &&
+              static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(b))) != b)
             continue;
           Insn j = info.form == Form::JmpImm ? I(op, 1, 0, 1, static_cast<int32_t>(b)) : I(op, 1, 2, 1);
           cases.push_back(
@@ -273,14 +293,16 @@ bool exercise(const OpInfo& info) {
       return true;
     }
     case Form::Call:
-      run_all(asm_program("mov %r1, 5\nmov %r2, 9\nmov %r5, 2\nmov %r6, 40\ncall 1\nadd %r0, %r6\n"
-                          "add %r0, %r1\nadd %r0, %r5\nexit"));
-      run_all(asm_program("call 77\nexit"));      // unknown helper
-      run_all(asm_program("call 1004\nexit"));    // helper fault
+      run_all(
+          asm_program("mov %r1, 5\nmov %r2, 9\nmov %r5, 2\nmov %r6, 40\ncall 1\nadd %r0, %r6\n"
+                      "add %r0, %r1\nadd %r0, %r5\nexit"));
+      run_all(asm_program("call 77\nexit"));    // unknown helper
+      run_all(asm_program("call 1004\nexit"));  // helper fault
       return true;
     case Form::CallLocal:
-      run_all(asm_program("mov %r6, 3\nmov %r1, 4\ncall local f\nadd %r0, %r6\nadd %r0, %r1\nexit\n"
-                          "f:\nmov %r6, 100\nstdw [%r10-8], 9\nldxdw %r0, [%r10-8]\nadd %r1, 1\nexit"));
+      run_all(
+          asm_program("mov %r6, 3\nmov %r1, 4\ncall local f\nadd %r0, %r6\nadd %r0, %r1\nexit\n"
+                      "f:\nmov %r6, 100\nstdw [%r10-8], 9\nldxdw %r0, [%r10-8]\nadd %r1, 1\nexit"));
       // Recursion beyond the 8-frame limit: kCallDepth at the call.
       run_all(asm_program("call local f\nexit\nf:\ncall local f\nexit"));
       return true;
@@ -291,22 +313,28 @@ bool exercise(const OpInfo& info) {
       return true;
     }
     case Form::Callx:
-      run_all(asm_program("mov %r1, 5\nmov %r2, 9\nmov %r5, 0\nmov %r3, 1\ncallx %r3\nexit"));  // helper number
-      run_all(asm_program("lddw %r3, func(f)\nmov %r1, 7\ncallx %r3\nadd %r0, %r1\nexit\nf:\nmov %r0, 5\n"
-                          "add %r1, 1\nexit"));
+      run_all(
+          asm_program("mov %r1, 5\nmov %r2, 9\nmov %r5, 0\nmov %r3, 1\ncallx %r3\nexit"));  // helper number
+      run_all(
+          asm_program("lddw %r3, func(f)\nmov %r1, 7\ncallx %r3\nadd %r0, %r1\nexit\nf:\nmov %r0, 5\n"
+                      "add %r1, 1\nexit"));
       run_all(asm_program("mov %r3, 55555\ncallx %r3\nexit"));  // neither
       return true;
-    case Form::Exit: run_all(asm_program("mov %r0, 3\nexit")); return true;
+    case Form::Exit:
+      run_all(asm_program("mov %r0, 3\nexit"));
+      return true;
     case Form::Lddw:
       if (op == Op::LddwFunc) {
         // The func token works with callx and with call_function, like the interpreter's.
-        run_all(asm_program("lddw %r1, func(f)\nmov %r2, 6\nmov %r3, 7\ncall 1001\nexit\nf:\nmov %r0, %r1\n"
-                            "mul %r0, %r2\nexit"));
+        run_all(
+            asm_program("lddw %r1, func(f)\nmov %r2, 6\nmov %r3, 7\ncall 1001\nexit\nf:\nmov %r0, %r1\n"
+                        "mul %r0, %r2\nexit"));
         return true;
       }
       {
         std::vector<Case> cases;
-        for (uint64_t v : kValues) cases.push_back(Case{{I(op, 3, 0, 0, 0, v)}, 3});
+        for (uint64_t v : kValues)
+          cases.push_back(Case{{I(op, 3, 0, 0, 0, v)}, 3});
         run_cases(cases);
       }
       return true;
@@ -320,7 +348,8 @@ bool exercise(const OpInfo& info) {
         }
       run_cases(cases);
       // From the input memory.
-      run_all(linked({I(Op::StB, 1, 0, 3, 0x85), I(op, 0, 1, 0), I(Op::Exit)}), std::vector<uint8_t>(16, 0xa5));
+      run_all(linked({I(Op::StB, 1, 0, 3, 0x85), I(op, 0, 1, 0), I(Op::Exit)}),
+              std::vector<uint8_t>(16, 0xa5));
       return true;
     }
     case Form::St: {
@@ -337,8 +366,8 @@ bool exercise(const OpInfo& info) {
       std::vector<Case> cases;
       for (uint8_t src : {2, 4, 0})
         for (uint64_t v : kValues)
-          cases.push_back(Case{{lddw(1, 0x1122334455667788), I(Op::StxDw, 10, 1, -8), lddw(src, v), I(op, 10, src, -8),
-                                I(Op::LdxDw, 0, 10, -8)},
+          cases.push_back(Case{{lddw(1, 0x1122334455667788), I(Op::StxDw, 10, 1, -8), lddw(src, v),
+                                I(op, 10, src, -8), I(Op::LdxDw, 0, 10, -8)},
                                0});
       run_cases(cases);
       return true;
@@ -350,11 +379,12 @@ bool exercise(const OpInfo& info) {
           for (uint64_t b : {uint64_t{0xff00ff00ff00ff00}, uint64_t{5}, a}) {
             if (src == 0 && info.atomic == AtomicOp::Cmpxchg) continue;
             // r0 holds the compare value of cmpxchg; the result mixes r0, src and memory.
-            cases.push_back(Case{{lddw(1, a), I(Op::StxDw, 10, 1, -8), lddw(src, b), lddw(6, src == 0 ? b : a),
-                                  I(Op::Mov64Reg, 0, 6), I(op, 10, src, -8), I(Op::LdxDw, 3, 10, -8),
-                                  I(Op::Mul64Imm, 3, 0, 0, 7), I(Op::Mul64Imm, src, 0, 0, 3), I(Op::Add64Reg, 0, src),
-                                  I(Op::Add64Reg, 0, 3)},
-                                 0});
+            cases.push_back(
+                Case{{lddw(1, a), I(Op::StxDw, 10, 1, -8), lddw(src, b), lddw(6, src == 0 ? b : a),
+                      I(Op::Mov64Reg, 0, 6), I(op, 10, src, -8), I(Op::LdxDw, 3, 10, -8),
+                      I(Op::Mul64Imm, 3, 0, 0, 7), I(Op::Mul64Imm, src, 0, 0, 3), I(Op::Add64Reg, 0, src),
+                      I(Op::Add64Reg, 0, 3)},
+                     0});
           }
       run_cases(cases);
       return true;
@@ -362,12 +392,13 @@ bool exercise(const OpInfo& info) {
     case Form::LdAbs:
     case Form::LdInd: {
       std::vector<uint8_t> pkt(32);
-      for (size_t i = 0; i < pkt.size(); ++i) pkt[i] = static_cast<uint8_t>(0x11 * i + 3);
+      for (size_t i = 0; i < pkt.size(); ++i)
+        pkt[i] = static_cast<uint8_t>(0x11 * i + 3);
       for (int32_t imm : {0, 1, 5, 28, 30, 31, 32, -1, INT32_MAX, INT32_MIN})
         for (uint64_t r2 : {uint64_t{0}, uint64_t{3}, uint64_t{0xffffffff}, uint64_t{100}}) {
           Insn ld = info.form == Form::LdAbs ? I(op, 0, 0, 0, imm) : I(op, 0, 2, 0, imm);
-          run_all(linked({I(Op::Mov64Reg, 6, 1), lddw(2, r2), I(Op::Mov64Imm, 7, 0, 0, 9), ld, I(Op::Add64Reg, 0, 7),
-                          I(Op::Add64Reg, 0, 1), I(Op::Exit)}),
+          run_all(linked({I(Op::Mov64Reg, 6, 1), lddw(2, r2), I(Op::Mov64Imm, 7, 0, 0, 9), ld,
+                          I(Op::Add64Reg, 0, 7), I(Op::Add64Reg, 0, 1), I(Op::Exit)}),
                   pkt, true);
         }
       return true;
@@ -467,10 +498,12 @@ TEST(JitChecked, MeteredUncheckedCodeStopsALongLoop) {
 
 TEST(JitCalls, CallbacksRunOnTheJitWithTheirOwnFrame) {
   // The callee's frame is live, r6-r9 of the caller survive, and nested callbacks hit the depth limit.
-  run_all(asm_program("mov %r6, 5\nlddw %r1, func(f)\ncall 1001\nadd %r0, %r6\nexit\n"
-                      "f:\nstdw [%r10-8], 40\nldxdw %r0, [%r10-8]\nmov %r6, 0\nexit"));
+  run_all(
+      asm_program("mov %r6, 5\nlddw %r1, func(f)\ncall 1001\nadd %r0, %r6\nexit\n"
+                  "f:\nstdw [%r10-8], 40\nldxdw %r0, [%r10-8]\nmov %r6, 0\nexit"));
   // Nested callbacks until the 8-frame limit: the innermost call_function ends the run with kCallDepth.
-  Outcome deep = run_all(asm_program("lddw %r1, func(f)\ncall 1001\nexit\nf:\nlddw %r1, func(f)\ncall 1001\nexit"));
+  Outcome deep =
+      run_all(asm_program("lddw %r1, func(f)\ncall 1001\nexit\nf:\nlddw %r1, func(f)\ncall 1001\nexit"));
   EXPECT_FALSE(deep.ok);
   EXPECT_EQ(deep.code, ErrorCode::kCallDepth);
   run_all(asm_program("mov %r1, 5\ncall 1001\nexit"));  // not a function
@@ -503,8 +536,9 @@ TEST(JitCalls, TailCallsSwitchProgramsKeepR1AndStopAt33) {
     EXPECT_TRUE(cj.ok() && uj.ok());
     return std::make_pair(std::move(*cj), std::move(*uj));
   };
-  auto self = both("ldxb %r2, [%r1+1]\nadd %r2, 1\nstxb [%r1+1], %r2\nmov %r6, %r1\nmov %r2, 0\ncall 1003\n"
-                   "ldxb %r0, [%r6+1]\nexit");
+  auto self = both(
+      "ldxb %r2, [%r1+1]\nadd %r2, 1\nstxb [%r1+1], %r2\nmov %r6, %r1\nmov %r2, 0\ncall 1003\n"
+      "ldxb %r0, [%r6+1]\nexit");
   auto other = both("ldxb %r0, [%r1]\nmul %r0, 100\nadd %r0, %r6\nexit");
   auto caller = both("mov %r6, 9\nmov %r2, 1\ncall 1003\nmov %r0, 1\nexit");
   auto sub = both("call local s\nexit\ns:\nmov %r2, 1\ncall 1003\nexit");
@@ -535,15 +569,16 @@ bool contains(std::span<const uint8_t> code, const void* pattern, size_t n) {
 }
 
 TEST(JitBlinding, NoProgramImmediateAppearsInTheCode) {
-  const uint32_t imms32[] = {0x5a17c3e9, 0x3bd1e07f, 0x6c2e9d51, 0x71f3a5c7, 0x2f4e6d8c, 0x4d3c2b1a, 0x1e2d3c4b,
-                             0x6a5b4c3d, 0x0badcafe, 0x13572468};
+  const uint32_t imms32[] = {0x5a17c3e9, 0x3bd1e07f, 0x6c2e9d51, 0x71f3a5c7, 0x2f4e6d8c,
+                             0x4d3c2b1a, 0x1e2d3c4b, 0x6a5b4c3d, 0x0badcafe, 0x13572468};
   const uint64_t imm64 = 0x1d2c3b4a59687786;
   std::string text = fmt::format(
       "mov %r0, {0:#x}\nadd %r0, {1:#x}\nmov32 %r2, {8:#x}\nand32 %r2, {9:#x}\njeq %r0, {2:#x}, +0\n"
-      "jlt32 %r2, {6:#x}, +0\nstw [%r10-4], {3:#x}\nstdw [%r10-16], {7:#x}\ndiv %r0, {4:#x}\nmul %r0, {5:#x}\n"
+      "jlt32 %r2, {6:#x}, +0\nstw [%r10-4], {3:#x}\nstdw [%r10-16], {7:#x}\ndiv %r0, {4:#x}\nmul %r0, "
+      "{5:#x}\n"
       "lddw %r1, {10:#x}\nxor %r0, %r1\nexit",
-      imms32[0], imms32[1], imms32[2], imms32[3], imms32[4], imms32[5], imms32[6], imms32[7], imms32[8], imms32[9],
-      imm64);
+      imms32[0], imms32[1], imms32[2], imms32[3], imms32[4], imms32[5], imms32[6], imms32[7], imms32[8],
+      imms32[9], imm64);
   Program p = asm_program(text);
   for (bool checked : {true, false}) {
     // Fresh keys (no seed) several times, plus seeded keys.
@@ -555,7 +590,8 @@ TEST(JitBlinding, NoProgramImmediateAppearsInTheCode) {
       auto j = jit::JitProgram::compile(p, nullptr, o);
       ASSERT_TRUE(j.ok());
       auto code = (*j)->code();
-      for (uint32_t v : imms32) EXPECT_FALSE(contains(code, &v, 4)) << std::hex << v;
+      for (uint32_t v : imms32)
+        EXPECT_FALSE(contains(code, &v, 4)) << std::hex << v;
       uint32_t lo = static_cast<uint32_t>(imm64), hi = static_cast<uint32_t>(imm64 >> 32);
       EXPECT_FALSE(contains(code, &imm64, 8));
       EXPECT_FALSE(contains(code, &lo, 4));
@@ -575,7 +611,8 @@ TEST(JitBlinding, NoProgramImmediateAppearsInTheCode) {
     auto j = jit::JitProgram::compile(p, nullptr, plain);
     ASSERT_TRUE(j.ok());
     int found = 0;
-    for (uint32_t v : imms32) found += contains((*j)->code(), &v, 4);
+    for (uint32_t v : imms32)
+      found += contains((*j)->code(), &v, 4);
     EXPECT_EQ(found, 10);
     EXPECT_TRUE(contains((*j)->code(), &imm64, 8));
   }
@@ -622,9 +659,11 @@ TEST(JitMemory, LoadingAndUnloading100000TimesKeepsMemoryFlat) {
     ASSERT_TRUE(j.ok());
     ASSERT_EQ(*(*j)->run(RunInput{}, env), 30u);
   };
-  for (int i = 0; i < 2000; ++i) once();
+  for (int i = 0; i < 2000; ++i)
+    once();
   const long before = rss_kib();
-  for (int i = 0; i < 100000; ++i) once();
+  for (int i = 0; i < 100000; ++i)
+    once();
   const long after = rss_kib();
   EXPECT_LT(after - before, 1024) << "RSS grew from " << before << " KiB to " << after << " KiB";
 }
@@ -633,8 +672,9 @@ TEST(JitMemory, LoadingAndUnloading100000TimesKeepsMemoryFlat) {
 // --- Spectre options and disassembly ------------------------------------------------------------
 
 TEST(JitOptions, SpectreHardeningKeepsResultsAndChangesTheCode) {
-  Program p = asm_program("lddw %r3, func(f)\nmov %r1, 7\ncallx %r3\nldxb %r2, [%r10-1]\nadd %r0, %r2\nexit\n"
-                          "f:\nmov %r0, %r1\nexit");
+  Program p = asm_program(
+      "lddw %r3, func(f)\nmov %r1, 7\ncallx %r3\nldxb %r2, [%r10-1]\nadd %r0, %r2\nexit\n"
+      "f:\nmov %r0, %r1\nexit");
   NullEnv env;
   jit::JitOptions base = checked_opts();
   auto plain = jit::JitProgram::compile(p, nullptr, base);

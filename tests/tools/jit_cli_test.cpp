@@ -27,13 +27,16 @@ Output shell(const std::string& args) {
   if (f == nullptr) return o;
   char buf[4096];
   size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) o.out.append(buf, n);
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
+    o.out.append(buf, n);
   int st = pclose(f);
   o.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   return o;
 }
 
-std::string conformance(const std::string& name) { return shared_dir() + "/conformance/tests/" + name; }
+std::string conformance(const std::string& name) {
+  return shared_dir() + "/conformance/tests/" + name;
+}
 
 TEST(JitCli, RunUsesTheJitByDefaultAndAgreesWithTheInterpreter) {
   for (const char* test : {"lsh64-reg-high.data", "callx.data", "div64-by-zero-reg.data", "ldxb.data"}) {
@@ -72,12 +75,14 @@ TEST(JitCli, JitDumpWritesTheCodeAndAnnotatesTheDisassembly) {
 
 TEST(JitCli, ConformancePluginRunsCheckedJitCode) {
   // add.data: mov32 r0, 0; mov32 r1, 2; add32 r0, 1; add32 r0, r1; exit -> 3
-  Output o = shell("bpfvm-conformance-plugin --jit --program 'b4 00 00 00 00 00 00 00 b4 01 00 00 02 00 00 00 "
-                   "04 00 00 00 01 00 00 00 0c 10 00 00 00 00 00 00 95 00 00 00 00 00 00 00'");
+  Output o = shell(
+      "bpfvm-conformance-plugin --jit --program 'b4 00 00 00 00 00 00 00 b4 01 00 00 02 00 00 00 "
+      "04 00 00 00 01 00 00 00 0c 10 00 00 00 00 00 00 95 00 00 00 00 00 00 00'");
   EXPECT_EQ(o.status, 0);
   EXPECT_EQ(o.out, "3\n");
   // Out of bounds: a fault, not a crash.
-  Output oob = shell("bpfvm-conformance-plugin --jit --program '79 10 00 01 00 00 00 00 95 00 00 00 00 00 00 00'");
+  Output oob =
+      shell("bpfvm-conformance-plugin --jit --program '79 10 00 01 00 00 00 00 95 00 00 00 00 00 00 00'");
   EXPECT_EQ(oob.status, 1);
 }
 
