@@ -17,27 +17,16 @@
 
 #include "tests/fuzz/diff_gen.h"
 #include "tests/fuzz/diff_oracle.h"
+#include "tests/fuzz/gen_util.h"
 #include "vm/asm.h"
 #include "vm/data_file.h"
 #include "vm/disasm.h"
 #include "vm/isa.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define BPFVM_JIT_DIFF_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define BPFVM_JIT_DIFF_ASAN 1
-#endif
-#endif
-
 namespace bpfvm::fuzz {
 namespace {
 
-#ifdef BPFVM_JIT_DIFF_ASAN
-constexpr uint64_t kPrograms = 10'000;
-#else
-constexpr uint64_t kPrograms = 100'000;
-#endif
+constexpr uint64_t kPrograms = kFuzzTestPrograms;
 constexpr uint64_t kBudget = DiffOptions{}.budget;
 
 TEST(JitDiff, GeneratorIsReproducible) {

@@ -13,27 +13,16 @@
 #include <map>
 #include <sstream>
 
+#include "tests/fuzz/gen_util.h"
 #include "tests/fuzz/program_gen.h"
 #include "tests/fuzz/soundness_oracle.h"
 #include "vm/asm.h"
 #include "vm/decode.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define BPFVM_SOUNDNESS_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define BPFVM_SOUNDNESS_ASAN 1
-#endif
-#endif
-
 namespace bpfvm::fuzz {
 namespace {
 
-#ifdef BPFVM_SOUNDNESS_ASAN
-constexpr uint64_t kPrograms = 10'000;
-#else
-constexpr uint64_t kPrograms = 100'000;
-#endif
+constexpr uint64_t kPrograms = kFuzzTestPrograms;
 
 TEST(Soundness, GeneratorIsReproducible) {
   for (uint64_t seed : {0ull, 1ull, 12345ull, 0xdeadbeefull}) {
