@@ -74,6 +74,15 @@ Result<KernelVerdict> load_asm_case(const LoadedCase& lc, bool with_log) {
   std::vector<Fd> maps;
   for (const MapDef& m : lc.options.maps) {
     LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = m.map_flags | (m.read_only ? BPF_F_RDONLY_PROG : 0u));
+    // A map of maps needs a template of its inner maps (inner_map_fd) while it is created.
+    const MapDef* in_def = m.inner.empty() ? nullptr : &m.inner.front();
+    Fd inner(in_def ? bpf_map_create(static_cast<bpf_map_type>(static_cast<uint32_t>(in_def->type)),
+                                     in_def->name.c_str(), in_def->key_size, in_def->value_size,
+                                     in_def->max_entries, nullptr)
+                    : -1);
+    if (in_def && inner.fd < 0)
+      return make_error(ErrorCode::kBadInput, 0, fmt::format("inner map {}: {}", in_def->name, std::strerror(errno)));
+    if (in_def) mo.inner_map_fd = inner.fd;
     int fd = bpf_map_create(static_cast<bpf_map_type>(static_cast<uint32_t>(m.type)), m.name.c_str(),
                             m.key_size, m.value_size, m.max_entries, &mo);
     if (fd < 0)
