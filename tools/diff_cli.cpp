@@ -41,7 +41,8 @@ constexpr Policy kPolicies[] = {
      "bpfvm does not implement a map type of the object (cpumap, devmap, stack_trace, ...)"},
     {"context-not-in-bpfvm", "bpfvm has no context model for the program type (sock_ops, cgroup_sock, ...)"},
     {"helper-not-in-bpfvm",
-     "bpfvm does not implement a helper the program calls (rejected as UnknownHelper)"},
+     "bpfvm does not implement a helper the program calls (rejected as UnknownHelper, or, for helpers "
+     "the verifier knows, the run ends at the call)"},
     {"bpfvm-unsupported", "bpfvm's verifier does not model an instruction or feature (Unsupported)"},
     {"kernel-program-type-rules",
      "the kernel refuses a helper, context field or return value for the program type"},
@@ -358,6 +359,9 @@ Status diff_object(const std::string& path, const Args& a, std::vector<ProgDiff>
             fmt::format("ctx: bpfvm {} kernel {}", hex_bytes(ur->ctx_out), hex_bytes(kr->ctx_out)));
     }
     d.run_status = d.run_diffs.empty() ? "agree" : "differ";
+    // The verifier knows helpers the runtime does not implement yet: such a run ends at the call.
+    if (!ur && d.user.run_error.find("is not implemented by bpfvm") != std::string::npos)
+      d.run_class = "helper-not-in-bpfvm";
   }
   // Maps after all the runs (one comparison per object, reported on every program that ran).
   bool any_run = false;
