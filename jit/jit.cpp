@@ -395,7 +395,8 @@ class ErrorRecorder : public asmjit::ErrorHandler {
   }
 };
 
-// Instructions after which a new basic block starts (for budget metering).
+// Instructions after which a new basic block starts (for budget metering): control flow, and
+// anything that may end the run.
 bool ends_block(const Insn& in) {
   switch (in.info().form) {
     case Form::Ja:
@@ -407,6 +408,10 @@ bool ends_block(const Insn& in) {
     case Form::CallKfunc:
     case Form::Callx:
     case Form::Exit:
+    // A legacy packet load out of the packet ends the run (r0 = 0): the instructions after it in
+    // the block must not have been charged yet.
+    case Form::LdAbs:
+    case Form::LdInd:
       return true;
     default:
       return false;
