@@ -81,7 +81,8 @@ Result<KernelVerdict> load_asm_case(const LoadedCase& lc, bool with_log) {
                                      in_def->max_entries, nullptr)
                     : -1);
     if (in_def && inner.fd < 0)
-      return make_error(ErrorCode::kBadInput, 0, fmt::format("inner map {}: {}", in_def->name, std::strerror(errno)));
+      return make_error(ErrorCode::kBadInput, 0,
+                        fmt::format("inner map {}: {}", in_def->name, std::strerror(errno)));
     if (in_def) mo.inner_map_fd = inner.fd;
     int fd = bpf_map_create(static_cast<bpf_map_type>(static_cast<uint32_t>(m.type)), m.name.c_str(),
                             m.key_size, m.value_size, m.max_entries, &mo);
