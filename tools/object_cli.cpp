@@ -179,6 +179,8 @@ int run_object(const po::variables_map& vm, bool bench) {
   auto out = o.run(*idx, in);
   std::fflush(stderr);
   if (!out) return fail(cmd, out.error());
+  if (!bench)
+    fmt::print(stderr, "engine: {} ({})\n", engine_name(opts.engine), out->checked ? "checked" : "unchecked");
   if (vm.count("packet-out") && !write_bytes(vm["packet-out"].as<std::string>(), out->packet)) {
     fmt::print(stderr, "{}: cannot write {}\n", cmd, vm["packet-out"].as<std::string>());
     return kExitUsage;

@@ -536,6 +536,8 @@ TEST(CliVerify, ReadmeExampleShowsTheVerdict) {
   Proc p = run("bpfvm", {"run", kCounterObj, "--packet", kTcpSyn, "--dump-maps"});
   EXPECT_EQ(p.exit_code, 0) << p.err;
   EXPECT_NE(p.err.find("verifier: accepted"), std::string::npos) << p.err;
+  // ... on the JIT, the default engine, without run-time checks.
+  EXPECT_NE(p.err.find("engine: jit (unchecked)"), std::string::npos) << p.err;
   EXPECT_NE(p.err.find("00000000 => 01000000000000003600000000000000"), std::string::npos) << p.err;
   EXPECT_EQ(last_line(p.out), "0x2");
 }
