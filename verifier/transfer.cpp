@@ -106,20 +106,11 @@ bool Analyzer::exec_alu(uint32_t idx, State& s) {
     dst = RegValue::scalar(alu(op, info.is64, a, src.v, ext));
     return true;
   }
-  // 32-bit ALU with a pointer operand. The low half of an address is a pointer leak (a mov32 of a
-  // pointer stored into a map or returned reveals it), so it is refused, as the kernel refuses 32-bit
-  // pointer arithmetic. The one exception is the distance between packet pointers
-  // ((u32)(data_end - data)): a length, not an address.
+  // 32-bit ALU with a pointer operand (mov32 of a pointer, (u32)(data_end - data), ...): the result
+  // is an unknown 32-bit scalar, as for privileged programs in Linux. It can never be dereferenced.
   if (!info.is64) {
-    auto packet_family = [](const RegValue& r) { return r.is_packet() || r.kind == RegKind::PacketEnd; };
-    if (op == AluOp::Sub && info.src_reg && packet_family(dst) && packet_family(src) && dst.kind != src.kind) {
-      dst = RegValue::scalar(Scalar::urange(0, UINT32_MAX));
-      return true;
-    }
-    fail(ErrorKind::BadPointerArithmetic, idx, s, {in.dst, in.src},
-         fmt::format("32-bit '{}' on a pointer is prohibited: its low half would leak the address",
-                     info.mnemonic));
-    return false;
+    dst = RegValue::scalar(Scalar::urange(0, UINT32_MAX));
+    return true;
   }
   // Pointer arithmetic.
   const char* opname = info.mnemonic.data();
