@@ -371,10 +371,16 @@ Status diff_object(const std::string& path, const Args& a, std::vector<ProgDiff>
     std::vector<std::string> map_diffs;
     bool lru_only = true;
     compare_maps(u, *k, &map_diffs, &lru_only);
+    // A run that ended at a helper bpfvm does not implement left the object's maps as they were
+    // then: every map difference of the object may come from it.
+    bool helper_missing = false;
+    for (size_t n = first; n < out->size(); n++)
+      helper_missing |= (*out)[n].run_class == "helper-not-in-bpfvm";
     for (size_t n = first; n < out->size(); n++) {
       ProgDiff& d = (*out)[n];
       if (!d.user.run && !d.kernel.run) continue;
       if (d.run_diffs.empty() && !map_diffs.empty() && lru_only) d.run_class = "lru-eviction";
+      if (d.run_diffs.empty() && !map_diffs.empty() && helper_missing) d.run_class = "helper-not-in-bpfvm";
       for (const std::string& m : map_diffs)
         d.run_diffs.push_back(m);
       if (!d.run_diffs.empty()) d.run_status = "differ";
