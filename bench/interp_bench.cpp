@@ -10,6 +10,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include "bench/bench_input.h"
 #include "helpers/core_helpers.h"
 #include "helpers/environment.h"
 #include "vm/asm.h"
@@ -22,16 +23,6 @@
 
 namespace bpfvm {
 namespace {
-
-std::vector<uint8_t> bench_input(size_t n) {
-  std::vector<uint8_t> v(n);
-  uint32_t x = 12345;
-  for (auto& b : v) {
-    x = x * 1103515245 + 12345;
-    b = static_cast<uint8_t>(x >> 16);
-  }
-  return v;
-}
 
 // Native baselines.
 uint64_t native_xorshift(const uint8_t*, size_t) {

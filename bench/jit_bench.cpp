@@ -8,6 +8,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include "bench/bench_input.h"
 #include "helpers/core_helpers.h"
 #include "helpers/environment.h"
 #include "jit/jit.h"
@@ -21,16 +22,6 @@
 
 namespace bpfvm {
 namespace {
-
-std::vector<uint8_t> bench_input(size_t n) {
-  std::vector<uint8_t> v(n);
-  uint32_t x = 12345;
-  for (auto& b : v) {
-    x = x * 1103515245 + 12345;
-    b = static_cast<uint8_t>(x >> 16);
-  }
-  return v;
-}
 
 struct Case {
   const char* name;
