@@ -6,6 +6,7 @@
 
 #include <climits>
 #include <cstdint>
+#include <cstdlib>
 #include <random>
 #include <string>
 
@@ -90,6 +91,40 @@ std::string loop_back_edge(std::mt19937_64& rng,
     default:
       return fmt::format("jne{} {}, {}, {}", w, c, (bound / step + 1) * step - (off_by_one() ? 1 : 0), head);
   }
+}
+
+// The options every fuzz campaign executable takes (bpfvm_soundness_fuzz, bpfvm_jit_fuzz).
+struct CampaignArgs {
+  double seconds = 60;
+  uint64_t count = UINT64_MAX, start = 0;
+  std::string out;     // where findings go
+  std::string replay;  // a reproducer file to replay instead of a campaign
+};
+
+// Consumes argv[i] (and its value, advancing i) when it is a common campaign option; false for any
+// other argument. A missing value ends the program with exit code 2.
+inline bool parse_campaign_arg(int argc, char** argv, int& i, CampaignArgs& args) {
+  const std::string a = argv[i];
+  auto next = [&]() -> const char* {
+    if (i + 1 >= argc) {
+      fmt::print(stderr, "{} needs a value\n", a);
+      std::exit(2);
+    }
+    return argv[++i];
+  };
+  if (a == "--seconds")
+    args.seconds = std::atof(next());
+  else if (a == "--count")
+    args.count = std::strtoull(next(), nullptr, 10);
+  else if (a == "--start")
+    args.start = std::strtoull(next(), nullptr, 10);
+  else if (a == "--out")
+    args.out = next();
+  else if (a == "--replay")
+    args.replay = next();
+  else
+    return false;
+  return true;
 }
 
 }  // namespace bpfvm::fuzz

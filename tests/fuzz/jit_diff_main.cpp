@@ -23,6 +23,7 @@
 
 #include "tests/fuzz/diff_gen.h"
 #include "tests/fuzz/diff_oracle.h"
+#include "tests/fuzz/gen_util.h"
 
 using namespace bpfvm;
 using namespace bpfvm::fuzz;
@@ -64,12 +65,15 @@ int replay(const DiffOracle& oracle, const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  double seconds = 60;
-  uint64_t count = UINT64_MAX, start = 0;
-  std::string out = "jit-fuzz-findings", replay_file;
+  CampaignArgs args;
+  args.out = "jit-fuzz-findings";
+  const double& seconds = args.seconds;
+  const uint64_t &count = args.count, &start = args.start;
+  const std::string &out = args.out, &replay_file = args.replay;
   bool minimise_findings = true;
   std::vector<uint64_t> save_seeds;  // --save: write these programs as .data files into --out
   for (int i = 1; i < argc; ++i) {
+    if (parse_campaign_arg(argc, argv, i, args)) continue;
     const std::string a = argv[i];
     auto next = [&]() -> const char* {
       if (i + 1 >= argc) {
@@ -78,17 +82,7 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--seconds")
-      seconds = std::atof(next());
-    else if (a == "--count")
-      count = std::strtoull(next(), nullptr, 10);
-    else if (a == "--start")
-      start = std::strtoull(next(), nullptr, 10);
-    else if (a == "--out")
-      out = next();
-    else if (a == "--replay")
-      replay_file = next();
-    else if (a == "--print") {
+    if (a == "--print") {
       const DiffProgram p = generate_diff_program(std::strtoull(next(), nullptr, 10));
       fmt::print("{}", p.asm_text);
       return 0;

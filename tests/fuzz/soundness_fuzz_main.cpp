@@ -15,6 +15,7 @@
 #include <sstream>
 #include <string>
 
+#include "tests/fuzz/gen_util.h"
 #include "tests/fuzz/program_gen.h"
 #include "tests/fuzz/soundness_oracle.h"
 
@@ -22,12 +23,14 @@ using namespace bpfvm;
 using namespace bpfvm::fuzz;
 
 int main(int argc, char** argv) {
-  double seconds = 60;
-  uint64_t count = UINT64_MAX, start = 0;
-  std::string out = "soundness-findings";
+  CampaignArgs args;  // --replay: a reproducer file; verify it and run it on 200 inputs
+  args.out = "soundness-findings";
+  const double& seconds = args.seconds;
+  const uint64_t &count = args.count, &start = args.start;
+  const std::string &out = args.out, &replay = args.replay;
   OracleOptions oo;
-  std::string replay;  // a reproducer file: verify it and run it on 200 inputs
   for (int i = 1; i < argc; ++i) {
+    if (parse_campaign_arg(argc, argv, i, args)) continue;
     std::string a = argv[i];
     auto next = [&]() -> const char* {
       if (i + 1 >= argc) {
@@ -36,17 +39,7 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--seconds")
-      seconds = std::atof(next());
-    else if (a == "--count")
-      count = std::strtoull(next(), nullptr, 10);
-    else if (a == "--start")
-      start = std::strtoull(next(), nullptr, 10);
-    else if (a == "--out")
-      out = next();
-    else if (a == "--replay")
-      replay = next();
-    else if (a == "--runs")
+    if (a == "--runs")
       oo.runs = static_cast<uint32_t>(std::atoi(next()));
     else {
       fmt::print(
