@@ -483,6 +483,18 @@ class KernelBackend final : public KernelBackendBase {
     return o;
   }
 
+  // Before bpf_object__load: maps declared with `pinning` are not pinned (a test run must not
+  // leave objects on bpffs, nor reuse a pinned map of an earlier run, and needs no mounted bpffs),
+  // and global data gets its initial values.
+  Status prepare(bpf_object* o) {
+    bpf_map* pm;
+    bpf_object__for_each_map(pm, o) {
+      if (bpf_map__set_pin_path(pm, nullptr) != 0)
+        return bad(ErrorCode::kInternal, fmt::format("map '{}': cannot unset its pin path", bpf_map__name(pm)));
+    }
+    return apply_initial_values(o);
+  }
+
   Status apply_initial_values(bpf_object* o) {
     for (const auto& [m, value] : initial_values_) {
       bpf_map* map = nth_map(o, m);
@@ -518,7 +530,7 @@ class KernelBackend final : public KernelBackendBase {
     const uint32_t level = opts_.full_log ? 1 | 4 : 4;
     std::vector<std::unique_ptr<char[]>> bufs(progs_.size());
     LibbpfCall call(msgs);
-    if (!apply_initial_values(o)) return EINVAL;
+    if (!prepare(o)) return EINVAL;
     size_t i = 0;
     bpf_program* p;
     bpf_object__for_each_program(p, o) {
@@ -558,7 +570,7 @@ class KernelBackend final : public KernelBackendBase {
       std::string m2;
       g_libbpf_log = &m2;
       auto o2 = ObjectPtr(bpf_object__open_file(path_.c_str(), nullptr));
-      if (o2 && apply_initial_values(o2.get())) {
+      if (o2 && prepare(o2.get())) {
         size_t j = 0;
         bpf_object__for_each_program(p, o2.get()) {
           bpf_program__set_autoload(p, j == k);
