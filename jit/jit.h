@@ -1,7 +1,7 @@
 // The JIT: translates a decoded program into x86-64 machine code (asmjit's assembler) that gives
 // bit-identical results to the interpreter (vm/interp.h, the reference semantics).
 //
-// Safety properties (see jit/jit.cpp for how each is achieved):
+// Safety properties (jit/jit.cpp says where each is achieved):
 //  - W^X: code is assembled into a private buffer, copied into a fresh read-write mapping and then
 //    switched to read-execute; no writable alias of live code remains. The mapping is released with
 //    the JitProgram.
@@ -36,7 +36,7 @@ struct JitOptions {
   // Checked build: every load and store is bounds-checked against the run's regions (exactly the
   // regions of the checked interpreter: fixed regions, the live stack, RunInput::resolver on the
   // slow path) and the instruction budget is metered. Faults carry the checked interpreter's
-  // ErrorCode and pc (see jit.cpp for the one documented difference in budget faults).
+  // ErrorCode and pc (see jit/jit.cpp for the one documented difference in budget faults).
   bool checked = false;
   // Meter the budget in unchecked code too (an embedder's guard against long nested bpf_loop runs).
   bool meter_budget = false;
