@@ -4,6 +4,29 @@
 #include <unistd.h>
 
 namespace bpfvm::jit::internal {
+namespace {
+
+// The immediate-free list of blinding.h.
+std::optional<int32_t> small_value(int32_t v) {
+  switch (v) {
+    case 0:
+    case 1:
+    case -1:
+    case 2:
+    case 3:
+    case 4:
+    case 5:
+    case 8:
+    case 9:
+    case 0xff:
+    case 0xffff:
+      return v;
+    default:
+      return std::nullopt;
+  }
+}
+
+}  // namespace
 
 Blinding::Blinding(bool enabled, std::optional<uint64_t> seed) : enabled_(enabled) {
   if (seed)
@@ -27,33 +50,65 @@ uint32_t Blinding::key32(uint32_t imm) {
   }
 }
 
+Imm32 Blinding::blind32(uint32_t v) {
+  Imm32 r;
+  r.negative = static_cast<int32_t>(v) < 0;
+  r.small = small_value(static_cast<int32_t>(v));
+  if (!enabled_) {
+    r.value = v;
+    return r;
+  }
+  r.key = key32(v);
+  r.value = v ^ r.key;
+  return r;
+}
+
 Imm32 Blinding::imm(const Insn& in) {
-  const uint32_t v = static_cast<uint32_t>(in.imm);
-  if (!enabled_) return Imm32{v, 0};
-  const uint32_t key = key32(v);
-  return Imm32{v ^ key, key};
+  return blind32(static_cast<uint32_t>(in.imm));
+}
+
+Imm32 Blinding::shift_count(const Insn& in, bool is64) {
+  Imm32 r = blind32(plain_shift_count(in, is64));
+  if (r.small && *r.small > 1) r.small.reset();
+  return r;
 }
 
 Imm64 Blinding::imm64(const Insn& in) {
   const uint64_t v = in.imm64;
-  if (!enabled_) return Imm64{v, 0};
+  Imm64 r;
+  if (v <= UINT32_MAX)
+    r.width = Imm64::Width::Zext32;
+  else if (static_cast<int64_t>(v) == static_cast<int32_t>(v))
+    r.width = Imm64::Width::Sext32;
+  if (!enabled_) {
+    r.value = v;
+    return r;
+  }
   const uint32_t lo = static_cast<uint32_t>(v), hi = static_cast<uint32_t>(v >> 32);
+  if (r.width != Imm64::Width::Full) {
+    // A 32-bit key restores the low half; the high half (all zeros or all ones) follows from the
+    // restore instruction's width.
+    const uint32_t key = key32(lo);
+    r.key = key;
+    r.value = lo ^ key;
+    return r;
+  }
   auto bad = [&](uint32_t u) { return u == lo || u == hi; };
   for (;;) {
     const uint64_t key = next();
     const uint32_t klo = static_cast<uint32_t>(key), khi = static_cast<uint32_t>(key >> 32);
     const uint64_t x = v ^ key;
     const uint32_t xlo = static_cast<uint32_t>(x), xhi = static_cast<uint32_t>(x >> 32);
-    if (klo != 0 && khi != 0 && !bad(klo) && !bad(khi) && !bad(xlo) && !bad(xhi)) return Imm64{x, key};
+    if (klo != 0 && khi != 0 && !bad(klo) && !bad(khi) && !bad(xlo) && !bad(xhi)) {
+      r.key = key;
+      r.value = x;
+      return r;
+    }
   }
 }
 
 uint32_t Blinding::plain_shift_count(const Insn& in, bool is64) {
   return static_cast<uint32_t>(in.imm) & (is64 ? 63 : 31);
-}
-
-uint32_t Blinding::helper_number(const Insn& in) {
-  return static_cast<uint32_t>(in.imm);
 }
 
 int32_t Blinding::kfunc_id(const Insn& in) {

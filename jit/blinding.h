@@ -2,6 +2,12 @@
 // (Insn::imm, Insn::imm64). The code generator receives them from here, as `imm ^ key` with a fresh
 // random key per instruction when blinding is on (and as they are when it is off), and restores
 // them through a scratch register that no BPF register maps to (STYLE.md section 6).
+//
+// Besides the blinded value, the generator learns a few facts that let it pick cheaper forms which
+// put no immediate at all in the code: whether the immediate is negative (a 32-bit or a
+// sign-extended 64-bit restore), and whether it is one of a fixed list of small constants with
+// immediate-free encodings (0: xor r, r or test r, r; 1 and -1: inc, dec, shifts by one; 2, 3, 4, 5,
+// 8, 9: lea; 0xff, 0xffff: movzx). A value on that list must never be emitted as an immediate.
 #pragma once
 
 #include <cstdint>
@@ -16,16 +22,22 @@ namespace bpfvm::jit::internal {
 struct Imm32 {
   uint32_t value = 0;
   uint32_t key = 0;
+  bool negative = false;         // the immediate, as int32, is < 0
+  std::optional<int32_t> small;  // the immediate, when it is on the immediate-free list
   bool blinded() const { return key != 0; }
   // Unblinded: the immediate sign-extended to 64 bits (BPF's reading of a 32-bit immediate).
   int64_t plain() const { return static_cast<int32_t>(value); }
+  bool is(int32_t v) const { return small && *small == v; }
 };
 
-// lddw's 64-bit immediate: value = imm64 ^ key (key 0: not blinded). Neither half of the key nor of
-// the blinded value equals either half of the immediate.
+// lddw's 64-bit immediate: value = imm64 ^ key (key 0: not blinded). When the immediate fits in 32
+// bits (zero- or sign-extended), the key is 32 bits too and `width` says how to restore it.
+// Neither half of the key nor of the blinded value equals either half of the immediate.
 struct Imm64 {
+  enum class Width : uint8_t { Zext32, Sext32, Full };
   uint64_t value = 0;
   uint64_t key = 0;
+  Width width = Width::Full;
   bool blinded() const { return key != 0; }
 };
 
@@ -36,22 +48,25 @@ class Blinding {
   Blinding(bool enabled, std::optional<uint64_t> seed);
   bool enabled() const { return enabled_; }
 
-  // The 32-bit immediate of an ALU, jump, store or LD_ABS/LD_IND instruction. The key is non-zero
-  // and differs from the immediate (so that neither it nor imm ^ key is the immediate).
+  // The 32-bit immediate of an ALU, jump, store or LD_ABS/LD_IND instruction, or the helper number
+  // of `call imm`. The key is non-zero and differs from the immediate (so that neither it nor
+  // imm ^ key is the immediate).
   Imm32 imm(const Insn& in);
+  // The count of a shift by an immediate, masked to the operation's width (what x86 and vm/alu.h
+  // use); `small` is set for counts 0 and 1.
+  Imm32 shift_count(const Insn& in, bool is64);
   // The 64-bit immediate of an lddw (Op::Lddw and the map pseudo loads after linking).
   Imm64 imm64(const Insn& in);
   // A shift count on a host without BMI2, where shifts by an immediate take the count in the
   // instruction: the count masked to the operation's width (6 bits at most), emitted as it is.
   static uint32_t plain_shift_count(const Insn& in, bool is64);
-  // The helper number of `call imm`.
-  static uint32_t helper_number(const Insn& in);
   // The BTF id of `call kfunc` (recorded for the error message, not emitted).
   static int32_t kfunc_id(const Insn& in);
 
  private:
   uint64_t next();
   uint32_t key32(uint32_t imm);
+  Imm32 blind32(uint32_t v);
 
   bool enabled_;
   uint64_t state_ = 0;

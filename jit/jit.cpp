@@ -115,9 +115,12 @@ Result<std::unique_ptr<JitProgram>> JitProgram::compile(const Program& program,
   BPFVM_TRY(impl->code.seal(size));
   impl->entry = reinterpret_cast<internal::EntryFn>(base);
   impl->main_body = reinterpret_cast<const void*>(base + code.labelOffsetFromBase(e.label(0)));
+  if (e.has_callback_entry())
+    impl->callback_entry =
+        reinterpret_cast<internal::EntryFn>(base + code.labelOffsetFromBase(e.callback_entry()));
   impl->subprogs = program.subprogs;
   for (uint32_t s : impl->subprogs)
-    impl->sub_addr.push_back(reinterpret_cast<const void*>(base + code.labelOffsetFromBase(e.label(s))));
+    impl->sub_addr.push_back(reinterpret_cast<const void*>(base + code.labelOffsetFromBase(e.call_entry(s))));
   if (opts.disassembly) impl->disasm.assign(logger.data(), logger.dataSize());
   return std::unique_ptr<JitProgram>(new JitProgram(std::move(impl)));
 }

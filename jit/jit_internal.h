@@ -75,8 +75,11 @@ struct JitProgram::Impl {
   const HelperTable* helpers = nullptr;
   internal::CodeMemory code;
   internal::EntryFn entry = nullptr;
+  internal::EntryFn callback_entry = nullptr;  // the thunk's entry for callbacks (programs with helper calls)
   const void* main_body = nullptr;
-  std::vector<uint32_t> pcs;       // slot index of every instruction
+  bool needs_ctl = true;      // the code reads RunCtl (calls, faults, packet loads, checked or metered code)
+  bool uses_packet = false;   // LD_ABS / LD_IND
+  std::vector<uint32_t> pcs;  // slot index of every instruction
   std::vector<uint8_t> is_func;    // func tokens: &is_func[k] is the token of instruction k
   std::vector<uint32_t> subprogs;  // subprogram entries and their native addresses, sorted
   std::vector<const void*> sub_addr;

@@ -71,7 +71,7 @@ struct JitRun final : detail::EngineHooks {
       merged.insert(merged.end(), extra.begin(), extra.end());
       regions = merged;
     }
-    uint64_t r0 = prog->entry(&ctl, args, r10 - kStackSize, prog->native(fn));
+    uint64_t r0 = prog->callback_entry(&ctl, args, r10 - kStackSize, prog->native(fn));
     regions = saved_regions;
     // Restore what the nested activation's helper calls changed; keep the budget and flags.
     ctl.cur_r10 = saved.cur_r10;
@@ -199,10 +199,11 @@ namespace {
 // Per-thread stack of unchecked runs (see the top of the file); nested runs on the same thread use
 // their own.
 struct ThreadStack {
-  alignas(64) uint8_t bytes[kStackBytes];
+  alignas(64) uint8_t bytes[kStackBytes] = {};
   bool busy = false;
 };
-thread_local ThreadStack t_stack;
+// Constant-initialised (in .tbss): no initialisation guard on the per-run path.
+constinit thread_local ThreadStack t_stack;
 
 struct RunArgs {
   const uint64_t* args;
@@ -230,15 +231,17 @@ Result<uint64_t> run_on(const JitProgram::Impl& p,
   st.ctl.remaining = p.opts.budget;
   st.ctl.saved_rsp = 0;
   st.ctl.flags = 0;
-  st.ctl.pkt_base = 0;
-  st.ctl.pkt_size = 0;
-  const MemRegion* packet = nullptr;
-  for (const MemRegion& m : input.regions)
-    if (m.name == "packet") packet = &m;
-  if (packet == nullptr && !input.regions.empty()) packet = &input.regions.front();
-  if (packet != nullptr) {
-    st.ctl.pkt_base = packet->base;
-    st.ctl.pkt_size = packet->size;
+  if (p.uses_packet || input.tail_calls != nullptr) {  // LD_ABS / LD_IND here or in a tail-called program
+    st.ctl.pkt_base = 0;
+    st.ctl.pkt_size = 0;
+    const MemRegion* packet = nullptr;
+    for (const MemRegion& m : input.regions)
+      if (m.name == "packet") packet = &m;
+    if (packet == nullptr && !input.regions.empty()) packet = &input.regions.front();
+    if (packet != nullptr) {
+      st.ctl.pkt_base = packet->base;
+      st.ctl.pkt_size = packet->size;
+    }
   }
   for (size_t i = 0; p.opts.checked && i < 2; ++i) {
     const MemRegion m = i < input.regions.size() ? input.regions[i] : MemRegion{};
@@ -250,8 +253,9 @@ Result<uint64_t> run_on(const JitProgram::Impl& p,
   const uint64_t top = reinterpret_cast<uint64_t>(stack) + kStackBytes;
   st.ctl.stack_top = top;
   st.ctl.depth_limit = top - kStackBytes + kStackSize;
-  for (uint64_t n : {1, 2, 4, 8})
-    st.ctl.lim[n] = top + kStackSize - n;
+  if (p.opts.checked)
+    for (uint64_t n : {1, 2, 4, 8})
+      st.ctl.lim[n] = top + kStackSize - n;
   uint64_t r0 = p.entry(&st.ctl, input.args, top, p.main_body);
   if (stats != nullptr) {
     stats->insns_executed = p.opts.checked || p.opts.meter_budget ? st.budget - st.ctl.remaining : 0;
@@ -292,7 +296,23 @@ namespace bpfvm::jit {
 using internal::run_code;
 using internal::RunArgs;
 
+namespace {
+
+// Leaf code (unchecked; no calls, faults or packet loads) reads nothing of the run's state, and
+// nothing can start another run on this thread's stack before it returns: it runs without a RunCtl.
+// False when the code is not leaf code or the thread's stack is in use.
+inline bool run_leaf(const JitProgram::Impl& p, const uint64_t* args, RunStats* stats, uint64_t* r0) {
+  internal::ThreadStack& ts = internal::t_stack;
+  if (p.needs_ctl || ts.busy) return false;
+  *r0 = p.entry(nullptr, args, reinterpret_cast<uint64_t>(ts.bytes) + internal::kStackBytes, p.main_body);
+  if (stats != nullptr) *stats = RunStats{};
+  return true;
+}
+
+}  // namespace
+
 Result<uint64_t> JitProgram::run(const RunInput& input, Environment& env, RunStats* stats) const {
+  if (uint64_t r0; run_leaf(*impl_, input.args, stats, &r0)) return r0;
   return run_code(*impl_, RunArgs{input.args, input.regions, input.resolver, input.tail_calls, input.context},
                   env, stats);
 }
@@ -301,6 +321,7 @@ Result<uint64_t> JitProgram::run(const RunInput& input, Environment& env, RunSta
 Result<uint64_t> JitProgram::run(std::span<uint8_t> mem, Environment& env, RunStats* stats) const {
   const uint64_t args[5] = {reinterpret_cast<uint64_t>(mem.data()), mem.size(), 0, 0, 0};
   const MemRegion region{args[0], mem.size(), true, "input"};
+  if (uint64_t r0; run_leaf(*impl_, args, stats, &r0)) return r0;
   std::span<const MemRegion> regions;
   if (!mem.empty()) regions = std::span<const MemRegion>(&region, 1);
   return run_code(*impl_, RunArgs{args, regions, nullptr, nullptr, nullptr}, env, stats);

@@ -45,19 +45,22 @@ void emit_shift(Emitter& e, const Insn& in, bool is64, AluOp op, x86::Gp count /
   }
 }
 
-// Division and modulo: divisor in r9.
-void emit_div(Emitter& e, const Insn& in, bool is64, AluOp op) {
+// Division and modulo: divisor in r9. `checks`: the divisor may be 0 or -1 (a register, or an
+// immediate that is either).
+void emit_div(Emitter& e, const Insn& in, bool is64, AluOp op, bool checks) {
   x86::Assembler& a = e.as();
   const bool sgn = op == AluOp::Sdiv || op == AluOp::Smod;
   const bool mod = op == AluOp::Mod || op == AluOp::Smod;
   x86::Gp dst = q(in.dst);
   x86::Gp dv = is64 ? T3 : T3.r32();
   Label zero = a.newLabel(), minus1 = a.newLabel(), done = a.newLabel();
-  a.test(dv, dv);
-  a.jz(zero);
-  if (sgn) {
-    a.cmp(dv, -1);
-    a.je(minus1);
+  if (checks) {
+    a.test(dv, dv);
+    a.jz(zero);
+    if (sgn) {
+      a.cmp(dv, -1);
+      a.je(minus1);
+    }
   }
   a.mov(T2, x86::rax);
   a.mov(AUX, x86::rdx);
@@ -76,6 +79,7 @@ void emit_div(Emitter& e, const Insn& in, bool is64, AluOp op) {
   a.mov(x86::rax, T2);
   a.mov(x86::rdx, AUX);
   a.mov(dst, T3);
+  if (!checks) return;
   a.jmp(done);
   a.bind(zero);
   if (!mod)
@@ -95,66 +99,177 @@ void emit_div(Emitter& e, const Insn& in, bool is64, AluOp op) {
   a.bind(done);
 }
 
+// The value of dst unchanged (64-bit) or zero-extended (32-bit).
+void keep(x86::Assembler& a, const Insn& in, bool is64) {
+  if (!is64) a.mov(d(in.dst), d(in.dst));
+}
+
+// dst = 0, for both widths.
+void zero(Emitter& e, const Insn& in) {
+  e.as().xor_(d(in.dst), d(in.dst));
+  e.set_flags(in.dst, in.info().is64, Emitter::FlagsFrom::Logic);
+}
+
+// Multiplication by a small constant without an immediate (lea, add); false when there is none.
+bool mul_small(x86::Assembler& a, const Insn& in, bool is64, int32_t v) {
+  const x86::Gp dst = is64 ? q(in.dst) : d(in.dst), src = q(in.dst);
+  switch (v) {
+    case 2:
+      a.add(dst, dst);
+      return true;
+    case 3:
+    case 5:
+    case 9:
+      a.lea(dst, x86::ptr(src, src, v == 3 ? 1 : v == 5 ? 2 : 3));
+      return true;
+    case 4:
+    case 8:
+      a.lea(dst, x86::ptr(0, src, v == 4 ? 2 : 3));
+      return true;
+    default:
+      return false;
+  }
+}
+
+// ALU with an immediate: cheaper equivalent forms for the immediate-free constants (blinding.h),
+// else the plain immediate or the blinded one restored in r11.
+void emit_alu_imm(Emitter& e, const Insn& in) {
+  x86::Assembler& a = e.as();
+  const OpInfo& info = in.info();
+  const bool is64 = info.is64;
+  const x86::Gp dst = is64 ? q(in.dst) : d(in.dst);
+  const Imm32 v = e.blinding().imm(in);
+  using F = Emitter::FlagsFrom;
+  auto binop = [&](auto&& emit_reg, auto&& emit_imm, F flags) {
+    if (!v.blinded()) {
+      emit_imm(dst, asmjit::imm(v.plain()));
+    } else {
+      e.load_imm(is64 ? AUX : AUX.r32(), v);
+      emit_reg(dst, is64 ? AUX : AUX.r32());
+    }
+    if (flags != F::None) e.set_flags(in.dst, is64, flags);
+  };
+  auto step = [&](bool up) {  // +1 / -1
+    if (up)
+      a.inc(dst);
+    else
+      a.dec(dst);
+    e.set_flags(in.dst, is64, F::Arith);
+  };
+  switch (info.alu) {
+    case AluOp::Add:
+    case AluOp::Sub: {
+      const bool sub = info.alu == AluOp::Sub;
+      if (v.is(0)) return keep(a, in, is64);
+      if (v.is(1) || v.is(-1)) return step(v.is(1) != sub);
+      if (sub)
+        binop([&](auto x, auto y) { a.sub(x, y); }, [&](auto x, auto y) { a.sub(x, y); }, F::Arith);
+      else
+        binop([&](auto x, auto y) { a.add(x, y); }, [&](auto x, auto y) { a.add(x, y); }, F::Arith);
+      return;
+    }
+    case AluOp::Or:
+      if (v.is(0)) return keep(a, in, is64);
+      binop([&](auto x, auto y) { a.or_(x, y); }, [&](auto x, auto y) { a.or_(x, y); }, F::Logic);
+      return;
+    case AluOp::And:
+      if (v.is(0)) return zero(e, in);
+      if (v.is(-1)) return keep(a, in, is64);
+      if (v.is(0xff)) return (void)a.movzx(d(in.dst), b(in.dst));
+      if (v.is(0xffff)) return (void)a.movzx(d(in.dst), w(in.dst));
+      binop([&](auto x, auto y) { a.and_(x, y); }, [&](auto x, auto y) { a.and_(x, y); }, F::Logic);
+      return;
+    case AluOp::Xor:
+      if (v.is(0)) return keep(a, in, is64);
+      if (v.is(-1)) return (void)a.not_(dst);
+      binop([&](auto x, auto y) { a.xor_(x, y); }, [&](auto x, auto y) { a.xor_(x, y); }, F::Logic);
+      return;
+    case AluOp::Mul:
+      if (v.is(0)) return zero(e, in);
+      if (v.is(1)) return keep(a, in, is64);
+      if (v.is(-1)) return (void)a.neg(dst);
+      if (v.small && mul_small(a, in, is64, *v.small)) return;
+      binop([&](auto x, auto y) { a.imul(x, y); }, [&](auto x, auto y) { a.imul(x, x, y); }, F::None);
+      return;
+    case AluOp::Mov:
+      if (v.is(0)) return zero(e, in);
+      e.load_imm(dst, v);
+      return;
+    case AluOp::Lsh:
+    case AluOp::Rsh:
+    case AluOp::Arsh: {
+      auto shift = [&](auto count) {
+        if (info.alu == AluOp::Lsh)
+          a.shl(dst, count);
+        else if (info.alu == AluOp::Rsh)
+          a.shr(dst, count);
+        else
+          a.sar(dst, count);
+      };
+      const Imm32 c = e.blinding().shift_count(in, is64);
+      if (c.is(0)) return keep(a, in, is64);  // a shift by 0 does not zero-extend
+      if (c.is(1)) return shift(1);           // the one-bit form has no immediate
+      if (!c.blinded() || !e.bmi2())
+        return shift(c.blinded() ? Blinding::plain_shift_count(in, is64) : c.value);
+      e.load_imm(AUX.r32(), c);
+      emit_shift(e, in, is64, info.alu, AUX);
+      return;
+    }
+    case AluOp::Div:
+    case AluOp::Sdiv:
+    case AluOp::Mod:
+    case AluOp::Smod: {
+      const bool sgn = info.alu == AluOp::Sdiv || info.alu == AluOp::Smod;
+      const bool mod = info.alu == AluOp::Mod || info.alu == AluOp::Smod;
+      // vm/alu.h: x / 0 = 0, x % 0 = x; x / 1 = x, x % 1 = 0; signed x / -1 = -x, x % -1 = 0.
+      if (v.is(0)) return mod ? keep(a, in, is64) : zero(e, in);
+      if (v.is(1)) return mod ? zero(e, in) : keep(a, in, is64);
+      if (sgn && v.is(-1)) return mod ? zero(e, in) : (void)a.neg(dst);
+      e.load_imm(T3, v);
+      emit_div(e, in, is64, info.alu, false);
+      return;
+    }
+    default:
+      return;
+  }
+}
+
 }  // namespace
 
 void emit_alu(Emitter& e, const Insn& in) {
   x86::Assembler& a = e.as();
   const OpInfo& info = in.info();
+  if (info.form == Form::AluImm) return emit_alu_imm(e, in);
   const bool is64 = info.is64;
-  const bool imm = info.form == Form::AluImm;
   x86::Gp dst = is64 ? q(in.dst) : d(in.dst);
-  auto src = [&]() -> x86::Gp { return is64 ? q(in.src) : d(in.src); };
-  // Two-operand forms: with the source register, the plain immediate, or the blinded immediate
-  // restored in r11.
-  auto binop = [&](auto&& emit_reg, auto&& emit_imm) {
-    if (!imm) {
-      emit_reg(dst, src());
-      return;
-    }
-    const Imm32 v = e.blinding().imm(in);
-    if (!v.blinded()) {
-      emit_imm(dst, asmjit::imm(v.plain()));
-      return;
-    }
-    e.load_imm(AUX, v);
-    emit_reg(dst, is64 ? AUX : AUX.r32());
-  };
+  x86::Gp src = is64 ? q(in.src) : d(in.src);
+  using F = Emitter::FlagsFrom;
   switch (info.alu) {
     case AluOp::Add:
-      binop([&](auto x, auto y) { a.add(x, y); }, [&](auto x, auto y) { a.add(x, y); });
+      a.add(dst, src);
+      e.set_flags(in.dst, is64, F::Arith);
       return;
     case AluOp::Sub:
-      binop([&](auto x, auto y) { a.sub(x, y); }, [&](auto x, auto y) { a.sub(x, y); });
+      a.sub(dst, src);
+      e.set_flags(in.dst, is64, F::Arith);
       return;
     case AluOp::Or:
-      binop([&](auto x, auto y) { a.or_(x, y); }, [&](auto x, auto y) { a.or_(x, y); });
+      a.or_(dst, src);
+      e.set_flags(in.dst, is64, F::Logic);
       return;
     case AluOp::And:
-      binop([&](auto x, auto y) { a.and_(x, y); }, [&](auto x, auto y) { a.and_(x, y); });
+      a.and_(dst, src);
+      e.set_flags(in.dst, is64, F::Logic);
       return;
     case AluOp::Xor:
-      binop([&](auto x, auto y) { a.xor_(x, y); }, [&](auto x, auto y) { a.xor_(x, y); });
+      a.xor_(dst, src);
+      e.set_flags(in.dst, is64, F::Logic);
       return;
     case AluOp::Mul:
-      binop([&](auto x, auto y) { a.imul(x, y); }, [&](auto x, auto y) { a.imul(x, x, y); });
+      a.imul(dst, src);
       return;
     case AluOp::Mov:
-      if (imm) {
-        const Imm32 v = e.blinding().imm(in);
-        if (!v.blinded()) {
-          if (is64)
-            a.mov(dst, asmjit::imm(v.plain()));
-          else
-            a.mov(dst, asmjit::imm(v.value));
-        } else {
-          e.load_imm(q(in.dst), v);
-          if (!is64) a.mov(dst, dst);
-        }
-      } else if (is64) {
-        if (in.dst != in.src) a.mov(dst, src());
-      } else {
-        a.mov(dst, src());
-      }
+      if (!is64 || in.dst != in.src) a.mov(dst, src);
       return;
     case AluOp::Neg:
       a.neg(dst);
@@ -170,33 +285,14 @@ void emit_alu(Emitter& e, const Insn& in) {
     case AluOp::Lsh:
     case AluOp::Rsh:
     case AluOp::Arsh:
-      if (imm) {
-        if (!e.blinding().enabled() || !e.bmi2()) {
-          uint32_t c = Blinding::plain_shift_count(in, is64);
-          if (info.alu == AluOp::Lsh)
-            a.shl(dst, c);
-          else if (info.alu == AluOp::Rsh)
-            a.shr(dst, c);
-          else
-            a.sar(dst, c);
-          if (!is64 && c == 0) a.mov(dst, dst);  // a shift by 0 does not zero-extend
-          return;
-        }
-        e.load_imm(AUX, e.blinding().imm(in));
-        emit_shift(e, in, is64, info.alu, AUX);
-        return;
-      }
       emit_shift(e, in, is64, info.alu, q(in.src));
       return;
     case AluOp::Div:
     case AluOp::Sdiv:
     case AluOp::Mod:
     case AluOp::Smod:
-      if (imm)
-        e.load_imm(T3, e.blinding().imm(in));
-      else
-        a.mov(T3, q(in.src));
-      emit_div(e, in, is64, info.alu);
+      a.mov(T3, q(in.src));
+      emit_div(e, in, is64, info.alu, true);
       return;
     case AluOp::Le:
       if (info.ext_bits == 16)

@@ -1,8 +1,10 @@
 // Calls and exit. Helper calls go through rt_helper (the helper table and its HelperCall), with
 // r1-r5 where the System V ABI wants them; they zero r1-r5 afterwards, as the interpreter does.
-// A local call is a native `call` with its own 512-byte frame: it pushes r6-r9 (rbx, r13-r15) and
-// 8 bytes of padding, moves r10 down one frame and calls; the return restores them (the
-// interpreter's Frame). The call depth follows from r10, so its limit is one compare.
+// A local call is a native `call` with its own 512-byte frame: the caller checks the depth (it
+// follows from r10, so the limit is one compare), moves r10 down one frame and calls; the callee's
+// prologue saves the registers of r6-r9 (rbx, r13-r15) that it names, plus 8 bytes of padding when
+// it calls out and needs rsp 16-byte aligned, and its exits restore them (the interpreter's Frame
+// keeps the caller's r6-r9). The main program's callee-saved registers are the thunk's.
 #include "jit/x86/emitter_p.h"
 
 namespace bpfvm::jit::internal {
@@ -22,41 +24,45 @@ void emit_helper_call(Emitter& e, uint32_t pc, uint32_t reg) {
     a.xor_(d(r), d(r));
 }
 
-// Local call of the function at r11 (native address) or label `target`.
+// Local call of the function at r11 (native address) or `target` (its call_entry label).
 void emit_local_call(Emitter& e, const Label* target) {
   x86::Assembler& a = e.as();
   Label site = e.new_site(Site{SiteKind::CallDepth, 0, false, 0, 0, e.index(), 0, 0});
   a.cmp(x86::rbp, CTL(depth_limit));
   a.jbe(site);
-  a.push(x86::rbx);
-  a.push(x86::r13);
-  a.push(x86::r14);
-  a.push(x86::r15);
-  a.sub(x86::rsp, 8);
   a.sub(x86::rbp, kStackSize);
   if (target != nullptr)
     a.call(*target);
   else
     e.indirect_call();
   a.add(x86::rbp, kStackSize);
-  a.add(x86::rsp, 8);
-  a.pop(x86::r15);
-  a.pop(x86::r14);
-  a.pop(x86::r13);
-  a.pop(x86::rbx);
 }
+
+const x86::Gp kSavedRegs[] = {x86::rbx, x86::r13, x86::r14, x86::r15};  // BPF r6-r9
 
 }  // namespace
 
+void Emitter::emit_prologue(const Func& f) {
+  for (int i = 0; i < 4; ++i)
+    if (f.saved & (1u << (6 + i))) a_.push(kSavedRegs[i]);
+  if (f.pad) a_.sub(x86::rsp, 8);
+}
+
+void Emitter::emit_epilogue(const Func& f) {
+  if (f.pad) a_.add(x86::rsp, 8);
+  for (int i = 3; i >= 0; --i)
+    if (f.saved & (1u << (6 + i))) a_.pop(kSavedRegs[i]);
+}
+
 void emit_call(Emitter& e, const Insn& in) {
   x86::Assembler& a = e.as();
-  a.mov(AUX.r32(), Blinding::helper_number(in));
+  e.load_imm(AUX.r32(), e.blinding().imm(in));  // the helper number, zero-extended
   a.mov(CTL(call_id), AUX);
   emit_helper_call(e, in.pc, kCallImm);
 }
 
 void emit_call_local(Emitter& e, const Insn& in) {
-  const Label target = e.target(in);
+  const Label target = e.call_entry(static_cast<uint32_t>(in.target));
   emit_local_call(e, &target);
 }
 
@@ -93,6 +99,7 @@ void emit_callx(Emitter& e, const Insn& in) {
 }
 
 void emit_exit(Emitter& e, const Insn&) {
+  if (!e.in_main()) e.emit_epilogue(e.func());
   e.as().ret();
 }
 

@@ -47,17 +47,47 @@ void emit_jcc(x86::Assembler& a, Cond c, const Label& l) {
   }
 }
 
+Cond invert(Cond c) {
+  switch (c) {
+    case Cond::Eq:
+      return Cond::Ne;
+    case Cond::Ne:
+      return Cond::Eq;
+    case Cond::Gt:
+      return Cond::Le;
+    case Cond::Le:
+      return Cond::Gt;
+    case Cond::Ge:
+      return Cond::Lt;
+    case Cond::Lt:
+      return Cond::Ge;
+    case Cond::Sgt:
+      return Cond::Sle;
+    case Cond::Sle:
+      return Cond::Sgt;
+    case Cond::Sge:
+      return Cond::Slt;
+    case Cond::Slt:
+      return Cond::Sge;
+    default:
+      return Cond::None;  // Set: its inversion (jz) has no Cond
+  }
+}
+
 }  // namespace
 
+// A conditional jump over a `ja` becomes one inverted jump to the ja's target (Emitter::fusable_ja).
+// A compare with 0 is `test` (same flags as `cmp r, 0`), or nothing when the previous instruction
+// left the flags of that register (Emitter::flags_hold); a JSET with 0 never jumps.
 void emit_jump(Emitter& e, const Insn& in) {
   x86::Assembler& a = e.as();
   const OpInfo& info = in.info();
   if (info.form == Form::Ja || info.form == Form::Ja32) {
-    a.jmp(e.target(in));
+    if (static_cast<uint32_t>(in.target) != e.index() + 1) a.jmp(e.target(in));
     return;
   }
   const bool is64 = info.is64;
-  x86::Gp dst = is64 ? q(in.dst) : d(in.dst);
+  const x86::Gp dst = is64 ? q(in.dst) : d(in.dst);
   auto compare = [&](auto y) {
     if (info.cond == Cond::Set)
       a.test(dst, y);
@@ -68,14 +98,30 @@ void emit_jump(Emitter& e, const Insn& in) {
     compare(is64 ? q(in.src) : d(in.src));
   } else {
     const Imm32 v = e.blinding().imm(in);
-    if (!v.blinded()) {
+    if (v.is(0)) {
+      if (info.cond == Cond::Set) return;  // dst & 0 is never set
+      if (!e.flags_hold(in.dst, is64, info.cond)) a.test(dst, dst);
+    } else if (!v.blinded()) {
       compare(asmjit::imm(v.plain()));
     } else {
-      e.load_imm(AUX, v);
+      e.load_imm(is64 ? AUX : AUX.r32(), v);
       compare(is64 ? AUX : AUX.r32());
     }
   }
-  emit_jcc(a, info.cond, e.target(in));
+  Cond cond = info.cond;
+  Label target = e.target(in);
+  if (const Insn* ja = e.fusable_ja(); ja != nullptr) {
+    if (Cond inv = invert(cond); inv != Cond::None) {
+      cond = inv;
+      target = e.target(*ja);
+      e.skip_next();
+    } else if (cond == Cond::Set) {
+      a.jz(e.target(*ja));
+      e.skip_next();
+      return;
+    }
+  }
+  emit_jcc(a, cond, target);
 }
 
 }  // namespace bpfvm::jit::internal

@@ -90,8 +90,11 @@ void emit_store(Emitter& e, const Insn& in) {
                       : size == 2 ? static_cast<int64_t>(static_cast<uint16_t>(v.value))
                                   : static_cast<int64_t>(static_cast<uint8_t>(v.value));
     a.mov(m, asmjit::imm(x));
+  } else if (v.is(0)) {
+    a.xor_(T2.r32(), T2.r32());
+    a.mov(m, sized(T2, size));
   } else {
-    e.load_imm(T2, v);
+    e.load_imm(size == 8 ? T2 : T2.r32(), v);
     a.mov(m, sized(T2, size));
   }
 }

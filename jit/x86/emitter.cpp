@@ -1,6 +1,9 @@
 // The program's layout: an entry thunk (C++ -> JIT), then every instruction in program order
 // (subprograms are native functions: a local call is `call`, exit is `ret`), then the cold paths
 // (fault sites, shared stubs). See jit/jit.cpp for the run-time conventions.
+#include <algorithm>
+#include <vector>
+
 #include <fmt/format.h>
 
 #include "jit/x86/emitter_p.h"
@@ -102,6 +105,121 @@ Label Emitter::new_site(const Site& s) {
   return site_labels_.back();
 }
 
+Label Emitter::call_entry(uint32_t k) {
+  if (k == 0) return main_stub_ ? main_stub_label_ : labels_[0];
+  auto it = std::lower_bound(funcs_.begin(), funcs_.end(), k,
+                             [](const Func& f, uint32_t v) { return f.begin < v; });
+  return it->entry;
+}
+
+const Insn* Emitter::fusable_ja() const {
+  const size_t n = p_.insns.size();
+  const Insn& in = p_.insns[k_];
+  if (metered_ || k_ + 1 >= n || static_cast<size_t>(in.target) != k_ + 2) return nullptr;
+  const Insn& next = p_.insns[k_ + 1];
+  const Form f = next.info().form;
+  if ((f != Form::Ja && f != Form::Ja32) || is_target_[k_ + 1]) return nullptr;
+  return &next;
+}
+
+void Emitter::set_flags(int reg, bool is64, FlagsFrom from) {
+  flags_reg_ = reg;
+  flags_is64_ = is64;
+  flags_from_ = from;
+}
+
+bool Emitter::flags_hold(int reg, bool is64, Cond cond) const {
+  if (flags_from_ == FlagsFrom::None || flags_reg_ != reg || flags_is64_ != is64) return false;
+  return flags_from_ == FlagsFrom::Logic || cond == Cond::Eq || cond == Cond::Ne;
+}
+
+namespace {
+
+uint16_t reg_bit(int r) {
+  return r >= 0 && r < kNumRegs ? static_cast<uint16_t>(1u << r) : 0;
+}
+
+bool is_call(Form f) {
+  return f == Form::Call || f == Form::CallLocal || f == Form::CallKfunc || f == Form::Callx;
+}
+
+// Code of `in` that leaves the flags alone (unchecked code), and the register it writes (-1: none).
+bool keeps_flags(const Insn& in, bool checked, int* writes) {
+  const OpInfo& info = in.info();
+  *writes = -1;
+  if (checked) return false;
+  switch (info.form) {
+    case Form::AluReg:
+      if (info.alu != AluOp::Mov && info.alu != AluOp::Movsx) return false;
+      *writes = in.dst;
+      return true;
+    case Form::Ldx:
+    case Form::LoadAcquire:
+      *writes = in.dst;
+      return true;
+    case Form::Stx:
+    case Form::StoreRelease:
+      return true;
+    default:
+      return false;
+  }
+}
+
+constexpr int kCalleeSaved[] = {6, 7, 8, 9};  // BPF registers in rbx, r13, r14, r15
+
+}  // namespace
+
+void Emitter::analyse() {
+  const size_t n = p_.insns.size();
+  metered_ = o_.checked || o_.meter_budget;
+  is_target_.assign(n, 0);
+  bool calls = false, helpers = false, packet = false;
+  for (size_t k = 0; k < n; ++k) {
+    const Insn& in = p_.insns[k];
+    const Form f = in.info().form;
+    if (detail::has_target(in)) {
+      is_target_[static_cast<size_t>(in.target)] = 1;
+      if (in.target == 0 && (f == Form::CallLocal || f == Form::Lddw)) main_stub_ = true;
+    }
+    referenced_ |= reg_bit(in.dst);
+    if (in.src <= kFrameReg) referenced_ |= reg_bit(in.src);
+    calls |= is_call(f);
+    helpers |= f == Form::Call || f == Form::Callx;
+    packet |= f == Form::LdAbs || f == Form::LdInd;
+  }
+  // Callbacks and callx can reach the main program through a (possibly forged) function token.
+  main_stub_ |= helpers;
+  helpers_ = helpers;
+  leaf_ = !metered_ && !calls && !packet;
+  impl_.needs_ctl = !leaf_;
+  impl_.uses_packet = packet;
+  // The thunk saves the callee-saved registers the program names, and zeroes them as the
+  // interpreter starts with zeroed registers. With helper calls it saves all of them: a tail call
+  // continues in another program's code, which may use any.
+  for (int r : kCalleeSaved)
+    if ((referenced_ & reg_bit(r)) || o_.checked || helpers) thunk_saved_ |= reg_bit(r);
+
+  for (size_t i = 0; i < p_.subprogs.size(); ++i) {
+    Func fn;
+    fn.begin = p_.subprogs[i];
+    fn.end = i + 1 < p_.subprogs.size() ? p_.subprogs[i + 1] : static_cast<uint32_t>(n);
+    bool has_calls = false;
+    for (uint32_t k = fn.begin; k < fn.end; ++k) {
+      const Insn& in = p_.insns[k];
+      for (int r : kCalleeSaved)
+        if (in.dst == r || in.src == r) fn.saved |= reg_bit(r);
+      has_calls |= is_call(in.info().form);
+    }
+    // At a function's entry rsp is 8 mod 16; calls out of it (helpers, runtime stubs, local calls)
+    // need it 0 mod 16.
+    const bool aligned = metered_ || has_calls;
+    fn.pad = aligned && __builtin_popcount(fn.saved) % 2 == 0;
+    fn.entry = a_.newLabel();
+    is_target_[fn.begin] = 1;
+    funcs_.push_back(fn);
+  }
+}
+
 void Emitter::compile() {
   const size_t n = p_.insns.size();
   labels_.resize(n);
@@ -114,7 +232,8 @@ void Emitter::compile() {
   mem_slow_ = a_.newLabel();
   fault_common_ = a_.newLabel();
   retpoline_ = a_.newLabel();
-  metered_ = o_.checked || o_.meter_budget;
+  main_stub_label_ = a_.newLabel();
+  analyse();
 
   std::vector<uint8_t> leader(n, 0);
   leader[0] = 1;
@@ -127,9 +246,20 @@ void Emitter::compile() {
   }
 
   emit_thunk();
+  if (main_stub_) emit_main_stub();
   for (size_t k = 0; k < n; ++k) {
     k_ = static_cast<uint32_t>(k);
+    if (func_ + 1 < funcs_.size() && funcs_[func_ + 1].begin == k) {
+      ++func_;
+      a_.bind(funcs_[func_].entry);
+      emit_prologue(funcs_[func_]);
+    }
     a_.bind(labels_[k]);
+    if (is_target_[k]) set_flags(-1, false, FlagsFrom::None);
+    if (skip_) {  // the ja of a fused jump
+      skip_ = false;
+      continue;
+    }
     if (metered_ && leader[k]) {
       size_t end = k + 1;
       while (end < n && !leader[end])
@@ -138,60 +268,145 @@ void Emitter::compile() {
       Label site = new_site(Site{SiteKind::Budget, 0, false, 0, 0, static_cast<uint32_t>(k), len, 0});
       a_.sub(CTL(remaining), len);
       a_.jb(site);
+      set_flags(-1, false, FlagsFrom::None);
     }
-    if (o_.disassembly) a_.commentf("; pc %u: %s", p_.insns[k].pc, disassemble_insn(p_.insns[k]).c_str());
-    emit_insn(*this, p_.insns[k]);
+    const Insn& in = p_.insns[k];
+    if (o_.disassembly) a_.commentf("; pc %u: %s", in.pc, disassemble_insn(in).c_str());
+    const int flags_reg = flags_reg_;
+    const bool flags_is64 = flags_is64_;
+    const FlagsFrom flags_from = flags_from_;
+    set_flags(-1, false, FlagsFrom::None);
+    emit_insn(*this, in);
+    int writes = -1;
+    if (flags_from_ == FlagsFrom::None && flags_from != FlagsFrom::None &&
+        keeps_flags(in, o_.checked, &writes) && writes != flags_reg)
+      set_flags(flags_reg, flags_is64, flags_from);
   }
   emit_cold();
   emit_slow_paths();
 }
 
+void Emitter::mov_const(x86::Gp reg, uint64_t v) {
+  if (v <= UINT32_MAX)
+    a_.mov(reg.r32(), asmjit::imm(static_cast<uint32_t>(v)));
+  else
+    a_.mov(reg.r64(), asmjit::imm(v));  // asmjit: a 32-bit sign-extended immediate when it fits
+}
+
 void Emitter::load_imm(x86::Gp reg, Imm32 imm) {
-  a_.mov(reg, asmjit::imm(imm.plain()));
-  if (imm.blinded()) a_.xor_(reg, asmjit::imm(static_cast<int64_t>(static_cast<int32_t>(imm.key))));
+  // A 64-bit register gets the sign-extended immediate; when it is not negative a 32-bit restore
+  // (shorter, and it zero-extends) gives the same value.
+  const x86::Gp r = reg.isGpq() && imm.negative ? reg : reg.r32();
+  if (r.isGpq()) {
+    a_.mov(r, asmjit::imm(imm.plain()));
+    if (imm.blinded()) a_.xor_(r, asmjit::imm(static_cast<int64_t>(static_cast<int32_t>(imm.key))));
+    return;
+  }
+  a_.mov(r, asmjit::imm(imm.value));
+  if (imm.blinded()) a_.xor_(r, asmjit::imm(imm.key));
 }
 
 void Emitter::load_imm64(x86::Gp reg, Imm64 imm) {
-  a_.mov(reg, asmjit::imm(imm.value));
+  switch (imm.width) {
+    case Imm64::Width::Zext32:
+      a_.mov(reg.r32(), asmjit::imm(static_cast<uint32_t>(imm.value)));
+      if (imm.blinded()) a_.xor_(reg.r32(), asmjit::imm(static_cast<uint32_t>(imm.key)));
+      return;
+    case Imm64::Width::Sext32:
+      a_.mov(reg.r64(), asmjit::imm(static_cast<int64_t>(static_cast<int32_t>(imm.value))));
+      if (imm.blinded()) a_.xor_(reg.r64(), asmjit::imm(static_cast<int64_t>(static_cast<int32_t>(imm.key))));
+      return;
+    case Imm64::Width::Full:
+      break;
+  }
+  a_.mov(reg.r64(), asmjit::imm(imm.value));
   if (!imm.blinded()) return;
   a_.mov(AUX, asmjit::imm(imm.key));
-  a_.xor_(reg, AUX);
+  a_.xor_(reg.r64(), AUX);
 }
 
 // --- entry thunk: uint64_t entry(RunCtl*, const uint64_t* args, uint64_t r10, const void* target) ---
+//
+// Full form (programs that call, fault or load from the packet): saves rbp, r12, the callee-saved
+// registers the program uses and the outer activation's RunCtl::saved_rsp, records its own stack
+// pointer there (for unwinding), sets r12 = RunCtl, r10 and r1-r5, zeroes r0 and the saved
+// registers, and calls `target` with rsp 8 mod 16 (the main body runs at 0 mod 16). A second copy
+// (`callback_entry`) calls a subprogram's prologue with rsp 0 mod 16, as a local call does. Leaf
+// form: saves and sets only the registers the program names and calls the main body; no RunCtl.
 void Emitter::emit_thunk() {
-  a_.push(x86::rbp);
-  a_.push(x86::rbx);
-  a_.push(x86::r12);
-  a_.push(x86::r13);
-  a_.push(x86::r14);
-  a_.push(x86::r15);
-  a_.push(x86::qword_ptr(x86::rdi, offsetof(RunCtl, saved_rsp)));
-  a_.sub(x86::rsp, 8);
-  a_.mov(x86::qword_ptr(x86::rdi, offsetof(RunCtl, saved_rsp)), x86::rsp);
-  a_.mov(CTLR, x86::rdi);
-  a_.mov(x86::rbp, x86::rdx);
-  a_.mov(AUX, x86::rcx);
-  a_.mov(x86::rdi, x86::qword_ptr(x86::rsi, 0));
-  a_.mov(x86::rdx, x86::qword_ptr(x86::rsi, 16));
-  a_.mov(x86::rcx, x86::qword_ptr(x86::rsi, 24));
-  a_.mov(x86::r8, x86::qword_ptr(x86::rsi, 32));
-  a_.mov(x86::rsi, x86::qword_ptr(x86::rsi, 8));
-  a_.xor_(x86::eax, x86::eax);
-  a_.xor_(x86::ebx, x86::ebx);
-  a_.xor_(x86::r13d, x86::r13d);
-  a_.xor_(x86::r14d, x86::r14d);
-  a_.xor_(x86::r15d, x86::r15d);
-  indirect_call();
+  const x86::Gp saved_regs[] = {x86::rbx, x86::r13, x86::r14, x86::r15};
+  std::vector<x86::Gp> saved;
+  for (int i = 0; i < 4; ++i)
+    if (thunk_saved_ & reg_bit(kCalleeSaved[i])) saved.push_back(saved_regs[i]);
+  const bool r10 = !leaf_ || (referenced_ & reg_bit(kFrameReg));
+  auto load_args = [&](bool all) {
+    for (int r : {3, 4, 5, 1, 2})  // rsi (r2, the args pointer) last
+      if (all || (referenced_ & reg_bit(r))) a_.mov(q(r), x86::qword_ptr(x86::rsi, 8 * (r - 1)));
+    a_.xor_(x86::eax, x86::eax);
+    for (const auto& r : saved)
+      a_.xor_(r.r32(), r.r32());
+  };
+  if (leaf_) {
+    if (r10) a_.push(x86::rbp);
+    for (const auto& r : saved)
+      a_.push(r);
+    if (r10) a_.mov(x86::rbp, x86::rdx);
+    load_args(false);
+    a_.call(labels_[0]);
+    a_.bind(exit_);
+    for (auto it = saved.rbegin(); it != saved.rend(); ++it)
+      a_.pop(*it);
+    if (r10) a_.pop(x86::rbp);
+    a_.ret();
+    return;
+  }
+  const size_t slots = 3 + saved.size();  // rbp, r12, the saved registers, the outer saved_rsp
+  auto prologue = [&](bool pad) {
+    a_.push(x86::rbp);
+    a_.push(x86::r12);
+    for (const auto& r : saved)
+      a_.push(r);
+    a_.push(x86::qword_ptr(x86::rdi, offsetof(RunCtl, saved_rsp)));
+    a_.mov(x86::qword_ptr(x86::rdi, offsetof(RunCtl, saved_rsp)), x86::rsp);
+    if (pad) a_.sub(x86::rsp, 8);
+    a_.mov(CTLR, x86::rdi);
+    a_.mov(x86::rbp, x86::rdx);
+    a_.mov(AUX, x86::rcx);
+    load_args(true);
+    indirect_call();
+  };
+  // Entry rsp is 8 mod 16: `slots` pushes leave it at 8 + 8 slots.
+  prologue(slots % 2 == 1);
   a_.bind(exit_);
-  a_.add(x86::rsp, 8);
+  a_.mov(x86::rsp, CTL(saved_rsp));
   a_.pop(CTL(saved_rsp));
-  a_.pop(x86::r15);
-  a_.pop(x86::r14);
-  a_.pop(x86::r13);
+  for (auto it = saved.rbegin(); it != saved.rend(); ++it)
+    a_.pop(*it);
   a_.pop(x86::r12);
-  a_.pop(x86::rbx);
   a_.pop(x86::rbp);
+  a_.ret();
+  if (helpers_) {  // callbacks
+    callback_entry_ = a_.newLabel();
+    a_.bind(callback_entry_);
+    prologue(slots % 2 == 0);
+    a_.jmp(exit_);
+  }
+}
+
+// Calls of the main program (a function token of instruction 0, or recursion in checked code): its
+// callee-saved registers around a call of its body, which runs at rsp 0 mod 16.
+void Emitter::emit_main_stub() {
+  const Func& f = funcs_[0];
+  const x86::Gp saved_regs[] = {x86::rbx, x86::r13, x86::r14, x86::r15};
+  a_.bind(main_stub_label_);
+  const int n = __builtin_popcount(f.saved);
+  for (int i = 0; i < 4; ++i)
+    if (f.saved & reg_bit(kCalleeSaved[i])) a_.push(saved_regs[i]);
+  if (n % 2 == 1) a_.sub(x86::rsp, 8);
+  a_.call(labels_[0]);
+  if (n % 2 == 1) a_.add(x86::rsp, 8);
+  for (int i = 3; i >= 0; --i)
+    if (f.saved & reg_bit(kCalleeSaved[i])) a_.pop(saved_regs[i]);
   a_.ret();
 }
 
@@ -216,8 +431,7 @@ void Emitter::emit_cold() {
   a_.bind(ldabs_oob_);
   a_.xor_(x86::eax, x86::eax);
   a_.bind(unwind_);
-  a_.mov(x86::rsp, CTL(saved_rsp));
-  a_.jmp(exit_);
+  a_.jmp(exit_);  // which restores rsp from RunCtl::saved_rsp
 
   // After a helper call with flags set: an error, or a tail call (depth 0, body level).
   a_.bind(helper_slow_);

@@ -70,14 +70,29 @@ inline const x86::Gp T2 = x86::r10;
 inline const x86::Gp T3 = x86::r9;
 inline const x86::Gp CTLR = x86::r12;
 
+// One function of the program (the main program or a subprogram): its instructions [begin, end),
+// and the callee-saved registers its prologue saves (see emit_call.cpp).
+struct Func {
+  uint32_t begin = 0, end = 0;
+  uint16_t saved = 0;  // bit r set: BPF register r (r6-r9) is saved by the prologue
+  bool pad = false;    // 8 bytes below the saved registers keep rsp 16-byte aligned
+  Label entry;         // calls land here (the prologue); labels_[begin] is after it
+};
+
 class Emitter {
  public:
   Emitter(x86::Assembler& a, const Program& p, JitProgram::Impl& impl, bool bmi2);
 
   // Emits the whole program: entry thunk, every instruction, cold paths.
   void compile();
-  // The label of instruction k (subprogram entries, after compile()).
+  // The label of instruction k (after compile()).
   Label label(size_t k) const { return labels_[k]; }
+  // Where calls of the function starting at instruction k land (a subprogram's prologue; for the
+  // main program a stub that saves its registers around it).
+  Label call_entry(uint32_t k);
+  // The thunk's entry for callbacks (valid when the program calls helpers).
+  Label callback_entry() const { return callback_entry_; }
+  bool has_callback_entry() const { return helpers_; }
 
   // --- for the emit functions ---
   x86::Assembler& as() { return a_; }
@@ -86,7 +101,7 @@ class Emitter {
   Blinding& blinding() { return blinding_; }
   // Index of the instruction being emitted.
   uint32_t index() const { return k_; }
-  // The label of a jump's, local call's or lddw func's target.
+  // The label of a jump's or local call's target.
   Label target(const Insn& in) const { return labels_[static_cast<size_t>(in.target)]; }
   // The func token of `lddw func` (the interpreter's scheme: a per-program byte array's address
   // plus the target instruction index).
@@ -96,10 +111,31 @@ class Emitter {
   Label unwind() const { return unwind_; }
   Label helper_slow() const { return helper_slow_; }
   Label ldabs_oob() const { return ldabs_oob_; }
+  // The function being emitted.
+  const Func& func() const { return funcs_[func_]; }
+  bool in_main() const { return func_ == 0; }
 
-  // reg = the immediate sign-extended to reg's width (blinded: imm ^ key, then ^ key).
+  // Jump fusion: when the instruction after the current conditional jump is a `ja` that only the
+  // fall-through reaches and the condition jumps over it, the pair becomes one inverted jump. The
+  // `ja`, or nullptr; skip_next() drops it.
+  const Insn* fusable_ja() const;
+  void skip_next() { skip_ = true; }
+
+  // Flags: after some instructions, the flags describe a register as `test` would (all conditions
+  // valid after and/or/xor, zero and sign only after add/sub). A following compare of that register
+  // with zero can use them instead of a `test`.
+  enum class FlagsFrom : uint8_t { None, Logic, Arith };
+  void set_flags(int reg, bool is64, FlagsFrom from);
+  // Whether the flags describe BPF register `reg` at this width as good as `test reg, reg` for `cond`.
+  bool flags_hold(int reg, bool is64, Cond cond) const;
+
+  // reg (64-bit) = `v` (mov r32 when it zero-extends, else mov r64 with a 32-bit or 64-bit
+  // immediate). For constants of the JIT itself, not of the program.
+  void mov_const(x86::Gp reg, uint64_t v);
+  // reg = the immediate sign-extended to reg's width (64-bit: through a 32-bit restore when the
+  // immediate is not negative). Blinded: imm ^ key, then ^ key.
   void load_imm(x86::Gp reg, Imm32 imm);
-  // reg (64-bit) = the lddw immediate (blinded: through AUX).
+  // reg (64-bit) = the lddw immediate (blinded 64-bit values: through AUX).
   void load_imm64(x86::Gp reg, Imm64 imm);
   // call / jmp to the address in r11 (through the retpoline when asked).
   void indirect_call();
@@ -110,13 +146,19 @@ class Emitter {
   // region, then out of line), faulting to a site (emit_mem.cpp).
   x86::Mem access(const Insn& in, int base_reg, int size, bool write);
 
+  // A function's prologue and epilogue (emit_call.cpp).
+  void emit_prologue(const Func& f);
+  void emit_epilogue(const Func& f);
+
  private:
   struct SlowPath {
     Label entry, back, site;
     uint32_t code;
   };
 
+  void analyse();
   void emit_thunk();
+  void emit_main_stub();
   void emit_cold();
   void emit_slow_paths();  // emit_mem.cpp
   static int32_t lim_offset(int region, bool write, int size);
@@ -130,10 +172,24 @@ class Emitter {
   bool uses_retpoline_ = false;
   Blinding blinding_;
   uint32_t k_ = 0;
+  size_t func_ = 0;
+  bool skip_ = false;
+  // What the thunk does (analyse()).
+  bool leaf_ = false;         // no calls, faults or packet loads: no run control block, no unwinding
+  uint16_t referenced_ = 0;   // BPF registers the program names
+  uint16_t thunk_saved_ = 0;  // r6-r9 saved (and zeroed) by the thunk
+  bool main_stub_ = false;
+  bool helpers_ = false;            // helper calls (and so callbacks)
+  std::vector<uint8_t> is_target_;  // reached by a jump (or a function entry)
+  std::vector<Func> funcs_;
   std::vector<Label> labels_;
   std::vector<Label> site_labels_;
   std::vector<SlowPath> slow_paths_;
-  Label exit_, unwind_, helper_slow_, ldabs_oob_, mem_slow_, fault_common_, retpoline_;
+  int flags_reg_ = -1;
+  bool flags_is64_ = false;
+  FlagsFrom flags_from_ = FlagsFrom::None;
+  Label exit_, unwind_, helper_slow_, ldabs_oob_, mem_slow_, fault_common_, retpoline_, main_stub_label_,
+      callback_entry_;
 };
 
 // emit_alu.cpp: AluImm, AluReg, AluNeg, End.
