@@ -95,6 +95,7 @@ Result<std::unique_ptr<JitProgram>> JitProgram::compile(const Program& program,
   asmjit::StringLogger logger;
   if (opts.disassembly) code.setLogger(&logger);
   x86::Assembler a(&code);
+  a.addEncodingOptions(asmjit::EncodingOptions::kOptimizedAlign);
   internal::Emitter e(a, program, *impl, bmi2);
   e.compile();
   if (errors.err != asmjit::kErrorOk)

@@ -131,24 +131,13 @@ bool mul_small(x86::Assembler& a, const Insn& in, bool is64, int32_t v) {
   }
 }
 
-// ALU with an immediate: cheaper equivalent forms for the immediate-free constants (blinding.h),
-// else the plain immediate or the blinded one restored in r11.
-void emit_alu_imm(Emitter& e, const Insn& in) {
+// The immediate-free form of an ALU instruction (alu_free_form holds).
+void emit_free_form(Emitter& e, const Insn& in, const Imm32& v) {
   x86::Assembler& a = e.as();
   const OpInfo& info = in.info();
   const bool is64 = info.is64;
   const x86::Gp dst = is64 ? q(in.dst) : d(in.dst);
-  const Imm32 v = e.blinding().imm(in);
   using F = Emitter::FlagsFrom;
-  auto binop = [&](auto&& emit_reg, auto&& emit_imm, F flags) {
-    if (!v.blinded()) {
-      emit_imm(dst, asmjit::imm(v.plain()));
-    } else {
-      e.load_imm(is64 ? AUX : AUX.r32(), v);
-      emit_reg(dst, is64 ? AUX : AUX.r32());
-    }
-    if (flags != F::None) e.set_flags(in.dst, is64, flags);
-  };
   auto step = [&](bool up) {  // +1 / -1
     if (up)
       a.inc(dst);
@@ -156,85 +145,170 @@ void emit_alu_imm(Emitter& e, const Insn& in) {
       a.dec(dst);
     e.set_flags(in.dst, is64, F::Arith);
   };
+  const bool sub = info.alu == AluOp::Sub;
+  const bool mod = info.alu == AluOp::Mod || info.alu == AluOp::Smod;
   switch (info.alu) {
     case AluOp::Add:
-    case AluOp::Sub: {
-      const bool sub = info.alu == AluOp::Sub;
+    case AluOp::Sub:
       if (v.is(0)) return keep(a, in, is64);
-      if (v.is(1) || v.is(-1)) return step(v.is(1) != sub);
-      if (sub)
-        binop([&](auto x, auto y) { a.sub(x, y); }, [&](auto x, auto y) { a.sub(x, y); }, F::Arith);
-      else
-        binop([&](auto x, auto y) { a.add(x, y); }, [&](auto x, auto y) { a.add(x, y); }, F::Arith);
-      return;
-    }
+      return step(v.is(1) != sub);
     case AluOp::Or:
-      if (v.is(0)) return keep(a, in, is64);
-      binop([&](auto x, auto y) { a.or_(x, y); }, [&](auto x, auto y) { a.or_(x, y); }, F::Logic);
-      return;
+      return keep(a, in, is64);  // | 0
     case AluOp::And:
       if (v.is(0)) return zero(e, in);
       if (v.is(-1)) return keep(a, in, is64);
       if (v.is(0xff)) return (void)a.movzx(d(in.dst), b(in.dst));
-      if (v.is(0xffff)) return (void)a.movzx(d(in.dst), w(in.dst));
-      binop([&](auto x, auto y) { a.and_(x, y); }, [&](auto x, auto y) { a.and_(x, y); }, F::Logic);
-      return;
+      return (void)a.movzx(d(in.dst), w(in.dst));  // 0xffff
     case AluOp::Xor:
       if (v.is(0)) return keep(a, in, is64);
-      if (v.is(-1)) return (void)a.not_(dst);
-      binop([&](auto x, auto y) { a.xor_(x, y); }, [&](auto x, auto y) { a.xor_(x, y); }, F::Logic);
-      return;
+      return (void)a.not_(dst);  // ^ -1
     case AluOp::Mul:
       if (v.is(0)) return zero(e, in);
       if (v.is(1)) return keep(a, in, is64);
       if (v.is(-1)) return (void)a.neg(dst);
-      if (v.small && mul_small(a, in, is64, *v.small)) return;
-      binop([&](auto x, auto y) { a.imul(x, y); }, [&](auto x, auto y) { a.imul(x, x, y); }, F::None);
+      mul_small(a, in, is64, *v.small);
       return;
     case AluOp::Mov:
-      if (v.is(0)) return zero(e, in);
-      e.load_imm(dst, v);
-      return;
+      return zero(e, in);  // = 0
     case AluOp::Lsh:
     case AluOp::Rsh:
-    case AluOp::Arsh: {
-      auto shift = [&](auto count) {
-        if (info.alu == AluOp::Lsh)
-          a.shl(dst, count);
-        else if (info.alu == AluOp::Rsh)
-          a.shr(dst, count);
-        else
-          a.sar(dst, count);
-      };
-      const Imm32 c = e.blinding().shift_count(in, is64);
-      if (c.is(0)) return keep(a, in, is64);  // a shift by 0 does not zero-extend
-      if (c.is(1)) return shift(1);           // the one-bit form has no immediate
-      if (!c.blinded() || !e.bmi2())
-        return shift(c.blinded() ? Blinding::plain_shift_count(in, is64) : c.value);
-      e.load_imm(AUX.r32(), c);
-      emit_shift(e, in, is64, info.alu, AUX);
+    case AluOp::Arsh:
+      if (v.is(0)) return keep(a, in, is64);  // a shift by 0 does not zero-extend
+      // By one: the one-bit form has no immediate.
+      if (info.alu == AluOp::Lsh)
+        a.shl(dst, 1);
+      else if (info.alu == AluOp::Rsh)
+        a.shr(dst, 1);
+      else
+        a.sar(dst, 1);
       return;
-    }
     case AluOp::Div:
     case AluOp::Sdiv:
     case AluOp::Mod:
-    case AluOp::Smod: {
-      const bool sgn = info.alu == AluOp::Sdiv || info.alu == AluOp::Smod;
-      const bool mod = info.alu == AluOp::Mod || info.alu == AluOp::Smod;
+    case AluOp::Smod:
       // vm/alu.h: x / 0 = 0, x % 0 = x; x / 1 = x, x % 1 = 0; signed x / -1 = -x, x % -1 = 0.
       if (v.is(0)) return mod ? keep(a, in, is64) : zero(e, in);
-      if (v.is(1)) return mod ? zero(e, in) : keep(a, in, is64);
-      if (sgn && v.is(-1)) return mod ? zero(e, in) : (void)a.neg(dst);
-      e.load_imm(T3, v);
-      emit_div(e, in, is64, info.alu, false);
+      if (mod) return zero(e, in);
+      if (v.is(1)) return keep(a, in, is64);
+      a.neg(dst);  // signed, by -1
       return;
+    default:
+      return;
+  }
+}
+
+// ALU with an immediate: the immediate-free forms, else the plain immediate, the blinded one
+// restored in r11, or the loop's register that holds it (hoist.cpp).
+void emit_alu_imm(Emitter& e, const Insn& in) {
+  x86::Assembler& a = e.as();
+  const OpInfo& info = in.info();
+  const bool is64 = info.is64;
+  const x86::Gp dst = is64 ? q(in.dst) : d(in.dst);
+  const Imm32 v = e.imm(in);  // shifts: the masked count
+  if (alu_free_form(in, v)) return emit_free_form(e, in, v);
+  using F = Emitter::FlagsFrom;
+  // The immediate as a register: hoisted, or restored in r11 (64-bit: sign-extended).
+  auto reg = [&]() -> x86::Gp {
+    if (auto h = e.hoisted()) return *h;
+    e.load_imm(AUX, v);
+    return AUX;
+  };
+  auto binop = [&](auto&& emit_reg, auto&& emit_imm, F flags) {
+    if (!v.blinded()) {
+      emit_imm(dst, asmjit::imm(v.plain()));
+    } else if (auto m = e.hoisted_slot(is64 ? 8 : 4)) {
+      emit_reg(dst, *m);
+    } else {
+      const x86::Gp r = reg();
+      emit_reg(dst, is64 ? r : r.r32());
     }
+    if (flags != F::None) e.set_flags(in.dst, is64, flags);
+  };
+  switch (info.alu) {
+    case AluOp::Add:
+      binop([&](auto x, auto y) { a.add(x, y); }, [&](auto x, auto y) { a.add(x, y); }, F::Arith);
+      return;
+    case AluOp::Sub:
+      binop([&](auto x, auto y) { a.sub(x, y); }, [&](auto x, auto y) { a.sub(x, y); }, F::Arith);
+      return;
+    case AluOp::Or:
+      binop([&](auto x, auto y) { a.or_(x, y); }, [&](auto x, auto y) { a.or_(x, y); }, F::Logic);
+      return;
+    case AluOp::And:
+      binop([&](auto x, auto y) { a.and_(x, y); }, [&](auto x, auto y) { a.and_(x, y); }, F::Logic);
+      return;
+    case AluOp::Xor:
+      binop([&](auto x, auto y) { a.xor_(x, y); }, [&](auto x, auto y) { a.xor_(x, y); }, F::Logic);
+      return;
+    case AluOp::Mul:
+      binop([&](auto x, auto y) { a.imul(x, y); }, [&](auto x, auto y) { a.imul(x, x, y); }, F::None);
+      return;
+    case AluOp::Mov:
+      if (auto h = e.hoisted())
+        a.mov(dst, is64 ? *h : h->r32());
+      else if (auto m = e.hoisted_slot(is64 ? 8 : 4))
+        a.mov(dst, *m);
+      else
+        e.load_imm(dst, v);
+      return;
+    case AluOp::Lsh:
+    case AluOp::Rsh:
+    case AluOp::Arsh:
+      if (!v.blinded() || !e.bmi2()) {
+        const uint32_t c = v.blinded() ? Blinding::plain_shift_count(in, is64) : v.value;
+        if (info.alu == AluOp::Lsh)
+          a.shl(dst, c);
+        else if (info.alu == AluOp::Rsh)
+          a.shr(dst, c);
+        else
+          a.sar(dst, c);
+        return;
+      }
+      emit_shift(e, in, is64, info.alu, reg());
+      return;
+    case AluOp::Div:
+    case AluOp::Sdiv:
+    case AluOp::Mod:
+    case AluOp::Smod:
+      e.load_imm(T3, v);
+      emit_div(e, in, is64, info.alu, false);  // the divisor is neither 0 nor -1 (alu_free_form)
+      return;
     default:
       return;
   }
 }
 
 }  // namespace
+
+bool alu_free_form(const Insn& in, const Imm32& v) {
+  const OpInfo& info = in.info();
+  switch (info.alu) {
+    case AluOp::Add:
+    case AluOp::Sub:
+      return v.is(0) || v.is(1) || v.is(-1);
+    case AluOp::Or:
+    case AluOp::Mov:
+      return v.is(0);
+    case AluOp::And:
+      return v.is(0) || v.is(-1) || v.is(0xff) || v.is(0xffff);
+    case AluOp::Xor:
+      return v.is(0) || v.is(-1);
+    case AluOp::Mul:
+      return v.small && *v.small != 0xff && *v.small != 0xffff;  // 0, +-1, 2, 3, 4, 5, 8, 9
+    case AluOp::Lsh:
+    case AluOp::Rsh:
+    case AluOp::Arsh:
+      return v.is(0) || v.is(1);  // the masked count
+    case AluOp::Div:
+    case AluOp::Mod:
+      return v.is(0) || v.is(1);
+    case AluOp::Sdiv:
+    case AluOp::Smod:
+      return v.is(0) || v.is(1) || v.is(-1);
+    default:
+      return false;
+  }
+}
 
 void emit_alu(Emitter& e, const Insn& in) {
   x86::Assembler& a = e.as();

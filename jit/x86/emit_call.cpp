@@ -56,7 +56,7 @@ void Emitter::emit_epilogue(const Func& f) {
 
 void emit_call(Emitter& e, const Insn& in) {
   x86::Assembler& a = e.as();
-  e.load_imm(AUX.r32(), e.blinding().imm(in));  // the helper number, zero-extended
+  e.load_imm(AUX.r32(), e.imm(in));  // the helper number, zero-extended
   a.mov(CTL(call_id), AUX);
   emit_helper_call(e, in.pc, kCallImm);
 }

@@ -83,7 +83,7 @@ void emit_jump(Emitter& e, const Insn& in) {
   x86::Assembler& a = e.as();
   const OpInfo& info = in.info();
   if (info.form == Form::Ja || info.form == Form::Ja32) {
-    if (static_cast<uint32_t>(in.target) != e.index() + 1) a.jmp(e.target(in));
+    if (static_cast<uint32_t>(in.target) != e.index() + 1) a.jmp(e.jump_label(in.target));
     return;
   }
   const bool is64 = info.is64;
@@ -97,26 +97,33 @@ void emit_jump(Emitter& e, const Insn& in) {
   if (info.form == Form::JmpReg) {
     compare(is64 ? q(in.src) : d(in.src));
   } else {
-    const Imm32 v = e.blinding().imm(in);
+    const Imm32 v = e.imm(in);
     if (v.is(0)) {
       if (info.cond == Cond::Set) return;  // dst & 0 is never set
       if (!e.flags_hold(in.dst, is64, info.cond)) a.test(dst, dst);
     } else if (!v.blinded()) {
       compare(asmjit::imm(v.plain()));
+    } else if (auto h = e.hoisted()) {
+      compare(is64 ? *h : h->r32());
+    } else if (auto m = e.hoisted_slot(is64 ? 8 : 4)) {
+      if (info.cond == Cond::Set)
+        a.test(*m, dst);  // commutes; asmjit has only this order
+      else
+        a.cmp(dst, *m);
     } else {
       e.load_imm(is64 ? AUX : AUX.r32(), v);
       compare(is64 ? AUX : AUX.r32());
     }
   }
   Cond cond = info.cond;
-  Label target = e.target(in);
+  Label target = e.jump_label(in.target);
   if (const Insn* ja = e.fusable_ja(); ja != nullptr) {
     if (Cond inv = invert(cond); inv != Cond::None) {
       cond = inv;
-      target = e.target(*ja);
+      target = e.jump_label(ja->target);
       e.skip_next();
     } else if (cond == Cond::Set) {
-      a.jz(e.target(*ja));
+      a.jz(e.jump_label(ja->target));
       e.skip_next();
       return;
     }

@@ -83,19 +83,24 @@ void emit_store(Emitter& e, const Insn& in) {
     a.mov(m, sized(q(in.src), size));
     return;
   }
-  const Imm32 v = e.blinding().imm(in);
+  const Imm32 v = e.imm(in);
   if (!v.blinded()) {
     const int64_t x = size == 8   ? v.plain()
                       : size == 4 ? static_cast<int64_t>(v.value)
                       : size == 2 ? static_cast<int64_t>(static_cast<uint16_t>(v.value))
                                   : static_cast<int64_t>(static_cast<uint8_t>(v.value));
     a.mov(m, asmjit::imm(x));
-  } else if (v.is(0)) {
-    a.xor_(T2.r32(), T2.r32());
-    a.mov(m, sized(T2, size));
+  } else if (auto h = e.hoisted()) {
+    a.mov(m, sized(*h, size));
   } else {
-    e.load_imm(size == 8 ? T2 : T2.r32(), v);
-    a.mov(m, sized(T2, size));
+    // The value in a scratch register: checked code's address is in r11 (m), unchecked code's in
+    // a BPF register (and r10 may hold a loop's immediate, hoist.cpp).
+    const x86::Gp t = e.opts().checked ? T2 : AUX;
+    if (v.is(0))
+      a.xor_(t.r32(), t.r32());
+    else
+      e.load_imm(size == 8 ? t : t.r32(), v);
+    a.mov(m, sized(t, size));
   }
 }
 
@@ -173,7 +178,7 @@ void emit_ld_packet(Emitter& e, const Insn& in) {
   x86::Assembler& a = e.as();
   const OpInfo& info = in.info();
   const int size = info.size;
-  const Imm32 v = e.blinding().imm(in);
+  const Imm32 v = e.imm(in);
   a.mov(AUX.r32(), v.value);
   if (v.blinded()) a.xor_(AUX.r32(), v.key);
   if (info.form == Form::LdInd) a.add(AUX.r32(), d(in.src));

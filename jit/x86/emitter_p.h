@@ -15,6 +15,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include <asmjit/x86.h>
@@ -141,6 +143,22 @@ class Emitter {
   void indirect_call();
   void indirect_jump();
 
+  // Blinded immediates in loops (hoist.cpp). In unchecked code with blinding on, a loop (the
+  // instructions from a backward jump's target to the jump) without calls, divisions, atomics or
+  // packet loads keeps its blinded immediates in spare registers and red-zone slots: they are
+  // restored on every entry into the loop (the fall-through into its first instruction, and a stub
+  // for each jump into it from outside), so that inside the loop such an immediate costs what a
+  // register or memory operand costs, off every dependency chain. The immediate of `in` (shift counts
+  // masked), drawn once: the hoisting plan draws those of loops before the code is emitted.
+  Imm32 imm(const Insn& in);
+  // The register that holds the current instruction's immediate, when it is hoisted into one.
+  std::optional<x86::Gp> hoisted() const;
+  // The red-zone slot (an operand of `bytes`) that holds it, when it is hoisted into one.
+  std::optional<x86::Mem> hoisted_slot(int bytes) const;
+  // Where a jump from the current instruction to instruction `to` goes (a loop's entry stub when
+  // `to` is inside a loop with hoisted immediates and the jump is not).
+  Label jump_label(int32_t to);
+
   // The memory operand of an access of `size` bytes at [base_reg + in.off]. Checked mode: the
   // address is computed in r11 and checked first (inline against the live stack and the first
   // region, then out of line), faulting to a site (emit_mem.cpp).
@@ -156,7 +174,20 @@ class Emitter {
     uint32_t code;
   };
 
+  // A loop with hoisted immediates: its instructions [begin, end], the hoisted instructions and
+  // their registers or red-zone slots, and the entry stubs of jumps into it (target, label).
+  struct Loop {
+    uint32_t begin = 0, end = 0;
+    std::vector<std::pair<uint32_t, x86::Gp>> consts;
+    std::vector<uint32_t> slots;  // slot i: [rsp - 8 (i + 1)]
+    std::vector<std::pair<uint32_t, Label>> stubs;
+  };
+
   void analyse();
+  void plan_hoisting();                    // hoist.cpp
+  void materialize(const Loop& loop);      // hoist.cpp
+  void emit_loop_stubs();                  // hoist.cpp
+  std::vector<x86::Gp> spare_registers();  // hoist.cpp
   void emit_thunk();
   void emit_main_stub();
   void emit_cold();
@@ -181,19 +212,37 @@ class Emitter {
   bool main_stub_ = false;
   bool helpers_ = false;            // helper calls (and so callbacks)
   std::vector<uint8_t> is_target_;  // reached by a jump (or a function entry)
+  std::vector<uint8_t> loop_head_;  // the target of a backward jump
+  bool thunk_rbp_ = false;          // leaf thunk: saves rbp (a spare register)
+  bool thunk_r12_ = false;          // leaf thunk: saves r12 (a spare register)
+  std::vector<Loop> loops_;
+  std::vector<int32_t> loop_of_;      // per instruction: its loop in loops_, or -1
+  std::vector<int8_t> hoisted_reg_;   // per instruction: the id of the register of its immediate, or -1
+  std::vector<int8_t> hoisted_slot_;  // per instruction: the red-zone slot of its immediate, or -1
+  std::vector<std::optional<Imm32>> imms_;
   std::vector<Func> funcs_;
   std::vector<Label> labels_;
   std::vector<Label> site_labels_;
   std::vector<SlowPath> slow_paths_;
-  int flags_reg_ = -1;
-  bool flags_is64_ = false;
-  FlagsFrom flags_from_ = FlagsFrom::None;
+  struct Flags {
+    int reg = -1;
+    bool is64 = false;
+    FlagsFrom from = FlagsFrom::None;
+  };
+  Flags flags_;       // after the code emitted so far
+  Flags prev_flags_;  // before the current instruction's code
   Label exit_, unwind_, helper_slow_, ldabs_oob_, mem_slow_, fault_common_, retpoline_, main_stub_label_,
       callback_entry_;
 };
 
+// Instructions after which a new basic block starts (for budget metering): control flow, and
+// anything that may end the run.
+bool ends_block(const Insn& in);
 // emit_alu.cpp: AluImm, AluReg, AluNeg, End.
 void emit_alu(Emitter& e, const Insn& in);
+// An ALU instruction with an immediate that has an immediate-free form (blinding.h); the others
+// use the immediate as an operand (plain, restored in a scratch register, or hoisted).
+bool alu_free_form(const Insn& in, const Imm32& v);
 // emit_jmp.cpp: Ja, Ja32, JmpImm, JmpReg.
 void emit_jump(Emitter& e, const Insn& in);
 // emit_mem.cpp

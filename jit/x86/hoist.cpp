@@ -1,0 +1,240 @@
+// Blinded immediates of loops in spare registers and red-zone slots (see Emitter::imm in
+// emitter_p.h).
+//
+// A blinded immediate costs two instructions (mov r, imm ^ key; xor r, key) before the one that
+// uses it. Off the dependency chains in steady state, they are on them after every branch
+// misprediction, and in a loop that already issues at the machine's width they are extra work.
+// Restored once per entry into the loop, in a register nothing else in the loop writes, the
+// immediate is a plain register operand inside it. Every restore still emits only imm ^ key and
+// the key of that instruction, drawn once.
+//
+// Registers: r10 and r9 (the temporaries of divisions, atomics, packet loads and helper calls, all
+// absent from such loops), in leaf code (no calls at all, so no RunCtl) also r12, rbp when the
+// program does not use r10, and the registers of BPF registers the program never names (r6-r9's
+// are saved by the thunk); r11 (the blinding scratch) when it is needed for nothing else.
+//
+// Slots: immediates beyond the registers are stored in the red zone, the 128 bytes below rsp that
+// the System V ABI keeps for the running function (signal delivery skips them). Such a loop makes no
+// call and moves no rsp, so a slot keeps its value while the loop runs; it is stored again at every
+// entry. A slot operand is a load (folded into the instruction): one operation instead of two, but
+// with a load's latency, so registers go to the compares first (they resolve branches) and slots
+// to moves first. Shift counts and stored values need a register.
+#include <algorithm>
+
+#include "jit/x86/emitter_p.h"
+
+namespace bpfvm::jit::internal {
+namespace {
+
+constexpr int kRedZoneSlots = 16;  // 128 bytes
+
+bool is_jump(Form f) {
+  return f == Form::Ja || f == Form::Ja32 || f == Form::JmpImm || f == Form::JmpReg;
+}
+
+bool is_shift(AluOp op) {
+  return op == AluOp::Lsh || op == AluOp::Rsh || op == AluOp::Arsh;
+}
+
+// Instructions whose code uses r9-r11 for themselves, or calls out (which clobbers them and the
+// red zone).
+bool clobbers_temporaries(const Insn& in) {
+  const OpInfo& info = in.info();
+  switch (info.form) {
+    case Form::Call:
+    case Form::CallLocal:
+    case Form::CallKfunc:
+    case Form::Callx:
+    case Form::LdAbs:
+    case Form::LdInd:
+    case Form::Atomic:
+    case Form::AddrSpaceCast:
+    case Form::MayGoto:
+      return true;
+    case Form::AluImm:
+    case Form::AluReg:
+      return info.alu == AluOp::Div || info.alu == AluOp::Sdiv || info.alu == AluOp::Mod ||
+             info.alu == AluOp::Smod;
+    default:
+      return false;
+  }
+}
+
+// A blinded immediate of a loop that would be restored in a register.
+struct Cand {
+  uint32_t k;
+  int rank;       // 3: a compare (feeds a branch), 2: an operand, 1: a mov (restores in place)
+  bool reg_only;  // a shift count or a stored value: no memory operand
+};
+
+}  // namespace
+
+Imm32 Emitter::imm(const Insn& in) {
+  const size_t k = static_cast<size_t>(&in - p_.insns.data());
+  if (k < imms_.size() && imms_[k]) return *imms_[k];
+  const OpInfo& info = in.info();
+  Imm32 v = info.form == Form::AluImm && is_shift(info.alu) ? blinding_.shift_count(in, info.is64)
+                                                            : blinding_.imm(in);
+  if (k < imms_.size()) imms_[k] = v;
+  return v;
+}
+
+std::optional<x86::Gp> Emitter::hoisted() const {
+  if (k_ >= hoisted_reg_.size() || hoisted_reg_[k_] < 0) return std::nullopt;
+  return x86::gpq(static_cast<uint32_t>(hoisted_reg_[k_]));
+}
+
+std::optional<x86::Mem> Emitter::hoisted_slot(int bytes) const {
+  if (k_ >= hoisted_slot_.size() || hoisted_slot_[k_] < 0) return std::nullopt;
+  return x86::ptr(x86::rsp, -8 * (hoisted_slot_[k_] + 1), static_cast<uint32_t>(bytes));
+}
+
+Label Emitter::jump_label(int32_t to) {
+  const size_t t = static_cast<size_t>(to);
+  if (loop_of_.empty() || loop_of_[t] < 0 || loop_of_[t] == loop_of_[k_]) return labels_[t];
+  Loop& loop = loops_[static_cast<size_t>(loop_of_[t])];
+  for (const auto& [target, label] : loop.stubs)
+    if (target == t) return label;
+  loop.stubs.emplace_back(static_cast<uint32_t>(t), a_.newLabel());
+  return loop.stubs.back().second;
+}
+
+std::vector<x86::Gp> Emitter::spare_registers() {
+  std::vector<x86::Gp> regs = {T2, T3};
+  if (!leaf_) return regs;
+  regs.push_back(CTLR);
+  if (!(referenced_ & (1u << kFrameReg))) regs.push_back(x86::rbp);
+  for (int r = 1; r <= 9; ++r)
+    if (!(referenced_ & (1u << r))) regs.push_back(q(r));
+  return regs;
+}
+
+void Emitter::plan_hoisting() {
+  const size_t n = p_.insns.size();
+  if (!blinding_.enabled() || o_.checked || !bmi2_) return;
+  imms_.assign(n, std::nullopt);
+  loop_of_.assign(n, -1);
+  hoisted_reg_.assign(n, -1);
+  hoisted_slot_.assign(n, -1);
+  const std::vector<x86::Gp> spare = spare_registers();
+
+  // Loops: the span from a backward jump's target to the last backward jump to it, within one
+  // function and not starting at the function's entry (calls land there).
+  std::vector<std::pair<uint32_t, uint32_t>> spans;
+  for (const Func& f : funcs_) {
+    std::vector<uint32_t> last(f.end - f.begin, 0);  // by target: the last backward jump to it
+    for (uint32_t k = f.begin; k < f.end; ++k) {
+      const Insn& in = p_.insns[k];
+      if (!is_jump(in.info().form)) continue;
+      const uint32_t t = static_cast<uint32_t>(in.target);
+      if (t <= k && t > f.begin) last[t - f.begin] = std::max(last[t - f.begin], k);
+    }
+    for (uint32_t t = f.begin; t < f.end; ++t)
+      if (last[t - f.begin] != 0) spans.emplace_back(t, last[t - f.begin]);
+  }
+  // Innermost (shortest) first; loops do not overlap.
+  std::stable_sort(spans.begin(), spans.end(),
+                   [](const auto& x, const auto& y) { return x.second - x.first < y.second - y.first; });
+  std::vector<uint8_t> taken(n, 0);
+  for (const auto& [begin, end] : spans) {
+    bool ok = true;
+    for (uint32_t k = begin; k <= end && ok; ++k)
+      ok = !taken[k] && !clobbers_temporaries(p_.insns[k]);
+    if (!ok) continue;
+    std::vector<Cand> cands;
+    bool aux_busy = false;
+    for (uint32_t k = begin; k <= end; ++k) {
+      const Insn& in = p_.insns[k];
+      const OpInfo& info = in.info();
+      if (info.form == Form::Lddw) aux_busy = true;  // blinded 64-bit values are restored through r11
+      if (info.form != Form::AluImm && info.form != Form::JmpImm && info.form != Form::St) continue;
+      const Imm32 v = imm(in);
+      if (info.form == Form::St && v.is(0)) aux_busy = true;  // stored from a zeroed r11
+      if (!v.blinded() || v.is(0) || (info.form == Form::AluImm && alu_free_form(in, v))) continue;
+      const bool mov = info.form == Form::AluImm && info.alu == AluOp::Mov;
+      const bool reg_only = info.form == Form::St || (info.form == Form::AluImm && is_shift(info.alu));
+      cands.push_back(Cand{k, info.form == Form::JmpImm ? 3 : mov ? 1 : 2, reg_only});
+    }
+    if (cands.empty()) continue;
+
+    // Registers: register-only immediates first, then by rank; slots for the rest, moves first.
+    // With r11 among the registers, every immediate must get a register or a slot (a mov restores
+    // in place).
+    std::vector<Cand> by_reg = cands, by_slot;
+    std::stable_sort(by_reg.begin(), by_reg.end(), [](const Cand& x, const Cand& y) {
+      return x.reg_only != y.reg_only ? x.reg_only : x.rank > y.rank;
+    });
+    auto plan = [&](const std::vector<x86::Gp>& regs, std::vector<std::pair<uint32_t, x86::Gp>>* in_reg,
+                    std::vector<uint32_t>* in_slot) {
+      in_reg->clear();
+      in_slot->clear();
+      std::vector<Cand> rest;
+      for (const Cand& c : by_reg)
+        if (in_reg->size() < regs.size())
+          in_reg->emplace_back(c.k, regs[in_reg->size()]);
+        else
+          rest.push_back(c);
+      std::stable_sort(rest.begin(), rest.end(),
+                       [](const Cand& x, const Cand& y) { return x.rank < y.rank; });
+      bool all = true;
+      for (const Cand& c : rest) {
+        if (!c.reg_only && in_slot->size() < kRedZoneSlots)
+          in_slot->push_back(c.k);
+        else
+          all &= c.rank == 1;
+      }
+      return all;
+    };
+    std::vector<std::pair<uint32_t, x86::Gp>> in_reg;
+    std::vector<uint32_t> in_slot;
+    std::vector<x86::Gp> regs = spare;
+    regs.push_back(AUX);
+    if (aux_busy || !plan(regs, &in_reg, &in_slot)) {
+      regs.pop_back();
+      plan(regs, &in_reg, &in_slot);
+    }
+
+    Loop loop;
+    loop.begin = begin;
+    loop.end = end;
+    for (const auto& [k, reg] : in_reg) {
+      const uint32_t id = reg.id();
+      loop.consts.emplace_back(k, reg);
+      hoisted_reg_[k] = static_cast<int8_t>(id);
+      if (id == x86::Gp::kIdBp) thunk_rbp_ = true;
+      if (id == x86::Gp::kIdR12) thunk_r12_ = true;
+      for (int r = 6; r <= 9; ++r)
+        if (kRegId[r] == id) thunk_saved_ |= static_cast<uint16_t>(1u << r);
+    }
+    for (size_t i = 0; i < in_slot.size(); ++i) {
+      loop.slots.push_back(in_slot[i]);
+      hoisted_slot_[in_slot[i]] = static_cast<int8_t>(i);
+    }
+    for (uint32_t k = begin; k <= end; ++k) {
+      taken[k] = 1;
+      loop_of_[k] = static_cast<int32_t>(loops_.size());
+    }
+    loops_.push_back(std::move(loop));
+  }
+}
+
+void Emitter::materialize(const Loop& loop) {
+  // Slots first: they go through r11, which may be one of the registers.
+  for (size_t i = 0; i < loop.slots.size(); ++i) {
+    load_imm(AUX, *imms_[loop.slots[i]]);
+    a_.mov(x86::qword_ptr(x86::rsp, -8 * static_cast<int32_t>(i + 1)), AUX);
+  }
+  for (const auto& [k, reg] : loop.consts)
+    load_imm(reg, *imms_[k]);
+}
+
+void Emitter::emit_loop_stubs() {
+  for (const Loop& loop : loops_)
+    for (const auto& [target, label] : loop.stubs) {
+      a_.bind(label);
+      materialize(loop);
+      a_.jmp(labels_[target]);
+    }
+}
+
+}  // namespace bpfvm::jit::internal
