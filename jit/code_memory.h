@@ -1,6 +1,7 @@
 // Internal to jit/: executable memory for one compiled program, under W^X. The code is written
 // while the memory is read-write and not executable, then the memory becomes read-execute; it is
-// never writable and executable at once, and no other (writable) mapping of it exists.
+// never writable and executable at once, and no other (writable) mapping of it exists. Released
+// memory becomes read-write again and is kept in a bounded pool for later programs.
 #pragma once
 
 #include <cstddef>
@@ -30,6 +31,7 @@ class CodeMemory {
   void* map_ = nullptr;
   size_t map_size_ = 0;
   size_t used_ = 0;
+  bool sealed_ = false;
 };
 
 }  // namespace bpfvm::jit::internal

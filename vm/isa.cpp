@@ -21,72 +21,112 @@ constexpr Row kRows[] = {
 };
 static_assert(std::size(kRows) == kNumOps);
 
-uint8_t mem_size(uint8_t opcode) {
+constexpr uint8_t mem_size(uint8_t opcode) {
   switch (opcode & 0x18) {
-    case 0x00: return 4;
-    case 0x08: return 2;
-    case 0x10: return 1;
-    default: return 8;
+    case 0x00:
+      return 4;
+    case 0x08:
+      return 2;
+    case 0x10:
+      return 1;
+    default:
+      return 8;
   }
 }
 
-AluOp alu_op(const Row& r) {
+constexpr AluOp alu_op(const Row& r) {
   switch (r.form) {
     case Form::End:
       return r.opcode == 0xd4 ? AluOp::Le : r.opcode == 0xdc ? AluOp::Be : AluOp::Bswap;
-    case Form::AddrSpaceCast: return AluOp::None;
-    default: break;
+    case Form::AddrSpaceCast:
+      return AluOp::None;
+    default:
+      break;
   }
   bool sel_off = r.sel == Sel::Off;
   switch (r.opcode & 0xf0) {
-    case 0x00: return AluOp::Add;
-    case 0x10: return AluOp::Sub;
-    case 0x20: return AluOp::Mul;
-    case 0x30: return sel_off && r.selval == 1 ? AluOp::Sdiv : AluOp::Div;
-    case 0x40: return AluOp::Or;
-    case 0x50: return AluOp::And;
-    case 0x60: return AluOp::Lsh;
-    case 0x70: return AluOp::Rsh;
-    case 0x80: return AluOp::Neg;
-    case 0x90: return sel_off && r.selval == 1 ? AluOp::Smod : AluOp::Mod;
-    case 0xa0: return AluOp::Xor;
-    case 0xb0: return sel_off && r.selval != 0 ? AluOp::Movsx : AluOp::Mov;
-    case 0xc0: return AluOp::Arsh;
-    default: return AluOp::None;
+    case 0x00:
+      return AluOp::Add;
+    case 0x10:
+      return AluOp::Sub;
+    case 0x20:
+      return AluOp::Mul;
+    case 0x30:
+      return sel_off && r.selval == 1 ? AluOp::Sdiv : AluOp::Div;
+    case 0x40:
+      return AluOp::Or;
+    case 0x50:
+      return AluOp::And;
+    case 0x60:
+      return AluOp::Lsh;
+    case 0x70:
+      return AluOp::Rsh;
+    case 0x80:
+      return AluOp::Neg;
+    case 0x90:
+      return sel_off && r.selval == 1 ? AluOp::Smod : AluOp::Mod;
+    case 0xa0:
+      return AluOp::Xor;
+    case 0xb0:
+      return sel_off && r.selval != 0 ? AluOp::Movsx : AluOp::Mov;
+    case 0xc0:
+      return AluOp::Arsh;
+    default:
+      return AluOp::None;
   }
 }
 
-Cond jmp_cond(uint8_t opcode) {
+constexpr Cond jmp_cond(uint8_t opcode) {
   switch (opcode & 0xf0) {
-    case 0x00: return Cond::Always;
-    case 0x10: return Cond::Eq;
-    case 0x20: return Cond::Gt;
-    case 0x30: return Cond::Ge;
-    case 0x40: return Cond::Set;
-    case 0x50: return Cond::Ne;
-    case 0x60: return Cond::Sgt;
-    case 0x70: return Cond::Sge;
-    case 0xa0: return Cond::Lt;
-    case 0xb0: return Cond::Le;
-    case 0xc0: return Cond::Slt;
-    case 0xd0: return Cond::Sle;
-    default: return Cond::None;
+    case 0x00:
+      return Cond::Always;
+    case 0x10:
+      return Cond::Eq;
+    case 0x20:
+      return Cond::Gt;
+    case 0x30:
+      return Cond::Ge;
+    case 0x40:
+      return Cond::Set;
+    case 0x50:
+      return Cond::Ne;
+    case 0x60:
+      return Cond::Sgt;
+    case 0x70:
+      return Cond::Sge;
+    case 0xa0:
+      return Cond::Lt;
+    case 0xb0:
+      return Cond::Le;
+    case 0xc0:
+      return Cond::Slt;
+    case 0xd0:
+      return Cond::Sle;
+    default:
+      return Cond::None;
   }
 }
 
-AtomicOp atomic_op(int32_t imm) {
+constexpr AtomicOp atomic_op(int32_t imm) {
   switch (imm & ~1) {
-    case 0x00: return AtomicOp::Add;
-    case 0x40: return AtomicOp::Or;
-    case 0x50: return AtomicOp::And;
-    case 0xa0: return AtomicOp::Xor;
-    case 0xe0: return AtomicOp::Xchg;
-    case 0xf0: return AtomicOp::Cmpxchg;
-    default: return AtomicOp::None;
+    case 0x00:
+      return AtomicOp::Add;
+    case 0x40:
+      return AtomicOp::Or;
+    case 0x50:
+      return AtomicOp::And;
+    case 0xa0:
+      return AtomicOp::Xor;
+    case 0xe0:
+      return AtomicOp::Xchg;
+    case 0xf0:
+      return AtomicOp::Cmpxchg;
+    default:
+      return AtomicOp::None;
   }
 }
 
-OpInfo derive(const Row& r) {
+constexpr OpInfo derive(const Row& r) {
   OpInfo i{};
   i.op = r.op;
   i.opcode = r.opcode;
@@ -140,20 +180,23 @@ OpInfo derive(const Row& r) {
 }
 
 struct Table {
-  std::array<OpInfo, kNumOps> ops;
-  Table() {
-    for (size_t k = 0; k < kNumOps; ++k) ops[k] = derive(kRows[k]);
+  std::array<OpInfo, kNumOps> ops{};
+  constexpr Table() {
+    for (size_t k = 0; k < kNumOps; ++k)
+      ops[k] = derive(kRows[k]);
   }
 };
 
-const Table& table() {
-  static const Table t;
-  return t;
-}
+// Built at compile time: op_info, called for almost every instruction by every stage, is a load.
+constexpr Table kTable;
 
 }  // namespace
 
-const OpInfo& op_info(Op op) { return table().ops[static_cast<size_t>(op)]; }
-std::span<const OpInfo> all_ops() { return table().ops; }
+const OpInfo& op_info(Op op) {
+  return kTable.ops[static_cast<size_t>(op)];
+}
+std::span<const OpInfo> all_ops() {
+  return kTable.ops;
+}
 
 }  // namespace bpfvm

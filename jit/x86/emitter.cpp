@@ -176,12 +176,12 @@ void Emitter::analyse() {
   for (size_t k = 0; k < n; ++k) {
     const Insn& in = p_.insns[k];
     const Form f = in.info().form;
-    if (detail::has_target(in)) {
+    if (detail::has_target(in)) {  // jumps and local calls
       is_target_[static_cast<size_t>(in.target)] = 1;
       if (static_cast<size_t>(in.target) <= k && f != Form::CallLocal)
         loop_head_[static_cast<size_t>(in.target)] = 1;
-      if (in.target == 0 && (f == Form::CallLocal || f == Form::Lddw)) main_stub_ = true;
     }
+    if (in.target == 0 && (f == Form::CallLocal || in.op == Op::LddwFunc)) main_stub_ = true;
     referenced_ |= reg_bit(in.dst);
     if (in.src <= kFrameReg) referenced_ |= reg_bit(in.src);
     calls |= is_call(f);
@@ -223,9 +223,6 @@ void Emitter::analyse() {
 
 void Emitter::compile() {
   const size_t n = p_.insns.size();
-  labels_.resize(n);
-  for (auto& l : labels_)
-    l = a_.newLabel();
   exit_ = a_.newLabel();
   unwind_ = a_.newLabel();
   helper_slow_ = a_.newLabel();
@@ -235,6 +232,10 @@ void Emitter::compile() {
   retpoline_ = a_.newLabel();
   main_stub_label_ = a_.newLabel();
   analyse();
+  // Labels only where code jumps or calls to (each costs the assembler an allocation).
+  labels_.resize(n);
+  for (size_t k = 0; k < n; ++k)
+    if (k == 0 || is_target_[k]) labels_[k] = a_.newLabel();
   plan_hoisting();
 
   std::vector<uint8_t> leader(n, 0);
@@ -261,7 +262,7 @@ void Emitter::compile() {
     if (loop_head_[k])
       a_.align(asmjit::AlignMode::kCode,
                32);  // measured: up to 25% on a loop  // measured: up to 25% on a loop
-    a_.bind(labels_[k]);
+    if (labels_[k].isValid()) a_.bind(labels_[k]);
     if (is_target_[k]) flags_ = Flags{};
     if (skip_) {  // the ja of a fused jump
       skip_ = false;

@@ -103,8 +103,6 @@ class Emitter {
   Blinding& blinding() { return blinding_; }
   // Index of the instruction being emitted.
   uint32_t index() const { return k_; }
-  // The label of a jump's or local call's target.
-  Label target(const Insn& in) const { return labels_[static_cast<size_t>(in.target)]; }
   // The func token of `lddw func` (the interpreter's scheme: a per-program byte array's address
   // plus the target instruction index).
   uint64_t func_token(const Insn& in) const;
