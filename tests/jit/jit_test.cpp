@@ -193,7 +193,10 @@ const uint64_t kValues[] = {0,
                             64,
                             31,
                             0xffffffff80000000};
-const int32_t kImms[] = {0, 1, -1, 7, -7, 31, 32, 63, 64, INT32_MIN, INT32_MAX, 0x12345678};
+// With the constants that have immediate-free forms in the code generator (jit/blinding.h: 0, +-1,
+// 2, 3, 4, 5, 8, 9, 0xff, 0xffff).
+const int32_t kImms[] = {0,      1, -1, 2,  3,  4,  5,  8,         9,         0xff,
+                         0xffff, 7, -7, 31, 32, 63, 64, INT32_MIN, INT32_MAX, 0x12345678};
 
 // Registers that matter to the code generator: rax (r0), rdx (r3, division), rcx (r4, shifts),
 // and an ordinary one (r7).
@@ -618,6 +621,95 @@ TEST(JitBlinding, NoProgramImmediateAppearsInTheCode) {
   }
 }
 
+// A loop with more blinded immediates than spare registers (some go to red-zone slots), entered by a
+// jump into its middle, once in leaf code and once after a helper call (fewer spare registers).
+TEST(JitBlinding, NoImmediateOfALoopAppearsInTheCodeAndTheLoopRunsAsInterpreted) {
+  const uint32_t imms[] = {0x5a17c3e9, 0x3bd1e07f, 0x6c2e9d51, 0x71f3a5c7, 0x2f4e6d8c,
+                           0x4d3c2b1a, 0x1e2d3c4b, 0x13572468, 0x2468ace1};
+  const std::string loop = fmt::format(
+      "mov %r0, 3\nmov %r1, 0\nmov %r6, 0x1357\nja mid\n"
+      "top:\nadd %r0, {0:#x}\nxor %r0, {1:#x}\nmov32 %r7, {2:#x}\nadd %r0, %r7\nmul %r0, {3:#x}\n"
+      "sub32 %r6, {4:#x}\nor %r6, {5:#x}\nstw [%r10-4], {6:#x}\nldxw %r8, [%r10-4]\nadd %r0, %r8\n"
+      "lsh %r6, 13\nrsh %r6, 7\nadd %r0, %r6\njeq %r0, {7:#x}, out\nand %r6, {8:#x}\n"
+      "mid:\nadd %r1, 1\njlt %r1, 50, top\nout:\nexit",
+      imms[0], imms[1], imms[2], imms[3], imms[4], imms[5], imms[6], imms[7], imms[8]);
+  for (const std::string& prefix : {std::string(), std::string("mov %r1, 2\nmov %r2, 3\ncall 1\n")}) {
+    Program p = asm_program(prefix + loop);
+    run_all(p);
+    for (bool checked : {false, true}) {
+      jit::JitOptions o;
+      o.checked = checked;
+      o.verified = true;
+      auto j = jit::JitProgram::compile(p, &helpers(), o);
+      ASSERT_TRUE(j.ok());
+      for (uint32_t v : imms)
+        EXPECT_FALSE(contains((*j)->code(), &v, 4)) << std::hex << v << (checked ? " checked" : "");
+      o.blinding = false;
+      auto plain = jit::JitProgram::compile(p, &helpers(), o);
+      ASSERT_TRUE(plain.ok());
+      int found = 0;
+      for (uint32_t v : imms)
+        found += contains((*plain)->code(), &v, 4);
+      EXPECT_EQ(found, 9);
+    }
+  }
+}
+
+// --- Code generation: flags reuse, jump fusion ----------------------------------------------------
+
+TEST(JitCodegen, FlagsOfAnAddOrSubStandInOnlyForEqualityWithZero) {
+  // Overflowing add/sub: the flags' sign/overflow differ from a compare with 0 of the result.
+  EXPECT_EQ(run_all(asm_program("lddw %r1, 0x8000000000000000\nmov %r2, 1\nmov %r0, 1\nsub %r1, %r2\n"
+                                "jslt %r1, 0, +1\nmov %r0, 2\nexit"))
+                .r0,
+            2u);
+  EXPECT_EQ(run_all(asm_program("lddw %r1, 0x7fffffffffffffff\nmov %r0, 1\nadd %r1, 1\njsge %r1, 0, +1\n"
+                                "mov %r0, 2\nexit"))
+                .r0,
+            2u);
+  EXPECT_EQ(run_all(asm_program("mov32 %r1, 0x80000000\nmov %r0, 1\nadd32 %r1, -1\njsgt32 %r1, 0, +1\n"
+                                "mov %r0, 2\nexit"))
+                .r0,
+            1u);
+  // Equality after add/sub, across a move of another register: the flags hold.
+  EXPECT_EQ(run_all(asm_program("mov %r1, 1\nmov %r2, 7\nmov %r0, 1\nadd32 %r1, -1\nmov %r3, %r2\n"
+                                "jeq32 %r1, 0, +1\nmov %r0, 2\nexit"))
+                .r0,
+            1u);
+  // A move into the register, or a compare at another width: the flags do not hold.
+  EXPECT_EQ(run_all(asm_program("mov %r1, 1\nmov %r2, 0\nmov %r0, 1\nand %r1, 1\nmov %r1, %r2\n"
+                                "jeq %r1, 0, +1\nmov %r0, 2\nexit"))
+                .r0,
+            1u);
+  EXPECT_EQ(run_all(asm_program("lddw %r1, 0x100000000\nmov %r2, 0\nmov %r0, 1\nor %r1, %r2\n"
+                                "jeq32 %r1, 0, +1\nmov %r0, 2\nexit"))
+                .r0,
+            1u);
+  // Not across a jump target.
+  EXPECT_EQ(run_all(asm_program("mov %r1, 0\nmov %r0, 0\nja l\nm:\nor %r1, 1\nl:\nadd %r0, 1\n"
+                                "jeq %r1, 0, m\nexit"))
+                .r0,
+            2u);
+}
+
+TEST(JitCodegen, AConditionalJumpOverAJaBecomesOneInvertedJump) {
+  // Every condition, taken and not: `jcc +1; ja out` is `j!cc out`.
+  for (const char* cond : {"jeq", "jne", "jgt", "jge", "jlt", "jle", "jsgt", "jsge", "jslt", "jsle", "jset"})
+    for (int a : {0, 3, 5, -5})
+      for (const char* b : {"3", "%r2", "0"}) {
+        SCOPED_TRACE(fmt::format("{} {} {}", cond, a, b));
+        run_all(
+            asm_program(fmt::format("mov %r1, {}\nmov %r2, 3\nmov %r0, 1\n{} %r1, {}, +1\nja out\n"
+                                    "mov %r0, 2\nout:\nexit",
+                                    a, cond, b)));
+        // As a loop latch.
+        run_all(
+            asm_program(fmt::format("mov %r1, {}\nmov %r0, 0\ntop:\nadd %r0, 1\nadd %r1, 1\n"
+                                    "jgt %r0, 20, out\n{} %r1, {}, +1\nja top\nout:\nexit",
+                                    a, cond, b)));
+      }
+}
+
 // --- Memory discipline --------------------------------------------------------------------------
 
 TEST(JitMemory, NoMappingIsWritableAndExecutableAndTheCodeIsReadOnly) {
@@ -640,6 +732,24 @@ TEST(JitMemory, NoMappingIsWritableAndExecutableAndTheCodeIsReadOnly) {
   EXPECT_TRUE(found) << "the code is in no mapping";
   NullEnv env;
   EXPECT_EQ(*(*j)->run(RunInput{}, env), 1u);
+}
+
+TEST(JitMemory, ReleasedCodeIsNoLongerExecutable) {
+  uint64_t addr = 0;
+  {
+    auto j = jit::JitProgram::compile(asm_program("mov %r0, 1\nexit"), nullptr, checked_opts());
+    ASSERT_TRUE(j.ok());
+    addr = reinterpret_cast<uint64_t>((*j)->code().data());
+  }
+  // Unmapped, or kept read-write (not executable) for a later program.
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    uint64_t lo = 0, hi = 0;
+    char perms[5] = {};
+    ASSERT_EQ(std::sscanf(line.c_str(), "%lx-%lx %4s", &lo, &hi, perms), 3) << line;
+    if (addr >= lo && addr < hi) EXPECT_NE(perms[2], 'x') << line;
+  }
 }
 
 #ifndef BPFVM_JIT_TEST_ASAN
