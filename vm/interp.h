@@ -55,7 +55,7 @@ class Environment {
 
 namespace detail {
 // What HelperCall asks of the engine running the program: the interpreter's run state
-// (vm/interp.cpp) and the JIT's (jit/jit.cpp) implement it. `pc` is the helper call's slot index.
+// (vm/interp.cpp) and the JIT's (jit/run.cpp) implement it. `pc` is the helper call's slot index.
 class EngineHooks {
  public:
   virtual bool is_function(uint64_t fn) const = 0;
