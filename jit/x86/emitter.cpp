@@ -337,9 +337,10 @@ void Emitter::load_imm64(x86::Gp reg, Imm64 imm) {
 // Full form (programs that call, fault or load from the packet): saves rbp, r12, the callee-saved
 // registers the program uses and the outer activation's RunCtl::saved_rsp, records its own stack
 // pointer there (for unwinding), sets r12 = RunCtl, r10 and r1-r5, zeroes r0 and the saved
-// registers, and calls `target` with rsp 8 mod 16 (the main body runs at 0 mod 16). A second copy
-// (`callback_entry`) calls a subprogram's prologue with rsp 0 mod 16, as a local call does. Leaf
-// form: saves and sets only the registers the program names and calls the main body; no RunCtl.
+// registers, and calls the main body (directly: `target` is always it) with rsp 8 mod 16 (the body
+// runs at 0 mod 16). A second copy (`callback_entry`) calls `target`, a subprogram's prologue, with
+// rsp 0 mod 16, as a local call does. Leaf form: saves and sets only the registers the program
+// names and calls the main body; no RunCtl.
 void Emitter::emit_thunk() {
   const x86::Gp saved_regs[] = {x86::rbx, x86::r13, x86::r14, x86::r15};
   std::vector<x86::Gp> saved;
@@ -371,7 +372,7 @@ void Emitter::emit_thunk() {
     return;
   }
   const size_t slots = 3 + saved.size();  // rbp, r12, the saved registers, the outer saved_rsp
-  auto prologue = [&](bool pad) {
+  auto prologue = [&](bool pad, bool callback) {
     a_.push(x86::rbp);
     a_.push(x86::r12);
     for (const auto& r : saved)
@@ -381,12 +382,15 @@ void Emitter::emit_thunk() {
     if (pad) a_.sub(x86::rsp, 8);
     a_.mov(CTLR, x86::rdi);
     a_.mov(x86::rbp, x86::rdx);
-    a_.mov(AUX, x86::rcx);
+    if (callback) a_.mov(AUX, x86::rcx);
     load_args(true);
-    indirect_call();
+    if (callback)
+      indirect_call();
+    else
+      a_.call(labels_[0]);  // `entry` always runs the main program
   };
   // Entry rsp is 8 mod 16: `slots` pushes leave it at 8 + 8 slots.
-  prologue(slots % 2 == 1);
+  prologue(slots % 2 == 1, false);
   a_.bind(exit_);
   a_.mov(x86::rsp, CTL(saved_rsp));
   a_.pop(CTL(saved_rsp));
@@ -398,7 +402,7 @@ void Emitter::emit_thunk() {
   if (helpers_) {  // callbacks
     callback_entry_ = a_.newLabel();
     a_.bind(callback_entry_);
-    prologue(slots % 2 == 0);
+    prologue(slots % 2 == 0, true);
     a_.jmp(exit_);
   }
 }
