@@ -11,7 +11,10 @@
 #include "vm/interp.h"
 
 namespace bpfvm::jit::internal {
+namespace {
 
+// Instructions after which a new basic block starts (for budget metering): control flow, and
+// anything that may end the run.
 bool ends_block(const Insn& in) {
   switch (in.info().form) {
     case Form::Ja:
@@ -32,8 +35,6 @@ bool ends_block(const Insn& in) {
       return false;
   }
 }
-
-namespace {
 
 void emit_insn(Emitter& e, const Insn& in) {
   switch (in.info().form) {
@@ -258,10 +259,8 @@ void Emitter::compile() {
       emit_prologue(funcs_[func_]);
     }
     if (!loop_of_.empty() && loop_of_[k] >= 0 && loops_[static_cast<size_t>(loop_of_[k])].begin == k)
-      materialize(loops_[static_cast<size_t>(loop_of_[k])]);  // the fall-through into the loop
-    if (loop_head_[k])
-      a_.align(asmjit::AlignMode::kCode,
-               32);  // measured: up to 25% on a loop  // measured: up to 25% on a loop
+      materialize(loops_[static_cast<size_t>(loop_of_[k])]);    // the fall-through into the loop
+    if (loop_head_[k]) a_.align(asmjit::AlignMode::kCode, 32);  // measured: up to 25 % on a loop
     if (labels_[k].isValid()) a_.bind(labels_[k]);
     if (is_target_[k]) flags_ = Flags{};
     if (skip_) {  // the ja of a fused jump
@@ -291,13 +290,6 @@ void Emitter::compile() {
   emit_loop_stubs();
   emit_cold();
   emit_slow_paths();
-}
-
-void Emitter::mov_const(x86::Gp reg, uint64_t v) {
-  if (v <= UINT32_MAX)
-    a_.mov(reg.r32(), asmjit::imm(static_cast<uint32_t>(v)));
-  else
-    a_.mov(reg.r64(), asmjit::imm(v));  // asmjit: a 32-bit sign-extended immediate when it fits
 }
 
 void Emitter::load_imm(x86::Gp reg, Imm32 imm) {

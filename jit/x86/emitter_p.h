@@ -4,6 +4,7 @@
 //   emit_mem.cpp   loads, stores, atomics, lddw, LD_ABS/LD_IND, checked-mode bounds checks
 //   emit_call.cpp  helper calls, local calls, callx, kfuncs, exit
 //   emitter.cpp    the program's layout: entry thunk, body, cold paths, dispatch to the above
+//   hoist.cpp      blinded immediates of loops in spare registers and red-zone slots
 // Program-supplied immediates reach this code only through jit/blinding.h.
 //
 // Register mapping (fixed, as the Linux JIT's: BPF r1-r5 are the System V argument registers, so a
@@ -129,9 +130,6 @@ class Emitter {
   // Whether the flags describe BPF register `reg` at this width as good as `test reg, reg` for `cond`.
   bool flags_hold(int reg, bool is64, Cond cond) const;
 
-  // reg (64-bit) = `v` (mov r32 when it zero-extends, else mov r64 with a 32-bit or 64-bit
-  // immediate). For constants of the JIT itself, not of the program.
-  void mov_const(x86::Gp reg, uint64_t v);
   // reg = the immediate sign-extended to reg's width (64-bit: through a 32-bit restore when the
   // immediate is not negative). Blinded: imm ^ key, then ^ key.
   void load_imm(x86::Gp reg, Imm32 imm);
@@ -233,9 +231,6 @@ class Emitter {
       callback_entry_;
 };
 
-// Instructions after which a new basic block starts (for budget metering): control flow, and
-// anything that may end the run.
-bool ends_block(const Insn& in);
 // emit_alu.cpp: AluImm, AluReg, AluNeg, End.
 void emit_alu(Emitter& e, const Insn& in);
 // An ALU instruction with an immediate that has an immediate-free form (blinding.h); the others
