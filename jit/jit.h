@@ -2,12 +2,14 @@
 // bit-identical results to the interpreter (vm/interp.h, the reference semantics).
 //
 // Safety properties (jit/jit.cpp says where each is achieved):
-//  - W^X: code is assembled into a private buffer, copied into a fresh read-write mapping and then
-//    switched to read-execute; no writable alias of live code remains. The mapping is released with
-//    the JitProgram.
+//  - W^X: code is assembled into a private buffer, copied into a read-write mapping and then
+//    switched to read-execute; no writable alias of live code remains. With the JitProgram the
+//    mapping becomes read-write again (no longer executable) and goes to a bounded pool that later
+//    compiles reuse (jit/code_memory.cpp).
 //  - Constant blinding (on by default): every immediate the program supplies (ALU, jump and store
-//    immediates, lddw imm64) is emitted as imm ^ key with a fresh random key per instruction and
-//    restored through a scratch register that no BPF register maps to.
+//    immediates, lddw imm64, helper numbers) is emitted as imm ^ key with a fresh random key per
+//    instruction and restored through a register that no BPF register maps to (in loops once per
+//    loop entry, jit/x86/hoist.cpp); constants with immediate-free encodings emit no immediate.
 //  - Unverified programs only in checked mode: every load and store is checked against the same
 //    regions as the checked interpreter and an instruction budget is metered. Unchecked code is
 //    refused unless the caller asserts (JitOptions::verified) that a verifier accepted the program.

@@ -339,7 +339,6 @@ void Emitter::emit_thunk() {
   for (int i = 0; i < 4; ++i)
     if (thunk_saved_ & reg_bit(kCalleeSaved[i])) saved.push_back(saved_regs[i]);
   const bool r10 = !leaf_ || (referenced_ & reg_bit(kFrameReg));
-  const bool rbp = r10 || thunk_rbp_;
   auto load_args = [&](bool all) {
     for (int r : {3, 4, 5, 1, 2})  // rsi (r2, the args pointer) last
       if (all || (referenced_ & reg_bit(r))) a_.mov(q(r), x86::qword_ptr(x86::rsi, 8 * (r - 1)));
@@ -348,7 +347,7 @@ void Emitter::emit_thunk() {
       a_.xor_(r.r32(), r.r32());
   };
   if (leaf_) {
-    if (rbp) a_.push(x86::rbp);
+    if (r10) a_.push(x86::rbp);
     if (thunk_r12_) a_.push(x86::r12);
     for (const auto& r : saved)
       a_.push(r);
@@ -359,7 +358,7 @@ void Emitter::emit_thunk() {
     for (auto it = saved.rbegin(); it != saved.rend(); ++it)
       a_.pop(*it);
     if (thunk_r12_) a_.pop(x86::r12);
-    if (rbp) a_.pop(x86::rbp);
+    if (r10) a_.pop(x86::rbp);
     a_.ret();
     return;
   }

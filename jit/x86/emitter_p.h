@@ -209,7 +209,6 @@ class Emitter {
   bool helpers_ = false;            // helper calls (and so callbacks)
   std::vector<uint8_t> is_target_;  // reached by a jump (or a function entry)
   std::vector<uint8_t> loop_head_;  // the target of a backward jump
-  bool thunk_rbp_ = false;          // leaf thunk: saves rbp (a spare register)
   bool thunk_r12_ = false;          // leaf thunk: saves r12 (a spare register)
   std::vector<Loop> loops_;
   std::vector<int32_t> loop_of_;      // per instruction: its loop in loops_, or -1

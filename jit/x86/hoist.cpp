@@ -9,9 +9,8 @@
 // the key of that instruction, drawn once.
 //
 // Registers: r10 and r9 (the temporaries of divisions, atomics, packet loads and helper calls, all
-// absent from such loops), in leaf code (no calls at all, so no RunCtl) also r12, rbp when the
-// program does not use r10, and the registers of BPF registers the program never names (r6-r9's
-// are saved by the thunk); r11 (the blinding scratch) when it is needed for nothing else.
+// absent from such loops), in leaf code (no calls at all, so no RunCtl) also r12, and r11 (the
+// blinding scratch) when it is needed for nothing else: registers no BPF register maps to.
 //
 // Slots: immediates beyond the registers are stored in the red zone, the 128 bytes below rsp that
 // the System V ABI keeps for the running function (signal delivery skips them). Such a loop makes no
@@ -101,11 +100,7 @@ Label Emitter::jump_label(int32_t to) {
 
 std::vector<x86::Gp> Emitter::spare_registers() {
   std::vector<x86::Gp> regs = {T2, T3};
-  if (!leaf_) return regs;
-  regs.push_back(CTLR);
-  if (!(referenced_ & (1u << kFrameReg))) regs.push_back(x86::rbp);
-  for (int r = 1; r <= 9; ++r)
-    if (!(referenced_ & (1u << r))) regs.push_back(q(r));
+  if (leaf_) regs.push_back(CTLR);  // no RunCtl in leaf code
   return regs;
 }
 
@@ -198,13 +193,9 @@ void Emitter::plan_hoisting() {
     loop.begin = begin;
     loop.end = end;
     for (const auto& [k, reg] : in_reg) {
-      const uint32_t id = reg.id();
       loop.consts.emplace_back(k, reg);
-      hoisted_reg_[k] = static_cast<int8_t>(id);
-      if (id == x86::Gp::kIdBp) thunk_rbp_ = true;
-      if (id == x86::Gp::kIdR12) thunk_r12_ = true;
-      for (int r = 6; r <= 9; ++r)
-        if (kRegId[r] == id) thunk_saved_ |= static_cast<uint16_t>(1u << r);
+      hoisted_reg_[k] = static_cast<int8_t>(reg.id());
+      if (reg.id() == x86::Gp::kIdR12) thunk_r12_ = true;  // callee-saved: the leaf thunk saves it
     }
     for (size_t i = 0; i < in_slot.size(); ++i) {
       loop.slots.push_back(in_slot[i]);
