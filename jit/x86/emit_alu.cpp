@@ -45,6 +45,16 @@ void emit_shift(Emitter& e, const Insn& in, bool is64, AluOp op, x86::Gp count /
   }
 }
 
+// dst <<= count, >>= count (logical) or >>= count (arithmetic), the count in the instruction.
+void shift_by(x86::Assembler& a, AluOp op, x86::Gp dst, uint32_t count) {
+  if (op == AluOp::Lsh)
+    a.shl(dst, count);
+  else if (op == AluOp::Rsh)
+    a.shr(dst, count);
+  else
+    a.sar(dst, count);
+}
+
 // Division and modulo: divisor in r9. `checks`: the divisor may be 0 or -1 (a register, or an
 // immediate that is either).
 void emit_div(Emitter& e, const Insn& in, bool is64, AluOp op, bool checks) {
@@ -174,14 +184,7 @@ void emit_free_form(Emitter& e, const Insn& in, const Imm32& v) {
     case AluOp::Rsh:
     case AluOp::Arsh:
       if (v.is(0)) return keep(a, in, is64);  // a shift by 0 does not zero-extend
-      // By one: the one-bit form has no immediate.
-      if (info.alu == AluOp::Lsh)
-        a.shl(dst, 1);
-      else if (info.alu == AluOp::Rsh)
-        a.shr(dst, 1);
-      else
-        a.sar(dst, 1);
-      return;
+      return shift_by(a, info.alu, dst, 1);   // the one-bit form has no immediate
     case AluOp::Div:
     case AluOp::Sdiv:
     case AluOp::Mod:
@@ -255,14 +258,7 @@ void emit_alu_imm(Emitter& e, const Insn& in) {
     case AluOp::Rsh:
     case AluOp::Arsh:
       if (!v.blinded() || !e.bmi2()) {
-        const uint32_t c = v.blinded() ? Blinding::plain_shift_count(in, is64) : v.value;
-        if (info.alu == AluOp::Lsh)
-          a.shl(dst, c);
-        else if (info.alu == AluOp::Rsh)
-          a.shr(dst, c);
-        else
-          a.sar(dst, c);
-        return;
+        return shift_by(a, info.alu, dst, v.blinded() ? Blinding::plain_shift_count(in, is64) : v.value);
       }
       emit_shift(e, in, is64, info.alu, reg());
       return;

@@ -4,73 +4,34 @@
 namespace bpfvm::jit::internal {
 namespace {
 
-void emit_jcc(x86::Assembler& a, Cond c, const Label& l) {
+// The x86 condition of a BPF jump after `cmp dst, src` (`test dst, src` for JSET). x86 inverts a
+// condition by its lowest bit (x86::negateCond).
+x86::CondCode cond_code(Cond c) {
   switch (c) {
     case Cond::Eq:
-      a.je(l);
-      return;
+      return x86::CondCode::kEqual;
     case Cond::Ne:
-      a.jne(l);
-      return;
+      return x86::CondCode::kNotEqual;
     case Cond::Gt:
-      a.ja(l);
-      return;
+      return x86::CondCode::kUnsignedGT;
     case Cond::Ge:
-      a.jae(l);
-      return;
+      return x86::CondCode::kUnsignedGE;
     case Cond::Lt:
-      a.jb(l);
-      return;
+      return x86::CondCode::kUnsignedLT;
     case Cond::Le:
-      a.jbe(l);
-      return;
+      return x86::CondCode::kUnsignedLE;
     case Cond::Set:
-      a.jnz(l);
-      return;
+      return x86::CondCode::kNotZero;
     case Cond::Sgt:
-      a.jg(l);
-      return;
+      return x86::CondCode::kSignedGT;
     case Cond::Sge:
-      a.jge(l);
-      return;
+      return x86::CondCode::kSignedGE;
     case Cond::Slt:
-      a.jl(l);
-      return;
+      return x86::CondCode::kSignedLT;
     case Cond::Sle:
-      a.jle(l);
-      return;
-    case Cond::Always:
-      a.jmp(l);
-      return;
-    case Cond::None:
-      return;
-  }
-}
-
-Cond invert(Cond c) {
-  switch (c) {
-    case Cond::Eq:
-      return Cond::Ne;
-    case Cond::Ne:
-      return Cond::Eq;
-    case Cond::Gt:
-      return Cond::Le;
-    case Cond::Le:
-      return Cond::Gt;
-    case Cond::Ge:
-      return Cond::Lt;
-    case Cond::Lt:
-      return Cond::Ge;
-    case Cond::Sgt:
-      return Cond::Sle;
-    case Cond::Sle:
-      return Cond::Sgt;
-    case Cond::Sge:
-      return Cond::Slt;
-    case Cond::Slt:
-      return Cond::Sge;
+      return x86::CondCode::kSignedLE;
     default:
-      return Cond::None;  // Set: its inversion (jz) has no Cond
+      return x86::CondCode::kEqual;  // Always and None are not conditional jumps
   }
 }
 
@@ -115,20 +76,14 @@ void emit_jump(Emitter& e, const Insn& in) {
       compare(is64 ? AUX : AUX.r32());
     }
   }
-  Cond cond = info.cond;
+  x86::CondCode cc = cond_code(info.cond);
   Label target = e.jump_label(in.target);
   if (const Insn* ja = e.fusable_ja(); ja != nullptr) {
-    if (Cond inv = invert(cond); inv != Cond::None) {
-      cond = inv;
-      target = e.jump_label(ja->target);
-      e.skip_next();
-    } else if (cond == Cond::Set) {
-      a.jz(e.jump_label(ja->target));
-      e.skip_next();
-      return;
-    }
+    cc = x86::negateCond(cc);
+    target = e.jump_label(ja->target);
+    e.skip_next();
   }
-  emit_jcc(a, cond, target);
+  a.j(cc, target);
 }
 
 }  // namespace bpfvm::jit::internal
