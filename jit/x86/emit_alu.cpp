@@ -55,14 +55,16 @@ void shift_by(x86::Assembler& a, AluOp op, x86::Gp dst, uint32_t count) {
     a.sar(dst, count);
 }
 
-// Division and modulo: divisor in r9. `checks`: the divisor may be 0 or -1 (a register, or an
-// immediate that is either).
-void emit_div(Emitter& e, const Insn& in, bool is64, AluOp op, bool checks) {
+// Division and modulo of dst by `divisor` (64-bit: r9 for an immediate, else the source register,
+// which is neither rax nor rdx). `checks`: the divisor may be 0 or -1 (a register, or an immediate
+// that is either). rax and rdx are saved in r10 and r11 unless dst is one of them.
+void emit_div(Emitter& e, const Insn& in, bool is64, AluOp op, bool checks, x86::Gp divisor) {
   x86::Assembler& a = e.as();
   const bool sgn = op == AluOp::Sdiv || op == AluOp::Smod;
   const bool mod = op == AluOp::Mod || op == AluOp::Smod;
-  x86::Gp dst = q(in.dst);
-  x86::Gp dv = is64 ? T3 : T3.r32();
+  const x86::Gp dst = q(in.dst);
+  const x86::Gp dv = is64 ? divisor : divisor.r32();
+  const bool in_rax = dst.id() == x86::Gp::kIdAx, in_rdx = dst.id() == x86::Gp::kIdDx;
   Label zero = a.newLabel(), minus1 = a.newLabel(), done = a.newLabel();
   if (checks) {
     a.test(dv, dv);
@@ -72,9 +74,9 @@ void emit_div(Emitter& e, const Insn& in, bool is64, AluOp op, bool checks) {
       a.je(minus1);
     }
   }
-  a.mov(T2, x86::rax);
-  a.mov(AUX, x86::rdx);
-  if (dst.id() != x86::Gp::kIdAx) a.mov(x86::rax, dst);
+  if (!in_rax) a.mov(T2, x86::rax);
+  if (!in_rdx) a.mov(AUX, x86::rdx);
+  if (!in_rax) a.mov(x86::rax, dst);
   if (sgn) {
     if (is64)
       a.cqo();
@@ -85,10 +87,11 @@ void emit_div(Emitter& e, const Insn& in, bool is64, AluOp op, bool checks) {
     a.xor_(x86::edx, x86::edx);
     a.div(dv);
   }
-  a.mov(T3, mod ? x86::rdx : x86::rax);
-  a.mov(x86::rax, T2);
-  a.mov(x86::rdx, AUX);
-  a.mov(dst, T3);
+  // A 32-bit div or idiv zero-extends its results into rax and rdx.
+  const x86::Gp result = mod ? x86::rdx : x86::rax;
+  if (result.id() != dst.id()) a.mov(dst, result);
+  if (!in_rax) a.mov(x86::rax, T2);
+  if (!in_rdx) a.mov(x86::rdx, AUX);
   if (!checks) return;
   a.jmp(done);
   a.bind(zero);
@@ -267,7 +270,7 @@ void emit_alu_imm(Emitter& e, const Insn& in) {
     case AluOp::Mod:
     case AluOp::Smod:
       e.load_imm(T3, v);
-      emit_div(e, in, is64, info.alu, false);  // the divisor is neither 0 nor -1 (alu_free_form)
+      emit_div(e, in, is64, info.alu, false, T3);  // the divisor is neither 0 nor -1 (alu_free_form)
       return;
     default:
       return;
@@ -361,8 +364,12 @@ void emit_alu(Emitter& e, const Insn& in) {
     case AluOp::Sdiv:
     case AluOp::Mod:
     case AluOp::Smod:
-      a.mov(T3, q(in.src));
-      emit_div(e, in, is64, info.alu, true);
+      if (kRegId[in.src] == x86::Gp::kIdAx || kRegId[in.src] == x86::Gp::kIdDx) {
+        a.mov(T3, q(in.src));  // div uses rax and rdx
+        emit_div(e, in, is64, info.alu, true, T3);
+      } else {
+        emit_div(e, in, is64, info.alu, true, q(in.src));
+      }
       return;
     case AluOp::Le:
       if (info.ext_bits == 16)
