@@ -155,7 +155,7 @@ void Emitter::plan_hoisting() {
     // Registers: register-only immediates first, then by rank; slots for the rest, moves first.
     // With r11 among the registers, every immediate must get a register or a slot (a mov restores
     // in place).
-    std::vector<Cand> by_reg = cands, by_slot;
+    std::vector<Cand> by_reg = cands;
     std::stable_sort(by_reg.begin(), by_reg.end(), [](const Cand& x, const Cand& y) {
       return x.reg_only != y.reg_only ? x.reg_only : x.rank > y.rank;
     });
