@@ -53,6 +53,7 @@ class Analyzer {
   // --- transfer (transfer.cpp): false when the path ends (error or infeasible)
   bool exec(uint32_t idx, State& s);
   bool exec_alu(uint32_t idx, State& s);
+  bool exec_alu32_pointer(uint32_t idx, State& s, const RegValue& src);
   bool exec_lddw(uint32_t idx, State& s);
   bool exec_load(uint32_t idx, State& s, int dst, int base, int32_t off, uint32_t size, bool sign_ext);
   bool exec_store(uint32_t idx, State& s, int base, int32_t off, uint32_t size, const RegValue& val, int src);

@@ -10,6 +10,23 @@ namespace {
 
 constexpr int64_t kMaxOff = int64_t{1} << 40;
 constexpr uint64_t kMaxHelperSize = uint64_t{1} << 29;
+constexpr uint32_t kMapLookupHelper = 1;
+constexpr uint32_t kInnerMapFlag = 1u << 12;  // BPF_F_INNER_MAP: inner maps may differ in max_entries
+
+// Does map_lookup_elem(m, key in r2) always find its element? True for an array (or per-CPU array)
+// and a key on the stack known to be below max_entries: array elements always exist (the kernel
+// elides the null check too). Inner maps declared with BPF_F_INNER_MAP may have another size than
+// their template: excluded.
+bool lookup_always_finds(const MapDef& m, const State& s) {
+  if ((m.type != MapType::Array && m.type != MapType::PercpuArray) || m.key_size != 4 ||
+      (m.map_flags & kInnerMapFlag))
+    return false;
+  const RegValue& key = s.reg(2);
+  if (key.kind != RegKind::Stack || !key.v.is_const()) return false;
+  // check_helper_args proved the 4 bytes in bounds and initialized.
+  const RegValue k = s.frames()[key.frame].stack.load(static_cast<int>(key.v.value()), 4, false);
+  return k.kind == RegKind::Scalar && k.v.is_const() && k.v.value() < m.max_entries;
+}
 
 }  // namespace
 
@@ -116,6 +133,12 @@ bool Analyzer::check_access(uint32_t idx,
     case RegKind::Func:
       fail(ErrorKind::InvalidMemAccess, idx, s, {reg},
            fmt::format("a {} pointer cannot be dereferenced", reg_kind_name(r.kind)));
+      return false;
+    case RegKind::TruncPtr:
+      fail(ErrorKind::InvalidMemAccess, idx, s, {reg},
+           fmt::format("r{} holds the low 32 bits of a pointer ({}), which cannot be dereferenced; use "
+                       "64-bit arithmetic on pointers",
+                       reg, format_reg(r)));
       return false;
     default:
       break;
@@ -348,6 +371,15 @@ bool Analyzer::check_helper_args(uint32_t idx,
           s.frames()[r.frame].stack.mark_init(static_cast<int>(r.v.value()), 8);
         break;
       case ArgKind::Anything:
+        // Any value, but the low half of a pointer is an address: a leak, as a pointer stored
+        // into a map would be.
+        if (r.kind == RegKind::TruncPtr) {
+          fail(ErrorKind::PointerLeak, idx, s, {reg},
+               fmt::format("{} argument {}: the low 32 bits of a pointer ({}) would leak the address",
+                           proto.name, reg, format_reg(r)));
+          return false;
+        }
+        break;
       case ArgKind::None:
         break;
     }
@@ -440,12 +472,17 @@ bool Analyzer::exec_helper(uint32_t idx, State& s) {
       if (r.ref == ref) r = RegValue::scalar(Scalar::top());
     });
   }
-  // Helpers that move or resize the packet invalidate every packet pointer.
+  // Helpers that move or resize the packet invalidate every packet pointer (and the low halves of
+  // packet pointers become of unknown origin: no longer comparable with new ones).
   if (proto->changes_packet) {
     s.for_each_value([](RegValue& r) {
       if (r.is_packet() || r.kind == RegKind::PacketEnd) r = RegValue::scalar(Scalar::top());
+      if (r.kind == RegKind::TruncPtr &&
+          (r.base == RegKind::Packet || r.base == RegKind::PacketMeta || r.base == RegKind::PacketEnd))
+        r.base = RegKind::Uninit;
     });
   }
+  const bool always_found = proto->id == kMapLookupHelper && map >= 0 && lookup_always_finds(maps_[map], s);
   for (int r = 1; r <= 5; ++r)
     s.reg(r) = RegValue::uninit();
   RegValue r0 = RegValue::scalar(Scalar::top());
@@ -461,7 +498,7 @@ bool Analyzer::exec_helper(uint32_t idx, State& s) {
         r0.id = fresh_id(s, idx);
         break;
       }
-      r0 = RegValue::pointer(RegKind::MapValueOrNull);
+      r0 = RegValue::pointer(always_found ? RegKind::MapValue : RegKind::MapValueOrNull);
       r0.map = static_cast<uint32_t>(map);
       r0.id = fresh_id(s, idx);
       break;
@@ -493,7 +530,9 @@ bool Analyzer::check_exit(uint32_t idx, State& s) {
     return false;
   }
   if (r0.is_pointer()) {
-    fail(ErrorKind::PointerLeak, idx, s, {0}, "the program returns a pointer");
+    fail(ErrorKind::PointerLeak, idx, s, {0},
+         r0.kind == RegKind::TruncPtr ? "the program returns the low 32 bits of a pointer"
+                                      : "the program returns a pointer");
     return false;
   }
   if (ctx_.ret_checked && (r0.v.smin < ctx_.ret_min || r0.v.smax > ctx_.ret_max)) {

@@ -41,6 +41,8 @@ const char* reg_kind_name(RegKind k) {
       return "map_ptr_or_null";
     case RegKind::Func:
       return "func";
+    case RegKind::TruncPtr:
+      return "trunc_ptr";
   }
   return "?";
 }
@@ -111,6 +113,7 @@ RegValue join(const RegValue& a, const RegValue& b) {
   r.v = a.v.join(b.v);
   r.size = std::min(a.size, b.size);
   if (a.id != b.id) r.id = 0;
+  if (a.base != b.base) r.base = RegKind::Uninit;  // truncated pointers of different origins
   return r;
 }
 

@@ -33,8 +33,11 @@ Analyzer::Analyzer(const Program& p, const VerifyOptions& o, const Cfg& cfg)
     uint32_t c = i;
     for (uint32_t j = 0; j < i; ++j) {
       const MapDef& b = maps_[j];
+      // (Arrays: also their size, which tells when a lookup always finds its element.)
+      const bool array = a.type == MapType::Array || a.type == MapType::PercpuArray;
       if (a.type == b.type && a.key_size == b.key_size && a.value_size == b.value_size &&
-          a.read_only == b.read_only && a.inner.empty() && b.inner.empty()) {
+          a.read_only == b.read_only && a.inner.empty() && b.inner.empty() &&
+          (!array || (a.max_entries == b.max_entries && a.map_flags == b.map_flags))) {
         c = j;
         break;
       }
@@ -86,6 +89,9 @@ std::string Analyzer::format_reg(const RegValue& r) const {
                          r.ref ? fmt::format(",ref={}", r.ref) : "");
     case RegKind::Func:
       return fmt::format("func(pc={})", r.map < prog_.insns.size() ? prog_.insns[r.map].pc : 0);
+    case RegKind::TruncPtr:
+      return fmt::format("trunc_ptr({},off={})",
+                         r.base == RegKind::Uninit ? "unknown" : reg_kind_name(r.base), off());
   }
   return "?";
 }

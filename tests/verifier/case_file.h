@@ -102,20 +102,34 @@ inline std::vector<Case> read_cases(const std::string& path, std::string* error)
     } else if (key == "map") {
       MapDef m;
       std::string type, k1, k2, k3, flag;
-      ls >> m.name >> type >> k1 >> m.key_size >> k2 >> m.value_size >> k3 >> m.max_entries >> flag;
-      if (!parse_map_type(type, &m.type) || k1 != "key" || k2 != "value" || k3 != "entries") {
-        *error =
-            path + ":" + std::to_string(n) + ": bad map line (NAME TYPE key K value V entries N [readonly])";
+      ls >> m.name >> type >> k1 >> m.key_size >> k2 >> m.value_size >> k3 >> m.max_entries;
+      const std::string bad = path + ":" + std::to_string(n) +
+                              ": bad map line (NAME TYPE key K value V entries N [readonly] [flags F] "
+                              "[inner NAME])";
+      if (!ls || !parse_map_type(type, &m.type) || k1 != "key" || k2 != "value" || k3 != "entries") {
+        *error = bad;
         return out;
       }
-      m.read_only = flag == "readonly";
-      if (flag == "inner") {  // map of maps: `inner NAME` names an earlier map as the inner definition
-        std::string inner;
-        ls >> inner;
-        for (const MapDef& d : c.maps)
-          if (d.name == inner) m.inner = {d};
-        if (m.inner.empty()) {
-          *error = path + ":" + std::to_string(n) + ": inner map " + inner + " is not declared above";
+      while (ls >> flag) {
+        if (flag == "readonly") {
+          m.read_only = true;
+        } else if (flag == "flags") {  // map_flags, e.g. 4096 = BPF_F_INNER_MAP
+          if (!(ls >> m.map_flags)) {
+            *error = bad;
+            return out;
+          }
+        } else if (flag ==
+                   "inner") {  // map of maps: `inner NAME` names an earlier map as the inner definition
+          std::string inner;
+          ls >> inner;
+          for (const MapDef& d : c.maps)
+            if (d.name == inner) m.inner = {d};
+          if (m.inner.empty()) {
+            *error = path + ":" + std::to_string(n) + ": inner map " + inner + " is not declared above";
+            return out;
+          }
+        } else {
+          *error = bad;
           return out;
         }
       }

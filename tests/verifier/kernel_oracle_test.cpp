@@ -76,9 +76,10 @@ Result<KernelVerdict> load_asm_case(const LoadedCase& lc, bool with_log) {
     LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = m.map_flags | (m.read_only ? BPF_F_RDONLY_PROG : 0u));
     // A map of maps needs a template of its inner maps (inner_map_fd) while it is created.
     const MapDef* in_def = m.inner.empty() ? nullptr : &m.inner.front();
+    LIBBPF_OPTS(bpf_map_create_opts, io, .map_flags = in_def ? in_def->map_flags : 0u);
     Fd inner(in_def ? bpf_map_create(static_cast<bpf_map_type>(static_cast<uint32_t>(in_def->type)),
                                      in_def->name.c_str(), in_def->key_size, in_def->value_size,
-                                     in_def->max_entries, nullptr)
+                                     in_def->max_entries, &io)
                     : -1);
     if (in_def && inner.fd < 0)
       return make_error(ErrorCode::kBadInput, 0,

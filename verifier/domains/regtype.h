@@ -24,6 +24,11 @@ enum class RegKind : uint8_t {
   MemOrNull,       // ringbuf_reserve result before its null check
   Func,            // a subprogram address (lddw func), `map` = instruction index of its entry
   MapPtrOrNull,    // map_lookup_elem in a map of maps before its null check (`map`: the inner map)
+  // The low 32 bits of a pointer of kind `base` (mov32, add32/sub32 of a pointer, a 4-byte fill of a
+  // spilled pointer), `v` its offset modulo 2^32; base Uninit: of unknown origin. Never
+  // dereferenced, never stored outside the stack nor returned (its bits are an address); the
+  // difference of two of them into the packet is a scalar.
+  TruncPtr,
 };
 
 const char* reg_kind_name(RegKind k);
@@ -37,13 +42,16 @@ constexpr uint32_t kPacketBaseId = 1;
 struct RegValue {
   RegKind kind = RegKind::Uninit;
   uint8_t frame = 0;  // Stack: frame index (0 = main program)
-  uint32_t id = 0;    // null-check / packet-range sharing: registers with equal non-zero ids are copies
-  uint32_t ref = 0;   // Mem/MemOrNull: the reference (acquired resource) it holds, 0 if none
-  uint32_t map = 0;   // MapPtr/MapValue/MapValueOrNull: map index; Func: entry instruction
-  uint32_t size = 0;  // Mem/MemOrNull: region size in bytes
-  int32_t fixed = 0;  // Packet/PacketMeta: constant added since the id was given
+  // Null-check / packet-range / scalar-bounds sharing: registers with equal non-zero ids are copies,
+  // scalars up to `fixed` (value = the id's base value + fixed).
+  uint32_t id = 0;
+  uint32_t ref = 0;          // Mem/MemOrNull: the reference (acquired resource) it holds, 0 if none
+  uint32_t map = 0;          // MapPtr/MapValue/MapValueOrNull: map index; Func: entry instruction
+  uint32_t size = 0;         // Mem/MemOrNull: region size in bytes
+  int32_t fixed = 0;         // Packet/PacketMeta/Scalar with an id: constant added since the id was given
   int32_t range = kNoRange;  // Packet/PacketMeta
   Scalar v;                  // Scalar: the value; pointers: the offset
+  RegKind base = RegKind::Uninit;  // TruncPtr: the kind of the truncated pointer
 
   static RegValue uninit() { return {}; }
   static RegValue scalar(const Scalar& s) {
@@ -68,6 +76,16 @@ struct RegValue {
   }
   bool operator==(const RegValue&) const = default;
 };
+
+// The low 32 bits of pointer `p`: a TruncPtr of the same offset (`p` itself if it is one).
+inline RegValue truncated(const RegValue& p) {
+  if (p.kind == RegKind::TruncPtr) return p;
+  RegValue t;
+  t.kind = RegKind::TruncPtr;
+  t.base = p.kind;
+  t.v = p.v;
+  return t;
+}
 
 // Least upper bound of two register values.
 RegValue join(const RegValue& a, const RegValue& b);
