@@ -125,6 +125,7 @@ bool Analyzer::check_access(uint32_t idx,
     case RegKind::MapValueOrNull:
     case RegKind::MemOrNull:
     case RegKind::MapPtrOrNull:
+    case RegKind::SockOrNull:
       fail(ErrorKind::NullDeref, idx, s, {reg},
            fmt::format("r{} may be NULL: compare it with 0 before the {}", reg, what));
       return false;
@@ -237,6 +238,26 @@ bool Analyzer::check_access(uint32_t idx,
     case RegKind::Mem:
       if (a.lo < 0 || a.hi > r.size) return oob(r.size, "the helper memory");
       break;
+    case RegKind::Sock: {
+      // struct bpf_sock, read-only, like the fields of a context (constant offsets).
+      if (helper_arg || !a.const_off) {
+        fail(helper_arg ? ErrorKind::BadHelperArg : ErrorKind::InvalidCtxAccess, idx, s, {reg},
+             helper_arg ? std::string("a socket cannot be passed as memory to a helper")
+                        : fmt::format("socket accesses need a constant offset ({})", format_reg(r)));
+        return false;
+      }
+      if (write) {
+        fail(ErrorKind::WriteToReadOnly, idx, s, {reg},
+             "the fields of a socket (struct bpf_sock) are read-only");
+        return false;
+      }
+      CtxAccess c = check_ctx_access(socket_descriptor(), a.lo, static_cast<uint32_t>(size), false);
+      if (!c.ok) {
+        fail(ErrorKind::InvalidCtxAccess, idx, s, {reg}, fmt::format("invalid socket read: {}", c.why));
+        return false;
+      }
+      break;
+    }
     default:
       break;
   }

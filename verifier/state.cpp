@@ -43,6 +43,10 @@ const char* reg_kind_name(RegKind k) {
       return "func";
     case RegKind::TruncPtr:
       return "trunc_ptr";
+    case RegKind::Sock:
+      return "sock";
+    case RegKind::SockOrNull:
+      return "sock_or_null";
   }
   return "?";
 }
@@ -57,6 +61,7 @@ RegKind or_null(RegKind k) {
   if (k == RegKind::MapValue) return RegKind::MapValueOrNull;
   if (k == RegKind::Mem) return RegKind::MemOrNull;
   if (k == RegKind::MapPtr) return RegKind::MapPtrOrNull;
+  if (k == RegKind::Sock) return RegKind::SockOrNull;
   return k;
 }
 
@@ -88,7 +93,8 @@ RegValue join(const RegValue& a, const RegValue& b) {
   // A nullable pointer joined with NULL (or a checked pointer with NULL) is nullable.
   auto nullable = [](RegKind k) {
     return k == RegKind::MapValue || k == RegKind::Mem || k == RegKind::MapValueOrNull ||
-           k == RegKind::MemOrNull || k == RegKind::MapPtr || k == RegKind::MapPtrOrNull;
+           k == RegKind::MemOrNull || k == RegKind::MapPtr || k == RegKind::MapPtrOrNull ||
+           k == RegKind::Sock || k == RegKind::SockOrNull;
   };
   if (is_null_scalar(b) && nullable(a.kind)) return join(b, a);
   if (is_null_scalar(a) && nullable(b.kind)) {

@@ -167,10 +167,7 @@ bool Analyzer::exec_alu(uint32_t idx, State& s) {
   if (!ptr.allows_arithmetic()) {
     fail(ErrorKind::BadPointerArithmetic, idx, s, {pr},
          fmt::format("arithmetic on a {} pointer is prohibited{}", reg_kind_name(ptr.kind),
-                     ptr.kind == RegKind::MapValueOrNull || ptr.kind == RegKind::MemOrNull ||
-                             ptr.kind == RegKind::MapPtrOrNull
-                         ? " before its null check"
-                         : ""));
+                     ptr.is_nullable() ? " before its null check" : ""));
     return false;
   }
   RegValue r = ptr;
@@ -333,11 +330,22 @@ bool Analyzer::exec_load(uint32_t idx,
     }
     if (a.const_off) v = st.load(lo, static_cast<int>(size), sign_ext);
   } else if (a.kind == RegKind::Ctx && a.field != FieldKind::Scalar) {
-    RegKind k = a.field == FieldKind::Packet      ? RegKind::Packet
-                : a.field == FieldKind::PacketEnd ? RegKind::PacketEnd
-                                                  : RegKind::PacketMeta;
-    v = RegValue::pointer(k);
-    v.id = kPacketBaseId;
+    switch (a.field) {
+      case FieldKind::Sock:
+      case FieldKind::SockOrNull:
+        v = RegValue::pointer(a.field == FieldKind::Sock ? RegKind::Sock : RegKind::SockOrNull);
+        v.id = fresh_id(s, idx);  // copies share the null check
+        break;
+      case FieldKind::FlowKeys:
+        v = RegValue::pointer(RegKind::Mem);
+        v.size = kFlowKeysSize;
+        break;
+      default:
+        v = RegValue::pointer(a.field == FieldKind::Packet      ? RegKind::Packet
+                              : a.field == FieldKind::PacketEnd ? RegKind::PacketEnd
+                                                                : RegKind::PacketMeta);
+        v.id = kPacketBaseId;
+    }
   }
   s.reg(dst) = v;
   return true;
@@ -487,10 +495,6 @@ void Analyzer::exec_cond(uint32_t idx, State& fall, State& taken) {
       return;
     }
     bool eqne = cond == Cond::Eq || cond == Cond::Ne;
-    auto nullable = [](const RegValue& r) {
-      return r.kind == RegKind::MapValueOrNull || r.kind == RegKind::MemOrNull ||
-             r.kind == RegKind::MapPtrOrNull;
-    };
     auto is_zero = [](const RegValue& r) { return r.kind == RegKind::Scalar && r.v.is_zero(); };
     RegValue* p = nullptr;
     if (is64 && eqne && is_zero(b))
@@ -500,13 +504,13 @@ void Analyzer::exec_cond(uint32_t idx, State& fall, State& taken) {
     // (The low half of a pointer may be 0: nothing to learn from comparing it.)
     if (p && p->is_pointer() && p->kind != RegKind::TruncPtr) {
       bool is_null = (cond == Cond::Eq) == tk;
-      if (!nullable(*p)) {
+      if (!p->is_nullable()) {
         if (is_null) st.set_bottom();  // pointers of these kinds are never NULL
         return;
       }
       RegValue target = *p;
       auto matches = [&](const RegValue& r) {
-        return nullable(r) && ((target.id != 0 && r.id == target.id) || &r == p);
+        return r.is_nullable() && ((target.id != 0 && r.id == target.id) || &r == p);
       };
       if (is_null) {
         if (target.ref) st.release(target.ref);
@@ -515,10 +519,7 @@ void Analyzer::exec_cond(uint32_t idx, State& fall, State& taken) {
         });
       } else {
         st.for_each_value([&](RegValue& r) {
-          if (matches(r))
-            r.kind = r.kind == RegKind::MapValueOrNull ? RegKind::MapValue
-                     : r.kind == RegKind::MemOrNull    ? RegKind::Mem
-                                                       : RegKind::MapPtr;
+          if (matches(r)) r.kind = checked_kind(r.kind);
         });
       }
       return;

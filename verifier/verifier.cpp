@@ -16,7 +16,7 @@ Analyzer::Analyzer(const Program& p, const VerifyOptions& o, const Cfg& cfg)
     : prog_(p),
       opts_(o),
       cfg_(cfg),
-      ctx_(context_for(o.type, o.raw_ctx_size)),
+      ctx_(context_for(o.type, o.raw_ctx_size, o.section)),
       stack_depth_(cfg.funcs.size(), 0),
       maps_(o.maps),
       inner_map_(o.maps.size(), -1) {
@@ -89,6 +89,9 @@ std::string Analyzer::format_reg(const RegValue& r) const {
                          r.ref ? fmt::format(",ref={}", r.ref) : "");
     case RegKind::Func:
       return fmt::format("func(pc={})", r.map < prog_.insns.size() ? prog_.insns[r.map].pc : 0);
+    case RegKind::Sock:
+    case RegKind::SockOrNull:
+      return fmt::format("{}({}{})", reg_kind_name(r.kind), off(), r.id ? fmt::format(",id={}", r.id) : "");
     case RegKind::TruncPtr:
       return fmt::format("trunc_ptr({},off={})",
                          r.base == RegKind::Uninit ? "unknown" : reg_kind_name(r.base), off());

@@ -34,6 +34,9 @@ struct VerifyOptions {
   // Path sensitivity: at most this many states per block are kept apart (disjunction) before they
   // are joined; 1 = join at every block head. Loop heads always join.
   uint32_t max_disjuncts = 32;
+  // The ELF section name (libbpf's convention), which names the attach point where the context
+  // rules depend on it (cgroup/connect4, cgroup/getsockopt, ...; see context_for). Empty: unknown.
+  std::string section;
 };
 
 struct VerifyStats {

@@ -140,7 +140,8 @@ class Gen {
   std::vector<Subprog> subs_;
   int current_sub_ = -1;  // -1: main
   int callbacks_ = 0;
-  std::string callback_text_;  // bpf_loop callbacks, appended after the subprograms
+  std::string callback_text_;     // bpf_loop callbacks, appended after the subprograms
+  bool write_key_const_ = false;  // the last key_slot() wrote a constant key
 
   uint64_t rnd(uint64_t n) { return n == 0 ? 0 : rng_() % n; }
   bool chance(uint32_t permille) { return rnd(1000) < permille; }
@@ -205,7 +206,9 @@ class Gen {
   void snippet(int depth) {
     if (f_.dead) return;
     uint64_t x = rnd(100);
-    if (x < 20) return alu();
+    if (x < 16) return alu();
+    if (x < 18) return linked_offset();
+    if (x < 20) return trunc_pointers();
     if (x < 22) return clobber_spill();
     if (x < 27) return offset_chain();
     if (x < 30) return alu();
@@ -456,6 +459,13 @@ class Gen {
     std::string skip = new_label();
     if (chance(600)) emit("and {}, {}", R(q), (int64_t{1} << rnd(9)) - 1);  // small, then stretched
     chain(q, skip);
+    access_at(q, skip);
+  }
+
+  // Uses the scalar in q as a variable offset into the stack (r10 - 256 + q), the raw input or a
+  // map value, then joins the paths that jumped to `skip`.
+  void access_at(int q, const std::string& skip) {
+    const int c = find(K::Ctx);
     Frame before = f_;
     static constexpr int kSizes[] = {1, 2, 4, 8};
     static constexpr const char* kSuffix[] = {"b", "h", "w", "dw"};
@@ -512,6 +522,177 @@ class Gen {
     f_.r[q] = Reg{K::Mixed};
     emit_label(skip);
     f_ = join(before, f_);
+  }
+
+  // Linked scalars (the kernel's BPF_ADD_CONST): copies of an unknown scalar with constants added,
+  // a range check on one of them, the other used as a variable offset. Dubious variants overwrite
+  // the checked register or the copy in between (the link must break).
+  void linked_offset() {
+    int regs[3];
+    int got = 0;
+    for (int r = 0; r <= 9 && got < 3; ++r) {
+      int rr = static_cast<int>((r + rnd(10)) % 10);
+      bool used = false;
+      for (int i = 0; i < got; ++i)
+        used = used || regs[i] == rr;
+      if (!used && writable(rr) && f_.r[rr].k != K::Ctx) regs[got++] = rr;
+    }
+    if (got < 3) return alu();
+    const int q = regs[0], r = regs[1], t = regs[2];
+    const int c = find(K::Ctx);
+    emit("# linked scalars");
+    if (c >= 0 && p_.type == ProgType::Raw && p_.raw_ctx_size >= 8 && chance(500))
+      emit("ldxdw {}, [{}+{}]", R(q), R(c), rnd(p_.raw_ctx_size - 7));
+    else if (c >= 0 && p_.type == ProgType::Raw && chance(500))
+      emit("ldxb {}, [{}+{}]", R(q), R(c), rnd(p_.raw_ctx_size));
+    else
+      emit("lddw {}, {}", R(q), static_cast<int64_t>(rng_()));
+    if (chance(300)) emit("and {}, {}", R(q), (int64_t{1} << rnd(12)) - 1);
+    auto small = [&] { return static_cast<int64_t>(rnd(chance(900) ? 64 : 4096)) - (chance(500) ? 32 : 0); };
+    emit("mov {}, {}", R(r), R(q));
+    emit("{} {}, {}", rnd(2) ? "add" : "sub", R(r), small());
+    const bool third = chance(400);
+    if (third) {
+      emit("mov {}, {}", R(t), R(r));
+      emit("add {}, {}", R(t), small());
+    }
+    f_.r[q] = f_.r[r] = Reg{K::Scalar};
+    if (third) f_.r[t] = Reg{K::Scalar};
+    const int n = third ? 3 : 2;
+    const int checked = regs[rnd(n)];
+    int used = regs[rnd(n)];
+    std::string skip = new_label();
+    static constexpr const char* kOut[] = {"jgt",  "jge",  "jsgt", "jsge", "jlt",
+                                           "jslt", "jsle", "jle",  "jeq",  "jne"};
+    const int checks = static_cast<int>(1 + rnd(2));
+    for (int i = 0; i < checks; ++i) {
+      const char* w = chance(200) ? "32" : "";
+      int64_t v = chance(700) ? static_cast<int64_t>(rnd(256)) : static_cast<int64_t>(rnd(4096)) - 2048;
+      emit("{}{} {}, {}, {}", kOut[rnd(std::size(kOut))], w, R(i == 0 ? checked : regs[rnd(n)]), v, skip);
+    }
+    if (bad()) {
+      // The link must break when one of them is written again.
+      const int o = regs[rnd(n)];
+      if (rnd(2))
+        emit("lddw {}, {}", R(o), static_cast<int64_t>(rng_()));
+      else
+        emit("add {}, {}", R(o), R(regs[rnd(n)]));
+    }
+    if (used == c) used = q;
+    access_at(used, skip);
+  }
+
+  // 32-bit arithmetic on pointers, as clang -mcpu=v3 emits for u32 expressions of ctx->data and
+  // ctx->data_end: differences of the low halves of packet pointers (data_end - data, two offsets
+  // from data, a variable offset, the low half of a spilled pointer), used as a variable offset
+  // whose range must be right. Dubious variants use the low half itself (dereference, mask, 64-bit
+  // arithmetic, return it).
+  void trunc_pointers() {
+    int c = find(K::Ctx);
+    if (c < 0 || p_.type != ProgType::Xdp) {
+      // Raw input: the low half of a stack or input pointer is never usable; the verifier must
+      // refuse every use that could fault or leak.
+      int d = scalar_dst();
+      if (!writable(d)) return alu();
+      emit("mov32 {}, {}", R(d), rnd(2) || c < 0 ? "%r10" : R(c));
+      switch (rnd(4)) {
+        case 0:
+          emit("add32 {}, {}", R(d), -8 * static_cast<int64_t>(1 + rnd(8)));
+          emit("ldx{} {}, [{}+0]", rnd(2) ? "b" : "dw", R(d), R(d));
+          break;
+        case 1:
+          emit("stxdw [%r10-8], {}", R(d));
+          mark_store(-8, 8, K::Mixed);
+          emit("ldxdw {}, [%r10-8]", R(d));
+          break;
+        case 2:
+          emit("and32 {}, 0xff", R(d));
+          break;
+        default:
+          emit("sub32 {}, {}", R(d), rnd(2) ? "%r10" : R(scalar_src()));
+      }
+      f_.r[d] = Reg{K::Mixed};
+      return;
+    }
+    int regs[4];
+    int got = 0;
+    for (int r = 0; r <= 9 && got < 4; ++r) {
+      int rr = static_cast<int>((r + rnd(10)) % 10);
+      bool used = rr == c;
+      for (int i = 0; i < got; ++i)
+        used = used || regs[i] == rr;
+      if (!used && writable(rr)) regs[got++] = rr;
+    }
+    if (got < 4) return alu();
+    const int a = regs[0], b = regs[1], u = regs[2], t = regs[3];
+    emit("# truncated packet pointers");
+    emit("ldxw {}, [{}+0]", R(a), R(c));
+    emit("ldxw {}, [{}+4]", R(b), R(c));
+    f_.r[a] = Reg{K::Pkt};
+    f_.r[b] = Reg{K::PktEnd};
+    f_.r[u] = Reg{K::Mixed};
+    f_.r[t] = Reg{K::Scalar};
+    const int64_t k1 = static_cast<int64_t>(rnd(chance(800) ? 64 : 70000)),
+                  k2 = static_cast<int64_t>(rnd(64));
+    switch (rnd(5)) {
+      case 0:  // data_end - data: the packet length
+        emit("mov32 {}, {}", R(t), R(b));
+        emit("sub32 {}, {}", R(t), R(a));
+        break;
+      case 1:  // (data + k1) - (data + k2), in either order
+        emit("mov {}, {}", R(u), R(a));
+        emit("add {}, {}", R(u), k1);
+        emit("mov32 {}, {}", R(t), rnd(2) ? R(u) : R(a));
+        if (chance(300)) emit("add32 {}, {}", R(t), k2);
+        emit("sub32 {}, {}", R(t), rnd(2) ? R(a) : R(u));
+        break;
+      case 2: {  // a variable offset from data
+        int s = scalar_src();
+        if (s == a || s == b || s == t || s == u) s = -1;
+        emit("mov {}, {}", R(u), s >= 0 ? R(s) : "0");
+        emit("and {}, {}", R(u), (int64_t{1} << rnd(10)) - 1);
+        emit("add {}, {}", R(u), R(a));
+        emit("mov32 {}, {}", R(t), R(u));
+        emit("sub32 {}, {}", R(t), R(a));
+        break;
+      }
+      case 3:  // the low half of a spilled packet pointer
+        emit("mov {}, {}", R(u), R(a));
+        emit("add {}, {}", R(u), k1);
+        emit("stxdw [%r10-8], {}", R(u));
+        mark_store(-8, 8, K::Mixed);
+        emit("ldxw {}, [%r10-8]", R(t));
+        emit("sub32 {}, {}", R(t), R(a));
+        break;
+      default:  // packet end minus an offset from data
+        emit("mov {}, {}", R(u), R(a));
+        emit("add {}, {}", R(u), k1);
+        emit("mov32 {}, {}", R(t), R(b));
+        emit("sub32 {}, {}", R(t), R(u));
+    }
+    if (bad()) {
+      switch (rnd(4)) {
+        case 0:
+          emit("mov32 {}, {}", R(t), R(a));
+          emit("ldxb {}, [{}+0]", R(t), R(t));
+          break;
+        case 1:
+          emit("mov32 {}, {}", R(t), R(b));
+          emit("and32 {}, 0xfff", R(t));
+          break;
+        case 2:
+          emit("mov32 {}, {}", R(t), R(a));
+          emit("add {}, {}", R(t), R(t));
+          break;
+        default:
+          emit("mov32 %r0, {}", R(a));
+          emit("exit");
+          f_.dead = true;
+          return;
+      }
+    }
+    std::string skip = new_label();
+    access_at(t, skip);
   }
 
   // A spilled context pointer overwritten (partly or wholly) by a narrower store, an atomic, a helper
@@ -703,12 +884,34 @@ class Gen {
         emit("ldxb {}, [{}+0]", R(v), R(a));
         const int mask = static_cast<int>(rnd(16));
         emit("and {}, {}", R(v), mask);
+        f_.r[v] = Reg{K::Pkt};
+        if (chance(500) && n > mask) {
+          // No new check: the range proven for data carries over the bounded variable offset
+          // (data + v + off + size <= data + n), or (dubious) not quite.
+          emit("# packet range carried over a variable offset");
+          int o = static_cast<int>(rnd(static_cast<uint64_t>(std::max(1, n - mask - size + 1))));
+          if (off_by_one) o = n - mask - size + 1;
+          if (chance(300)) {
+            // data + (n - size - o') - v: a subtracted variable offset.
+            const int top = static_cast<int>(rnd(static_cast<uint64_t>(std::max(1, n - size + 1))));
+            emit("mov {}, {}", R(t), R(a));
+            emit("add {}, {}", R(t), off_by_one ? top + 1 : top);
+            emit("sub {}, {}", R(t), R(v));
+            emit("ldx{} {}, [{}+0]", kSuffix[si], R(v), R(t));
+            f_.r[t] = Reg{K::Pkt};
+            f_.r[v] = Reg{K::Scalar};
+            continue;
+          }
+          emit("add {}, {}", R(v), R(a));
+          emit("ldx{} {}, [{}{:+}]", kSuffix[si], R(t), R(v), o);
+          f_.r[t] = Reg{K::Scalar};
+          continue;
+        }
         emit("add {}, {}", R(v), R(a));
         emit("mov {}, {}", R(t), R(v));
         emit("add {}, {}", R(t), size);
         emit("jgt {}, {}, {}", R(t), R(b), skip);
         emit("ldx{} {}, [{}+0]", kSuffix[si], R(t), R(v));
-        f_.r[v] = Reg{K::Pkt};
         f_.r[t] = Reg{K::Scalar};
         continue;
       }
@@ -726,11 +929,26 @@ class Gen {
     f_ = join(before, f_);
   }
 
-  // Key on the stack at r10 - 4 * k.
+  // Key on the stack at r10 - 4 * k: a constant (stored as an immediate, or from r0 as a narrow
+  // spill), sometimes a byte of the input.
   int key_slot(bool write_key) {
     int off = -4 * static_cast<int>(1 + rnd(16));
+    write_key_const_ = write_key;
     if (write_key) {
-      emit("stw [%r10{:+}], {}", off, static_cast<int>(rnd(chance(800) ? 8 : 40)));
+      const int k = static_cast<int>(rnd(chance(800) ? 8 : 40));
+      const int c = find(K::Ctx);
+      if (writable(0) && f_.r[0].k != K::Ctx && chance(200)) {
+        if (c >= 0 && p_.type == ProgType::Raw && chance(300)) {
+          emit("ldxb %r0, [{}+0]", R(c));  // a variable key
+          write_key_const_ = false;
+        } else {
+          emit("mov %r0, {}", k);
+        }
+        emit("stxw [%r10{:+}], %r0", off);
+        f_.r[0] = Reg{K::Scalar};
+      } else {
+        emit("stw [%r10{:+}], {}", off, k);
+      }
       mark_store(off, 4, K::Scalar);
     }
     return off;
@@ -767,7 +985,10 @@ class Gen {
     clobber_caller_saved();
     f_.r[0] = Reg{K::MapValOrNull};
     std::string skip = new_label();
-    const bool null_check = !bad();
+    // An array lookup with a constant key needs no null check when the key is below max_entries
+    // (key_slot writes 0..7 or 0..39: sometimes past the end).
+    const bool null_check = !bad() && !(m.type == MapType::Array && write_key_const_ && chance(300));
+    if (!null_check && m.type == MapType::Array) emit("# no null check");
     if (null_check) {
       if (chance(700)) {
         emit("jeq %r0, 0, {}", skip);

@@ -6,6 +6,7 @@
 // Program count: 100,000 in regular builds. Under AddressSanitizer (BPFVM_SANITIZE, detected via
 // __SANITIZE_ADDRESS__ / __has_feature(address_sanitizer)) the same seeds are used but only the
 // first 10,000, since everything runs about 10x slower there.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -43,10 +44,30 @@ TEST(Soundness, AcceptedGeneratedProgramsNeverFault) {
   uint64_t accepted = 0, rejected = 0, faults = 0, runs = 0;
   std::map<std::string, uint64_t> kinds;
   // Features the accepted programs must exercise (substrings of their assembly).
-  const std::vector<std::string> features = {"sdiv",      "smod",     "movsx",      "bswap", "be16",
-                                             "arsh32",    "neg",      "jsgt32",     "jset",  "call local",
-                                             "call 181",  "call 1\n", "call 2\n",   "lock ", "map_fd(0)",
-                                             "map_fd(1)", "ldxdw",    "stxb [%r10", "jle",   "exit\nL"};
+  const std::vector<std::string> features = {"sdiv",
+                                             "smod",
+                                             "movsx",
+                                             "bswap",
+                                             "be16",
+                                             "arsh32",
+                                             "neg",
+                                             "jsgt32",
+                                             "jset",
+                                             "call local",
+                                             "call 181",
+                                             "call 1\n",
+                                             "call 2\n",
+                                             "lock ",
+                                             "map_fd(0)",
+                                             "map_fd(1)",
+                                             "ldxdw",
+                                             "stxb [%r10",
+                                             "jle",
+                                             "exit\nL",
+                                             "# truncated packet pointers",
+                                             "# linked scalars",
+                                             "# packet range carried over a variable offset",
+                                             "# no null check"};
   std::vector<uint64_t> seen(features.size());
   for (uint64_t seed = 0; seed < kPrograms; ++seed) {
     GeneratedProgram p = generate_program(seed);
@@ -74,12 +95,18 @@ TEST(Soundness, AcceptedGeneratedProgramsNeverFault) {
   EXPECT_GE(runs, accepted);
   for (size_t i = 0; i < features.size(); ++i)
     EXPECT_GE(seen[i], kPrograms / 1000) << "too few accepted programs with '" << features[i] << "'";
-  std::string s;
+  std::string s, f;
   for (const auto& [k, n] : kinds)
     s += " " + k + "=" + std::to_string(n);
-  std::printf("%llu programs, %llu accepted, %llu checked runs; rejections:%s\n",
+  for (size_t i = 0; i < features.size(); ++i) {
+    std::string name = features[i];
+    for (size_t k; (k = name.find('\n')) != std::string::npos;)
+      name.replace(k, 1, "\\n");
+    f += fmt::format(" '{}'={}", name, seen[i]);
+  }
+  std::printf("%llu programs, %llu accepted, %llu checked runs; rejections:%s\naccepted with:%s\n",
               static_cast<unsigned long long>(accepted + rejected), static_cast<unsigned long long>(accepted),
-              static_cast<unsigned long long>(runs), s.c_str());
+              static_cast<unsigned long long>(runs), s.c_str(), f.c_str());
 }
 
 // The oracle can see faults: the programs the verifier rejects include many that do fault when run

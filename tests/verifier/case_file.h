@@ -32,6 +32,7 @@ struct Case {
   std::string expect_kind;  // reject: ErrorKind name
   int64_t expect_pc = -1;   // reject: slot index
   uint64_t max_steps = 0;   // 0: the default analysis budget
+  std::string section;      // the ELF section name the program would have (its attach point)
 };
 
 inline void PrintTo(const Case& c, std::ostream* os) {
@@ -97,6 +98,8 @@ inline std::vector<Case> read_cases(const std::string& path, std::string* error)
       c.type = *pt;
     } else if (key == "max_steps") {
       ls >> c.max_steps;
+    } else if (key == "section") {
+      ls >> c.section;
     } else if (key == "ctx_size") {
       ls >> c.ctx_size;
     } else if (key == "map") {
@@ -179,6 +182,7 @@ inline VerifyOptions options_for(const Case& c) {
   o.maps = c.maps;
   o.raw_ctx_size = c.ctx_size;
   if (c.max_steps) o.max_steps = c.max_steps;
+  o.section = c.section;
   return o;
 }
 
@@ -278,6 +282,7 @@ inline Result<LoadedCase> load_case(const Case& c) {
   lc.program = std::move(ep.code);
   lc.options.type = ep.type;
   lc.options.maps = obj->maps;
+  lc.options.section = ep.section;
   // As in BTF, a line entry covers the instructions up to the next entry.
   uint32_t last = 0;
   for (size_t k = 0; k < lc.program.insns.size(); ++k) {

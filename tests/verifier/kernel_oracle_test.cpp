@@ -109,9 +109,17 @@ Result<KernelVerdict> load_asm_case(const LoadedCase& lc, bool with_log) {
     raw.imm = maps[in.imm].fd;
   }
   const bpf_prog_type type = kernel_type(lc.options.type);
+  // The attach point a section name implies (libbpf's table): sock_addr and sockopt programs
+  // cannot be loaded without one.
+  bpf_prog_type sec_type{};
+  bpf_attach_type attach{};
+  if (lc.options.section.empty() ||
+      libbpf_prog_type_by_name(lc.options.section.c_str(), &sec_type, &attach) != 0)
+    attach = bpf_attach_type{};
+  LIBBPF_OPTS(bpf_prog_load_opts, po, .expected_attach_type = attach);
   KernelVerdict v;
   // Without a log first: a log buffer that fills up fails even an accepted load (ENOSPC).
-  int fd = bpf_prog_load(type, "vcase", "GPL", insns.data(), insns.size(), nullptr);
+  int fd = bpf_prog_load(type, "vcase", "GPL", insns.data(), insns.size(), &po);
   if (fd >= 0) {
     close(fd);
     v.accepted = true;
@@ -119,7 +127,7 @@ Result<KernelVerdict> load_asm_case(const LoadedCase& lc, bool with_log) {
   }
   if (!with_log) return v;
   std::string log(4 << 20, '\0');
-  LIBBPF_OPTS(bpf_prog_load_opts, lo);
+  LIBBPF_OPTS(bpf_prog_load_opts, lo, .expected_attach_type = attach);
   lo.log_level = 1;
   lo.log_size = static_cast<uint32_t>(log.size());
   lo.log_buf = log.data();

@@ -29,6 +29,8 @@ enum class RegKind : uint8_t {
   // dereferenced, never stored outside the stack nor returned (its bits are an address); the
   // difference of two of them into the packet is a scalar.
   TruncPtr,
+  Sock,        // a socket (struct bpf_sock, read-only), from a context field
+  SockOrNull,  // bpf_sock_ops->sk before its null check
 };
 
 const char* reg_kind_name(RegKind k);
@@ -69,6 +71,11 @@ struct RegValue {
   bool is_pointer() const { return kind != RegKind::Uninit && kind != RegKind::Scalar; }
   bool is_init() const { return kind != RegKind::Uninit; }
   bool is_packet() const { return kind == RegKind::Packet || kind == RegKind::PacketMeta; }
+  // Pointer kinds that may be NULL until a null check.
+  bool is_nullable() const {
+    return kind == RegKind::MapValueOrNull || kind == RegKind::MemOrNull || kind == RegKind::MapPtrOrNull ||
+           kind == RegKind::SockOrNull;
+  }
   // Pointer kinds that accept adding a scalar offset.
   bool allows_arithmetic() const {
     return kind == RegKind::Ctx || kind == RegKind::Stack || kind == RegKind::MapValue || is_packet() ||
@@ -76,6 +83,22 @@ struct RegValue {
   }
   bool operator==(const RegValue&) const = default;
 };
+
+// The kind of a nullable pointer after its null check (`k` itself for other kinds).
+inline RegKind checked_kind(RegKind k) {
+  switch (k) {
+    case RegKind::MapValueOrNull:
+      return RegKind::MapValue;
+    case RegKind::MemOrNull:
+      return RegKind::Mem;
+    case RegKind::MapPtrOrNull:
+      return RegKind::MapPtr;
+    case RegKind::SockOrNull:
+      return RegKind::Sock;
+    default:
+      return k;
+  }
+}
 
 // The low 32 bits of pointer `p`: a TruncPtr of the same offset (`p` itself if it is one).
 inline RegValue truncated(const RegValue& p) {

@@ -9,8 +9,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "helpers/kernel_helpers.h"
 #include "helpers/environment.h"
+#include "helpers/kernel_helpers.h"
 #include "maps/array_maps.h"
 #include "maps/hash_maps.h"
 #include "maps/perf_event_array.h"
@@ -420,6 +420,7 @@ Result<verifier::VerifyResult> verify_program(const ObjectFile& file,
   verifier::VerifyOptions vo = opts;
   vo.type = type;
   vo.maps = file.maps;
+  if (vo.section.empty()) vo.section = ep.section;  // the attach point, for the context rules
   // The verifier sees the program as the object file holds it (map references by index).
   return verifier::verify(ep.code, vo);
 }
@@ -468,7 +469,8 @@ bool Object::runs_checked(size_t index, const ContextInput& input) const {
   if (!kind) return true;
   switch (*kind) {
     case ContextKind::Xdp:
-    case ContextKind::Skb: return false;
+    case ContextKind::Skb:
+      return false;
     case ContextKind::Raw:
       // r2 = the size: the verifier's bounds hold for exactly that size (and read-only input is not
       // modelled: the verifier lets raw programs write their memory).
