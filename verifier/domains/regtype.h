@@ -43,7 +43,8 @@ constexpr uint32_t kPacketBaseId = 1;
 
 struct RegValue {
   RegKind kind = RegKind::Uninit;
-  uint8_t frame = 0;  // Stack: frame index (0 = main program)
+  uint8_t frame = 0;               // Stack: frame index (0 = main program)
+  RegKind base = RegKind::Uninit;  // TruncPtr: the kind of the truncated pointer
   // Null-check / packet-range / scalar-bounds sharing: registers with equal non-zero ids are copies,
   // scalars up to `fixed` (value = the id's base value + fixed).
   uint32_t id = 0;
@@ -53,7 +54,6 @@ struct RegValue {
   int32_t fixed = 0;         // Packet/PacketMeta/Scalar with an id: constant added since the id was given
   int32_t range = kNoRange;  // Packet/PacketMeta
   Scalar v;                  // Scalar: the value; pointers: the offset
-  RegKind base = RegKind::Uninit;  // TruncPtr: the kind of the truncated pointer
 
   static RegValue uninit() { return {}; }
   static RegValue scalar(const Scalar& s) {
