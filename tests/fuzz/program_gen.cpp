@@ -177,6 +177,19 @@ class Gen {
       c += f_.r[r].k == k;
     return c;
   }
+  // Up to n distinct writable registers other than `except` (and, with no_ctx, not holding the
+  // context), in random order; returns how many were found.
+  int pick_regs(int* regs, int n, int except, bool no_ctx = false) {
+    int got = 0;
+    for (int r = 0; r <= 9 && got < n; ++r) {
+      int rr = static_cast<int>((r + rnd(10)) % 10);
+      bool used = rr == except || (no_ctx && f_.r[rr].k == K::Ctx);
+      for (int i = 0; i < got; ++i)
+        used = used || regs[i] == rr;
+      if (!used && writable(rr)) regs[got++] = rr;
+    }
+    return got;
+  }
   // A register of kind k, or -1.
   int find(K k) {
     int c = count(k);
@@ -529,15 +542,7 @@ class Gen {
   // the checked register or the copy in between (the link must break).
   void linked_offset() {
     int regs[3];
-    int got = 0;
-    for (int r = 0; r <= 9 && got < 3; ++r) {
-      int rr = static_cast<int>((r + rnd(10)) % 10);
-      bool used = false;
-      for (int i = 0; i < got; ++i)
-        used = used || regs[i] == rr;
-      if (!used && writable(rr) && f_.r[rr].k != K::Ctx) regs[got++] = rr;
-    }
-    if (got < 3) return alu();
+    if (pick_regs(regs, 3, -1, true) < 3) return alu();
     const int q = regs[0], r = regs[1], t = regs[2];
     const int c = find(K::Ctx);
     emit("# linked scalars");
@@ -615,15 +620,7 @@ class Gen {
       return;
     }
     int regs[4];
-    int got = 0;
-    for (int r = 0; r <= 9 && got < 4; ++r) {
-      int rr = static_cast<int>((r + rnd(10)) % 10);
-      bool used = rr == c;
-      for (int i = 0; i < got; ++i)
-        used = used || regs[i] == rr;
-      if (!used && writable(rr)) regs[got++] = rr;
-    }
-    if (got < 4) return alu();
+    if (pick_regs(regs, 4, c) < 4) return alu();
     const int a = regs[0], b = regs[1], u = regs[2], t = regs[3];
     emit("# truncated packet pointers");
     emit("ldxw {}, [{}+0]", R(a), R(c));
@@ -819,15 +816,7 @@ class Gen {
     if (c < 0) return alu();
     // Registers: a = data, b = data_end, t = data + n.
     int regs[3];
-    int got = 0;
-    for (int r = 0; r <= 9 && got < 3; ++r) {
-      int rr = static_cast<int>((r + rnd(10)) % 10);
-      bool used = rr == c;
-      for (int i = 0; i < got; ++i)
-        used = used || regs[i] == rr;
-      if (!used && writable(rr)) regs[got++] = rr;
-    }
-    if (got < 3) return alu();
+    if (pick_regs(regs, 3, c) < 3) return alu();
     const int a = regs[0], b = regs[1], t = regs[2];
     const int n = static_cast<int>(1 + rnd(chance(800) ? 64 : 1600));
     // data .. data_end, or (metadata) data_meta .. data.
