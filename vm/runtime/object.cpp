@@ -9,8 +9,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "helpers/environment.h"
 #include "helpers/kernel_helpers.h"
+#include "helpers/environment.h"
 #include "maps/array_maps.h"
 #include "maps/hash_maps.h"
 #include "maps/perf_event_array.h"
@@ -469,8 +469,7 @@ bool Object::runs_checked(size_t index, const ContextInput& input) const {
   if (!kind) return true;
   switch (*kind) {
     case ContextKind::Xdp:
-    case ContextKind::Skb:
-      return false;
+    case ContextKind::Skb: return false;
     case ContextKind::Raw:
       // r2 = the size: the verifier's bounds hold for exactly that size (and read-only input is not
       // modelled: the verifier lets raw programs write their memory).
