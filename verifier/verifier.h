@@ -43,7 +43,9 @@ struct VerifyStats {
   // Peak bytes of abstract states alive during the analysis (pending block states, the states
   // being transformed, loop and call copies): every State allocation is counted (state.h).
   size_t peak_state_bytes = 0;
-  uint32_t max_loop_iterations = 0;
+  uint32_t max_loop_iterations = 0;  // most iterations of one loop analysed one by one
+  uint32_t loops_proven = 0;         // loop analyses that ended with an invariant and a ranking
+  uint64_t max_loop_bound = 0;       // the largest iteration bound those proofs gave
 };
 
 struct VerifyResult {

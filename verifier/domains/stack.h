@@ -40,7 +40,7 @@ class StackFrame {
   // True if any byte in [off, off + size) belongs to a spilled pointer.
   bool holds_pointer(int off, int size) const;
 
-  void join_with(const StackFrame& o);
+  void join_with(const StackFrame& o, const Thresholds* widen = nullptr);
   bool operator==(const StackFrame& o) const = default;
 
   // Visits every spilled register (to rename ids or invalidate packet pointers).
@@ -49,6 +49,9 @@ class StackFrame {
     for (int s = 0; s < kSlots; ++s)
       if (bytes_[s * 8] == uint8_t(ByteKind::Spill)) f(spills_[s]);
   }
+  // The spill of 8-byte slot `slot` (0 = [-512, -504)), if it holds one (a narrow spill too).
+  RegValue* spill_in_slot(int slot) { return spill_mask(slot) ? &spills_[slot] : nullptr; }
+  const RegValue* spill_in_slot(int slot) const { return spill_mask(slot) ? &spills_[slot] : nullptr; }
 
  private:
   void destroy_spill(int slot);
