@@ -483,8 +483,8 @@ bool Analyzer::widen_loop(FuncRun& fr, uint32_t item, const State& entry, std::s
     *why = "no register or stack slot moves monotonically toward a bound on every path through the loop";
     return false;
   }
-  if (rank->trips > opts_.max_loop_iterations) {
-    *why = fmt::format("{}: more than the limit of {}", rank->what, opts_.max_loop_iterations);
+  if (rank->trips > opts_.max_loop_bound) {
+    *why = fmt::format("{}: more than the limit of {}", rank->what, opts_.max_loop_bound);
     return false;
   }
   stack_depth_ = std::move(good->stack_depth);

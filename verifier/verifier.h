@@ -29,7 +29,10 @@ struct VerifyOptions {
   std::vector<MapDef> maps;
   uint32_t raw_ctx_size = 0;               // ProgType::Raw: bytes of input memory (r1), also in r2
   uint64_t max_steps = 1'000'000;          // analysis budget in abstract instruction steps
-  uint32_t max_loop_iterations = 100'000;  // per loop entry
+  uint32_t max_loop_iterations = 100'000;  // per loop entry, analysed one by one
+  // A loop proven by an invariant may run at most this many iterations per entry (the kernel's
+  // limit for bpf_loop, BPF_MAX_LOOPS): the proof gives the bound.
+  uint64_t max_loop_bound = uint64_t{1} << 23;
   bool collect_log = false;                // fill VerifyResult::log with the state at every block entry
   // Path sensitivity: at most this many states per block are kept apart (disjunction) before they
   // are joined; 1 = join at every block head. Loop heads always join.
