@@ -1,6 +1,6 @@
-// The fixpoint driver: functions in weak topological order, loops iterated one iteration at a time
-// until their back edges carry no state (termination proof), calls analyzed in the caller's
-// context, reports.
+// The fixpoint driver: functions in weak topological order; loops proven by an invariant (widening
+// and narrowing at their heads) with a ranking argument, or else iterated one iteration at a time
+// until their back edges carry no state; calls analyzed in the caller's context; reports.
 #include "verifier/verifier.h"
 
 #include <fmt/format.h>

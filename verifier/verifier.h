@@ -4,10 +4,12 @@
 // no uninitialized register or stack byte is read, helpers get the arguments their prototypes ask
 // for, every loop terminates and resources are released.
 //
-// Loops: a loop head's state is computed one iteration at a time (back edges are not joined into
-// the head); the loop is proven to terminate when the back-edge state becomes empty after finitely
-// many iterations. A repeating head state (no progress) or more than max_loop_iterations iterations
-// is rejected as UnboundedLoop naming the loop head. docs in verifier/README.md.
+// Loops: after a few iterations analysed one by one, a loop is proven by an invariant (widening
+// with thresholds, then narrowing) and a ranking argument (a register or stack slot that moves
+// monotonically within the invariant's bounds); failing that, its iterations are analysed one by
+// one until the back-edge state is empty. A repeating head state (no progress) or more than
+// max_loop_iterations iterations is rejected as UnboundedLoop naming the loop head. Details in
+// verifier/README.md.
 #pragma once
 
 #include <cstdint>
