@@ -112,6 +112,7 @@ class Analyzer {
   std::set<uint64_t> reported_;
   bool aborted_ = false;
   uint64_t steps_ = 0;
+  size_t mem_base_ = 0;  // state_memory().live when the analysis started
   size_t live_states_ = 0;
   std::vector<uint32_t> loop_stack_;        // heads of the loops being iterated (instruction indexes)
   std::vector<LoopPass*> passes_;           // widening passes in progress, innermost last (loop

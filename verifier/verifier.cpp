@@ -245,12 +245,17 @@ void Analyzer::run_block(FuncRun& fr, uint32_t b, State s) {
   if (s.bottom() || aborted_) return;
   const BasicBlock& bb = cfg_.blocks[b];
   steps_ += bb.last - bb.first + 1;
-  if (steps_ > opts_.max_steps) {
+  const size_t held = state_memory().live - mem_base_;
+  if (steps_ > opts_.max_steps || held > opts_.max_state_bytes) {
     std::string where = loop_stack_.empty()
                             ? std::string("in straight-line paths")
                             : fmt::format("iterating the loop at pc {}", prog_.insns[loop_stack_.back()].pc);
-    fail(ErrorKind::TooComplex, bb.first, s, {},
-         fmt::format("the analysis budget of {} instruction steps ran out {}", opts_.max_steps, where));
+    std::string what =
+        steps_ > opts_.max_steps
+            ? fmt::format("the analysis budget of {} instruction steps ran out", opts_.max_steps)
+            : fmt::format("the analysis held more than {:.1f} MiB of abstract states",
+                          static_cast<double>(opts_.max_state_bytes) / (1 << 20));
+    fail(ErrorKind::TooComplex, bb.first, s, {}, fmt::format("{} {}", what, where));
     aborted_ = true;
     return;
   }
@@ -626,6 +631,7 @@ VerifyResult Analyzer::run() {
   auto t0 = std::chrono::steady_clock::now();
   StateMemory& mem = state_memory();
   const size_t mem_base = mem.live, peak_before = mem.peak;
+  mem_base_ = mem_base;
   mem.peak = mem.live;
   State init;
   init.frames().emplace_back();

@@ -31,6 +31,7 @@ struct VerifyOptions {
   std::vector<MapDef> maps;
   uint32_t raw_ctx_size = 0;               // ProgType::Raw: bytes of input memory (r1), also in r2
   uint64_t max_steps = 1'000'000;          // analysis budget in abstract instruction steps
+  size_t max_state_bytes = size_t{256} << 20;  // and in bytes of abstract state held at once
   uint32_t max_loop_iterations = 100'000;  // per loop entry, analysed one by one
   // A loop proven by an invariant may run at most this many iterations per entry (the kernel's
   // limit for bpf_loop, BPF_MAX_LOOPS): the proof gives the bound.

@@ -1,6 +1,7 @@
 // The scalar domain against the concrete ALU (vm/alu.h): for random abstract values and random
 // members of them, the abstract result of every operation contains the concrete result, and branch
 // refinement never drops a value that satisfies the condition.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <random>
@@ -260,6 +261,27 @@ TEST(Verify, ALoopWhoseBoundNoInvariantShowsIsIteratedWithinTheBudget) {
   EXPECT_TRUE(r->accepted);
   EXPECT_EQ(r->stats.loops_proven, 0u);
   EXPECT_EQ(r->stats.max_loop_iterations, 600u);
+}
+
+TEST(Verify, HoldingTooMuchAbstractStateIsTooComplex) {
+  // 40 paths reach `end` with different r3: up to 32 states wait there at once.
+  std::string text = "ldxb %r2, [%r1+0]\nmov %r3, 0\n";
+  for (int i = 0; i < 40; ++i)
+    text += fmt::format("mov %r3, {}\njeq %r2, {}, end\n", i, i);
+  text += "end:\nmov %r0, %r3\nexit\n";
+  auto a = assemble(text);
+  ASSERT_TRUE(a.ok()) << a.error().to_string();
+  VerifyOptions o;
+  o.raw_ctx_size = 1;
+  auto r = verify(a->program, o);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->accepted);
+  o.max_state_bytes = r->stats.peak_state_bytes / 2;
+  r = verify(a->program, o);
+  ASSERT_TRUE(r.ok());
+  ASSERT_FALSE(r->accepted);
+  EXPECT_EQ(r->errors[0].kind, ErrorKind::TooComplex);
+  EXPECT_NE(r->errors[0].message.find("MiB of abstract states"), std::string::npos) << r->errors[0].message;
 }
 
 TEST(Verify, BudgetExhaustionIsTooComplex) {
