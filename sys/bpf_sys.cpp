@@ -928,6 +928,7 @@ long cmd_prog_test_run(State& s, const bpf_attr& a, const Out& o) {
   RunOptions ro;  // checked mode: helpers and tail calls may reach memory the verifier did not model
   std::chrono::nanoseconds total{0};
   std::optional<BuiltContext> last;
+  LegacyPacket legacy;  // what LD_ABS/LD_IND read: points into *last
   uint64_t r0 = 0;
   for (uint32_t rep = 0; rep < in.repeat; rep++) {
     auto built = build_context(p->type, in, *s.scratch);
@@ -941,6 +942,7 @@ long cmd_prog_test_run(State& s, const bpf_attr& a, const Out& o) {
     ri.resolver = &s.maps;
     ri.tail_calls = &s;
     hc.packet = last->has_packet ? &last->packet : nullptr;
+    ri.legacy_packet = last->legacy_packet(&legacy) ? &legacy : nullptr;
     ri.context = &hc;
     auto start = std::chrono::steady_clock::now();
     auto r = p->interp->run(ri, ro, s.env);
