@@ -1374,7 +1374,9 @@ Result<uint64_t> run_code(const JitProgram::Impl& p,
 }  // namespace
 
 Result<uint64_t> JitProgram::run(const RunInput& input, Environment& env, RunStats* stats) const {
-  return run_code(*impl_, RunArgs{input.args, input.regions, input.resolver, input.tail_calls, input.context, input.legacy_packet},
+  return run_code(*impl_,
+                  RunArgs{input.args, input.regions, input.resolver, input.tail_calls, input.context,
+                          input.legacy_packet},
                   env, stats);
 }
 

@@ -539,18 +539,18 @@ op_LddwMapIdxValue:
 
   // Legacy packet loads (see the top of the file). Bounds are part of the semantics: checked in
   // both modes.
-#define LD_PKT(Name, T, ind)                                                                          \
-  op_##Name : {                                                                                       \
-    int32_t off = ind ? static_cast<int32_t>(static_cast<uint32_t>(ip->imm) + static_cast<uint32_t>(SRC)) \
-                      : ip->imm;                                                                      \
-    uint64_t v = legacy_packet_load(st.legacy.get(), off, sizeof(T));                                 \
-    if (v == kLegacyLoadFailed) {                                                                     \
-      r[0] = 0;                                                                                       \
-      goto out_no_frames;                                                                             \
-    }                                                                                                 \
-    r[0] = v;                                                                                         \
-    r[1] = r[2] = r[3] = r[4] = r[5] = 0;                                                             \
-    NEXT();                                                                                           \
+#define LD_PKT(Name, T, ind)                                                                               \
+  op_##Name : {                                                                                            \
+    int32_t off =                                                                                          \
+        ind ? static_cast<int32_t>(static_cast<uint32_t>(ip->imm) + static_cast<uint32_t>(SRC)) : ip->imm; \
+    uint64_t v = legacy_packet_load(st.legacy.get(), off, sizeof(T));                                      \
+    if (v == kLegacyLoadFailed) {                                                                          \
+      r[0] = 0;                                                                                            \
+      goto out_no_frames;                                                                                  \
+    }                                                                                                      \
+    r[0] = v;                                                                                              \
+    r[1] = r[2] = r[3] = r[4] = r[5] = 0;                                                                  \
+    NEXT();                                                                                                \
   }
   LD_PKT(LdAbsB, uint8_t, false)
   LD_PKT(LdAbsH, uint16_t, false)

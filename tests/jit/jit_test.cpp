@@ -476,9 +476,9 @@ TEST(JitLegacyPacket, OffsetsFollowTheKernelsSkbOnBothEngines) {
   LegacyPacket pkt{buf.data(), &data, &tail, 22, 8};
   // r0 = load; r0 += 0x1000 (a load that fails ends the program with r0 = 0 instead).
   auto abs = [&](Op op, int32_t k) {
-    return run_legacy(linked({I(Op::Mov64Reg, 6, 1), I(op, 0, 0, 0, k), I(Op::Add64Imm, 0, 0, 0, 0x1000),
-                              I(Op::Exit)}),
-                      pkt, buf.size());
+    return run_legacy(
+        linked({I(Op::Mov64Reg, 6, 1), I(op, 0, 0, 0, k), I(Op::Add64Imm, 0, 0, 0, 0x1000), I(Op::Exit)}),
+        pkt, buf.size());
   };
   auto ind = [&](Op op, int32_t src, int32_t k) {
     return run_legacy(linked({I(Op::Mov64Reg, 6, 1), I(Op::Mov64Imm, 7, 0, 0, src), I(op, 0, 7, 0, k),
