@@ -127,8 +127,13 @@ int RedirectArrayMap::update(const void* key, const void* value, uint64_t flags)
 int RedirectArrayMap::remove(const void* key) {
   uint32_t i = load_u32(key);
   if (i >= def().max_entries) return -EINVAL;
-  uint64_t old = __atomic_exchange_n(&slots_[i], uint64_t{0}, __ATOMIC_ACQ_REL);
-  if (type() == MapType::Xskmap && old != 0) close(static_cast<int>(old - 1));
+  if (type() == MapType::Xskmap) {  // the descriptor is closed once, under the lock of update()
+    std::lock_guard<std::mutex> g(mu_);
+    uint64_t old = __atomic_exchange_n(&slots_[i], uint64_t{0}, __ATOMIC_ACQ_REL);
+    if (old != 0) close(static_cast<int>(old - 1));
+    return 0;
+  }
+  __atomic_store_n(&slots_[i], uint64_t{0}, __ATOMIC_RELEASE);
   return 0;  // deleting an empty slot is not an error for these maps
 }
 
