@@ -124,6 +124,22 @@ Outcome outcome(const Result<uint64_t>& r, std::vector<uint8_t> mem) {
   return Outcome{false, 0, r.error().code, r.error().pc, std::move(mem)};
 }
 
+// The JIT's modes: checked and (when `also_unchecked`) unchecked code, with and without blinding;
+// f(options, "checked blinded" ...).
+template <class F>
+void for_each_jit_mode(bool also_unchecked, F&& f) {
+  for (bool checked : {true, false}) {
+    if (!checked && !also_unchecked) continue;
+    for (bool blind : {true, false}) {
+      jit::JitOptions o;
+      o.checked = checked;
+      o.verified = !checked;
+      o.blinding = blind;
+      f(o, std::string(checked ? "checked" : "unchecked") + (blind ? " blinded" : " plain"));
+    }
+  }
+}
+
 // Runs `program` on the interpreter (checked) and on the JIT in checked and unchecked mode, with
 // and without blinding, with `mem` as the input (named "packet" when `packet`); expects the same
 // outcome everywhere and returns it.
@@ -145,22 +161,15 @@ Outcome run_all(const Program& program,
   // The run first, then the memory (argument evaluation order is unspecified).
   auto ri = (*interp)->run(input(m0), RunOptions{}, env);
   Outcome want = outcome(ri, m0);
-  for (bool checked : {true, false}) {
-    if (!checked && !also_unchecked) continue;
-    for (bool blind : {true, false}) {
-      jit::JitOptions o;
-      o.checked = checked;
-      o.verified = !checked;
-      o.blinding = blind;
-      auto p = jit::JitProgram::compile(program, &helpers(), o);
-      EXPECT_TRUE(p.ok()) << p.error().to_string();
-      if (!p.ok()) continue;
-      std::vector<uint8_t> m = mem;
-      auto rj = (*p)->run(input(m), env);
-      Outcome got = outcome(rj, m);
-      EXPECT_EQ(got, want) << (checked ? "checked" : "unchecked") << (blind ? " blinded" : " plain");
-    }
-  }
+  for_each_jit_mode(also_unchecked, [&](const jit::JitOptions& o, const std::string& mode) {
+    auto p = jit::JitProgram::compile(program, &helpers(), o);
+    EXPECT_TRUE(p.ok()) << p.error().to_string();
+    if (!p.ok()) return;
+    std::vector<uint8_t> m = mem;
+    auto rj = (*p)->run(input(m), env);
+    Outcome got = outcome(rj, m);
+    EXPECT_EQ(got, want) << mode;
+  });
   return want;
 }
 
@@ -447,21 +456,15 @@ uint64_t run_legacy(const Program& program, const LegacyPacket& pkt, uint64_t bu
   ro.checked = false;
   auto unchecked = (*interp)->run(in, ro, env);
   EXPECT_TRUE(unchecked.ok() && *unchecked == *want) << "interpreter, unchecked";
-  for (bool checked : {true, false})
-    for (bool blind : {true, false}) {
-      jit::JitOptions o;
-      o.checked = checked;
-      o.verified = !checked;
-      o.blinding = blind;
-      auto p = jit::JitProgram::compile(program, &helpers(), o);
-      EXPECT_TRUE(p.ok()) << p.error().to_string();
-      if (!p.ok()) continue;
-      auto got = (*p)->run(in, env);
-      EXPECT_TRUE(got.ok() && *got == *want)
-          << (checked ? "checked" : "unchecked") << (blind ? " blinded" : " plain") << ": jit "
-          << (got.ok() ? fmt::format("{:#x}", *got) : got.error().to_string()) << ", interpreter "
-          << fmt::format("{:#x}", *want);
-    }
+  for_each_jit_mode(true, [&](const jit::JitOptions& o, const std::string& mode) {
+    auto p = jit::JitProgram::compile(program, &helpers(), o);
+    EXPECT_TRUE(p.ok()) << p.error().to_string();
+    if (!p.ok()) return;
+    auto got = (*p)->run(in, env);
+    EXPECT_TRUE(got.ok() && *got == *want)
+        << mode << ": jit " << (got.ok() ? fmt::format("{:#x}", *got) : got.error().to_string())
+        << ", interpreter " << fmt::format("{:#x}", *want);
+  });
   return *want;
 }
 
