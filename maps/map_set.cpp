@@ -249,8 +249,8 @@ Result<uint64_t> validate(const MapDef& d, const MapOptions& opts, bool as_inner
                         fmt::format("{}: map type {} is not supported by bpfvm", map_label(d),
                                     static_cast<uint32_t>(d.type)));
   }
-  // prog_array and array_of_maps: one 8-byte slot per entry.
-  return sat_mul(d.max_entries, 8);
+  // prog_array and array_of_maps: one 8-byte slot per entry; cgroup_array: a device and an inode.
+  return sat_mul(d.max_entries, d.type == MapType::CgroupArray ? 16 : 8);
 }
 
 Result<uint64_t> validate_with_inner(const MapDef& d, const MapOptions& opts) {
