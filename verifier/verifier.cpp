@@ -30,6 +30,9 @@ Analyzer::Analyzer(const Program& p, const VerifyOptions& o, const Cfg& cfg)
     in.name = o.maps[i].name + ".inner";
     maps_.push_back(std::move(in));
   }
+  // The kernel makes devmap entries read-only to programs (BPF_F_RDONLY_PROG at creation).
+  for (MapDef& m : maps_)
+    if (m.type == MapType::Devmap || m.type == MapType::DevmapHash) m.read_only = true;
   for (uint32_t i = 0; i < maps_.size(); ++i) {
     const MapDef& a = maps_[i];
     uint32_t c = i;

@@ -16,10 +16,10 @@
 //    loader has rewritten map references into host addresses before the program runs).
 //  - callx: first a function token, then a helper number present in the helper table; anything
 //    else faults with kBadCallTarget.
-//  - LD_ABS/LD_IND read big-endian from the packet region (the region named "packet", else the
-//    first region). The offset is the 32-bit sum imm (+ src for LD_IND) as a signed value, as the
-//    kernel computes it. Out of bounds, the kernel ends the program with r0 = 0; so does bpfvm (in
-//    both modes: it is not a fault).
+//  - LD_ABS/LD_IND read big-endian through vm/legacy_packet.h (the kernel's sk_buff view: offsets
+//    from the data, SKF_NET_OFF and SKF_LL_OFF; without a RunInput::legacy_packet, the packet
+//    region from its start). Out of bounds, the kernel ends the program with r0 = 0; so does bpfvm
+//    (in both modes: it is not a fault).
 //  - The call depth (8 frames, the kernel's MAX_CALL_FRAMES) is enforced in both modes: the frame
 //    array is host memory, and a call costs more than the compare.
 //  - The stack (8 frames of 512 bytes) is zeroed at the start of every run, so that nothing leaks
@@ -116,8 +116,8 @@ struct ExecState final : EngineHooks {
   Environment* env = nullptr;
   ExecFn exec = nullptr;  // exec<kChecked> of this run
   bool checked = false;
-  uint64_t stack_top = 0;  // r10 of the main frame
-  const MemRegion* packet = nullptr;
+  uint64_t stack_top = 0;   // r10 of the main frame
+  LegacyPacketView legacy;  // what LD_ABS/LD_IND read
   uint64_t budget = 0;
   uint64_t remaining = 0;  // budget left; synchronised around helper calls (checked mode)
   uint32_t tail_call_count = 0;
@@ -555,14 +555,12 @@ op_LddwMapIdxValue:
   op_##Name : {                                                                                            \
     int32_t off =                                                                                          \
         ind ? static_cast<int32_t>(static_cast<uint32_t>(ip->imm) + static_cast<uint32_t>(SRC)) : ip->imm; \
-    const MemRegion* p = st.packet;                                                                        \
-    if (p == nullptr || off < 0 || !inside(static_cast<uint64_t>(off), sizeof(T), 0, p->size)) {           \
+    uint64_t v = legacy_packet_load(st.legacy.get(), off, sizeof(T));                                      \
+    if (v == kLegacyLoadFailed) {                                                                          \
       r[0] = 0;                                                                                            \
       goto out_no_frames;                                                                                  \
     }                                                                                                      \
-    T v;                                                                                                   \
-    std::memcpy(&v, PTR(const void, p->base + static_cast<uint64_t>(off)), sizeof v);                      \
-    r[0] = sizeof(T) == 1 ? v : alu::bswap(v, sizeof(T) * 8);                                              \
+    r[0] = v;                                                                                              \
     r[1] = r[2] = r[3] = r[4] = r[5] = 0;                                                                  \
     NEXT();                                                                                                \
   }
@@ -869,9 +867,7 @@ Result<uint64_t> Interpreter::run(const RunInput& input,
   st.stack_top = reinterpret_cast<uint64_t>(stack) + kStackBytes;
   st.budget = opts.budget;
   st.remaining = opts.budget;
-  for (const MemRegion& m : input.regions)
-    if (m.name == "packet") st.packet = &m;
-  if (st.packet == nullptr && !input.regions.empty()) st.packet = &input.regions.front();
+  st.legacy.init(input.legacy_packet, st.regions);
   st.code = impl_->code[opts.checked ? 1 : 0].data();
   Entry entry{
       st.code, {input.args[0], input.args[1], input.args[2], input.args[3], input.args[4]}, st.stack_top, 0};

@@ -35,6 +35,7 @@
 
 #include "vm/decode.h"
 #include "vm/helper_table.h"
+#include "vm/legacy_packet.h"
 #include "vm/region.h"
 #include "vm/result.h"
 
@@ -202,6 +203,10 @@ struct RunInput {
   const RegionResolver* resolver = nullptr;     // map values, ringbuf records
   const TailCallTargets* tail_calls = nullptr;  // prog_array program ids
   void* context = nullptr;                      // HelperCall::context()
+  // What LD_ABS/LD_IND read (vm/legacy_packet.h; must outlive the run). When null, they read the
+  // packet region (the region named "packet", else the first region) from its start, with no
+  // network or link-layer header (raw programs, the conformance convention).
+  const LegacyPacket* legacy_packet = nullptr;
 };
 
 struct RunStats {
