@@ -77,7 +77,7 @@ struct RunCtl {
   uint64_t depth_limit;  // a local call faults when r10 <= this
   uint64_t stack_top;
   uint64_t lim[9];  // lim[n] = stack_top + 512 - n: live-stack check of an n-byte access
-  uint64_t pkt_base, pkt_size;
+  const LegacyPacket* legacy;  // what LD_ABS/LD_IND read (legacy_packet_load's first argument)
   // Checked mode, inline check of the run's first two regions: an n-byte access at a is allowed
   // when a - reg_base[i] < reg_lim[i][write][n] (0 when the region is absent, too small or, for
   // writes, read-only: nothing passes).
@@ -168,6 +168,7 @@ struct JitRun final : detail::EngineHooks {
   uint64_t budget = 0;
   uint32_t tail_call_count = 0;
   uint64_t resolved_lo[2] = {0, 0}, resolved_hi[2] = {0, 0};
+  LegacyPacketView legacy;
   std::optional<Error> error;
 
   int depth_of(uint64_t r10) const { return static_cast<int>((ctl.stack_top - r10) / kStackSize); }
@@ -1180,24 +1181,15 @@ class Compiler {
           a_.xor_(AUX.r32(), key);
         }
         if (info.form == Form::LdInd) a_.add(AUX.r32(), d(in.src));
-        a_.movsxd(AUX, AUX.r32());
-        a_.test(AUX, AUX);
+        // r0 = legacy_packet_load(ctl->legacy, k, size), as the interpreter (vm/legacy_packet.h);
+        // r1-r5 are zeroed below, the other BPF registers are callee-saved.
+        a_.mov(x86::esi, AUX.r32());
+        a_.mov(x86::rdi, CTL(legacy));
+        a_.mov(x86::edx, size);
+        a_.mov(x86::rax, asmjit::imm(reinterpret_cast<uint64_t>(&legacy_packet_load)));
+        a_.call(x86::rax);
+        a_.test(x86::rax, x86::rax);
         a_.js(ldabs_oob_);
-        a_.lea(T2, x86::ptr(AUX, size));
-        a_.cmp(T2, CTL(pkt_size));
-        a_.ja(ldabs_oob_);
-        if (o_.spec_barrier) a_.lfence();
-        a_.mov(T2, CTL(pkt_base));
-        x86::Mem m = x86::ptr(T2, AUX, 0, 0, static_cast<uint32_t>(size));
-        if (size == 1) {
-          a_.movzx(x86::eax, m);
-        } else if (size == 2) {
-          a_.movzx(x86::eax, m);
-          a_.rol(x86::ax, 8);
-        } else {
-          a_.mov(x86::eax, m);
-          a_.bswap(x86::eax);
-        }
         for (int r = 1; r <= 5; ++r)
           a_.xor_(d(r), d(r));
         return;
@@ -1312,6 +1304,7 @@ struct RunArgs {
   const RegionResolver* resolver;
   const TailCallTargets* tail_calls;
   void* context;
+  const LegacyPacket* legacy_packet = nullptr;
 };
 
 // One run on `stack` (kStackBytes bytes, zeroed by the caller where the mode needs it).
@@ -1332,16 +1325,8 @@ Result<uint64_t> run_on(const JitProgram::Impl& p,
   st.ctl.remaining = p.opts.budget;
   st.ctl.saved_rsp = 0;
   st.ctl.flags = 0;
-  st.ctl.pkt_base = 0;
-  st.ctl.pkt_size = 0;
-  const MemRegion* packet = nullptr;
-  for (const MemRegion& m : input.regions)
-    if (m.name == "packet") packet = &m;
-  if (packet == nullptr && !input.regions.empty()) packet = &input.regions.front();
-  if (packet != nullptr) {
-    st.ctl.pkt_base = packet->base;
-    st.ctl.pkt_size = packet->size;
-  }
+  st.legacy.init(input.legacy_packet, st.regions);
+  st.ctl.legacy = st.legacy.get();
   for (size_t i = 0; p.opts.checked && i < 2; ++i) {
     const MemRegion m = i < input.regions.size() ? input.regions[i] : MemRegion{};
     st.ctl.reg_base[i] = m.base;
@@ -1389,7 +1374,9 @@ Result<uint64_t> run_code(const JitProgram::Impl& p,
 }  // namespace
 
 Result<uint64_t> JitProgram::run(const RunInput& input, Environment& env, RunStats* stats) const {
-  return run_code(*impl_, RunArgs{input.args, input.regions, input.resolver, input.tail_calls, input.context},
+  return run_code(*impl_,
+                  RunArgs{input.args, input.regions, input.resolver, input.tail_calls, input.context,
+                          input.legacy_packet},
                   env, stats);
 }
 

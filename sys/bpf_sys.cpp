@@ -334,6 +334,7 @@ int map_alloc_check(const bpf_attr& a) {
   switch (a.map_type) {
     case BPF_MAP_TYPE_PROG_ARRAY:
     case BPF_MAP_TYPE_PERF_EVENT_ARRAY:
+    case BPF_MAP_TYPE_CGROUP_ARRAY:
     case BPF_MAP_TYPE_ARRAY_OF_MAPS:
       if (a.value_size != 4) return -EINVAL;
       if (f & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)) return -EINVAL;
@@ -396,6 +397,28 @@ int map_alloc_check(const bpf_attr& a) {
           (f & ~(BPF_F_NUMA_NODE | BPF_F_ZERO_SEED | kAccess)) || !access_ok(f) || (a.map_extra & ~0xfULL))
         return -EINVAL;
       return 0;
+    case BPF_MAP_TYPE_DEVMAP:
+    case BPF_MAP_TYPE_DEVMAP_HASH:
+    case BPF_MAP_TYPE_CPUMAP:
+    case BPF_MAP_TYPE_XSKMAP: {
+      const bool prog_value = a.map_type != BPF_MAP_TYPE_XSKMAP;  // {u32, prog fd}
+      const uint32_t mask =
+          a.map_type == BPF_MAP_TYPE_CPUMAP ? BPF_F_NUMA_NODE : BPF_F_NUMA_NODE | BPF_F_RDONLY | BPF_F_WRONLY;
+      if (a.max_entries == 0 || a.key_size != 4 ||
+          (a.value_size != 4 && !(prog_value && a.value_size == 8)) || (f & ~mask))
+        return -EINVAL;
+      if (a.map_type == BPF_MAP_TYPE_CPUMAP && a.max_entries > host_nr_cpus()) return -E2BIG;
+      if (a.map_type == BPF_MAP_TYPE_DEVMAP_HASH && a.max_entries > (1u << 31)) return -EINVAL;
+      return 0;
+    }
+    case BPF_MAP_TYPE_STACK_TRACE: {
+      if (f & ~(BPF_F_NUMA_NODE | BPF_F_RDONLY | BPF_F_WRONLY | BPF_F_STACK_BUILD_ID)) return -EINVAL;
+      if (a.max_entries == 0 || a.key_size != 4 || a.value_size < 8 || a.value_size % 8) return -EINVAL;
+      const uint32_t entry = f & BPF_F_STACK_BUILD_ID ? sizeof(bpf_stack_build_id) : 8;
+      if (a.value_size % entry || a.value_size / entry > 127) return -EINVAL;  // perf_event_max_stack
+      if (a.max_entries > (1u << 31)) return -E2BIG;
+      return 0;
+    }
     default:
       return -EOPNOTSUPP;  // a kernel map type bpfvm does not emulate
   }
@@ -672,6 +695,8 @@ std::shared_ptr<MapObj> create_map_obj(State& s, const MapDef& def, int* err) {
   auto m = std::make_shared<MapObj>();
   m->map = *made;
   m->def = def;
+  m->def.map_flags = (*made)->def().map_flags;  // flags the map type adds (devmap: BPF_F_RDONLY_PROG)
+  m->def.read_only = (*made)->def().read_only;
   register_id(s, m);
   return m;
 }
@@ -928,6 +953,7 @@ long cmd_prog_test_run(State& s, const bpf_attr& a, const Out& o) {
   RunOptions ro;  // checked mode: helpers and tail calls may reach memory the verifier did not model
   std::chrono::nanoseconds total{0};
   std::optional<BuiltContext> last;
+  LegacyPacket legacy;  // what LD_ABS/LD_IND read: points into *last
   uint64_t r0 = 0;
   for (uint32_t rep = 0; rep < in.repeat; rep++) {
     auto built = build_context(p->type, in, *s.scratch);
@@ -941,6 +967,7 @@ long cmd_prog_test_run(State& s, const bpf_attr& a, const Out& o) {
     ri.resolver = &s.maps;
     ri.tail_calls = &s;
     hc.packet = last->has_packet ? &last->packet : nullptr;
+    ri.legacy_packet = last->legacy_packet(&legacy) ? &legacy : nullptr;
     ri.context = &hc;
     auto start = std::chrono::steady_clock::now();
     auto r = p->interp->run(ri, ro, s.env);

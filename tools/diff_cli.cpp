@@ -52,6 +52,13 @@ constexpr Policy kPolicies[] = {
      "a .text function bpfvm lists as a program; libbpf loads it only inside its callers"},
     {"unreachable-code", "the kernel rejects unreachable instructions; bpfvm accepts them with a warning"},
     {"lru-eviction", "which entries an LRU map evicts (the kernel's LRU is approximate, per-CPU lists)"},
+    {"privileged-kernel-rules",
+     "the kernel lets a privileged loader leak pointers and read uninitialized stack; bpfvm never does"},
+    {"global-function-args",
+     "the kernel verifies a global function alone, for any arguments its BTF prototype allows (pointers "
+     "may be NULL); bpfvm verifies it at each call"},
+    {"tail-call-result",
+     "bpfvm gives r0 a value after a failed bpf_tail_call; the kernel forbids reading it"},
 };
 
 const char* policy_summary(const std::string& id) {
@@ -115,6 +122,7 @@ struct ProgDiff {
   std::vector<std::string> run_diffs;
   std::string run_class;
   std::vector<std::string> helpers;  // nondeterministic / kernel-state helpers the program calls
+  std::set<int32_t> calls;           // every helper the program calls
   bool undocumented() const {
     const bool verdicts_differ =
         agreement == "only_user" || agreement == "only_kernel" || agreement == "kernel_not_loaded";
@@ -151,6 +159,9 @@ std::string classify_verdict(const ProgDiff& d) {
     // bpfvm's verifier gives program types without a context model a context of 0 bytes.
     if (e.starts_with("InvalidCtxAccess") && e.find("outside the 0 bytes") != std::string::npos)
       return "context-not-in-bpfvm";
+    // The kernel relaxes these for CAP_PERFMON (allow_ptr_leaks, allow_uninit_stack); bpfvm keeps
+    // the unprivileged rules.
+    if (e.starts_with("PointerLeak") || e.starts_with("UninitStack")) return "privileged-kernel-rules";
     return "";
   }
   if (d.agreement == "only_user") {
@@ -160,8 +171,15 @@ std::string classify_verdict(const ProgDiff& d) {
         e.find("not supported for this program type") != std::string::npos ||
         e.find("invalid bpf_context access") != std::string::npos ||
         e.find("should have been in") != std::string::npos ||
-        e.find("cannot call GPL-restricted") != std::string::npos)
+        e.find("cannot call GPL-restricted") != std::string::npos ||
+        e.find("program of this type cannot use helper") != std::string::npos)  // 6.x's "unknown func"
       return "kernel-program-type-rules";
+    // The error arose while the kernel validated a global function on its own ("Validating f()
+    // func#N"), where a pointer argument may be NULL.
+    if (e.find("_or_null'") != std::string::npos &&
+        d.kernel.verdict.log.find("() func#") != std::string::npos)
+      return "global-function-args";
+    if (e == "R0 !read_ok" && d.calls.count(12)) return "tail-call-result";
     if (e.find("spin_lock") != std::string::npos || e.find("kptr") != std::string::npos ||
         e.find("BTF") != std::string::npos)
       return "kernel-only-map-feature";
@@ -291,6 +309,7 @@ Status diff_object(const std::string& path, const Args& a, std::vector<ProgDiff>
     int fi = file->find_program(p.name);
     if (fi >= 0)
       for (int32_t id : helper_calls(file->programs[fi])) {
+        d.calls.insert(id);
         if (auto it = kNondeterministicHelpers.find(id); it != kNondeterministicHelpers.end())
           d.helpers.push_back(it->second);
         if (auto it = kKernelStateHelpers.find(id); it != kKernelStateHelpers.end())

@@ -69,13 +69,17 @@ static const char* map_helper_mismatch(uint32_t id, MapType type) {
     case 53:
     case 60:  // sk_redirect_map, sock_map_update, msg_redirect_map
       return is({MapType::Sockmap}) ? nullptr : "is not a sockmap";
-    case 1:  // map_lookup_elem: these maps hold no plain values (kernel objects or stack traces)
+    case 1:  // map_lookup_elem: these maps hold no plain values (kernel objects or stack traces);
+             // devmap entries are read-only values (bpf_devmap_val)
       if (is({MapType::StackTrace, MapType::CgroupArray, MapType::Sockmap, MapType::Sockhash, MapType::Xskmap,
-              MapType::Cpumap, MapType::Devmap, MapType::DevmapHash}))
+              MapType::Cpumap}))
         return "holds no values a program may read with map_lookup_elem";
       [[fallthrough]];
     case 2:
     case 3:  // map_lookup/update/delete_elem
+      if (id != 1 && is({MapType::StackTrace, MapType::CgroupArray, MapType::Xskmap, MapType::Cpumap,
+                         MapType::Devmap, MapType::DevmapHash}))
+        return "holds kernel objects: programs may not update or delete its entries";
       if (is({MapType::ArrayOfMaps, MapType::HashOfMaps}) && id != 1)
         return "is a map of maps: programs may only look it up";
       if (is({MapType::ProgArray, MapType::Ringbuf, MapType::PerfEventArray, MapType::Queue, MapType::Stack,

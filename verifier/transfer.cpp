@@ -45,8 +45,13 @@ bool Analyzer::exec(uint32_t idx, State& s) {
     case Form::AluImm:
     case Form::AluReg:
     case Form::AluNeg:
-    case Form::End:
-      return exec_alu(idx, s);
+    case Form::End: {
+      if (passes_.empty()) return exec_alu(idx, s);
+      const RegValue dst = s.reg(in.dst), src = s.reg(in.src);
+      if (!exec_alu(idx, s)) return false;
+      track_ghost(in, dst, src, s.reg(in.dst));
+      return true;
+    }
     case Form::Lddw:
       return exec_lddw(idx, s);
     case Form::Ldx:
@@ -73,6 +78,46 @@ bool Analyzer::exec(uint32_t idx, State& s) {
            fmt::format("instruction '{}' is not supported by the verifier", info.mnemonic));
       return false;
   }
+}
+
+// Loop ghosts through an ALU instruction (see Ghost in regtype.h): copies keep the link (a 32-bit
+// copy keeps it on the low 32 bits), adding or subtracting a bounded scalar moves its delta, any
+// other operation ends it.
+void Analyzer::track_ghost(const Insn& in, const RegValue& dst, const RegValue& src, RegValue& out) {
+  const OpInfo& info = in.info();
+  const bool reg = info.src_reg && info.form == Form::AluReg;
+  Ghost g;
+  auto on_low32 = [&](Ghost x) {
+    if (!info.is64) x.loc |= kGhost32;
+    return x;
+  };
+  // The step added, as a signed range on the operation's width.
+  auto step = [&](const RegValue& v, int64_t& lo, int64_t& hi) {
+    if (v.kind != RegKind::Scalar) return false;
+    lo = info.is64 ? v.v.smin : v.v.s32min;
+    hi = info.is64 ? v.v.smax : v.v.s32max;
+    return lo >= INT32_MIN && hi <= INT32_MAX;
+  };
+  // Pointers' ghosts follow their offset: a link survives only while the value keeps its kind.
+  if (info.alu == AluOp::Mov && info.form == Form::AluReg) {
+    if (out.kind == src.kind) g = on_low32(src.ghost);
+  } else if (info.alu == AluOp::Add || info.alu == AluOp::Sub) {
+    const RegValue imm = RegValue::scalar(Scalar::constant(static_cast<uint64_t>(int64_t{in.imm})));
+    const RegValue* base = &dst;
+    const RegValue* k = reg ? &src : &imm;
+    if (dst.ghost.loop == 0 && info.alu == AluOp::Add && reg && src.ghost.loop != 0) base = &src, k = &dst;
+    int64_t lo, hi;
+    if (base->ghost.loop != 0 && out.kind == base->kind && step(*k, lo, hi)) {
+      if (info.alu == AluOp::Sub) std::swap(lo, hi), lo = -lo, hi = -hi;
+      const int64_t dlo = base->ghost.dlo + lo, dhi = base->ghost.dhi + hi;
+      if (dlo >= INT32_MIN && dhi <= INT32_MAX) {
+        g = on_low32(base->ghost);
+        g.dlo = static_cast<int32_t>(dlo);
+        g.dhi = static_cast<int32_t>(dhi);
+      }
+    }
+  }
+  out.ghost = out.is_init() ? g : Ghost{};
 }
 
 bool Analyzer::exec_alu(uint32_t idx, State& s) {

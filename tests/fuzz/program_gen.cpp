@@ -1177,6 +1177,7 @@ class Gen {
     // The body may not create registers the next iteration relies on: snippets only use what
     // exists at the head (the join at the head keeps that invariant roughly).
     Frame at_head = f_;
+    if (chance(300)) counter_indexed_store(c, bound);
     const int n = static_cast<int>(1 + rnd(3));
     for (int i = 0; i < n && !f_.dead; ++i)
       snippet(depth + 1);
@@ -1186,6 +1187,25 @@ class Gen {
     if (!unbounded) emit("{}{} {}, {}", down ? "sub" : "add", w, R(c), step);
     emit("{}", loop_back_edge(rng_, down, w, R(c), bound, step, head, [&] { return bad(); }));
     f_.r[c] = Reg{K::Scalar};
+  }
+
+  // A byte store into a stack array indexed by the loop counter `c` itself (no mask): only the
+  // loop's bound keeps it inside the stack, so the verifier must know the counter's range in the
+  // body (an invariant, or the iterations one by one). The array ends at fp-1 and its start is
+  // chosen so that the counter's largest value (about `bound` + the step) usually fits; a dubious
+  // one leaves too little room.
+  void counter_indexed_store(int c, int64_t bound) {
+    int t = -1;
+    for (int tries = 0; tries < 10 && (t < 0 || t == c); ++tries)
+      t = scalar_dst();
+    if (t < 0 || t == c || !writable(t)) return;
+    const int64_t room = bad() ? bound - static_cast<int64_t>(rnd(4)) : bound + 8 + static_cast<int64_t>(rnd(64));
+    emit("mov {}, {}", R(t), R(c));
+    emit("add {}, %r10", R(t));
+    emit("add {}, {}", R(t), -std::min<int64_t>(room + 1, 512));
+    emit("stb [{}+0], {}", R(t), rnd(256));
+    emit("mov {}, 0", R(t));
+    f_.r[t] = Reg{K::Scalar};
   }
 
   void local_call() {
@@ -1239,7 +1259,9 @@ class Gen {
       emit("stdw [%r10{:+}], 0", k);
       mark_store(k, 8, K::Scalar);
     }
-    emit("mov %r1, {}", rnd(bad() ? 100000 : 16));
+    // Inside a loop of up to 300 iterations, a large count would only exhaust the checked run's
+    // instruction budget (a slow program, not an unsafe one).
+    emit("mov %r1, {}", rnd(bad() ? (loop_depth_ > 0 ? 1000 : 100000) : 16));
     emit("lddw %r2, func(cb{})", callbacks_);
     if (chance(900)) {
       emit("mov %r3, %r10");

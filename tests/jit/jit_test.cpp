@@ -124,6 +124,22 @@ Outcome outcome(const Result<uint64_t>& r, std::vector<uint8_t> mem) {
   return Outcome{false, 0, r.error().code, r.error().pc, std::move(mem)};
 }
 
+// The JIT's modes: checked and (when `also_unchecked`) unchecked code, with and without blinding;
+// f(options, "checked blinded" ...).
+template <class F>
+void for_each_jit_mode(bool also_unchecked, F&& f) {
+  for (bool checked : {true, false}) {
+    if (!checked && !also_unchecked) continue;
+    for (bool blind : {true, false}) {
+      jit::JitOptions o;
+      o.checked = checked;
+      o.verified = !checked;
+      o.blinding = blind;
+      f(o, std::string(checked ? "checked" : "unchecked") + (blind ? " blinded" : " plain"));
+    }
+  }
+}
+
 // Runs `program` on the interpreter (checked) and on the JIT in checked and unchecked mode, with
 // and without blinding, with `mem` as the input (named "packet" when `packet`); expects the same
 // outcome everywhere and returns it.
@@ -145,22 +161,15 @@ Outcome run_all(const Program& program,
   // The run first, then the memory (argument evaluation order is unspecified).
   auto ri = (*interp)->run(input(m0), RunOptions{}, env);
   Outcome want = outcome(ri, m0);
-  for (bool checked : {true, false}) {
-    if (!checked && !also_unchecked) continue;
-    for (bool blind : {true, false}) {
-      jit::JitOptions o;
-      o.checked = checked;
-      o.verified = !checked;
-      o.blinding = blind;
-      auto p = jit::JitProgram::compile(program, &helpers(), o);
-      EXPECT_TRUE(p.ok()) << p.error().to_string();
-      if (!p.ok()) continue;
-      std::vector<uint8_t> m = mem;
-      auto rj = (*p)->run(input(m), env);
-      Outcome got = outcome(rj, m);
-      EXPECT_EQ(got, want) << (checked ? "checked" : "unchecked") << (blind ? " blinded" : " plain");
-    }
-  }
+  for_each_jit_mode(also_unchecked, [&](const jit::JitOptions& o, const std::string& mode) {
+    auto p = jit::JitProgram::compile(program, &helpers(), o);
+    EXPECT_TRUE(p.ok()) << p.error().to_string();
+    if (!p.ok()) return;
+    std::vector<uint8_t> m = mem;
+    auto rj = (*p)->run(input(m), env);
+    Outcome got = outcome(rj, m);
+    EXPECT_EQ(got, want) << mode;
+  });
   return want;
 }
 
@@ -425,6 +434,92 @@ TEST(JitOpcodes, ShiftsMaskTheirCountAndDivisionHandlesZeroAndMinusOne) {
   EXPECT_EQ(run_all(asm_program("lddw %r0, 0x8000000000000000\nsdiv %r0, -1\nexit")).r0, 0x8000000000000000u);
   EXPECT_EQ(run_all(asm_program("lddw %r0, 0x8000000000000000\nsmod %r0, -1\nexit")).r0, 0u);
   EXPECT_EQ(run_all(asm_program("lddw %r0, 0xffffffff80000000\nsdiv32 %r0, -1\nexit")).r0, 0x80000000u);
+}
+
+// --- Legacy packet loads through an sk_buff view (vm/legacy_packet.h) ----------------------------
+
+// Runs `program` with `pkt` as RunInput::legacy_packet (and the buffer as the only region) on the
+// interpreter (checked and unchecked) and the JIT (checked and unchecked, with and without
+// blinding); expects one r0 everywhere and returns it.
+uint64_t run_legacy(const Program& program, const LegacyPacket& pkt, uint64_t buf_size) {
+  NullEnv env;
+  RunInput in;
+  in.regions.push_back(MemRegion{reinterpret_cast<uint64_t>(pkt.head), buf_size, false, "packet"});
+  in.legacy_packet = &pkt;
+  auto interp = Interpreter::create(program, &helpers());
+  EXPECT_TRUE(interp.ok());
+  if (!interp.ok()) return ~0ULL;
+  RunOptions ro;
+  auto want = (*interp)->run(in, ro, env);
+  EXPECT_TRUE(want.ok()) << want.error().to_string();
+  if (!want.ok()) return ~0ULL;
+  ro.checked = false;
+  auto unchecked = (*interp)->run(in, ro, env);
+  EXPECT_TRUE(unchecked.ok() && *unchecked == *want) << "interpreter, unchecked";
+  for_each_jit_mode(true, [&](const jit::JitOptions& o, const std::string& mode) {
+    auto p = jit::JitProgram::compile(program, &helpers(), o);
+    EXPECT_TRUE(p.ok()) << p.error().to_string();
+    if (!p.ok()) return;
+    auto got = (*p)->run(in, env);
+    EXPECT_TRUE(got.ok() && *got == *want)
+        << mode << ": jit " << (got.ok() ? fmt::format("{:#x}", *got) : got.error().to_string())
+        << ", interpreter " << fmt::format("{:#x}", *want);
+  });
+  return *want;
+}
+
+TEST(JitLegacyPacket, OffsetsFollowTheKernelsSkbOnBothEngines) {
+  // A socket filter's skb as test_run builds it, scaled down: 8 bytes of headroom, the MAC header
+  // at 8, the network header and the data at 22 (the Ethernet header is pulled), the tail at 40.
+  // Byte i of the buffer holds i, so a big-endian word at offset o reads o o+1 o+2 o+3.
+  std::vector<uint8_t> buf(64);
+  for (size_t i = 0; i < buf.size(); ++i)
+    buf[i] = static_cast<uint8_t>(i);
+  uint32_t data = 22, tail = 40;
+  LegacyPacket pkt{buf.data(), &data, &tail, 22, 8};
+  // r0 = load; r0 += 0x1000 (a load that fails ends the program with r0 = 0 instead).
+  auto abs = [&](Op op, int32_t k) {
+    return run_legacy(
+        linked({I(Op::Mov64Reg, 6, 1), I(op, 0, 0, 0, k), I(Op::Add64Imm, 0, 0, 0, 0x1000), I(Op::Exit)}),
+        pkt, buf.size());
+  };
+  auto ind = [&](Op op, int32_t src, int32_t k) {
+    return run_legacy(linked({I(Op::Mov64Reg, 6, 1), I(Op::Mov64Imm, 7, 0, 0, src), I(op, 0, 7, 0, k),
+                              I(Op::Add64Imm, 0, 0, 0, 0x1000), I(Op::Exit)}),
+                      pkt, buf.size());
+  };
+  // Non-negative offsets: from the data, up to the tail.
+  EXPECT_EQ(abs(Op::LdAbsB, 0), 0x1000u + 22);
+  EXPECT_EQ(abs(Op::LdAbsH, 2), 0x1000u + 0x1819);
+  EXPECT_EQ(abs(Op::LdAbsW, 14), 0x1000u + 0x24252627);  // ends at the tail
+  EXPECT_EQ(abs(Op::LdAbsW, 15), 0u);
+  EXPECT_EQ(abs(Op::LdAbsB, 18), 0u);
+  // SKF_NET_OFF: from the network header; SKF_LL_OFF: from the MAC header (as suricata's lb.o
+  // reads the IPv4 addresses at SKF_LL_OFF + 26 and + 30).
+  EXPECT_EQ(abs(Op::LdAbsW, kSkfNetOff + 12), 0x1000u + 0x22232425);
+  EXPECT_EQ(abs(Op::LdAbsB, kSkfNetOff + 17), 0x1000u + 39);
+  EXPECT_EQ(abs(Op::LdAbsB, kSkfNetOff + 18), 0u);
+  EXPECT_EQ(abs(Op::LdAbsH, kSkfLlOff + 12), 0x1000u + 0x1415);  // the Ethernet type
+  EXPECT_EQ(ind(Op::LdIndW, kSkfLlOff, 26), 0x1000u + 0x22232425);
+  EXPECT_EQ(ind(Op::LdIndH, kSkfLlOff + 30, 0), 0x1000u + 0x2627);
+  // The top of the SKF_LL_OFF range is 0xfffff bytes past the MAC header; below it nothing is read.
+  EXPECT_EQ(abs(Op::LdAbsB, kSkfNetOff - 1), 0u);
+  EXPECT_EQ(abs(Op::LdAbsB, kSkfLlOff - 1), 0u);
+  EXPECT_EQ(abs(Op::LdAbsB, std::numeric_limits<int32_t>::min()), 0u);
+  // LD_IND adds in 32 bits: -1 + 1 is offset 0.
+  EXPECT_EQ(ind(Op::LdIndB, -1, 1), 0x1000u + 22);
+  // A sched_cls skb: the data is the MAC header, the network header 14 bytes on.
+  data = 8;
+  EXPECT_EQ(abs(Op::LdAbsH, 12), 0x1000u + 0x1415);
+  EXPECT_EQ(abs(Op::LdAbsB, kSkfNetOff), 0x1000u + 22);
+  // The bounds are read at every load: a helper that moves the tail changes what can be read.
+  tail = 30;
+  EXPECT_EQ(abs(Op::LdAbsB, kSkfNetOff + 8), 0u);
+  EXPECT_EQ(abs(Op::LdAbsB, kSkfNetOff + 7), 0x1000u + 29);
+  // No MAC header set: SKF_LL_OFF loads fail, the others still work.
+  pkt.mac = kNoHeader;
+  EXPECT_EQ(abs(Op::LdAbsB, kSkfLlOff), 0u);
+  EXPECT_EQ(abs(Op::LdAbsB, 0), 0x1000u + 8);
 }
 
 // --- Checked mode: the checked interpreter's faults ----------------------------------------------

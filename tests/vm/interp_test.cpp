@@ -1,6 +1,7 @@
 #include "vm/interp.h"
 
 #include <cstring>
+#include <fstream>
 #include <limits>
 #include <random>
 #include <set>
@@ -939,6 +940,38 @@ TEST(Robustness, RandomValidProgramsNeverCrashInCheckedMode) {
   EXPECT_GE(accepted, 1000) << "the generator should produce mostly decodable programs";
   EXPECT_GT(faults, 0);
   EXPECT_LT(faults, accepted);
+}
+
+}  // namespace
+}  // namespace bpfvm
+
+namespace bpfvm {
+namespace {
+
+// The permissions of the mapping holding `addr` in /proc/self/maps ("r--", "rw-", ...), or "".
+std::string mapping_perms(const void* addr) {
+  const auto a = reinterpret_cast<uint64_t>(addr);
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    uint64_t lo = 0, hi = 0;
+    char perms[5] = {};
+    if (std::sscanf(line.c_str(), "%lx-%lx %4s", &lo, &hi, perms) == 3 && a >= lo && a < hi)
+      return std::string(perms, 3);
+  }
+  return "";
+}
+
+TEST(Interpreter, ThePredecodedProgramIsReadOnlyFromCreationOn) {
+  Program p = link_or_die({mov(0, 7), exit_()});
+  auto vm = make(p);
+  ASSERT_TRUE(vm);
+  EXPECT_EQ(mapping_perms(vm->predecoded()), "r--");
+  NullEnv env;
+  std::vector<uint8_t> mem;
+  auto r = vm->run(mem, RunOptions{}, env);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, 7u);
 }
 
 }  // namespace

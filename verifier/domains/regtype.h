@@ -41,6 +41,19 @@ constexpr int32_t kNoRange = INT32_MIN;
 // The id of packet pointers whose offset from data is a constant (`fixed` is that constant).
 constexpr uint32_t kPacketBaseId = 1;
 
+// Loop ghosts (verifier.cpp, the termination proof of a loop): while the invariant of the loop at
+// depth `loop` of the analysis is computed, a value may be known to equal the value that location
+// `loc` (a register, or kGhostSlot0 + an 8-byte stack slot, of the loop's frame) held at the latest
+// visit of the loop head, plus a delta in [dlo, dhi]: on 64 bits, or on the low 32 bits (modulo
+// 2^32) when `loc & kGhost32`. loop == 0: no such knowledge.
+constexpr uint8_t kGhostSlot0 = 16, kGhost32 = 0x80;
+struct Ghost {
+  uint8_t loop = 0;
+  uint8_t loc = 0;
+  int32_t dlo = 0, dhi = 0;
+  bool operator==(const Ghost&) const = default;
+};
+
 struct RegValue {
   RegKind kind = RegKind::Uninit;
   uint8_t frame = 0;               // Stack: frame index (0 = main program)
@@ -54,6 +67,7 @@ struct RegValue {
   int32_t fixed = 0;         // Packet/PacketMeta/Scalar with an id: constant added since the id was given
   int32_t range = kNoRange;  // Packet/PacketMeta
   Scalar v;                  // Scalar: the value; pointers: the offset
+  Ghost ghost;               // only while a loop's invariant is computed (above)
 
   static RegValue uninit() { return {}; }
   static RegValue scalar(const Scalar& s) {
@@ -110,7 +124,12 @@ inline RegValue truncated(const RegValue& p) {
   return t;
 }
 
-// Least upper bound of two register values.
-RegValue join(const RegValue& a, const RegValue& b);
+struct Thresholds;
+
+// Least upper bound of two register values. With `widen`, `a` is the previous value at a loop head
+// and `b` the new one: bounds that grow jump to the next threshold (Scalar::widen), packet ranges
+// that shrink are dropped, and loop ghosts survive only when equal, so that iterating reaches a
+// fixpoint in finitely many steps.
+RegValue join(const RegValue& a, const RegValue& b, const Thresholds* widen = nullptr);
 
 }  // namespace bpfvm::verifier

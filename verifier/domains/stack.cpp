@@ -106,10 +106,13 @@ RegValue StackFrame::load(int off, int size, bool sign_ext) const {
       return RegValue::scalar(v);
     }
   } else if (m != 0 && m != 0xff && size < 8 && m == uint8_t(((1u << size) - 1) << (i % 8))) {
-    // Exactly the bytes of a narrow spill.
+    // Exactly the bytes of a narrow spill: its value (it fits), with its loop ghost unless
+    // sign-extended.
     Scalar v = spills_[i / 8].v;
     if (sign_ext) v = alu(AluOp::Movsx, true, v, v, unsigned(size * 8));
-    return RegValue::scalar(v);
+    RegValue r = RegValue::scalar(v);
+    if (!sign_ext) r.ghost = spills_[i / 8].ghost;
+    return r;
   }
   if (sign_ext && size < 8) {
     int64_t lim = int64_t{1} << (size * 8 - 1);
@@ -118,12 +121,12 @@ RegValue StackFrame::load(int off, int size, bool sign_ext) const {
   return RegValue::scalar(Scalar::of_size(unsigned(size)));
 }
 
-void StackFrame::join_with(const StackFrame& o) {
+void StackFrame::join_with(const StackFrame& o, const Thresholds* widen) {
   for (int s = 0; s < kSlots; ++s) {
     uint8_t ma = spill_mask(s), mb = o.spill_mask(s);
     bool keep = false;
     if (ma != 0 && ma == mb) {
-      RegValue j = join(spills_[s], o.spills_[s]);
+      RegValue j = join(spills_[s], o.spills_[s], widen);
       if (j.is_init()) {
         spills_[s] = j;
         keep = true;

@@ -46,7 +46,7 @@ class StackFrame {
   // sign-extended), or bytes left of a pointer partly overwritten.
   bool load_exposes_pointer(int off, int size, bool sign_ext) const;
 
-  void join_with(const StackFrame& o);
+  void join_with(const StackFrame& o, const Thresholds* widen = nullptr);
   bool operator==(const StackFrame& o) const = default;
 
   // Visits every spilled register (to rename ids or invalidate packet pointers).
@@ -55,6 +55,9 @@ class StackFrame {
     for (int s = 0; s < kSlots; ++s)
       if (bytes_[s * 8] == uint8_t(ByteKind::Spill)) f(spills_[s]);
   }
+  // The spill of 8-byte slot `slot` (0 = [-512, -504)), if it holds one (a narrow spill too).
+  RegValue* spill_in_slot(int slot) { return spill_mask(slot) ? &spills_[slot] : nullptr; }
+  const RegValue* spill_in_slot(int slot) const { return spill_mask(slot) ? &spills_[slot] : nullptr; }
 
  private:
   void destroy_spill(int slot);

@@ -360,6 +360,7 @@ Result<RunOutput> Object::run(size_t index, const ContextInput& input) const {
   RunOutput out;
   std::chrono::nanoseconds total{0};
   std::optional<BuiltContext> last;
+  LegacyPacket legacy;  // what LD_ABS/LD_IND read: points into *last
   RunInput ri;
   auto run_once = [&]() -> Result<uint64_t> {
     return jit_code != nullptr ? jit_code->run(ri, *impl_->env, &out.stats)
@@ -378,6 +379,7 @@ Result<RunOutput> Object::run(size_t index, const ContextInput& input) const {
       ri.resolver = impl_->maps.get();  // map values and ringbuf records
       ri.tail_calls = impl_.get();
       hc.packet = last->has_packet ? &last->packet : nullptr;
+      ri.legacy_packet = last->legacy_packet(&legacy) ? &legacy : nullptr;
       ri.context = &hc;
     }
     if (input.reuse_context) {
