@@ -79,6 +79,12 @@ class Analyzer {
   bool exec_helper(uint32_t idx, State& s);
   void exec_cond(uint32_t idx, State& fall, State& taken);
   void track_ghost(const Insn& in, const RegValue& dst, const RegValue& src, RegValue& out);
+  void link_alu(const Insn& in,
+                const RegValue& old,
+                const RegValue& src,
+                RegValue& dst,
+                State& s,
+                uint32_t idx);
   uint32_t fresh_id(State& s, uint32_t idx);
 
   // --- checks (assertions.cpp): false after reporting

@@ -18,6 +18,7 @@ void drop_id(RegValue& r) {
   }
   r.fixed = 0;
   r.id = 0;
+  r.link = kLinkFull;
 }
 
 RegValue loaded_scalar(uint32_t size, bool sign_ext) {
@@ -120,6 +121,51 @@ void Analyzer::track_ghost(const Insn& in, const RegValue& dst, const RegValue& 
   out.ghost = out.is_init() ? g : Ghost{};
 }
 
+// The link (id, fixed, link kind) of `dst` after a scalar ALU instruction whose destination held
+// `old` and whose source operand is `src`; `dst` holds the new value without a link.
+void Analyzer::link_alu(const Insn& in,
+                        const RegValue& old,
+                        const RegValue& src,
+                        RegValue& dst,
+                        State& s,
+                        uint32_t idx) {
+  const OpInfo& info = in.info();
+  const AluOp op = info.alu;
+  auto keep = [&](const RegValue& from, int64_t add, uint8_t link) {
+    const int64_t f = int64_t{from.fixed} + add;
+    if (add < -kMaxFixed || add > kMaxFixed || f < -kMaxFixed || f > kMaxFixed) return;
+    dst.id = from.id;
+    dst.fixed = static_cast<int32_t>(f);
+    dst.link = link;
+  };
+  const bool reg = info.form == Form::AluReg;
+  if (op == AluOp::Mov && !info.is64 && reg) {
+    // w1 = w6: the low half of r6's value, zero-extended.
+    if (src.kind != RegKind::Scalar || src.v.is_const() || src.link == kLinkHigh32 || in.src == in.dst)
+      return;
+    RegValue& from = s.reg(in.src);
+    if (from.id == 0) {
+      from.id = fresh_id(s, idx);
+      from.fixed = 0;
+      from.link = kLinkFull;
+    }
+    keep(from, 0, kLinkLow32);
+    return;
+  }
+  if (old.id == 0 || (old.link == kLinkHigh32 && op != AluOp::Rsh)) return;
+  if ((op == AluOp::Add || op == AluOp::Sub) && !reg && src.v.is_const()) {
+    const int64_t c = static_cast<int64_t>(src.v.value());
+    if (info.is64 && old.link == kLinkFull) keep(old, op == AluOp::Add ? c : -c, kLinkFull);
+    // 32 bits: the low half moves by c (mod 2^32), the result is zero-extended.
+    if (!info.is64) keep(old, static_cast<int32_t>(op == AluOp::Add ? c : -c), kLinkLow32);
+    return;
+  }
+  if (info.is64 && !reg && in.imm == 32 && op == AluOp::Lsh && old.link != kLinkHigh32)
+    keep(old, 0, kLinkHigh32);
+  else if (info.is64 && !reg && in.imm == 32 && op == AluOp::Rsh && old.link == kLinkHigh32)
+    keep(old, 0, kLinkLow32);
+}
+
 bool Analyzer::exec_alu(uint32_t idx, State& s) {
   const Insn& in = prog_.insns[idx];
   const OpInfo& info = in.info();
@@ -151,17 +197,9 @@ bool Analyzer::exec_alu(uint32_t idx, State& s) {
     const RegValue old = dst;
     dst = RegValue::scalar(alu(op, info.is64, a, src.v, ext));
     // Linked scalars: `r2 = r1; r2 += c` keeps r2 linked to r1 with the offset c (the kernel's
-    // BPF_ADD_CONST), so that a bound proven on either carries to the other.
-    if (info.is64 && !unary && (op == AluOp::Add || op == AluOp::Sub) && old.id != 0 && src.v.is_const()) {
-      const int64_t c = static_cast<int64_t>(src.v.value());
-      if (c >= -kMaxFixed && c <= kMaxFixed) {
-        const int64_t f = int64_t{old.fixed} + (op == AluOp::Add ? c : -c);
-        if (f >= -kMaxFixed && f <= kMaxFixed) {
-          dst.id = old.id;
-          dst.fixed = static_cast<int32_t>(f);
-        }
-      }
-    }
+    // BPF_ADD_CONST), so that a bound proven on either carries to the other. 32-bit copies and
+    // adds, and the `<<= 32; >>= 32` zero-extension idiom, keep a link on the low halves.
+    link_alu(in, old, src, dst, s, idx);
     return true;
   }
   const char* opname = info.mnemonic.data();
@@ -528,7 +566,19 @@ void Analyzer::exec_cond(uint32_t idx, State& fall, State& taken) {
       bool b_is_reg = info.src_reg, empty = false;
       auto shifted = [](const RegValue& from, const RegValue& to) {
         const int64_t d = int64_t{to.fixed} - from.fixed;
-        return d == 0 ? from.v : alu(AluOp::Add, true, from.v, Scalar::constant(static_cast<uint64_t>(d)));
+        const Scalar k = Scalar::constant(static_cast<uint64_t>(d));
+        if (from.link == kLinkHigh32 || to.link == kLinkHigh32) return Scalar::top();
+        if (from.link == kLinkFull && to.link == kLinkFull)
+          return d == 0 ? from.v : alu(AluOp::Add, true, from.v, k);
+        // A zero-extended low half: the other's low half, moved by d.
+        const Scalar low = alu(AluOp::Add, false, from.v, k);
+        if (to.link == kLinkLow32) return low;
+        // From a low half to a full value: only its low 32 bits are known.
+        Scalar c;
+        c.t = Tnum{low.t.value & 0xffffffffu, low.t.mask | ~uint64_t{0xffffffff}};
+        c.u32min = low.u32min, c.u32max = low.u32max, c.s32min = low.s32min, c.s32max = low.s32max;
+        c.sync();
+        return c;
       };
       st.for_each_value([&](RegValue& r) {
         if (r.kind != RegKind::Scalar || r.id == 0) return;

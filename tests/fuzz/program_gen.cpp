@@ -554,13 +554,33 @@ class Gen {
       emit("lddw {}, {}", R(q), static_cast<int64_t>(rng_()));
     if (chance(300)) emit("and {}, {}", R(q), (int64_t{1} << rnd(12)) - 1);
     auto small = [&] { return static_cast<int64_t>(rnd(chance(900) ? 64 : 4096)) - (chance(500) ? 32 : 0); };
-    emit("mov {}, {}", R(r), R(q));
-    emit("{} {}, {}", rnd(2) ? "add" : "sub", R(r), small());
+    // A copy moved by a constant: on 64 bits, or linked on the low halves (a 32-bit copy or add,
+    // the `<<= 32; >>= 32` zero-extension idiom; a dubious `s>>= 32` is no such copy).
+    auto linked_copy = [&](int to, int from) {
+      const char* op = rnd(2) ? "add" : "sub";
+      switch (rnd(4)) {
+        case 0:
+          emit("mov {}, {}", R(to), R(from));
+          emit("{} {}, {}", op, R(to), small());
+          break;
+        case 1:
+          emit("mov32 {}, {}", R(to), R(from));
+          emit("{}32 {}, {}", op, R(to), small());
+          break;
+        case 2:
+          emit("mov {}, {}", R(to), R(from));
+          emit("lsh {}, 32", R(to));
+          emit("{} {}, 32", bad() ? "arsh" : "rsh", R(to));
+          break;
+        default:
+          emit("mov {}, {}", R(to), R(from));
+          emit("{}32 {}, {}", op, R(to), small());
+          break;
+      }
+    };
+    linked_copy(r, q);
     const bool third = chance(400);
-    if (third) {
-      emit("mov {}, {}", R(t), R(r));
-      emit("add {}, {}", R(t), small());
-    }
+    if (third) linked_copy(t, r);
     f_.r[q] = f_.r[r] = Reg{K::Scalar};
     if (third) f_.r[t] = Reg{K::Scalar};
     const int n = third ? 3 : 2;
@@ -1199,7 +1219,8 @@ class Gen {
     for (int tries = 0; tries < 10 && (t < 0 || t == c); ++tries)
       t = scalar_dst();
     if (t < 0 || t == c || !writable(t)) return;
-    const int64_t room = bad() ? bound - static_cast<int64_t>(rnd(4)) : bound + 8 + static_cast<int64_t>(rnd(64));
+    const int64_t room =
+        bad() ? bound - static_cast<int64_t>(rnd(4)) : bound + 8 + static_cast<int64_t>(rnd(64));
     emit("mov {}, {}", R(t), R(c));
     emit("add {}, %r10", R(t));
     emit("add {}, {}", R(t), -std::min<int64_t>(room + 1, 512));

@@ -54,10 +54,17 @@ struct Ghost {
   bool operator==(const Ghost&) const = default;
 };
 
+// How a linked scalar (an id shared with other registers) relates to the id's base value B:
+// kLinkFull: it is B + fixed; kLinkLow32: it is the zero-extended low half of B + fixed (a 32-bit
+// copy, `w1 = w6`, or `r1 <<= 32; r1 >>= 32` of a copy); kLinkHigh32: it is (low half of
+// B + fixed) << 32 (the first half of that idiom).
+constexpr uint8_t kLinkFull = 0, kLinkLow32 = 1, kLinkHigh32 = 2;
+
 struct RegValue {
   RegKind kind = RegKind::Uninit;
   uint8_t frame = 0;               // Stack: frame index (0 = main program)
   RegKind base = RegKind::Uninit;  // TruncPtr: the kind of the truncated pointer
+  uint8_t link = 0;                // Scalar with an id: how it follows the id's base (kLink*)
   // Null-check / packet-range / scalar-bounds sharing: registers with equal non-zero ids are copies,
   // scalars up to `fixed` (value = the id's base value + fixed).
   uint32_t id = 0;
