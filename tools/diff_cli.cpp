@@ -499,11 +499,9 @@ int diff_command(const po::variables_map& vm) {
     if (!p) return print_error(cmd, p.error()), kExitUsage;
     a.packet = std::move(*p);
   }
-  if (vm.count("mem")) {
-    auto m = parse_hex_bytes(vm["mem"].as<std::string>());
-    if (!m) return print_error(cmd, m.error()), kExitUsage;
-    a.ctx = std::move(*m);
-  }
+  auto mem = mem_option(vm);  // --mem only: diff has no --mem-file
+  if (!mem) return print_error(cmd, mem.error()), kExitUsage;
+  a.ctx = std::move(*mem);
   a.repeat = vm["repeat"].as<uint32_t>();
   if (a.repeat == 0) return fmt::print(stderr, "{}: --repeat must be at least 1\n", cmd), kExitUsage;
   a.seed = vm["seed"].as<uint64_t>();
