@@ -24,9 +24,7 @@ std::string read_text(const std::string& path) {
 Program must_assemble(std::string_view text, bool allow_unsupported = false) {
   AsmOptions o;
   o.allow_unsupported = allow_unsupported;
-  Result<AsmOutput> r = assemble(text, o);
-  EXPECT_TRUE(r.ok()) << text << "\n-> " << (r.ok() ? "" : r.error().to_string());
-  return r.ok() ? std::move(r->program) : Program{};
+  return assemble_or_fail(text, o);
 }
 
 TEST(Disassembler, ConformanceProgramsRoundTrip) {
