@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +21,14 @@
 #include "vm/interp.h"
 
 namespace bpfvm {
+
+// The bytes of a file as a string (empty when it cannot be read).
+inline std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 // BPFVM_SHARED_DIR. Adds a test failure when <shared>/conformance/tests is missing.
 inline std::string shared_dir() {

@@ -1,7 +1,5 @@
 #include <cstring>
-#include <fstream>
 #include <random>
-#include <sstream>
 
 #include <gtest/gtest.h>
 
@@ -13,13 +11,6 @@
 
 namespace bpfvm {
 namespace {
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 Program must_assemble(std::string_view text, bool allow_unsupported = false) {
   AsmOptions o;
