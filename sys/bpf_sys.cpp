@@ -11,7 +11,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <chrono>
 #include <climits>
 #include <cstddef>
 #include <cstdio>
@@ -32,6 +31,7 @@
 #include "verifier/verifier.h"
 #include "vm/decode.h"
 #include "vm/disasm.h"
+#include "vm/runtime/context_run.h"
 
 namespace bpfvm::sys {
 
@@ -945,45 +945,32 @@ long cmd_prog_test_run(State& s, const bpf_attr& a, const Out& o) {
   for (const auto& m : p->maps)
     sync_in(s, *m);
 
-  HelperContext hc;
-  hc.maps = &s.maps;
-  hc.prog_type = static_cast<uint32_t>(p->type);
-  hc.gpl = p->gpl;
-  ScopedCpu cpu(0);
+  ContextRunEnv env;
+  env.data_regions = p->data_regions;
+  env.resolver = &s.maps;
+  env.tail_calls = &s;
+  env.helpers.maps = &s.maps;
+  env.helpers.prog_type = static_cast<uint32_t>(p->type);
+  env.helpers.gpl = p->gpl;
   RunOptions ro;  // checked mode: helpers and tail calls may reach memory the verifier did not model
-  std::chrono::nanoseconds total{0};
-  std::optional<BuiltContext> last;
-  LegacyPacket legacy;  // what LD_ABS/LD_IND read: points into *last
-  uint64_t r0 = 0;
-  for (uint32_t rep = 0; rep < in.repeat; rep++) {
-    auto built = build_context(p->type, in, *s.scratch);
-    if (!built) return -EINVAL;
-    last.emplace(std::move(*built));
-    RunInput ri;
-    ri.args[0] = last->r1;
-    ri.args[1] = last->r2;
-    ri.regions = last->regions;
-    ri.regions.insert(ri.regions.end(), p->data_regions.begin(), p->data_regions.end());
-    ri.resolver = &s.maps;
-    ri.tail_calls = &s;
-    hc.packet = last->has_packet ? &last->packet : nullptr;
-    ri.legacy_packet = last->legacy_packet(&legacy) ? &legacy : nullptr;
-    ri.context = &hc;
-    auto start = std::chrono::steady_clock::now();
-    auto r = p->interp->run(ri, ro, s.env);
-    total += std::chrono::steady_clock::now() - start;
-    if (!r) {
-      fmt::print(stderr, "bpfvm: program '{}' faulted: {}\n", p->name, r.error().to_string());
-      return -EFAULT;
-    }
-    r0 = *r;
+  bool faulted = false;
+  auto run_once = [&](const RunInput& ri, RunStats* stats) {
+    auto r = p->interp->run(ri, ro, s.env, stats);
+    faulted = !r;
+    return r;
+  };
+  auto run = run_in_context(p->type, in, *s.scratch, env, run_once);
+  if (!run) {
+    if (!faulted) return -EINVAL;  // the context (test_run's checks)
+    fmt::print(stderr, "bpfvm: program '{}' faulted: {}\n", p->name, run.error().to_string());
+    return -EFAULT;
   }
   for (const auto& m : p->maps)
     sync_out(s, *m);
   p->run_cnt += in.repeat;
-  p->run_time_ns += uint64_t(total.count());
-  std::vector<uint8_t> pkt, ctx;
-  collect_output(*last, &pkt, &ctx);
+  p->run_time_ns += run->total_ns;
+  const std::vector<uint8_t>& pkt = run->packet;
+  const std::vector<uint8_t>& ctx = run->ctx;
   long rc = 0;
   if (t.data_out && *kind != ContextKind::Args) {
     size_t n = pkt.size();
@@ -1005,8 +992,8 @@ long cmd_prog_test_run(State& s, const bpf_attr& a, const Out& o) {
     if (!user_write(t.ctx_out, ctx.data(), n)) return -EFAULT;
     o.put(offsetof(bpf_attr, test.ctx_size_out), uint32_t(ctx.size()));
   }
-  o.put(offsetof(bpf_attr, test.retval), uint32_t(r0));
-  o.put(offsetof(bpf_attr, test.duration), uint32_t(uint64_t(total.count()) / in.repeat));
+  o.put(offsetof(bpf_attr, test.retval), uint32_t(run->r0));
+  o.put(offsetof(bpf_attr, test.duration), uint32_t(run->total_ns / in.repeat));
   return rc;
 }
 

@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "jit/jit.h"
+#include "tests/test_util.h"
 #include "vm/alu.h"
 #include "vm/asm.h"
 #include "vm/decode.h"
@@ -29,13 +30,6 @@
 
 namespace bpfvm {
 namespace {
-
-class NullEnv : public Environment {
- public:
-  void trace(std::string_view) override {}
-  uint64_t ktime_ns() override { return 1; }
-  uint32_t prandom_u32() override { return 4; }
-};
 
 // Helper 1: r1 * 3 + r2 - r5.  Helper 1001: calls function r1 with (r2, r3), returns its r0 + 1.
 // Helper 1003: tail call to program r2 (-1 when refused).
@@ -173,18 +167,6 @@ Outcome run_all(const Program& program,
   return want;
 }
 
-Program linked(std::vector<Insn> insns) {
-  auto p = link(std::move(insns));
-  EXPECT_TRUE(p.ok()) << p.error().to_string();
-  return p.ok() ? *p : Program{};
-}
-
-Program asm_program(const std::string& text) {
-  auto a = assemble(text);
-  EXPECT_TRUE(a.ok()) << a.error().to_string();
-  return a ? a->program : Program{};
-}
-
 const uint64_t kValues[] = {0,
                             1,
                             7,
@@ -223,7 +205,7 @@ void run_cases(const std::vector<Case>& cases, bool also_unchecked = true) {
   }
   insns.push_back(I(Op::Mov64Imm, 0, 0, 0, 0));
   insns.push_back(I(Op::Exit));
-  run_all(linked(std::move(insns)), std::vector<uint8_t>(8 * cases.size(), 0), false, also_unchecked);
+  run_all(link_or_fail(std::move(insns)), std::vector<uint8_t>(8 * cases.size(), 0), false, also_unchecked);
 }
 
 // Drives one row of the opcode table through the JIT; returns false for rows it has no program for.
@@ -282,9 +264,9 @@ bool exercise(const OpInfo& info) {
     }
     case Form::Ja:
     case Form::Ja32:
-      run_all(linked({I(Op::Mov64Imm, 0, 0, 0, 1),
-                      I(op, 0, 0, info.form == Form::Ja ? 1 : 0, info.form == Form::Ja32 ? 1 : 0),
-                      I(Op::Mov64Imm, 0, 0, 0, 2), I(Op::Exit)}));
+      run_all(link_or_fail({I(Op::Mov64Imm, 0, 0, 0, 1),
+                            I(op, 0, 0, info.form == Form::Ja ? 1 : 0, info.form == Form::Ja32 ? 1 : 0),
+                            I(Op::Mov64Imm, 0, 0, 0, 2), I(Op::Exit)}));
       return true;
     case Form::JmpImm:
     case Form::JmpReg: {
@@ -303,41 +285,41 @@ bool exercise(const OpInfo& info) {
     }
     case Form::Call:
       run_all(
-          asm_program("mov %r1, 5\nmov %r2, 9\nmov %r5, 2\nmov %r6, 40\ncall 1\nadd %r0, %r6\n"
-                      "add %r0, %r1\nadd %r0, %r5\nexit"));
-      run_all(asm_program("call 77\nexit"));    // unknown helper
-      run_all(asm_program("call 1004\nexit"));  // helper fault
+          assemble_or_fail("mov %r1, 5\nmov %r2, 9\nmov %r5, 2\nmov %r6, 40\ncall 1\nadd %r0, %r6\n"
+                           "add %r0, %r1\nadd %r0, %r5\nexit"));
+      run_all(assemble_or_fail("call 77\nexit"));    // unknown helper
+      run_all(assemble_or_fail("call 1004\nexit"));  // helper fault
       return true;
     case Form::CallLocal:
       run_all(
-          asm_program("mov %r6, 3\nmov %r1, 4\ncall local f\nadd %r0, %r6\nadd %r0, %r1\nexit\n"
-                      "f:\nmov %r6, 100\nstdw [%r10-8], 9\nldxdw %r0, [%r10-8]\nadd %r1, 1\nexit"));
+          assemble_or_fail("mov %r6, 3\nmov %r1, 4\ncall local f\nadd %r0, %r6\nadd %r0, %r1\nexit\n"
+                           "f:\nmov %r6, 100\nstdw [%r10-8], 9\nldxdw %r0, [%r10-8]\nadd %r1, 1\nexit"));
       // Recursion beyond the 8-frame limit: kCallDepth at the call.
-      run_all(asm_program("call local f\nexit\nf:\ncall local f\nexit"));
+      run_all(assemble_or_fail("call local f\nexit\nf:\ncall local f\nexit"));
       return true;
     case Form::CallKfunc: {
-      Program p = linked({I(Op::Mov64Imm, 0, 0, 0, 1), I(op, 0, 0, 0, 1234), I(Op::Exit)});
+      Program p = link_or_fail({I(Op::Mov64Imm, 0, 0, 0, 1), I(op, 0, 0, 0, 1234), I(Op::Exit)});
       Outcome o = run_all(p);
       EXPECT_FALSE(o.ok);
       return true;
     }
     case Form::Callx:
+      run_all(assemble_or_fail(
+          "mov %r1, 5\nmov %r2, 9\nmov %r5, 0\nmov %r3, 1\ncallx %r3\nexit"));  // helper number
       run_all(
-          asm_program("mov %r1, 5\nmov %r2, 9\nmov %r5, 0\nmov %r3, 1\ncallx %r3\nexit"));  // helper number
-      run_all(
-          asm_program("lddw %r3, func(f)\nmov %r1, 7\ncallx %r3\nadd %r0, %r1\nexit\nf:\nmov %r0, 5\n"
-                      "add %r1, 1\nexit"));
-      run_all(asm_program("mov %r3, 55555\ncallx %r3\nexit"));  // neither
+          assemble_or_fail("lddw %r3, func(f)\nmov %r1, 7\ncallx %r3\nadd %r0, %r1\nexit\nf:\nmov %r0, 5\n"
+                           "add %r1, 1\nexit"));
+      run_all(assemble_or_fail("mov %r3, 55555\ncallx %r3\nexit"));  // neither
       return true;
     case Form::Exit:
-      run_all(asm_program("mov %r0, 3\nexit"));
+      run_all(assemble_or_fail("mov %r0, 3\nexit"));
       return true;
     case Form::Lddw:
       if (op == Op::LddwFunc) {
         // The func token works with callx and with call_function, like the interpreter's.
         run_all(
-            asm_program("lddw %r1, func(f)\nmov %r2, 6\nmov %r3, 7\ncall 1001\nexit\nf:\nmov %r0, %r1\n"
-                        "mul %r0, %r2\nexit"));
+            assemble_or_fail("lddw %r1, func(f)\nmov %r2, 6\nmov %r3, 7\ncall 1001\nexit\nf:\nmov %r0, %r1\n"
+                             "mul %r0, %r2\nexit"));
         return true;
       }
       {
@@ -357,7 +339,7 @@ bool exercise(const OpInfo& info) {
         }
       run_cases(cases);
       // From the input memory.
-      run_all(linked({I(Op::StB, 1, 0, 3, 0x85), I(op, 0, 1, 0), I(Op::Exit)}),
+      run_all(link_or_fail({I(Op::StB, 1, 0, 3, 0x85), I(op, 0, 1, 0), I(Op::Exit)}),
               std::vector<uint8_t>(16, 0xa5));
       return true;
     }
@@ -406,8 +388,8 @@ bool exercise(const OpInfo& info) {
       for (int32_t imm : {0, 1, 5, 28, 30, 31, 32, -1, INT32_MAX, INT32_MIN})
         for (uint64_t r2 : {uint64_t{0}, uint64_t{3}, uint64_t{0xffffffff}, uint64_t{100}}) {
           Insn ld = info.form == Form::LdAbs ? I(op, 0, 0, 0, imm) : I(op, 0, 2, 0, imm);
-          run_all(linked({I(Op::Mov64Reg, 6, 1), lddw(2, r2), I(Op::Mov64Imm, 7, 0, 0, 9), ld,
-                          I(Op::Add64Reg, 0, 7), I(Op::Add64Reg, 0, 1), I(Op::Exit)}),
+          run_all(link_or_fail({I(Op::Mov64Reg, 6, 1), lddw(2, r2), I(Op::Mov64Imm, 7, 0, 0, 9), ld,
+                                I(Op::Add64Reg, 0, 7), I(Op::Add64Reg, 0, 1), I(Op::Exit)}),
                   pkt, true);
         }
       return true;
@@ -427,13 +409,14 @@ TEST(JitOpcodes, EveryRowOfTheOpcodeTableRunsLikeTheInterpreter) {
 
 TEST(JitOpcodes, ShiftsMaskTheirCountAndDivisionHandlesZeroAndMinusOne) {
   // The corner cases of vm/alu.h, with the results spelled out.
-  EXPECT_EQ(run_all(asm_program("mov %r0, 1\nmov %r1, 65\nlsh %r0, %r1\nexit")).r0, 2u);
-  EXPECT_EQ(run_all(asm_program("mov %r0, 1\nmov %r4, 33\nlsh32 %r0, %r4\nexit")).r0, 2u);
-  EXPECT_EQ(run_all(asm_program("mov %r0, 9\nmov %r1, 0\ndiv %r0, %r1\nexit")).r0, 0u);
-  EXPECT_EQ(run_all(asm_program("mov %r0, 9\nmov %r1, 0\nmod %r0, %r1\nexit")).r0, 9u);
-  EXPECT_EQ(run_all(asm_program("lddw %r0, 0x8000000000000000\nsdiv %r0, -1\nexit")).r0, 0x8000000000000000u);
-  EXPECT_EQ(run_all(asm_program("lddw %r0, 0x8000000000000000\nsmod %r0, -1\nexit")).r0, 0u);
-  EXPECT_EQ(run_all(asm_program("lddw %r0, 0xffffffff80000000\nsdiv32 %r0, -1\nexit")).r0, 0x80000000u);
+  EXPECT_EQ(run_all(assemble_or_fail("mov %r0, 1\nmov %r1, 65\nlsh %r0, %r1\nexit")).r0, 2u);
+  EXPECT_EQ(run_all(assemble_or_fail("mov %r0, 1\nmov %r4, 33\nlsh32 %r0, %r4\nexit")).r0, 2u);
+  EXPECT_EQ(run_all(assemble_or_fail("mov %r0, 9\nmov %r1, 0\ndiv %r0, %r1\nexit")).r0, 0u);
+  EXPECT_EQ(run_all(assemble_or_fail("mov %r0, 9\nmov %r1, 0\nmod %r0, %r1\nexit")).r0, 9u);
+  EXPECT_EQ(run_all(assemble_or_fail("lddw %r0, 0x8000000000000000\nsdiv %r0, -1\nexit")).r0,
+            0x8000000000000000u);
+  EXPECT_EQ(run_all(assemble_or_fail("lddw %r0, 0x8000000000000000\nsmod %r0, -1\nexit")).r0, 0u);
+  EXPECT_EQ(run_all(assemble_or_fail("lddw %r0, 0xffffffff80000000\nsdiv32 %r0, -1\nexit")).r0, 0x80000000u);
 }
 
 // --- Legacy packet loads through an sk_buff view (vm/legacy_packet.h) ----------------------------
@@ -479,13 +462,13 @@ TEST(JitLegacyPacket, OffsetsFollowTheKernelsSkbOnBothEngines) {
   LegacyPacket pkt{buf.data(), &data, &tail, 22, 8};
   // r0 = load; r0 += 0x1000 (a load that fails ends the program with r0 = 0 instead).
   auto abs = [&](Op op, int32_t k) {
-    return run_legacy(
-        linked({I(Op::Mov64Reg, 6, 1), I(op, 0, 0, 0, k), I(Op::Add64Imm, 0, 0, 0, 0x1000), I(Op::Exit)}),
-        pkt, buf.size());
+    return run_legacy(link_or_fail({I(Op::Mov64Reg, 6, 1), I(op, 0, 0, 0, k),
+                                    I(Op::Add64Imm, 0, 0, 0, 0x1000), I(Op::Exit)}),
+                      pkt, buf.size());
   };
   auto ind = [&](Op op, int32_t src, int32_t k) {
-    return run_legacy(linked({I(Op::Mov64Reg, 6, 1), I(Op::Mov64Imm, 7, 0, 0, src), I(op, 0, 7, 0, k),
-                              I(Op::Add64Imm, 0, 0, 0, 0x1000), I(Op::Exit)}),
+    return run_legacy(link_or_fail({I(Op::Mov64Reg, 6, 1), I(Op::Mov64Imm, 7, 0, 0, src), I(op, 0, 7, 0, k),
+                                    I(Op::Add64Imm, 0, 0, 0, 0x1000), I(Op::Exit)}),
                       pkt, buf.size());
   };
   // Non-negative offsets: from the data, up to the tail.
@@ -537,7 +520,7 @@ TEST(JitChecked, FaultsCarryTheInterpretersCodeAndPc) {
   };
   for (const char* text : programs) {
     SCOPED_TRACE(text);
-    Outcome o = run_all(asm_program(text), std::vector<uint8_t>(64, 1), false, false);
+    Outcome o = run_all(assemble_or_fail(text), std::vector<uint8_t>(64, 1), false, false);
     if (std::string(text).find("[%r10+8]") == std::string::npos) {
       EXPECT_FALSE(o.ok);
     }
@@ -546,7 +529,7 @@ TEST(JitChecked, FaultsCarryTheInterpretersCodeAndPc) {
 
 TEST(JitChecked, BudgetFaultNamesTheInterpretersInstructionAndCountsExactly) {
   NullEnv env;
-  Program p = asm_program("mov %r0, 0\nmov %r1, 0\nl:\nadd %r0, 1\nadd %r1, 2\njlt %r0, 1000, l\nexit");
+  Program p = assemble_or_fail("mov %r0, 0\nmov %r1, 0\nl:\nadd %r0, 1\nadd %r1, 2\njlt %r0, 1000, l\nexit");
   auto interp = Interpreter::create(p, nullptr);
   for (uint64_t budget : {0, 1, 2, 3, 4, 5, 6, 100, 3001, 3002, 3003}) {
     jit::JitOptions o;
@@ -571,7 +554,7 @@ TEST(JitChecked, BudgetFaultNamesTheInterpretersInstructionAndCountsExactly) {
 }
 
 TEST(JitChecked, UncheckedCodeIsRefusedForUnverifiedPrograms) {
-  auto j = jit::JitProgram::compile(asm_program("mov %r0, 1\nexit"), nullptr, jit::JitOptions{});
+  auto j = jit::JitProgram::compile(assemble_or_fail("mov %r0, 1\nexit"), nullptr, jit::JitOptions{});
   ASSERT_FALSE(j.ok());
   EXPECT_EQ(j.error().code, ErrorCode::kJit);
 }
@@ -581,7 +564,7 @@ TEST(JitChecked, MeteredUncheckedCodeStopsALongLoop) {
   o.verified = true;
   o.meter_budget = true;
   o.budget = 1000;
-  auto j = jit::JitProgram::compile(asm_program("mov %r0, 0\nl:\nadd %r0, 1\nja l"), nullptr, o);
+  auto j = jit::JitProgram::compile(assemble_or_fail("mov %r0, 0\nl:\nadd %r0, 1\nja l"), nullptr, o);
   ASSERT_TRUE(j.ok());
   NullEnv env;
   auto r = (*j)->run(RunInput{}, env);
@@ -594,14 +577,14 @@ TEST(JitChecked, MeteredUncheckedCodeStopsALongLoop) {
 TEST(JitCalls, CallbacksRunOnTheJitWithTheirOwnFrame) {
   // The callee's frame is live, r6-r9 of the caller survive, and nested callbacks hit the depth limit.
   run_all(
-      asm_program("mov %r6, 5\nlddw %r1, func(f)\ncall 1001\nadd %r0, %r6\nexit\n"
-                  "f:\nstdw [%r10-8], 40\nldxdw %r0, [%r10-8]\nmov %r6, 0\nexit"));
+      assemble_or_fail("mov %r6, 5\nlddw %r1, func(f)\ncall 1001\nadd %r0, %r6\nexit\n"
+                       "f:\nstdw [%r10-8], 40\nldxdw %r0, [%r10-8]\nmov %r6, 0\nexit"));
   // Nested callbacks until the 8-frame limit: the innermost call_function ends the run with kCallDepth.
   Outcome deep =
-      run_all(asm_program("lddw %r1, func(f)\ncall 1001\nexit\nf:\nlddw %r1, func(f)\ncall 1001\nexit"));
+      run_all(assemble_or_fail("lddw %r1, func(f)\ncall 1001\nexit\nf:\nlddw %r1, func(f)\ncall 1001\nexit"));
   EXPECT_FALSE(deep.ok);
   EXPECT_EQ(deep.code, ErrorCode::kCallDepth);
-  run_all(asm_program("mov %r1, 5\ncall 1001\nexit"));  // not a function
+  run_all(assemble_or_fail("mov %r1, 5\ncall 1001\nexit"));  // not a function
 }
 
 class Progs : public TailCallTargets {
@@ -623,7 +606,7 @@ TEST(JitCalls, TailCallsSwitchProgramsKeepR1AndStopAt33) {
   Progs progs;
   in.tail_calls = &progs;
   auto both = [&](const char* text) {
-    Program p = asm_program(text);
+    Program p = assemble_or_fail(text);
     jit::JitOptions c = checked_opts(), u;
     u.verified = true;
     auto cj = jit::JitProgram::compile(p, &helpers(), c);
@@ -674,7 +657,7 @@ TEST(JitBlinding, NoProgramImmediateAppearsInTheCode) {
       "lddw %r1, {10:#x}\nxor %r0, %r1\nexit",
       imms32[0], imms32[1], imms32[2], imms32[3], imms32[4], imms32[5], imms32[6], imms32[7], imms32[8],
       imms32[9], imm64);
-  Program p = asm_program(text);
+  Program p = assemble_or_fail(text);
   for (bool checked : {true, false}) {
     // Fresh keys (no seed) several times, plus seeded keys.
     for (int round = 0; round < 8; ++round) {
@@ -716,7 +699,7 @@ TEST(JitBlinding, NoProgramImmediateAppearsInTheCode) {
 // --- Memory discipline --------------------------------------------------------------------------
 
 TEST(JitMemory, NoMappingIsWritableAndExecutableAndTheCodeIsReadOnly) {
-  auto j = jit::JitProgram::compile(asm_program("mov %r0, 1\nexit"), nullptr, checked_opts());
+  auto j = jit::JitProgram::compile(assemble_or_fail("mov %r0, 1\nexit"), nullptr, checked_opts());
   ASSERT_TRUE(j.ok());
   const uint64_t code = reinterpret_cast<uint64_t>((*j)->code().data());
   std::ifstream maps("/proc/self/maps");
@@ -747,7 +730,7 @@ long rss_kib() {
 }
 
 TEST(JitMemory, LoadingAndUnloading100000TimesKeepsMemoryFlat) {
-  Program p = asm_program("mov %r0, 0\nl:\nadd %r0, 3\njlt %r0, 30, l\nstdw [%r10-8], 77\nexit");
+  Program p = assemble_or_fail("mov %r0, 0\nl:\nadd %r0, 3\njlt %r0, 30, l\nstdw [%r10-8], 77\nexit");
   NullEnv env;
   auto once = [&] {
     auto j = jit::JitProgram::compile(p, nullptr, checked_opts());
@@ -767,7 +750,7 @@ TEST(JitMemory, LoadingAndUnloading100000TimesKeepsMemoryFlat) {
 // --- Spectre options and disassembly ------------------------------------------------------------
 
 TEST(JitOptions, SpectreHardeningKeepsResultsAndChangesTheCode) {
-  Program p = asm_program(
+  Program p = assemble_or_fail(
       "lddw %r3, func(f)\nmov %r1, 7\ncallx %r3\nldxb %r2, [%r10-1]\nadd %r0, %r2\nexit\n"
       "f:\nmov %r0, %r1\nexit");
   NullEnv env;
@@ -789,12 +772,12 @@ TEST(JitOptions, SpectreHardeningKeepsResultsAndChangesTheCode) {
 TEST(JitOptions, DisassemblyNamesTheBpfInstructionOfEachBlock) {
   jit::JitOptions o = checked_opts();
   o.disassembly = true;
-  auto j = jit::JitProgram::compile(asm_program("mov %r0, 5\nadd %r0, 2\nexit"), nullptr, o);
+  auto j = jit::JitProgram::compile(assemble_or_fail("mov %r0, 5\nadd %r0, 2\nexit"), nullptr, o);
   ASSERT_TRUE(j.ok());
   std::string d = (*j)->disassembly();
   EXPECT_NE(d.find("; pc 1: add %r0, 2"), std::string::npos) << d;
   EXPECT_NE(d.find("ret"), std::string::npos);
-  auto quiet = jit::JitProgram::compile(asm_program("mov %r0, 5\nexit"), nullptr, checked_opts());
+  auto quiet = jit::JitProgram::compile(assemble_or_fail("mov %r0, 5\nexit"), nullptr, checked_opts());
   EXPECT_TRUE((*quiet)->disassembly().empty());
 }
 
