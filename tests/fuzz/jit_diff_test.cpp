@@ -4,7 +4,7 @@
 // of tests/fuzz/jit_repro/.
 //
 // Program count: 100,000 in regular builds (each on the reference and one of the engines under
-// test, in turn), the first 10,000 of the same seeds under AddressSanitizer (as
+// test, in turn), the first 20,000 of the same seeds under AddressSanitizer (as
 // tests/fuzz/soundness_test.cpp).
 #include <gtest/gtest.h>
 #include <malloc.h>

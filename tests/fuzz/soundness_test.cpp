@@ -5,7 +5,7 @@
 //
 // Program count: 100,000 in regular builds. Under AddressSanitizer (BPFVM_SANITIZE, detected via
 // __SANITIZE_ADDRESS__ / __has_feature(address_sanitizer)) the same seeds are used but only the
-// first 10,000, since everything runs about 10x slower there.
+// first 20,000, since everything runs several times slower there.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
