@@ -700,6 +700,54 @@ std::shared_ptr<MapObj> create_map_obj(State& s, const MapDef& def, int* err) {
   register_id(s, m);
   return m;
 }
+// The ELF section name libbpf gives programs of an attach type: it names the hook whose context
+// rules the verifier applies (VerifyOptions::section), as the ELF path does; "" for the others.
+static std::string section_of_attach_type(uint32_t t) {
+  switch (t) {
+    case BPF_CGROUP_INET_INGRESS:
+      return "cgroup_skb/ingress";
+    case BPF_CGROUP_INET_EGRESS:
+      return "cgroup_skb/egress";
+    case BPF_CGROUP_INET_SOCK_CREATE:
+      return "cgroup/sock_create";
+    case BPF_CGROUP_INET_SOCK_RELEASE:
+      return "cgroup/sock_release";
+    case BPF_CGROUP_INET4_POST_BIND:
+      return "cgroup/post_bind4";
+    case BPF_CGROUP_INET6_POST_BIND:
+      return "cgroup/post_bind6";
+    case BPF_CGROUP_INET4_BIND:
+      return "cgroup/bind4";
+    case BPF_CGROUP_INET6_BIND:
+      return "cgroup/bind6";
+    case BPF_CGROUP_INET4_CONNECT:
+      return "cgroup/connect4";
+    case BPF_CGROUP_INET6_CONNECT:
+      return "cgroup/connect6";
+    case BPF_CGROUP_UDP4_SENDMSG:
+      return "cgroup/sendmsg4";
+    case BPF_CGROUP_UDP6_SENDMSG:
+      return "cgroup/sendmsg6";
+    case BPF_CGROUP_UDP4_RECVMSG:
+      return "cgroup/recvmsg4";
+    case BPF_CGROUP_UDP6_RECVMSG:
+      return "cgroup/recvmsg6";
+    case BPF_CGROUP_INET4_GETPEERNAME:
+      return "cgroup/getpeername4";
+    case BPF_CGROUP_INET6_GETPEERNAME:
+      return "cgroup/getpeername6";
+    case BPF_CGROUP_INET4_GETSOCKNAME:
+      return "cgroup/getsockname4";
+    case BPF_CGROUP_INET6_GETSOCKNAME:
+      return "cgroup/getsockname6";
+    case BPF_CGROUP_GETSOCKOPT:
+      return "cgroup/getsockopt";
+    case BPF_CGROUP_SETSOCKOPT:
+      return "cgroup/setsockopt";
+    default:
+      return "";
+  }
+}
 
 int load_program(State& s, LoadRequest req, std::shared_ptr<ProgObj>* out, std::string* log) {
   std::vector<uint8_t> bytes(req.insns.size() * sizeof(RawInsn));
@@ -728,6 +776,7 @@ int load_program(State& s, LoadRequest req, std::shared_ptr<ProgObj>* out, std::
   }
   verifier::VerifyOptions vo;
   vo.type = req.type;
+  vo.section = section_of_attach_type(req.expected_attach_type);
   for (const auto& m : req.maps)
     vo.maps.push_back(m->def);
   vo.collect_log = (req.log_level & 2) != 0;

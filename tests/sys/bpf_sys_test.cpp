@@ -95,6 +95,7 @@ bpf_insn call_helper(int32_t id) {
 
 struct ProgLoad {
   uint32_t type = BPF_PROG_TYPE_XDP;
+  uint32_t attach = 0;  // expected_attach_type
   std::vector<bpf_insn> insns;
   std::string license = "GPL";
   std::vector<char> log;
@@ -103,6 +104,7 @@ struct ProgLoad {
 long prog_load(const Bpf& bpf, ProgLoad& p) {
   bpf_attr a{};
   a.prog_type = p.type;
+  a.expected_attach_type = p.attach;
   a.insns = ptr(p.insns.data());
   a.insn_cnt = uint32_t(p.insns.size());
   a.license = ptr(p.license.c_str());
@@ -368,6 +370,30 @@ TEST_F(KernelAndUser, BadAttributesAndCommandsFailWithTheKernelsErrno) {
     a.pathname = ptr(path.c_str());
     return closing(call(b, BPF_OBJ_GET, a));
   });
+}
+
+// The attach type names the hook, whose context rules apply: a sock_addr program may write
+// msg_src_ip4 at sendmsg4, not at connect4.
+long load_msg_src_writer(const Bpf& b, uint32_t attach) {
+  ProgLoad p;
+  p.type = BPF_PROG_TYPE_CGROUP_SOCK_ADDR;
+  p.attach = attach;
+  p.insns = {mov_imm(2, 0x0100007f), insn(BPF_STX | BPF_MEM | BPF_W, 1, 2, 40, 0), mov_imm(0, 1),
+             exit_insn()};
+  long fd = prog_load(b, p);
+  if (fd >= 0) close(int(fd));
+  return fd >= 0 ? 0 : fd;
+}
+
+TEST_F(UserBpf, TheExpectedAttachTypeSelectsTheContextRules) {
+  EXPECT_EQ(load_msg_src_writer(user_bpf, BPF_CGROUP_UDP4_SENDMSG), 0);
+  EXPECT_EQ(load_msg_src_writer(user_bpf, BPF_CGROUP_INET4_CONNECT), -EACCES);
+}
+
+TEST_F(KernelAndUser, TheExpectedAttachTypeSelectsTheContextRulesAsInTheKernel) {
+  for (uint32_t attach : {uint32_t{BPF_CGROUP_UDP4_SENDMSG}, uint32_t{BPF_CGROUP_INET4_CONNECT}})
+    same(fmt::format("sock_addr writing msg_src_ip4, attach type {}", attach),
+         [attach](const Bpf& b) { return load_msg_src_writer(b, attach); });
 }
 
 TEST_F(KernelAndUser, InvalidProgramLoadsFailWithTheKernelsErrno) {
