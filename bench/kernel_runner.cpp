@@ -1,6 +1,6 @@
 #include "bench/kernel_runner.h"
 
-#include <unistd.h>
+#include "vm/runtime/backend.h"
 
 #include <cerrno>
 #include <climits>
@@ -22,19 +22,9 @@ Error sys_error(std::string what, int err) {
 }  // namespace
 
 Status kernel_available() {
-  // The smallest program: r0 = 0; exit. Loading it needs what the benchmark needs.
-  const struct bpf_insn insns[] = {
-      {BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0},
-      {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
-  };
-  int fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "bpfvm_probe", "GPL", insns, 2, nullptr);
-  if (fd < 0)
-    return Error{
-        ErrorCode::kUnsupported, kNoPc,
-        fmt::format("bpf(2) is not available here ({}): the kernel column is skipped (run as root or with "
-                    "CAP_BPF, or allow unprivileged BPF)",
-                    std::strerror(errno))};
-  close(fd);
+  if (Status st = bpfvm::kernel_available(); !st)
+    return Error{ErrorCode::kUnsupported, kNoPc,
+                 fmt::format("{}: the kernel column is skipped", st.error().msg)};
   return Ok{};
 }
 

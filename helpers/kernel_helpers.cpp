@@ -525,6 +525,7 @@ void register_kernel_helpers(HelperTable& table) {
   for (const Reg& r : kHelpers)
     (void)add_kernel_helper(table, r.name, r.fn);
   detail::register_packet_helpers(table);
+  detail::register_kernel_object_helpers(table);
   table.set_namer(kernel_helper_name);
 }
 

@@ -27,6 +27,12 @@
 //    ends the run with kHelperFault instead of hanging.
 //  - get_current_pid_tgid/uid_gid/comm report the host process, or fixed values
 //    (kDeterministicTgid, ...) when HelperContext::deterministic.
+//  - redirect and redirect_map return the verdict the kernel's return (XDP_REDIRECT or
+//    TC_ACT_REDIRECT, XDP_ABORTED / TC_ACT_SHOT for bad flags, the flags' action when a map has no
+//    entry); nothing is sent, as in BPF_PROG_TEST_RUN. current_task_under_cgroup and
+//    skb_under_cgroup answer for the calling thread's cgroup v2 (the test-run socket of an skb is
+//    the caller's), in deterministic mode too. get_stackid: bpfvm has no stack to record, so it
+//    returns -EFAULT (-EINVAL for unknown flags), as the kernel when it cannot fetch one.
 //  - for_each_map_elem (array, percpu_array, hash, percpu_hash, lru_hash, lru_percpu_hash; other
 //    types -EINVAL): hash keys are snapshotted first (so deleting from the callback is safe) and the
 //    callback gets a read-only copy of the key; elements deleted meanwhile are skipped.
@@ -74,6 +80,7 @@ uint32_t kernel_csum_partial(const uint8_t* data, size_t len, uint32_t seed);
 
 namespace detail {
 void register_packet_helpers(HelperTable& table);
-}
+void register_kernel_object_helpers(HelperTable& table);  // kernel_object_helpers.cpp
+}  // namespace detail
 
 }  // namespace bpfvm

@@ -12,6 +12,7 @@
 
 #include "jit/code_memory.h"
 #include "jit/jit.h"
+#include "vm/legacy_packet.h"
 
 namespace bpfvm::jit::internal {
 
@@ -31,7 +32,7 @@ struct RunCtl {
   uint64_t depth_limit;  // a local call faults when r10 <= this
   uint64_t stack_top;
   uint64_t lim[9];  // lim[n] = stack_top + 512 - n: live-stack check of an n-byte access
-  uint64_t pkt_base, pkt_size;
+  const LegacyPacket* legacy;  // what LD_ABS/LD_IND read (legacy_packet_load's first argument)
   // Checked mode, inline check of the run's first two regions: an n-byte access at a is allowed
   // when a - reg_base[i] < reg_lim[i][write][n] (0 when the region is absent, too small or, for
   // writes, read-only: nothing passes).

@@ -34,6 +34,7 @@ struct JitRun final : detail::EngineHooks {
   uint64_t budget = 0;
   uint32_t tail_call_count = 0;
   uint64_t resolved_lo[2] = {0, 0}, resolved_hi[2] = {0, 0};
+  LegacyPacketView legacy;
   std::optional<Error> error;
 
   int depth_of(uint64_t r10) const { return static_cast<int>((ctl.stack_top - r10) / kStackSize); }
@@ -211,6 +212,7 @@ struct RunArgs {
   const RegionResolver* resolver;
   const TailCallTargets* tail_calls;
   void* context;
+  const LegacyPacket* legacy_packet = nullptr;
 };
 
 // One run on `stack` (kStackBytes bytes, zeroed by the caller where the mode needs it).
@@ -232,16 +234,10 @@ Result<uint64_t> run_on(const JitProgram::Impl& p,
   st.ctl.saved_rsp = 0;
   st.ctl.flags = 0;
   if (p.uses_packet || input.tail_calls != nullptr) {  // LD_ABS / LD_IND here or in a tail-called program
-    st.ctl.pkt_base = 0;
-    st.ctl.pkt_size = 0;
-    const MemRegion* packet = nullptr;
-    for (const MemRegion& m : input.regions)
-      if (m.name == "packet") packet = &m;
-    if (packet == nullptr && !input.regions.empty()) packet = &input.regions.front();
-    if (packet != nullptr) {
-      st.ctl.pkt_base = packet->base;
-      st.ctl.pkt_size = packet->size;
-    }
+    st.legacy.init(input.legacy_packet, st.regions);
+    st.ctl.legacy = st.legacy.get();
+  } else {
+    st.ctl.legacy = nullptr;
   }
   for (size_t i = 0; p.opts.checked && i < 2; ++i) {
     const MemRegion m = i < input.regions.size() ? input.regions[i] : MemRegion{};
@@ -313,7 +309,9 @@ inline bool run_leaf(const JitProgram::Impl& p, const uint64_t* args, RunStats* 
 
 Result<uint64_t> JitProgram::run(const RunInput& input, Environment& env, RunStats* stats) const {
   if (uint64_t r0; run_leaf(*impl_, input.args, stats, &r0)) return r0;
-  return run_code(*impl_, RunArgs{input.args, input.regions, input.resolver, input.tail_calls, input.context},
+  return run_code(*impl_,
+                  RunArgs{input.args, input.regions, input.resolver, input.tail_calls, input.context,
+                          input.legacy_packet},
                   env, stats);
 }
 

@@ -2,14 +2,17 @@
 
 #include <fmt/format.h>
 
+#include <cstdio>
 #include <new>
 
 #include "maps/array_maps.h"
+#include "maps/cgroup_stack_maps.h"
 #include "maps/hash_maps.h"
 #include "maps/lpm_trie.h"
 #include "maps/map_internal.h"
 #include "maps/perf_event_array.h"
 #include "maps/queue_stack.h"
+#include "maps/redirect_maps.h"
 #include "maps/ringbuf.h"
 
 namespace bpfvm {
@@ -21,6 +24,9 @@ constexpr uint32_t kPcpuMinUnit = 32768;      // PCPU_MIN_UNIT_SIZE: per-CPU val
 constexpr uint32_t kMaxBpfStack = 512;        // hash keys live on the BPF stack
 constexpr uint64_t kMapOverhead = 256;        // per-map bookkeeping charged to the cap
 constexpr uint32_t kLpmDataMax = 256;
+constexpr uint32_t kPerfMaxStack = 127;     // sysctl_perf_event_max_stack's default
+constexpr uint32_t kStackBuildIdSize = 32;  // sizeof(struct bpf_stack_build_id)
+constexpr uint32_t kBpfFStackBuildId = 1u << 5;
 
 uint64_t sat_mul(uint64_t a, uint64_t b) {
   unsigned __int128 p = (unsigned __int128)a * b;
@@ -99,6 +105,7 @@ Result<uint64_t> validate(const MapDef& d, const MapOptions& opts, bool as_inner
     }
     case MapType::ProgArray:
     case MapType::PerfEventArray:
+    case MapType::CgroupArray:
     case MapType::ArrayOfMaps: {
       if (d.key_size != 4) return invalid(d, fmt::format("key_size is {}, must be 4", d.key_size));
       if (d.value_size != 4) {
@@ -196,13 +203,54 @@ Result<uint64_t> validate(const MapDef& d, const MapOptions& opts, bool as_inner
       }
       return BloomFilterMap::bits_of(d) / 8;
     }
+    case MapType::Devmap:
+    case MapType::DevmapHash:
+    case MapType::Cpumap:
+    case MapType::Xskmap: {
+      // dev_map_alloc_check, cpu_map_alloc, xsk_map_alloc: a u32 key, a u32 value or (devmap,
+      // cpumap) the struct with the program fd.
+      BPFVM_TRY(check_nonzero(d, true, true));
+      if (d.key_size != 4) return invalid(d, fmt::format("key_size is {}, must be 4", d.key_size));
+      const bool with_prog = d.type != MapType::Xskmap;
+      if (d.value_size != 4 && !(with_prog && d.value_size == 8)) {
+        return invalid(d,
+                       fmt::format("value_size is {}, must be 4{}", d.value_size, with_prog ? " or 8" : ""));
+      }
+      // devmaps may carry BPF_F_RDONLY_PROG: creating one adds it (the kernel refuses it from users).
+      const uint32_t devmap_flags = d.type == MapType::Xskmap ? 0 : kBpfFRdonlyProg;
+      BPFVM_TRY(check_flags(d, d.type == MapType::Cpumap
+                                   ? kBpfFNumaNode
+                                   : kBpfFNumaNode | kBpfFRdonly | kBpfFWronly | devmap_flags));
+      if (d.type == MapType::Cpumap && d.max_entries > host_nr_cpus()) {
+        return invalid(d, fmt::format("max_entries {} above NR_CPUS {}", d.max_entries, host_nr_cpus()));
+      }
+      if (d.type == MapType::DevmapHash && d.max_entries > (1u << 31)) {
+        return invalid(d, fmt::format("max_entries {}: too many hash buckets", d.max_entries));
+      }
+      return sat_mul(d.max_entries, d.type == MapType::DevmapHash ? 40 : 8);
+    }
+    case MapType::StackTrace: {
+      // stack_map_alloc
+      BPFVM_TRY(check_nonzero(d, true, true));
+      BPFVM_TRY(check_flags(d, kBpfFNumaNode | kBpfFRdonly | kBpfFWronly | kBpfFStackBuildId));
+      if (d.key_size != 4) return invalid(d, fmt::format("key_size is {}, must be 4", d.key_size));
+      const uint32_t entry = d.map_flags & kBpfFStackBuildId ? kStackBuildIdSize : 8;
+      if (d.value_size % entry != 0 || d.value_size / entry > kPerfMaxStack) {
+        return invalid(d, fmt::format("value_size {} must be a multiple of {} and hold at most {} frames",
+                                      d.value_size, entry, kPerfMaxStack));
+      }
+      if (d.max_entries > (1u << 31)) {
+        return invalid(d, fmt::format("max_entries {}: too many hash buckets", d.max_entries));
+      }
+      return sat_mul(d.max_entries, 8);  // the bucket pointers (bpfvm never stores a stack)
+    }
     default:
       return make_error(ErrorCode::kUnsupported, kNoPc,
                         fmt::format("{}: map type {} is not supported by bpfvm", map_label(d),
                                     static_cast<uint32_t>(d.type)));
   }
-  // prog_array and array_of_maps: one 8-byte slot per entry.
-  return sat_mul(d.max_entries, 8);
+  // prog_array and array_of_maps: one 8-byte slot per entry; cgroup_array: a device and an inode.
+  return sat_mul(d.max_entries, d.type == MapType::CgroupArray ? 16 : 8);
 }
 
 Result<uint64_t> validate_with_inner(const MapDef& d, const MapOptions& opts) {
@@ -223,6 +271,18 @@ Result<uint64_t> validate_with_inner(const MapDef& d, const MapOptions& opts) {
 }
 
 }  // namespace
+
+uint32_t host_nr_cpus() {
+  static const uint32_t n = [] {
+    uint32_t max = 8191;
+    if (FILE* f = std::fopen("/sys/devices/system/cpu/kernel_max", "r")) {
+      if (std::fscanf(f, "%u", &max) != 1) max = 8191;
+      std::fclose(f);
+    }
+    return max + 1;
+  }();
+  return n;
+}
 
 struct MapFactory {
   static Result<std::unique_ptr<Map>> make(const MapDef& def_in, const MapOptions& opts, uint64_t bytes) {
@@ -267,6 +327,26 @@ struct MapFactory {
           break;
         case MapType::BloomFilter:
           m.reset(new BloomFilterMap(def, opts));
+          break;
+        case MapType::Devmap:
+        case MapType::DevmapHash:
+          // Lookups return the entry itself: the kernel makes it read-only to programs.
+          def.map_flags |= kBpfFRdonlyProg;
+          def.read_only = true;
+          if (def.type == MapType::Devmap)
+            m.reset(new RedirectArrayMap(def, opts));
+          else
+            m.reset(new DevmapHashMap(def, opts));
+          break;
+        case MapType::Cpumap:
+        case MapType::Xskmap:
+          m.reset(new RedirectArrayMap(def, opts));
+          break;
+        case MapType::CgroupArray:
+          m.reset(new CgroupArrayMap(def, opts));
+          break;
+        case MapType::StackTrace:
+          m.reset(new StackTraceMap(def, opts));
           break;
         default:
           return make_error(ErrorCode::kInternal, kNoPc, fmt::format("{}: no constructor", map_label(def)));

@@ -21,10 +21,16 @@ class RingbufMap;
 // kUnsupported (a map type bpfvm does not emulate), with a message naming the map and its type.
 Result<uint64_t> map_memory_bytes(const MapDef& def, const MapOptions& opts);
 
+// The host kernel's NR_CPUS (/sys/devices/system/cpu/kernel_max + 1; Debian's CONFIG_NR_CPUS, 8192,
+// when that cannot be read): the largest max_entries of a cpumap, as the kernel limits it.
+uint32_t host_nr_cpus();
+
 // Validates `def` as the kernel does at BPF_MAP_CREATE and creates the map. The map alone is checked
 // against opts.memory_cap (no sharing). Supported types: array, percpu_array, hash, percpu_hash,
 // lru_hash, lru_percpu_hash, prog_array, array_of_maps, hash_of_maps, ringbuf, perf_event_array,
-// queue, stack, lpm_trie, bloom_filter.
+// queue, stack, lpm_trie, bloom_filter, devmap, devmap_hash, cpumap, xskmap (maps/redirect_maps.h),
+// cgroup_array and stack_trace (maps/cgroup_stack_maps.h). devmap and devmap_hash get
+// BPF_F_RDONLY_PROG (and MapDef::read_only), as the kernel gives them.
 Result<std::unique_ptr<Map>> create_map(const MapDef& def, const MapOptions& opts = {});
 
 // Owns a group of maps and shares one memory cap between them. Thread-safe.

@@ -11,7 +11,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <chrono>
 #include <climits>
 #include <cstddef>
 #include <cstdio>
@@ -32,6 +31,7 @@
 #include "verifier/verifier.h"
 #include "vm/decode.h"
 #include "vm/disasm.h"
+#include "vm/runtime/context_run.h"
 
 namespace bpfvm::sys {
 
@@ -334,6 +334,7 @@ int map_alloc_check(const bpf_attr& a) {
   switch (a.map_type) {
     case BPF_MAP_TYPE_PROG_ARRAY:
     case BPF_MAP_TYPE_PERF_EVENT_ARRAY:
+    case BPF_MAP_TYPE_CGROUP_ARRAY:
     case BPF_MAP_TYPE_ARRAY_OF_MAPS:
       if (a.value_size != 4) return -EINVAL;
       if (f & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)) return -EINVAL;
@@ -396,6 +397,28 @@ int map_alloc_check(const bpf_attr& a) {
           (f & ~(BPF_F_NUMA_NODE | BPF_F_ZERO_SEED | kAccess)) || !access_ok(f) || (a.map_extra & ~0xfULL))
         return -EINVAL;
       return 0;
+    case BPF_MAP_TYPE_DEVMAP:
+    case BPF_MAP_TYPE_DEVMAP_HASH:
+    case BPF_MAP_TYPE_CPUMAP:
+    case BPF_MAP_TYPE_XSKMAP: {
+      const bool prog_value = a.map_type != BPF_MAP_TYPE_XSKMAP;  // {u32, prog fd}
+      const uint32_t mask =
+          a.map_type == BPF_MAP_TYPE_CPUMAP ? BPF_F_NUMA_NODE : BPF_F_NUMA_NODE | BPF_F_RDONLY | BPF_F_WRONLY;
+      if (a.max_entries == 0 || a.key_size != 4 ||
+          (a.value_size != 4 && !(prog_value && a.value_size == 8)) || (f & ~mask))
+        return -EINVAL;
+      if (a.map_type == BPF_MAP_TYPE_CPUMAP && a.max_entries > host_nr_cpus()) return -E2BIG;
+      if (a.map_type == BPF_MAP_TYPE_DEVMAP_HASH && a.max_entries > (1u << 31)) return -EINVAL;
+      return 0;
+    }
+    case BPF_MAP_TYPE_STACK_TRACE: {
+      if (f & ~(BPF_F_NUMA_NODE | BPF_F_RDONLY | BPF_F_WRONLY | BPF_F_STACK_BUILD_ID)) return -EINVAL;
+      if (a.max_entries == 0 || a.key_size != 4 || a.value_size < 8 || a.value_size % 8) return -EINVAL;
+      const uint32_t entry = f & BPF_F_STACK_BUILD_ID ? sizeof(bpf_stack_build_id) : 8;
+      if (a.value_size % entry || a.value_size / entry > 127) return -EINVAL;  // perf_event_max_stack
+      if (a.max_entries > (1u << 31)) return -E2BIG;
+      return 0;
+    }
     default:
       return -EOPNOTSUPP;  // a kernel map type bpfvm does not emulate
   }
@@ -672,8 +695,58 @@ std::shared_ptr<MapObj> create_map_obj(State& s, const MapDef& def, int* err) {
   auto m = std::make_shared<MapObj>();
   m->map = *made;
   m->def = def;
+  m->def.map_flags = (*made)->def().map_flags;  // flags the map type adds (devmap: BPF_F_RDONLY_PROG)
+  m->def.read_only = (*made)->def().read_only;
   register_id(s, m);
   return m;
+}
+// The ELF section name libbpf gives programs of an attach type: it names the hook whose context
+// rules the verifier applies (VerifyOptions::section), as the ELF path does; "" for the others.
+static std::string section_of_attach_type(uint32_t t) {
+  switch (t) {
+    case BPF_CGROUP_INET_INGRESS:
+      return "cgroup_skb/ingress";
+    case BPF_CGROUP_INET_EGRESS:
+      return "cgroup_skb/egress";
+    case BPF_CGROUP_INET_SOCK_CREATE:
+      return "cgroup/sock_create";
+    case BPF_CGROUP_INET_SOCK_RELEASE:
+      return "cgroup/sock_release";
+    case BPF_CGROUP_INET4_POST_BIND:
+      return "cgroup/post_bind4";
+    case BPF_CGROUP_INET6_POST_BIND:
+      return "cgroup/post_bind6";
+    case BPF_CGROUP_INET4_BIND:
+      return "cgroup/bind4";
+    case BPF_CGROUP_INET6_BIND:
+      return "cgroup/bind6";
+    case BPF_CGROUP_INET4_CONNECT:
+      return "cgroup/connect4";
+    case BPF_CGROUP_INET6_CONNECT:
+      return "cgroup/connect6";
+    case BPF_CGROUP_UDP4_SENDMSG:
+      return "cgroup/sendmsg4";
+    case BPF_CGROUP_UDP6_SENDMSG:
+      return "cgroup/sendmsg6";
+    case BPF_CGROUP_UDP4_RECVMSG:
+      return "cgroup/recvmsg4";
+    case BPF_CGROUP_UDP6_RECVMSG:
+      return "cgroup/recvmsg6";
+    case BPF_CGROUP_INET4_GETPEERNAME:
+      return "cgroup/getpeername4";
+    case BPF_CGROUP_INET6_GETPEERNAME:
+      return "cgroup/getpeername6";
+    case BPF_CGROUP_INET4_GETSOCKNAME:
+      return "cgroup/getsockname4";
+    case BPF_CGROUP_INET6_GETSOCKNAME:
+      return "cgroup/getsockname6";
+    case BPF_CGROUP_GETSOCKOPT:
+      return "cgroup/getsockopt";
+    case BPF_CGROUP_SETSOCKOPT:
+      return "cgroup/setsockopt";
+    default:
+      return "";
+  }
 }
 
 int load_program(State& s, LoadRequest req, std::shared_ptr<ProgObj>* out, std::string* log) {
@@ -703,6 +776,7 @@ int load_program(State& s, LoadRequest req, std::shared_ptr<ProgObj>* out, std::
   }
   verifier::VerifyOptions vo;
   vo.type = req.type;
+  vo.section = section_of_attach_type(req.expected_attach_type);
   for (const auto& m : req.maps)
     vo.maps.push_back(m->def);
   vo.collect_log = (req.log_level & 2) != 0;
@@ -920,43 +994,32 @@ long cmd_prog_test_run(State& s, const bpf_attr& a, const Out& o) {
   for (const auto& m : p->maps)
     sync_in(s, *m);
 
-  HelperContext hc;
-  hc.maps = &s.maps;
-  hc.prog_type = static_cast<uint32_t>(p->type);
-  hc.gpl = p->gpl;
-  ScopedCpu cpu(0);
+  ContextRunEnv env;
+  env.data_regions = p->data_regions;
+  env.resolver = &s.maps;
+  env.tail_calls = &s;
+  env.helpers.maps = &s.maps;
+  env.helpers.prog_type = static_cast<uint32_t>(p->type);
+  env.helpers.gpl = p->gpl;
   RunOptions ro;  // checked mode: helpers and tail calls may reach memory the verifier did not model
-  std::chrono::nanoseconds total{0};
-  std::optional<BuiltContext> last;
-  uint64_t r0 = 0;
-  for (uint32_t rep = 0; rep < in.repeat; rep++) {
-    auto built = build_context(p->type, in, *s.scratch);
-    if (!built) return -EINVAL;
-    last.emplace(std::move(*built));
-    RunInput ri;
-    ri.args[0] = last->r1;
-    ri.args[1] = last->r2;
-    ri.regions = last->regions;
-    ri.regions.insert(ri.regions.end(), p->data_regions.begin(), p->data_regions.end());
-    ri.resolver = &s.maps;
-    ri.tail_calls = &s;
-    hc.packet = last->has_packet ? &last->packet : nullptr;
-    ri.context = &hc;
-    auto start = std::chrono::steady_clock::now();
-    auto r = p->interp->run(ri, ro, s.env);
-    total += std::chrono::steady_clock::now() - start;
-    if (!r) {
-      fmt::print(stderr, "bpfvm: program '{}' faulted: {}\n", p->name, r.error().to_string());
-      return -EFAULT;
-    }
-    r0 = *r;
+  bool faulted = false;
+  auto run_once = [&](const RunInput& ri, RunStats* stats) {
+    auto r = p->interp->run(ri, ro, s.env, stats);
+    faulted = !r;
+    return r;
+  };
+  auto run = run_in_context(p->type, in, *s.scratch, env, run_once);
+  if (!run) {
+    if (!faulted) return -EINVAL;  // the context (test_run's checks)
+    fmt::print(stderr, "bpfvm: program '{}' faulted: {}\n", p->name, run.error().to_string());
+    return -EFAULT;
   }
   for (const auto& m : p->maps)
     sync_out(s, *m);
   p->run_cnt += in.repeat;
-  p->run_time_ns += uint64_t(total.count());
-  std::vector<uint8_t> pkt, ctx;
-  collect_output(*last, &pkt, &ctx);
+  p->run_time_ns += run->total_ns;
+  const std::vector<uint8_t>& pkt = run->packet;
+  const std::vector<uint8_t>& ctx = run->ctx;
   long rc = 0;
   if (t.data_out && *kind != ContextKind::Args) {
     size_t n = pkt.size();
@@ -978,8 +1041,8 @@ long cmd_prog_test_run(State& s, const bpf_attr& a, const Out& o) {
     if (!user_write(t.ctx_out, ctx.data(), n)) return -EFAULT;
     o.put(offsetof(bpf_attr, test.ctx_size_out), uint32_t(ctx.size()));
   }
-  o.put(offsetof(bpf_attr, test.retval), uint32_t(r0));
-  o.put(offsetof(bpf_attr, test.duration), uint32_t(uint64_t(total.count()) / in.repeat));
+  o.put(offsetof(bpf_attr, test.retval), uint32_t(run->r0));
+  o.put(offsetof(bpf_attr, test.duration), uint32_t(run->total_ns / in.repeat));
   return rc;
 }
 

@@ -17,11 +17,6 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-int fail(const std::string& cmd, const Error& e) {
-  print_error(cmd, e);
-  return exit_code_for(e);
-}
-
 Result<BackendKind> backend_option(const po::variables_map& vm) {
   return parse_backend(vm.count("backend") ? vm["backend"].as<std::string>() : "user");
 }
@@ -55,13 +50,6 @@ std::string verdict_text(const ProgramVerdict& v) {
   if (v.accepted)
     return fmt::format("accepted ({} insns processed, {:.2f} ms)", v.insns_processed, v.load_seconds * 1000);
   return fmt::format("rejected ({}): {}", v.err_no ? strerror(v.err_no) : "verifier", v.error);
-}
-
-bool write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f) return false;
-  bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-  return std::fclose(f) == 0 && ok;
 }
 
 json maps_json(Backend& b) {
@@ -168,34 +156,16 @@ int backend_run(const po::variables_map& vm, bool bench) {
                backend_name(be.kind()), be.program(*idx).name);
     return kExitRejected;
   }
+  auto inputs = run_inputs(vm);
+  if (!inputs) return fail(cmd, inputs.error());
   TestRunInput in;
-  if (vm.count("packet")) {
-    auto pkt = read_file(vm["packet"].as<std::string>(), 1u << 20);
-    if (!pkt) return fail(cmd, pkt.error());
-    in.data_in = std::move(*pkt);
-  }
-  if (vm.count("mem") && vm.count("mem-file"))
-    return fail(cmd, Error{ErrorCode::kBadInput, kNoPc, "--mem and --mem-file are mutually exclusive"});
-  if (vm.count("mem")) {
-    auto m = parse_hex_bytes(vm["mem"].as<std::string>());
-    if (!m) return fail(cmd, m.error());
-    in.ctx_in = std::move(*m);
-  } else if (vm.count("mem-file")) {
-    auto m = read_file(vm["mem-file"].as<std::string>());
-    if (!m) return fail(cmd, m.error());
-    in.ctx_in = std::move(*m);
-  }
-  in.cpu = vm["cpu"].as<uint32_t>();
-  const uint64_t repeat = vm["repeat"].as<uint64_t>();
-  if (repeat == 0 || repeat > UINT32_MAX)
-    return fail(cmd, Error{ErrorCode::kBadInput, kNoPc, "--repeat must be between 1 and 4294967295"});
-  in.repeat = static_cast<uint32_t>(repeat);
+  in.data_in = std::move(inputs->packet);
+  in.ctx_in = std::move(inputs->mem).value_or(std::vector<uint8_t>{});
+  in.cpu = inputs->cpu;
+  in.repeat = inputs->repeat;
   auto out = be.test_run(*idx, in);
   if (!out) return fail(cmd, out.error());
-  if (vm.count("packet-out") && !write_bytes(vm["packet-out"].as<std::string>(), out->data_out)) {
-    fmt::print(stderr, "{}: cannot write {}\n", cmd, vm["packet-out"].as<std::string>());
-    return kExitUsage;
-  }
+  if (!write_packet_out(cmd, vm, out->data_out)) return kExitUsage;
   if (vm.count("dump-maps")) {
     std::string dump = vm.count("json") ? maps_json(be).dump(2) + "\n" : dump_backend_maps_text(be);
     std::fputs(dump.c_str(), stderr);
@@ -203,7 +173,7 @@ int backend_run(const po::variables_map& vm, bool bench) {
   }
   if (bench)
     fmt::print("backend: {}\nprogram: {} ({})\nruns: {}\nns/run: {}\n", backend_name(be.kind()),
-               be.program(*idx).name, prog_type_name(be.program(*idx).type), repeat, out->duration_ns);
+               be.program(*idx).name, prog_type_name(be.program(*idx).type), in.repeat, out->duration_ns);
   fmt::print("{:#x}\n", out->retval);
   return kExitOk;
 }

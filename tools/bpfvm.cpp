@@ -90,10 +90,9 @@ void add_input_options(po::options_description& d) {
 
 // Reads --mem / --mem-file, else the .data file's memory, else nothing.
 Result<std::vector<uint8_t>> input_memory(const po::variables_map& vm, const ProgramInput& in) {
-  if (vm.count("mem") && vm.count("mem-file"))
-    return Error{ErrorCode::kBadInput, kNoPc, "--mem and --mem-file are mutually exclusive"};
-  if (vm.count("mem")) return parse_hex_bytes(vm["mem"].as<std::string>());
-  if (vm.count("mem-file")) return read_file(vm["mem-file"].as<std::string>());
+  auto mem = mem_option(vm);
+  if (!mem) return mem.error();
+  if (*mem) return std::move(**mem);
   if (in.mem) return *in.mem;
   return std::vector<uint8_t>{};
 }
@@ -157,17 +156,11 @@ int cmd_run(const po::variables_map& vm) {
   if (uses_backend(vm)) return backend_run(vm, false);
   if (uses_object_path(vm)) return run_object(vm, false);
   auto p = prepare(vm);
-  if (!p) {
-    print_error("bpfvm run", p.error());
-    return exit_code_for(p.error());
-  }
+  if (!p) return fail("bpfvm run", p.error());
   if (!may_run("bpfvm run", *p, false)) return kExitRejected;
   auto r = p->exe->run(p->mem);
   std::fflush(stderr);
-  if (!r) {
-    print_error("bpfvm run", r.error());
-    return exit_code_for(r.error());
-  }
+  if (!r) return fail("bpfvm run", r.error());
   fmt::print("{:#x}\n", *r);
   if (p->input.expected_result && *p->input.expected_result != *r) {
     fmt::print(stderr, "bpfvm run: {} expects r0 = {:#x}, the program returned {:#x}\n", p->input.name,
@@ -181,10 +174,7 @@ int cmd_bench(const po::variables_map& vm) {
   if (uses_backend(vm)) return backend_run(vm, true);
   if (uses_object_path(vm)) return run_object(vm, true);
   auto p = prepare(vm);
-  if (!p) {
-    print_error("bpfvm bench", p.error());
-    return exit_code_for(p.error());
-  }
+  if (!p) return fail("bpfvm bench", p.error());
   may_run("bpfvm bench", *p, true);
   uint64_t repeat = vm["repeat"].as<uint64_t>();
   if (repeat == 0) {
@@ -198,10 +188,7 @@ int cmd_bench(const po::variables_map& vm) {
   for (uint64_t i = 0; i < repeat; ++i) {
     std::copy(p->mem.begin(), p->mem.end(), mem.begin());
     auto r = p->exe->run(mem);
-    if (!r) {
-      print_error("bpfvm bench", r.error());
-      return exit_code_for(r.error());
-    }
+    if (!r) return fail("bpfvm bench", r.error());
     result = *r;
   }
   auto ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();

@@ -26,4 +26,9 @@ int exit_code_for(const Error& e) {
   }
 }
 
+int fail(const std::string& prog, const Error& e) {
+  print_error(prog, e);
+  return exit_code_for(e);
+}
+
 }  // namespace bpfvm::cli

@@ -16,5 +16,7 @@ constexpr int kExitUsage = 2;     // usage errors, unreadable or undecodable inp
 void print_error(const std::string& prog, const Error& e);
 // The exit code for an error: run-time faults and rejections give 1, everything else 2.
 int exit_code_for(const Error& e);
+// print_error, then the error's exit code (exit_code_for).
+int fail(const std::string& prog, const Error& e);
 
 }  // namespace bpfvm::cli

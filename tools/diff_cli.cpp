@@ -7,8 +7,10 @@
 // Exit codes: 0 no undocumented disagreement, 1 at least one, 2 usage, unreadable input or no kernel.
 #include <algorithm>
 #include <cstdio>
+#include <initializer_list>
 #include <map>
 #include <set>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -26,39 +28,6 @@ namespace bpfvm::cli {
 namespace {
 
 using json = nlohmann::ordered_json;
-
-// The documented policy classes (docs/DIFF_POLICY.md has one section per id).
-struct Policy {
-  const char* id;
-  const char* summary;
-};
-constexpr Policy kPolicies[] = {
-    {"kernel-cannot-open",
-     "neither libbpf nor bpfvm's ELF loader can hand the object or program to the kernel"},
-    {"nondeterministic-helper", "the program reads random numbers or clocks (bpfvm's are seeded/virtual)"},
-    {"kernel-state-helper", "the program reads the calling task or socket (pid, uid, comm, cgroup, cookie)"},
-    {"map-not-in-bpfvm",
-     "bpfvm does not implement a map type of the object (cpumap, devmap, stack_trace, ...)"},
-    {"context-not-in-bpfvm", "bpfvm has no context model for the program type (sock_ops, cgroup_sock, ...)"},
-    {"helper-not-in-bpfvm",
-     "bpfvm does not implement a helper the program calls (rejected as UnknownHelper, or, for helpers "
-     "the verifier knows, the run ends at the call)"},
-    {"bpfvm-unsupported", "bpfvm's verifier does not model an instruction or feature (Unsupported)"},
-    {"kernel-program-type-rules",
-     "the kernel refuses a helper, context field or return value for the program type"},
-    {"kernel-only-map-feature",
-     "a map or BTF feature the kernel checks and bpfvm does not model (spin locks, kptrs)"},
-    {"subprogram-listed",
-     "a .text function bpfvm lists as a program; libbpf loads it only inside its callers"},
-    {"unreachable-code", "the kernel rejects unreachable instructions; bpfvm accepts them with a warning"},
-    {"lru-eviction", "which entries an LRU map evicts (the kernel's LRU is approximate, per-CPU lists)"},
-};
-
-const char* policy_summary(const std::string& id) {
-  for (const Policy& p : kPolicies)
-    if (id == p.id) return p.summary;
-  return "";
-}
 
 // Helpers whose result depends on randomness or time (bpfvm: seeded generator, virtual clock).
 const std::map<int32_t, const char*> kNondeterministicHelpers = {
@@ -115,6 +84,7 @@ struct ProgDiff {
   std::vector<std::string> run_diffs;
   std::string run_class;
   std::vector<std::string> helpers;  // nondeterministic / kernel-state helpers the program calls
+  std::set<int32_t> calls;           // every helper the program calls
   bool undocumented() const {
     const bool verdicts_differ =
         agreement == "only_user" || agreement == "only_kernel" || agreement == "kernel_not_loaded";
@@ -132,41 +102,124 @@ std::set<int32_t> helper_calls(const ElfProgram& p) {
 
 constexpr const char* kNotListed = "libbpf does not list this program";
 
-// The policy class of a verdict difference, from the rejecting side's reason; "" when none fits.
+bool contains(const std::string& s, std::initializer_list<std::string_view> parts) {
+  return std::any_of(parts.begin(), parts.end(),
+                     [&](std::string_view p) { return s.find(p) != std::string::npos; });
+}
+// The rejecting side's message when only the kernel accepts (bpfvm's) or only bpfvm does (the
+// kernel's); nullptr otherwise.
+const std::string* user_rejection(const ProgDiff& d) {
+  return d.agreement == "only_kernel" ? &d.user.verdict.error : nullptr;
+}
+const std::string* kernel_rejection(const ProgDiff& d) {
+  return d.agreement == "only_user" ? &d.kernel.verdict.error : nullptr;
+}
+bool user_rejects(const ProgDiff& d, std::string_view prefix) {
+  const std::string* e = user_rejection(d);
+  return e && e->starts_with(prefix);
+}
+bool not_listed(const ProgDiff& d) {
+  return d.agreement == "kernel_not_loaded" && d.kernel.verdict.error == kNotListed;
+}
+// The error arose while the kernel validated a global function on its own ("Validating f()
+// func#N"), where a pointer argument may be NULL.
+bool global_function_args(const ProgDiff& d) {
+  const std::string* e = kernel_rejection(d);
+  return e && contains(*e, {"_or_null'"}) && d.kernel.verdict.log.find("() func#") != std::string::npos;
+}
+
+// The documented policy classes (docs/DIFF_POLICY.md has one section per id), in the order
+// `--policies` lists them. `verdict` tells whether a verdict difference is of the class, from the
+// program and the rejecting side's message; a verdict difference takes the first class that
+// matches. Classes of run differences have none: diff_object assigns them.
+struct Policy {
+  const char* id;
+  const char* summary;
+  bool (*verdict)(const ProgDiff&);
+};
+constexpr Policy kPolicies[] = {
+    {"kernel-cannot-open",
+     "neither libbpf nor bpfvm's ELF loader can hand the object or program to the kernel",
+     // libbpf lists one program per function symbol outside .text: a section without one (older
+     // objects) is not a program for it (a .text function is subprogram-listed).
+     [](const ProgDiff& d) {
+       return (not_listed(d) && d.section != ".text") ||
+              (d.agreement == "kernel_not_loaded" &&
+               contains(d.kernel.verdict.error, {"libbpf cannot open"}));
+     }},
+    {"nondeterministic-helper", "the program reads random numbers or clocks (bpfvm's are seeded/virtual)",
+     nullptr},
+    {"kernel-state-helper", "the program reads the calling task or socket (pid, uid, comm, cgroup, cookie)",
+     nullptr},
+    {"map-not-in-bpfvm",
+     "bpfvm does not implement a map type of the object (cpumap, devmap, stack_trace, ...)",
+     [](const ProgDiff& d) {
+       return user_rejects(d, "bpfvm cannot create") &&
+              contains(d.user.verdict.error, {"is not supported by bpfvm"});
+     }},
+    {"context-not-in-bpfvm", "bpfvm has no context model for the program type (sock_ops, cgroup_sock, ...)",
+     // bpfvm's verifier gives program types without a context model a context of 0 bytes.
+     [](const ProgDiff& d) {
+       return user_rejects(d, "InvalidCtxAccess") && contains(d.user.verdict.error, {"outside the 0 bytes"});
+     }},
+    {"helper-not-in-bpfvm",
+     "bpfvm does not implement a helper the program calls (rejected as UnknownHelper, or, for helpers "
+     "the verifier knows, the run ends at the call)",
+     [](const ProgDiff& d) { return user_rejects(d, "UnknownHelper"); }},
+    {"bpfvm-unsupported", "bpfvm's verifier does not model an instruction or feature (Unsupported)",
+     [](const ProgDiff& d) { return user_rejects(d, "Unsupported"); }},
+    {"kernel-program-type-rules",
+     "the kernel refuses a helper, context field or return value for the program type",
+     [](const ProgDiff& d) {
+       const std::string* e = kernel_rejection(d);
+       return e &&
+              contains(*e, {"unknown func", "not supported for this program type",
+                            "invalid bpf_context access", "should have been in", "cannot call GPL-restricted",
+                            "program of this type cannot use helper"});  // 6.x's "unknown func"
+     }},
+    {"kernel-only-map-feature",
+     "a map or BTF feature the kernel checks and bpfvm does not model (spin locks, kptrs)",
+     // A global function's error may name BTF too: it is global-function-args.
+     [](const ProgDiff& d) {
+       const std::string* e = kernel_rejection(d);
+       return e && contains(*e, {"spin_lock", "kptr", "BTF"}) && !global_function_args(d);
+     }},
+    {"subprogram-listed",
+     "a .text function bpfvm lists as a program; libbpf loads it only inside its callers",
+     [](const ProgDiff& d) { return not_listed(d) && d.section == ".text"; }},
+    {"unreachable-code", "the kernel rejects unreachable instructions; bpfvm accepts them with a warning",
+     [](const ProgDiff& d) {
+       const std::string* e = kernel_rejection(d);
+       return e && e->starts_with("unreachable insn");
+     }},
+    {"lru-eviction", "which entries an LRU map evicts (the kernel's LRU is approximate, per-CPU lists)",
+     nullptr},
+    {"privileged-kernel-rules",
+     "the kernel lets a privileged loader leak pointers and read uninitialized stack; bpfvm never does",
+     // The kernel relaxes these for CAP_PERFMON (allow_ptr_leaks, allow_uninit_stack); bpfvm keeps
+     // the unprivileged rules.
+     [](const ProgDiff& d) { return user_rejects(d, "PointerLeak") || user_rejects(d, "UninitStack"); }},
+    {"global-function-args",
+     "the kernel verifies a global function alone, for any arguments its BTF prototype allows (pointers "
+     "may be NULL); bpfvm verifies it at each call",
+     global_function_args},
+    {"tail-call-result", "bpfvm gives r0 a value after a failed bpf_tail_call; the kernel forbids reading it",
+     [](const ProgDiff& d) {
+       const std::string* e = kernel_rejection(d);
+       return e && *e == "R0 !read_ok" && d.calls.count(12);
+     }},
+};
+
+const char* policy_summary(const std::string& id) {
+  for (const Policy& p : kPolicies)
+    if (id == p.id) return p.summary;
+  return "";
+}
+
+// The policy class of a verdict difference; "" when none fits.
 std::string classify_verdict(const ProgDiff& d) {
-  if (d.agreement == "kernel_not_loaded")
-    // libbpf lists one program per function symbol outside .text: a section without one (older
-    // objects) is not a program for it, nor is a .text function (a subprogram).
-    return d.kernel.verdict.error == kNotListed && d.section == ".text" ? "subprogram-listed"
-           : d.kernel.verdict.error == kNotListed ||
-                   d.kernel.verdict.error.find("libbpf cannot open") != std::string::npos
-               ? "kernel-cannot-open"
-               : "";
-  if (d.agreement == "only_kernel") {
-    const std::string& e = d.user.verdict.error;
-    if (e.starts_with("UnknownHelper")) return "helper-not-in-bpfvm";
-    if (e.starts_with("bpfvm cannot create") && e.find("is not supported by bpfvm") != std::string::npos)
-      return "map-not-in-bpfvm";
-    if (e.starts_with("Unsupported")) return "bpfvm-unsupported";
-    // bpfvm's verifier gives program types without a context model a context of 0 bytes.
-    if (e.starts_with("InvalidCtxAccess") && e.find("outside the 0 bytes") != std::string::npos)
-      return "context-not-in-bpfvm";
-    return "";
-  }
-  if (d.agreement == "only_user") {
-    const std::string& e = d.kernel.verdict.error;
-    if (e.starts_with("unreachable insn")) return "unreachable-code";
-    if (e.find("unknown func") != std::string::npos ||
-        e.find("not supported for this program type") != std::string::npos ||
-        e.find("invalid bpf_context access") != std::string::npos ||
-        e.find("should have been in") != std::string::npos ||
-        e.find("cannot call GPL-restricted") != std::string::npos)
-      return "kernel-program-type-rules";
-    if (e.find("spin_lock") != std::string::npos || e.find("kptr") != std::string::npos ||
-        e.find("BTF") != std::string::npos)
-      return "kernel-only-map-feature";
-    return "";
-  }
+  for (const Policy& p : kPolicies)
+    if (p.verdict != nullptr && p.verdict(d)) return p.id;
   return "";
 }
 
@@ -291,6 +344,7 @@ Status diff_object(const std::string& path, const Args& a, std::vector<ProgDiff>
     int fi = file->find_program(p.name);
     if (fi >= 0)
       for (int32_t id : helper_calls(file->programs[fi])) {
+        d.calls.insert(id);
         if (auto it = kNondeterministicHelpers.find(id); it != kNondeterministicHelpers.end())
           d.helpers.push_back(it->second);
         if (auto it = kKernelStateHelpers.find(id); it != kKernelStateHelpers.end())
@@ -480,11 +534,9 @@ int diff_command(const po::variables_map& vm) {
     if (!p) return print_error(cmd, p.error()), kExitUsage;
     a.packet = std::move(*p);
   }
-  if (vm.count("mem")) {
-    auto m = parse_hex_bytes(vm["mem"].as<std::string>());
-    if (!m) return print_error(cmd, m.error()), kExitUsage;
-    a.ctx = std::move(*m);
-  }
+  auto mem = mem_option(vm);  // --mem only: diff has no --mem-file
+  if (!mem) return print_error(cmd, mem.error()), kExitUsage;
+  a.ctx = std::move(*mem);
   a.repeat = vm["repeat"].as<uint32_t>();
   if (a.repeat == 0) return fmt::print(stderr, "{}: --repeat must be at least 1\n", cmd), kExitUsage;
   a.seed = vm["seed"].as<uint64_t>();

@@ -70,10 +70,7 @@ int jit_dump_command(const po::variables_map& vm) {
       return kExitUsage;
     }
     auto in = load_input_file(path, *type);
-    if (!in) {
-      print_error(cmd, in.error());
-      return exit_code_for(in.error());
-    }
+    if (!in) return fail(cmd, in.error());
     int idx = -1;
     const auto& ps = in->file.programs;
     for (size_t i = 0; i < ps.size(); ++i) {
@@ -93,10 +90,7 @@ int jit_dump_command(const po::variables_map& vm) {
     program = ps[static_cast<size_t>(idx)].code;
   } else {
     auto in = load_program(path);
-    if (!in) {
-      print_error(cmd, in.error());
-      return exit_code_for(in.error());
-    }
+    if (!in) return fail(cmd, in.error());
     program = std::move(in->program);
   }
   // The dump shows code, it never runs it: unchecked code is shown as a verified program would get it.
@@ -105,10 +99,7 @@ int jit_dump_command(const po::variables_map& vm) {
   jo->disassembly = true;
   Vm v(VmOptions{.seed = 0, .trace_out = nullptr});
   auto prog = jit::JitProgram::compile(program, &v.helpers(), *jo);
-  if (!prog) {
-    print_error(cmd, prog.error());
-    return exit_code_for(prog.error());
-  }
+  if (!prog) return fail(cmd, prog.error());
   auto code = (*prog)->code();
   if (vm.count("output")) {
     std::string out = vm["output"].as<std::string>();

@@ -27,11 +27,6 @@ std::string hex_preview(const std::vector<uint8_t>& v, size_t max = 32) {
   return s;
 }
 
-int fail(const std::string& cmd, const Error& e) {
-  print_error(cmd, e);
-  return exit_code_for(e);
-}
-
 bool write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::FILE* f = std::fopen(path.c_str(), "wb");
   if (!f) return false;
@@ -40,6 +35,43 @@ bool write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
 }
 
 }  // namespace
+
+Result<std::optional<std::vector<uint8_t>>> mem_option(const po::variables_map& vm) {
+  using Mem = std::optional<std::vector<uint8_t>>;
+  if (vm.count("mem") && vm.count("mem-file"))
+    return Error{ErrorCode::kBadInput, kNoPc, "--mem and --mem-file are mutually exclusive"};
+  if (!vm.count("mem") && !vm.count("mem-file")) return Mem{};
+  auto m = vm.count("mem") ? parse_hex_bytes(vm["mem"].as<std::string>())
+                           : read_file(vm["mem-file"].as<std::string>());
+  if (!m) return m.error();
+  return Mem(std::move(*m));
+}
+
+Result<RunInputs> run_inputs(const po::variables_map& vm) {
+  RunInputs r;
+  if (vm.count("packet")) {
+    auto pkt = read_file(vm["packet"].as<std::string>(), 1u << 20);
+    if (!pkt) return pkt.error();
+    r.packet = std::move(*pkt);
+  }
+  auto mem = mem_option(vm);
+  if (!mem) return mem.error();
+  r.mem = std::move(*mem);
+  r.cpu = vm["cpu"].as<uint32_t>();
+  const uint64_t repeat = vm["repeat"].as<uint64_t>();
+  if (repeat == 0 || repeat > UINT32_MAX)
+    return Error{ErrorCode::kBadInput, kNoPc, "--repeat must be between 1 and 4294967295"};
+  r.repeat = static_cast<uint32_t>(repeat);
+  return r;
+}
+
+bool write_packet_out(const std::string& cmd,
+                      const po::variables_map& vm,
+                      const std::vector<uint8_t>& packet) {
+  if (!vm.count("packet-out") || write_bytes(vm["packet-out"].as<std::string>(), packet)) return true;
+  fmt::print(stderr, "{}: cannot write {}\n", cmd, vm["packet-out"].as<std::string>());
+  return false;
+}
 
 Result<std::optional<ProgType>> type_option(const po::variables_map& vm) {
   if (!vm.count("type")) return std::optional<ProgType>{};
@@ -128,30 +160,16 @@ int run_object(const po::variables_map& vm, bool bench) {
     return kExitRejected;  // the program does not link: it is rejected, whatever the error's kind
   }
 
+  auto inputs = run_inputs(vm);
+  if (!inputs) return fail(cmd, inputs.error());
   ContextInput in;
-  if (vm.count("packet")) {
-    auto pkt = read_file(vm["packet"].as<std::string>(), 1u << 20);
-    if (!pkt) return fail(cmd, pkt.error());
-    in.packet = std::move(*pkt);
-  }
-  if (vm.count("mem") && vm.count("mem-file"))
-    return fail(cmd, Error{ErrorCode::kBadInput, kNoPc, "--mem and --mem-file are mutually exclusive"});
-  if (vm.count("mem")) {
-    auto m = parse_hex_bytes(vm["mem"].as<std::string>());
-    if (!m) return fail(cmd, m.error());
-    in.ctx = std::move(*m);
-  } else if (vm.count("mem-file")) {
-    auto m = read_file(vm["mem-file"].as<std::string>());
-    if (!m) return fail(cmd, m.error());
-    in.ctx = std::move(*m);
-  } else if (input->data_mem) {
+  in.packet = std::move(inputs->packet);
+  if (inputs->mem)
+    in.ctx = std::move(*inputs->mem);
+  else if (input->data_mem)
     in.ctx = *input->data_mem;
-  }
-  in.cpu = vm["cpu"].as<uint32_t>();
-  const uint64_t repeat = vm["repeat"].as<uint64_t>();
-  if (repeat == 0 || repeat > UINT32_MAX)
-    return fail(cmd, Error{ErrorCode::kBadInput, kNoPc, "--repeat must be between 1 and 4294967295"});
-  in.repeat = static_cast<uint32_t>(repeat);
+  in.cpu = inputs->cpu;
+  in.repeat = inputs->repeat;
   in.reuse_context = bench && vm.count("reuse-context");
 
   if (!vm.count("no-verify")) {
@@ -181,10 +199,7 @@ int run_object(const po::variables_map& vm, bool bench) {
   if (!out) return fail(cmd, out.error());
   if (!bench)
     fmt::print(stderr, "engine: {} ({})\n", engine_name(opts.engine), out->checked ? "checked" : "unchecked");
-  if (vm.count("packet-out") && !write_bytes(vm["packet-out"].as<std::string>(), out->packet)) {
-    fmt::print(stderr, "{}: cannot write {}\n", cmd, vm["packet-out"].as<std::string>());
-    return kExitUsage;
-  }
+  if (!write_packet_out(cmd, vm, out->packet)) return kExitUsage;
   if (vm.count("dump-maps")) {
     std::string dump = vm.count("json") ? dump_maps_json(o) : dump_maps_text(o);
     std::fputs(dump.c_str(), stderr);
@@ -193,7 +208,7 @@ int run_object(const po::variables_map& vm, bool bench) {
   if (bench)
     fmt::print("engine: {} ({})\nprogram: {} ({})\ninsns: {}\nruns: {}{}\nns/run: {}\n",
                engine_name(opts.engine), out->checked ? "checked" : "unchecked", o.program(*idx).name,
-               prog_type_name(o.program_type(*idx)), o.program(*idx).code.insns.size(), repeat,
+               prog_type_name(o.program_type(*idx)), o.program(*idx).code.insns.size(), in.repeat,
                in.reuse_context ? " (one context, timed as a batch)" : "", out->duration_ns);
   fmt::print("{:#x}\n", out->r0);
   return kExitOk;

@@ -179,7 +179,9 @@ bool verify_file(const std::string& path, const VerifyArgs& a, Totals* t, json* 
                        {"steps", r->stats.insns_analysed},
                        {"peak_states", r->stats.peak_states},
                        {"peak_state_bytes", r->stats.peak_state_bytes},
-                       {"max_loop_iterations", r->stats.max_loop_iterations}};
+                       {"max_loop_iterations", r->stats.max_loop_iterations},
+                       {"loops_proven", r->stats.loops_proven},
+                       {"max_loop_bound", r->stats.max_loop_bound}};
       if (a.log) pj["log"] = r->log;
       (*out)["programs"].push_back(pj);
       continue;
@@ -197,9 +199,10 @@ bool verify_file(const std::string& path, const VerifyArgs& a, Totals* t, json* 
     }
     if (a.stats)
       fmt::print(
-          "  stats: {:.3f} ms, {} steps, peak {} states ({} of abstract state), longest loop {} iterations\n",
+          "  stats: {:.3f} ms, {} steps, peak {} states ({} of abstract state), longest loop {} iterations "
+          "analysed one by one, {} loop analyses proven by an invariant (largest bound {})\n",
           ms(r->stats.seconds), r->stats.insns_analysed, r->stats.peak_states, kib(r->stats.peak_state_bytes),
-          r->stats.max_loop_iterations);
+          r->stats.max_loop_iterations, r->stats.loops_proven, r->stats.max_loop_bound);
     if (a.log) fmt::print("  log:\n{}", r->log);
   }
   return true;

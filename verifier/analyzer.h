@@ -42,17 +42,35 @@ class Analyzer {
     CountedVector<CountedVector<State>> pending;
     State exit;
   };
+  // One analysis of a loop's body from a candidate invariant at its head (widen_loop): what leaves
+  // the loop is held here, not propagated, until the pass is known to be the one that counts.
+  struct LoopPass {
+    const FuncRun* fr = nullptr;
+    uint32_t first_block = 0;
+    std::vector<bool> in_loop;                        // by block - first_block
+    CountedVector<std::pair<uint32_t, State>> exits;  // (block, state) leaving the loop
+    State fexit;                                      // subprogram exits inside the loop
+    bool failed = false;                              // an error was found
+    std::string first_error;
+  };
   State analyze_function(uint32_t func, State entry);
   void run_items(FuncRun& fr, uint32_t begin, uint32_t end);
   void run_loop(FuncRun& fr, uint32_t item);
+  // Tries to prove the loop at WTO item `item` from head state `entry` by an invariant (widening,
+  // then narrowing) and a ranking argument (loop ghosts). True when proven: its exits have been
+  // propagated. False: nothing changed; `why` says what failed.
+  bool widen_loop(FuncRun& fr, uint32_t item, const State& entry, std::string* why);
   void run_block(FuncRun& fr, uint32_t block, State s);
   void propagate(FuncRun& fr, uint32_t block, State&& s);
+  void add_exit(FuncRun& fr, State&& s);
+  LoopPass* pass_of(const FuncRun& fr);
   bool call_local(uint32_t idx, State& s);
   bool call_function(uint32_t idx, uint32_t entry, State& s, const RegValue (&args)[5], State* out);
 
   // --- transfer (transfer.cpp): false when the path ends (error or infeasible)
   bool exec(uint32_t idx, State& s);
   bool exec_alu(uint32_t idx, State& s);
+  bool exec_alu32_pointer(uint32_t idx, State& s, const RegValue& src);
   bool exec_lddw(uint32_t idx, State& s);
   bool exec_load(uint32_t idx, State& s, int dst, int base, int32_t off, uint32_t size, bool sign_ext);
   bool exec_store(uint32_t idx, State& s, int base, int32_t off, uint32_t size, const RegValue& val, int src);
@@ -60,6 +78,13 @@ class Analyzer {
   bool exec_ldabs(uint32_t idx, State& s);
   bool exec_helper(uint32_t idx, State& s);
   void exec_cond(uint32_t idx, State& fall, State& taken);
+  void track_ghost(const Insn& in, const RegValue& dst, const RegValue& src, RegValue& out);
+  void link_alu(const Insn& in,
+                const RegValue& old,
+                const RegValue& src,
+                RegValue& dst,
+                State& s,
+                uint32_t idx);
   uint32_t fresh_id(State& s, uint32_t idx);
 
   // --- checks (assertions.cpp): false after reporting
@@ -94,8 +119,12 @@ class Analyzer {
   std::set<uint64_t> reported_;
   bool aborted_ = false;
   uint64_t steps_ = 0;
+  size_t mem_base_ = 0;  // state_memory().live when the analysis started
   size_t live_states_ = 0;
   std::vector<uint32_t> loop_stack_;        // heads of the loops being iterated (instruction indexes)
+  std::vector<LoopPass*> passes_;           // widening passes in progress, innermost last (loop
+                                            // ghosts are tracked while there is one)
+  Thresholds thresholds_;                   // widening thresholds: the program's constants
   std::vector<int64_t> stack_depth_;        // per function: deepest byte used
   std::set<std::vector<uint32_t>> chains_;  // call chains (function indexes) seen, with the callsite last
   // Per map: the first map with the same type, key and value size and access (what the checks

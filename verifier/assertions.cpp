@@ -10,6 +10,23 @@ namespace {
 
 constexpr int64_t kMaxOff = int64_t{1} << 40;
 constexpr uint64_t kMaxHelperSize = uint64_t{1} << 29;
+constexpr uint32_t kMapLookupHelper = 1;
+constexpr uint32_t kInnerMapFlag = 1u << 12;  // BPF_F_INNER_MAP: inner maps may differ in max_entries
+
+// Does map_lookup_elem(m, key in r2) always find its element? True for an array (or per-CPU array)
+// and a key on the stack known to be below max_entries: array elements always exist (the kernel
+// elides the null check too). Inner maps declared with BPF_F_INNER_MAP may have another size than
+// their template: excluded.
+bool lookup_always_finds(const MapDef& m, const State& s) {
+  if ((m.type != MapType::Array && m.type != MapType::PercpuArray) || m.key_size != 4 ||
+      (m.map_flags & kInnerMapFlag))
+    return false;
+  const RegValue& key = s.reg(2);
+  if (key.kind != RegKind::Stack || !key.v.is_const()) return false;
+  // check_helper_args proved the 4 bytes in bounds and initialized.
+  const RegValue k = s.frames()[key.frame].stack.load(static_cast<int>(key.v.value()), 4, false);
+  return k.kind == RegKind::Scalar && k.v.is_const() && k.v.value() < m.max_entries;
+}
 
 }  // namespace
 
@@ -52,13 +69,17 @@ static const char* map_helper_mismatch(uint32_t id, MapType type) {
     case 53:
     case 60:  // sk_redirect_map, sock_map_update, msg_redirect_map
       return is({MapType::Sockmap}) ? nullptr : "is not a sockmap";
-    case 1:  // map_lookup_elem: these maps hold no plain values (kernel objects or stack traces)
+    case 1:  // map_lookup_elem: these maps hold no plain values (kernel objects or stack traces);
+             // devmap entries are read-only values (bpf_devmap_val)
       if (is({MapType::StackTrace, MapType::CgroupArray, MapType::Sockmap, MapType::Sockhash, MapType::Xskmap,
-              MapType::Cpumap, MapType::Devmap, MapType::DevmapHash}))
+              MapType::Cpumap}))
         return "holds no values a program may read with map_lookup_elem";
       [[fallthrough]];
     case 2:
     case 3:  // map_lookup/update/delete_elem
+      if (id != 1 && is({MapType::StackTrace, MapType::CgroupArray, MapType::Xskmap, MapType::Cpumap,
+                         MapType::Devmap, MapType::DevmapHash}))
+        return "holds kernel objects: programs may not update or delete its entries";
       if (is({MapType::ArrayOfMaps, MapType::HashOfMaps}) && id != 1)
         return "is a map of maps: programs may only look it up";
       if (is({MapType::ProgArray, MapType::Ringbuf, MapType::PerfEventArray, MapType::Queue, MapType::Stack,
@@ -108,6 +129,7 @@ bool Analyzer::check_access(uint32_t idx,
     case RegKind::MapValueOrNull:
     case RegKind::MemOrNull:
     case RegKind::MapPtrOrNull:
+    case RegKind::SockOrNull:
       fail(ErrorKind::NullDeref, idx, s, {reg},
            fmt::format("r{} may be NULL: compare it with 0 before the {}", reg, what));
       return false;
@@ -116,6 +138,12 @@ bool Analyzer::check_access(uint32_t idx,
     case RegKind::Func:
       fail(ErrorKind::InvalidMemAccess, idx, s, {reg},
            fmt::format("a {} pointer cannot be dereferenced", reg_kind_name(r.kind)));
+      return false;
+    case RegKind::TruncPtr:
+      fail(ErrorKind::InvalidMemAccess, idx, s, {reg},
+           fmt::format("r{} holds the low 32 bits of a pointer ({}), which cannot be dereferenced; use "
+                       "64-bit arithmetic on pointers",
+                       reg, format_reg(r)));
       return false;
     default:
       break;
@@ -214,6 +242,26 @@ bool Analyzer::check_access(uint32_t idx,
     case RegKind::Mem:
       if (a.lo < 0 || a.hi > r.size) return oob(r.size, "the helper memory");
       break;
+    case RegKind::Sock: {
+      // struct bpf_sock, read-only, like the fields of a context (constant offsets).
+      if (helper_arg || !a.const_off) {
+        fail(helper_arg ? ErrorKind::BadHelperArg : ErrorKind::InvalidCtxAccess, idx, s, {reg},
+             helper_arg ? std::string("a socket cannot be passed as memory to a helper")
+                        : fmt::format("socket accesses need a constant offset ({})", format_reg(r)));
+        return false;
+      }
+      if (write) {
+        fail(ErrorKind::WriteToReadOnly, idx, s, {reg},
+             "the fields of a socket (struct bpf_sock) are read-only");
+        return false;
+      }
+      CtxAccess c = check_ctx_access(socket_descriptor(), a.lo, static_cast<uint32_t>(size), false);
+      if (!c.ok) {
+        fail(ErrorKind::InvalidCtxAccess, idx, s, {reg}, fmt::format("invalid socket read: {}", c.why));
+        return false;
+      }
+      break;
+    }
     default:
       break;
   }
@@ -348,6 +396,15 @@ bool Analyzer::check_helper_args(uint32_t idx,
           s.frames()[r.frame].stack.mark_init(static_cast<int>(r.v.value()), 8);
         break;
       case ArgKind::Anything:
+        // Any value, but the low half of a pointer is an address: a leak, as a pointer stored
+        // into a map would be.
+        if (r.kind == RegKind::TruncPtr) {
+          fail(ErrorKind::PointerLeak, idx, s, {reg},
+               fmt::format("{} argument {}: the low 32 bits of a pointer ({}) would leak the address",
+                           proto.name, reg, format_reg(r)));
+          return false;
+        }
+        break;
       case ArgKind::None:
         break;
     }
@@ -440,12 +497,17 @@ bool Analyzer::exec_helper(uint32_t idx, State& s) {
       if (r.ref == ref) r = RegValue::scalar(Scalar::top());
     });
   }
-  // Helpers that move or resize the packet invalidate every packet pointer.
+  // Helpers that move or resize the packet invalidate every packet pointer (and the low halves of
+  // packet pointers become of unknown origin: no longer comparable with new ones).
   if (proto->changes_packet) {
     s.for_each_value([](RegValue& r) {
       if (r.is_packet() || r.kind == RegKind::PacketEnd) r = RegValue::scalar(Scalar::top());
+      if (r.kind == RegKind::TruncPtr &&
+          (r.base == RegKind::Packet || r.base == RegKind::PacketMeta || r.base == RegKind::PacketEnd))
+        r.base = RegKind::Uninit;
     });
   }
+  const bool always_found = proto->id == kMapLookupHelper && map >= 0 && lookup_always_finds(maps_[map], s);
   for (int r = 1; r <= 5; ++r)
     s.reg(r) = RegValue::uninit();
   RegValue r0 = RegValue::scalar(Scalar::top());
@@ -461,7 +523,7 @@ bool Analyzer::exec_helper(uint32_t idx, State& s) {
         r0.id = fresh_id(s, idx);
         break;
       }
-      r0 = RegValue::pointer(RegKind::MapValueOrNull);
+      r0 = RegValue::pointer(always_found ? RegKind::MapValue : RegKind::MapValueOrNull);
       r0.map = static_cast<uint32_t>(map);
       r0.id = fresh_id(s, idx);
       break;
@@ -493,7 +555,9 @@ bool Analyzer::check_exit(uint32_t idx, State& s) {
     return false;
   }
   if (r0.is_pointer()) {
-    fail(ErrorKind::PointerLeak, idx, s, {0}, "the program returns a pointer");
+    fail(ErrorKind::PointerLeak, idx, s, {0},
+         r0.kind == RegKind::TruncPtr ? "the program returns the low 32 bits of a pointer"
+                                      : "the program returns a pointer");
     return false;
   }
   if (ctx_.ret_checked && (r0.v.smin < ctx_.ret_min || r0.v.smax > ctx_.ret_max)) {

@@ -89,7 +89,8 @@ class State {
   const BranchTrail& trail() const { return trail_; }
 
   // Least upper bound (frames must be of the same call context). Joining into bottom copies.
-  void join_with(const State& o);
+  // With `widen`, this is the previous state at a loop head and `o` the next one (see join()).
+  void join_with(const State& o, const Thresholds* widen = nullptr);
   // Equal abstract states (the branch trail is not compared).
   bool same_as(const State& o) const { return frames_ == o.frames_ && refs_ == o.refs_; }
 

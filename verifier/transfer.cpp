@@ -18,6 +18,7 @@ void drop_id(RegValue& r) {
   }
   r.fixed = 0;
   r.id = 0;
+  r.link = kLinkFull;
 }
 
 RegValue loaded_scalar(uint32_t size, bool sign_ext) {
@@ -45,8 +46,13 @@ bool Analyzer::exec(uint32_t idx, State& s) {
     case Form::AluImm:
     case Form::AluReg:
     case Form::AluNeg:
-    case Form::End:
-      return exec_alu(idx, s);
+    case Form::End: {
+      if (passes_.empty()) return exec_alu(idx, s);
+      const RegValue dst = s.reg(in.dst), src = s.reg(in.src);
+      if (!exec_alu(idx, s)) return false;
+      track_ghost(in, dst, src, s.reg(in.dst));
+      return true;
+    }
     case Form::Lddw:
       return exec_lddw(idx, s);
     case Form::Ldx:
@@ -73,6 +79,91 @@ bool Analyzer::exec(uint32_t idx, State& s) {
            fmt::format("instruction '{}' is not supported by the verifier", info.mnemonic));
       return false;
   }
+}
+
+// Loop ghosts through an ALU instruction (see Ghost in regtype.h): copies keep the link (a 32-bit
+// copy keeps it on the low 32 bits), adding or subtracting a bounded scalar moves its delta, any
+// other operation ends it.
+void Analyzer::track_ghost(const Insn& in, const RegValue& dst, const RegValue& src, RegValue& out) {
+  const OpInfo& info = in.info();
+  const bool reg = info.src_reg && info.form == Form::AluReg;
+  Ghost g;
+  auto on_low32 = [&](Ghost x) {
+    if (!info.is64) x.loc |= kGhost32;
+    return x;
+  };
+  // The step added, as a signed range on the operation's width.
+  auto step = [&](const RegValue& v, int64_t& lo, int64_t& hi) {
+    if (v.kind != RegKind::Scalar) return false;
+    lo = info.is64 ? v.v.smin : v.v.s32min;
+    hi = info.is64 ? v.v.smax : v.v.s32max;
+    return lo >= INT32_MIN && hi <= INT32_MAX;
+  };
+  // Pointers' ghosts follow their offset: a link survives only while the value keeps its kind.
+  if (info.alu == AluOp::Mov && info.form == Form::AluReg) {
+    if (out.kind == src.kind) g = on_low32(src.ghost);
+  } else if (info.alu == AluOp::Add || info.alu == AluOp::Sub) {
+    const RegValue imm = RegValue::scalar(Scalar::constant(static_cast<uint64_t>(int64_t{in.imm})));
+    const RegValue* base = &dst;
+    const RegValue* k = reg ? &src : &imm;
+    if (dst.ghost.loop == 0 && info.alu == AluOp::Add && reg && src.ghost.loop != 0) base = &src, k = &dst;
+    int64_t lo, hi;
+    if (base->ghost.loop != 0 && out.kind == base->kind && step(*k, lo, hi)) {
+      if (info.alu == AluOp::Sub) std::swap(lo, hi), lo = -lo, hi = -hi;
+      const int64_t dlo = base->ghost.dlo + lo, dhi = base->ghost.dhi + hi;
+      if (dlo >= INT32_MIN && dhi <= INT32_MAX) {
+        g = on_low32(base->ghost);
+        g.dlo = static_cast<int32_t>(dlo);
+        g.dhi = static_cast<int32_t>(dhi);
+      }
+    }
+  }
+  out.ghost = out.is_init() ? g : Ghost{};
+}
+
+// The link (id, fixed, link kind) of `dst` after a scalar ALU instruction whose destination held
+// `old` and whose source operand is `src`; `dst` holds the new value without a link.
+void Analyzer::link_alu(const Insn& in,
+                        const RegValue& old,
+                        const RegValue& src,
+                        RegValue& dst,
+                        State& s,
+                        uint32_t idx) {
+  const OpInfo& info = in.info();
+  const AluOp op = info.alu;
+  auto keep = [&](const RegValue& from, int64_t add, uint8_t link) {
+    const int64_t f = int64_t{from.fixed} + add;
+    if (add < -kMaxFixed || add > kMaxFixed || f < -kMaxFixed || f > kMaxFixed) return;
+    dst.id = from.id;
+    dst.fixed = static_cast<int32_t>(f);
+    dst.link = link;
+  };
+  const bool reg = info.form == Form::AluReg;
+  if (op == AluOp::Mov && !info.is64 && reg) {
+    // w1 = w6: the low half of r6's value, zero-extended.
+    if (src.kind != RegKind::Scalar || src.v.is_const() || src.link == kLinkHigh32 || in.src == in.dst)
+      return;
+    RegValue& from = s.reg(in.src);
+    if (from.id == 0) {
+      from.id = fresh_id(s, idx);
+      from.fixed = 0;
+      from.link = kLinkFull;
+    }
+    keep(from, 0, kLinkLow32);
+    return;
+  }
+  if (old.id == 0 || (old.link == kLinkHigh32 && op != AluOp::Rsh)) return;
+  if ((op == AluOp::Add || op == AluOp::Sub) && !reg && src.v.is_const()) {
+    const int64_t c = static_cast<int64_t>(src.v.value());
+    if (info.is64 && old.link == kLinkFull) keep(old, op == AluOp::Add ? c : -c, kLinkFull);
+    // 32 bits: the low half moves by c (mod 2^32), the result is zero-extended.
+    if (!info.is64) keep(old, static_cast<int32_t>(op == AluOp::Add ? c : -c), kLinkLow32);
+    return;
+  }
+  if (info.is64 && !reg && in.imm == 32 && op == AluOp::Lsh && old.link != kLinkHigh32)
+    keep(old, 0, kLinkHigh32);
+  else if (info.is64 && !reg && in.imm == 32 && op == AluOp::Rsh && old.link == kLinkHigh32)
+    keep(old, 0, kLinkLow32);
 }
 
 bool Analyzer::exec_alu(uint32_t idx, State& s) {
@@ -103,18 +194,25 @@ bool Analyzer::exec_alu(uint32_t idx, State& s) {
   }
   if (!src.is_pointer() && (!reads_dst || !dst.is_pointer())) {
     const Scalar& a = reads_dst ? dst.v : src.v;
+    const RegValue old = dst;
     dst = RegValue::scalar(alu(op, info.is64, a, src.v, ext));
+    // Linked scalars: `r2 = r1; r2 += c` keeps r2 linked to r1 with the offset c (the kernel's
+    // BPF_ADD_CONST), so that a bound proven on either carries to the other. 32-bit copies and
+    // adds, and the `<<= 32; >>= 32` zero-extension idiom, keep a link on the low halves.
+    link_alu(in, old, src, dst, s, idx);
     return true;
   }
-  // 32-bit ALU with a pointer operand (mov32 of a pointer, (u32)(data_end - data), ...): the result
-  // is an unknown 32-bit scalar, as for privileged programs in Linux. It can never be dereferenced.
-  if (!info.is64) {
-    dst = RegValue::scalar(Scalar::urange(0, UINT32_MAX));
-    return true;
+  const char* opname = info.mnemonic.data();
+  if (!info.is64) return exec_alu32_pointer(idx, s, src);
+  if (dst.kind == RegKind::TruncPtr || src.kind == RegKind::TruncPtr) {
+    fail(ErrorKind::BadPointerArithmetic, idx, s, {in.dst, in.src},
+         fmt::format("64-bit '{}' on the low half of a pointer is prohibited (its result would hold address "
+                     "bits); only 32-bit add/sub and differences of packet pointers are defined",
+                     opname));
+    return false;
   }
   // Pointer arithmetic.
-  const char* opname = info.mnemonic.data();
-  if (!info.is64 || unary || (op != AluOp::Add && op != AluOp::Sub)) {
+  if (unary || (op != AluOp::Add && op != AluOp::Sub)) {
     fail(ErrorKind::BadPointerArithmetic, idx, s, {in.dst, in.src},
          fmt::format("'{}' on a pointer is prohibited (only 64-bit add/sub of a scalar)", opname));
     return false;
@@ -126,9 +224,12 @@ bool Analyzer::exec_alu(uint32_t idx, State& s) {
       dst = RegValue::scalar(Scalar::top());
       return true;
     }
+    // Offsets subtract exactly within one region: the packet, one stack frame, one map value (the
+    // same lookup: pointers of one map but of different lookups may point into different entries,
+    // and interchangeable maps share an index, see canon_map_).
     bool same = op == AluOp::Sub && dst.kind == src.kind &&
                 (dst.is_packet() || (dst.kind == RegKind::Stack && dst.frame == src.frame) ||
-                 (dst.kind == RegKind::MapValue && dst.map == src.map));
+                 (dst.kind == RegKind::MapValue && dst.map == src.map && dst.id != 0 && dst.id == src.id));
     if (!same) {
       fail(
           ErrorKind::BadPointerArithmetic, idx, s, {in.dst, in.src},
@@ -149,10 +250,7 @@ bool Analyzer::exec_alu(uint32_t idx, State& s) {
   if (!ptr.allows_arithmetic()) {
     fail(ErrorKind::BadPointerArithmetic, idx, s, {pr},
          fmt::format("arithmetic on a {} pointer is prohibited{}", reg_kind_name(ptr.kind),
-                     ptr.kind == RegKind::MapValueOrNull || ptr.kind == RegKind::MemOrNull ||
-                             ptr.kind == RegKind::MapPtrOrNull
-                         ? " before its null check"
-                         : ""));
+                     ptr.is_nullable() ? " before its null check" : ""));
     return false;
   }
   RegValue r = ptr;
@@ -167,13 +265,79 @@ bool Analyzer::exec_alu(uint32_t idx, State& s) {
         r.fixed = static_cast<int32_t>(f);
       }
     } else {
+      // A variable offset: the pointer gets its own id, and the proven range carries over, rebased
+      // on it: data_end >= ptr - fixed + range and the new pointer is ptr + k with k <= k.smax (or
+      // ptr - k with k >= k.smin), so data_end >= new + (range - fixed - k.smax) (resp. + k.smin).
+      int32_t range = kNoRange;
+      if (ptr.range != kNoRange && k.smin >= -kMaxFixed && k.smax <= kMaxFixed) {
+        const int64_t m = int64_t{ptr.range} - ptr.fixed + (op == AluOp::Add ? -k.smax : k.smin);
+        if (m >= -kMaxFixed) range = static_cast<int32_t>(std::min<int64_t>(m, INT32_MAX));
+      }
       r.id = fresh_id(s, idx);
       r.fixed = 0;
-      r.range = kNoRange;
+      r.range = range;
     }
   }
   s.reg(in.dst) = r;
   return true;
+}
+
+// 32-bit ALU with a pointer operand. The low half of an address is a truncated pointer (TruncPtr):
+// mov32 of a pointer, add32/sub32 of a scalar to one. It is never dereferenced and may not leave
+// the program (stores outside the stack, helper arguments, the return value are pointer leaks).
+// The difference of two of them into the packet is a scalar: `w3 = w_end; w3 -= w_data`, what
+// clang emits for (u32)(data_end - data) with alu32. Any other operation is refused: its result
+// would expose address bits. (Privileged Linux turns these results into unknown scalars and
+// refuses add32 on a pointer; unprivileged Linux refuses all of them.)
+bool Analyzer::exec_alu32_pointer(uint32_t idx, State& s, const RegValue& src) {
+  const Insn& in = prog_.insns[idx];
+  const OpInfo& info = in.info();
+  const AluOp op = info.alu;
+  const bool unary = info.form == Form::AluNeg || info.form == Form::End;
+  RegValue& dst = s.reg(in.dst);
+  const bool dst_ptr = op != AluOp::Mov && dst.is_pointer();
+  if (op == AluOp::Mov) {
+    dst = truncated(src);
+    return true;
+  }
+  if (!unary && (op == AluOp::Add || op == AluOp::Sub)) {
+    if (dst_ptr && !src.is_pointer()) {
+      RegValue t = truncated(dst);
+      t.v = alu(op, true, t.v, src.v);  // the offset modulo 2^32 is what matters
+      dst = t;
+      return true;
+    }
+    if (!dst_ptr && op == AluOp::Add) {
+      RegValue t = truncated(src);
+      t.v = alu(AluOp::Add, true, t.v, dst.v);
+      dst = t;
+      return true;
+    }
+    if (dst_ptr && op == AluOp::Sub) {
+      const RegValue a = truncated(dst), b = truncated(src);
+      auto in_packet = [](RegKind k) {
+        return k == RegKind::Packet || k == RegKind::PacketMeta || k == RegKind::PacketEnd;
+      };
+      if (in_packet(a.base) && in_packet(b.base)) {
+        // Offsets from the same start (data, data_meta or data_end) subtract exactly; between two
+        // starts the distance depends on the packet: any 32-bit value.
+        dst = RegValue::scalar(a.base == b.base ? alu(AluOp::Sub, false, a.v, b.v)
+                                                : Scalar::urange(0, UINT32_MAX));
+        return true;
+      }
+      fail(ErrorKind::BadPointerArithmetic, idx, s, {in.dst, in.src},
+           fmt::format("'{}' of two pointers (or their low halves) is only defined within the packet: the "
+                       "result would hold address bits",
+                       info.mnemonic));
+      return false;
+    }
+  }
+  fail(ErrorKind::BadPointerArithmetic, idx, s, {in.dst, in.src},
+       fmt::format("32-bit '{}' on a pointer (or its low half) is prohibited: the result would hold address "
+                   "bits; only mov32, add32/sub32 of a scalar and the distance between packet pointers are "
+                   "allowed",
+                   info.mnemonic));
+  return false;
 }
 
 bool Analyzer::exec_lddw(uint32_t idx, State& s) {
@@ -236,14 +400,35 @@ bool Analyzer::exec_load(uint32_t idx,
   if (!check_access(idx, s, base, off, size, false, false, &a)) return false;
   RegValue v = loaded_scalar(size, sign_ext);
   if (a.kind == RegKind::Stack) {
-    if (a.const_off)
-      v = s.frames()[a.frame].stack.load(static_cast<int>(a.lo), static_cast<int>(size), sign_ext);
+    const StackFrame& st = s.frames()[a.frame].stack;
+    const int lo = static_cast<int>(a.lo);
+    if (a.const_off ? st.load_exposes_pointer(lo, static_cast<int>(size), sign_ext)
+                    : st.holds_pointer(lo, static_cast<int>(a.hi - a.lo))) {
+      fail(ErrorKind::PointerLeak, idx, s, {base},
+           fmt::format("this {}-byte read of the stack would give address bits as a scalar: the bytes hold "
+                       "(part of) a spilled pointer (only whole fills, or the low half of an 8-byte spill, "
+                       "are allowed)",
+                       size));
+      return false;
+    }
+    if (a.const_off) v = st.load(lo, static_cast<int>(size), sign_ext);
   } else if (a.kind == RegKind::Ctx && a.field != FieldKind::Scalar) {
-    RegKind k = a.field == FieldKind::Packet      ? RegKind::Packet
-                : a.field == FieldKind::PacketEnd ? RegKind::PacketEnd
-                                                  : RegKind::PacketMeta;
-    v = RegValue::pointer(k);
-    v.id = kPacketBaseId;
+    switch (a.field) {
+      case FieldKind::Sock:
+      case FieldKind::SockOrNull:
+        v = RegValue::pointer(a.field == FieldKind::Sock ? RegKind::Sock : RegKind::SockOrNull);
+        v.id = fresh_id(s, idx);  // copies share the null check
+        break;
+      case FieldKind::FlowKeys:
+        v = RegValue::pointer(RegKind::Mem);
+        v.size = kFlowKeysSize;
+        break;
+      default:
+        v = RegValue::pointer(a.field == FieldKind::Packet      ? RegKind::Packet
+                              : a.field == FieldKind::PacketEnd ? RegKind::PacketEnd
+                                                                : RegKind::PacketMeta);
+        v.id = kPacketBaseId;
+    }
   }
   s.reg(dst) = v;
   return true;
@@ -309,6 +494,11 @@ bool Analyzer::exec_atomic(uint32_t idx, State& s) {
   if (!check_access(idx, s, in.dst, in.off, info.size, true, false, &a)) return false;
   if (a.kind == RegKind::Stack) {
     StackFrame& st = s.frames()[a.frame].stack;
+    if (st.holds_pointer(static_cast<int>(a.lo), static_cast<int>(a.hi - a.lo))) {
+      fail(ErrorKind::PointerLeak, idx, s, {in.dst},
+           "an atomic operation on a spilled pointer would turn address bits into a scalar");
+      return false;
+    }
     if (a.const_off)
       st.store(static_cast<int>(a.lo), static_cast<int>(info.size), nullptr);
     else
@@ -370,36 +560,52 @@ void Analyzer::exec_cond(uint32_t idx, State& fall, State& taken) {
         st.set_bottom();
         return;
       }
-      // Copies of a refined scalar are equal to it: they get the same bounds.
+      // Linked scalars equal the refined one up to their offsets (`fixed`): they get its bounds,
+      // shifted.
       const RegValue ra = a, rb = b;
-      bool b_is_reg = info.src_reg;
+      bool b_is_reg = info.src_reg, empty = false;
+      auto shifted = [](const RegValue& from, const RegValue& to) {
+        const int64_t d = int64_t{to.fixed} - from.fixed;
+        const Scalar k = Scalar::constant(static_cast<uint64_t>(d));
+        if (from.link == kLinkHigh32 || to.link == kLinkHigh32) return Scalar::top();
+        if (from.link == kLinkFull && to.link == kLinkFull)
+          return d == 0 ? from.v : alu(AluOp::Add, true, from.v, k);
+        // A zero-extended low half: the other's low half, moved by d.
+        const Scalar low = alu(AluOp::Add, false, from.v, k);
+        if (to.link == kLinkLow32) return low;
+        // From a low half to a full value: only its low 32 bits are known.
+        Scalar c;
+        c.t = Tnum{low.t.value & 0xffffffffu, low.t.mask | ~uint64_t{0xffffffff}};
+        c.u32min = low.u32min, c.u32max = low.u32max, c.s32min = low.s32min, c.s32max = low.s32max;
+        c.sync();
+        return c;
+      };
       st.for_each_value([&](RegValue& r) {
         if (r.kind != RegKind::Scalar || r.id == 0) return;
-        if (r.id == ra.id) r.v = ra.v;
-        if (b_is_reg && r.id == rb.id) r.v = rb.v;
+        if (r.id == ra.id) r.v = r.v.meet(shifted(ra, r));
+        if (b_is_reg && r.id == rb.id) r.v = r.v.meet(shifted(rb, r));
+        empty |= r.v.is_bottom();
       });
+      if (empty) st.set_bottom();
       return;
     }
     bool eqne = cond == Cond::Eq || cond == Cond::Ne;
-    auto nullable = [](const RegValue& r) {
-      return r.kind == RegKind::MapValueOrNull || r.kind == RegKind::MemOrNull ||
-             r.kind == RegKind::MapPtrOrNull;
-    };
     auto is_zero = [](const RegValue& r) { return r.kind == RegKind::Scalar && r.v.is_zero(); };
     RegValue* p = nullptr;
     if (is64 && eqne && is_zero(b))
       p = &a;
     else if (is64 && eqne && is_zero(a))
       p = &b;
-    if (p && p->is_pointer()) {
+    // (The low half of a pointer may be 0: nothing to learn from comparing it.)
+    if (p && p->is_pointer() && p->kind != RegKind::TruncPtr) {
       bool is_null = (cond == Cond::Eq) == tk;
-      if (!nullable(*p)) {
+      if (!p->is_nullable()) {
         if (is_null) st.set_bottom();  // pointers of these kinds are never NULL
         return;
       }
       RegValue target = *p;
       auto matches = [&](const RegValue& r) {
-        return nullable(r) && ((target.id != 0 && r.id == target.id) || &r == p);
+        return r.is_nullable() && ((target.id != 0 && r.id == target.id) || &r == p);
       };
       if (is_null) {
         if (target.ref) st.release(target.ref);
@@ -408,10 +614,7 @@ void Analyzer::exec_cond(uint32_t idx, State& fall, State& taken) {
         });
       } else {
         st.for_each_value([&](RegValue& r) {
-          if (matches(r))
-            r.kind = r.kind == RegKind::MapValueOrNull ? RegKind::MapValue
-                     : r.kind == RegKind::MemOrNull    ? RegKind::Mem
-                                                       : RegKind::MapPtr;
+          if (matches(r)) r.kind = checked_kind(r.kind);
         });
       }
       return;

@@ -1,11 +1,13 @@
-// The fixpoint driver: functions in weak topological order, loops iterated one iteration at a time
-// until their back edges carry no state (termination proof), calls analyzed in the caller's
-// context, reports.
+// The fixpoint driver: functions in weak topological order; loops proven by an invariant (widening
+// and narrowing at their heads) with a ranking argument, or else iterated one iteration at a time
+// until their back edges carry no state; calls analyzed in the caller's context; reports.
 #include "verifier/verifier.h"
 
 #include <fmt/format.h>
 
 #include <chrono>
+#include <memory>
+#include <optional>
 
 #include "verifier/analyzer.h"
 #include "vm/disasm.h"
@@ -16,7 +18,7 @@ Analyzer::Analyzer(const Program& p, const VerifyOptions& o, const Cfg& cfg)
     : prog_(p),
       opts_(o),
       cfg_(cfg),
-      ctx_(context_for(o.type, o.raw_ctx_size)),
+      ctx_(context_for(o.type, o.raw_ctx_size, o.section)),
       stack_depth_(cfg.funcs.size(), 0),
       maps_(o.maps),
       inner_map_(o.maps.size(), -1) {
@@ -28,19 +30,34 @@ Analyzer::Analyzer(const Program& p, const VerifyOptions& o, const Cfg& cfg)
     in.name = o.maps[i].name + ".inner";
     maps_.push_back(std::move(in));
   }
+  // The kernel makes devmap entries read-only to programs (BPF_F_RDONLY_PROG at creation).
+  for (MapDef& m : maps_)
+    if (m.type == MapType::Devmap || m.type == MapType::DevmapHash) m.read_only = true;
   for (uint32_t i = 0; i < maps_.size(); ++i) {
     const MapDef& a = maps_[i];
     uint32_t c = i;
     for (uint32_t j = 0; j < i; ++j) {
       const MapDef& b = maps_[j];
+      // (Arrays: also their size, which tells when a lookup always finds its element.)
+      const bool array = a.type == MapType::Array || a.type == MapType::PercpuArray;
       if (a.type == b.type && a.key_size == b.key_size && a.value_size == b.value_size &&
-          a.read_only == b.read_only && a.inner.empty() && b.inner.empty()) {
+          a.read_only == b.read_only && a.inner.empty() && b.inner.empty() &&
+          (!array || (a.max_entries == b.max_entries && a.map_flags == b.map_flags))) {
         c = j;
         break;
       }
     }
     canon_map_.push_back(c);
   }
+  // Widening thresholds: every constant the program compares with or moves into a register.
+  for (const Insn& in : p.insns) {
+    const Form form = in.info().form;
+    if (form == Form::JmpImm || (form == Form::AluImm && in.info().alu == AluOp::Mov))
+      thresholds_.add(static_cast<uint64_t>(int64_t{in.imm}));
+    else if (form == Form::Lddw && in.src == 0)
+      thresholds_.add(in.imm64);
+  }
+  thresholds_.finish();
 }
 
 std::string Analyzer::map_name(uint32_t m) const {
@@ -86,6 +103,12 @@ std::string Analyzer::format_reg(const RegValue& r) const {
                          r.ref ? fmt::format(",ref={}", r.ref) : "");
     case RegKind::Func:
       return fmt::format("func(pc={})", r.map < prog_.insns.size() ? prog_.insns[r.map].pc : 0);
+    case RegKind::Sock:
+    case RegKind::SockOrNull:
+      return fmt::format("{}({}{})", reg_kind_name(r.kind), off(), r.id ? fmt::format(",id={}", r.id) : "");
+    case RegKind::TruncPtr:
+      return fmt::format("trunc_ptr({},off={})",
+                         r.base == RegKind::Uninit ? "unknown" : reg_kind_name(r.base), off());
   }
   return "?";
 }
@@ -96,6 +119,16 @@ void Analyzer::fail(ErrorKind k,
                     std::initializer_list<int> regs,
                     std::string msg) {
   uint32_t pc = prog_.insns[idx].pc;
+  // In a widening pass, an error only tells that this candidate invariant does not prove the loop
+  // (the budget running out ends the whole analysis, so it is reported at once).
+  if (!passes_.empty() && k != ErrorKind::TooComplex) {
+    LoopPass& lp = *passes_.back();
+    if (!lp.failed) lp.first_error = fmt::format("{} at pc {}: {}", error_kind_name(k), pc, msg);
+    lp.failed = true;
+    if (opts_.collect_log)
+      result_.log += fmt::format("{}: (in the widening pass) {}: {}\n", pc, error_kind_name(k), msg);
+    return;
+  }
   if (!reported_.insert(uint64_t{pc} << 8 | static_cast<uint8_t>(k)).second) return;
   Diagnostic d;
   d.kind = k;
@@ -167,8 +200,23 @@ static int shape_distance(const State& a, const State& b) {
   return d;
 }
 
+Analyzer::LoopPass* Analyzer::pass_of(const FuncRun& fr) {
+  for (auto it = passes_.rbegin(); it != passes_.rend(); ++it)
+    if ((*it)->fr == &fr) return *it;
+  return nullptr;
+}
+
+void Analyzer::add_exit(FuncRun& fr, State&& s) {
+  LoopPass* lp = pass_of(fr);
+  (lp ? lp->fexit : fr.exit).join_with(s);
+}
+
 void Analyzer::propagate(FuncRun& fr, uint32_t block, State&& s) {
   if (s.bottom()) return;
+  if (LoopPass* lp = pass_of(fr); lp && !lp->in_loop[block - lp->first_block]) {
+    lp->exits.emplace_back(block, std::move(s));
+    return;
+  }
   CountedVector<State>& ds = fr.pending[block - cfg_.funcs[fr.func].first_block];
   // Subsumed by a disjunct already there: nothing new.
   for (const State& d : ds) {
@@ -209,12 +257,17 @@ void Analyzer::run_block(FuncRun& fr, uint32_t b, State s) {
   if (s.bottom() || aborted_) return;
   const BasicBlock& bb = cfg_.blocks[b];
   steps_ += bb.last - bb.first + 1;
-  if (steps_ > opts_.max_steps) {
+  const size_t held = state_memory().live - mem_base_;
+  if (steps_ > opts_.max_steps || held > opts_.max_state_bytes) {
     std::string where = loop_stack_.empty()
                             ? std::string("in straight-line paths")
                             : fmt::format("iterating the loop at pc {}", prog_.insns[loop_stack_.back()].pc);
-    fail(ErrorKind::TooComplex, bb.first, s, {},
-         fmt::format("the analysis budget of {} instruction steps ran out {}", opts_.max_steps, where));
+    std::string what =
+        steps_ > opts_.max_steps
+            ? fmt::format("the analysis budget of {} instruction steps ran out", opts_.max_steps)
+            : fmt::format("the analysis held more than {:.1f} MiB of abstract states",
+                          static_cast<double>(opts_.max_state_bytes) / (1 << 20));
+    fail(ErrorKind::TooComplex, bb.first, s, {}, fmt::format("{} {}", what, where));
     aborted_ = true;
     return;
   }
@@ -230,7 +283,7 @@ void Analyzer::run_block(FuncRun& fr, uint32_t b, State s) {
       if (s.frames().size() == 1) {
         check_exit(bb.last, s);
       } else if (check_subprog_exit(bb.last, s)) {
-        fr.exit.join_with(s);
+        add_exit(fr, std::move(s));
       }
       return;
     case Form::Ja:
@@ -257,6 +310,217 @@ void Analyzer::run_block(FuncRun& fr, uint32_t b, State s) {
   }
 }
 
+namespace {
+
+// Loops: the first iterations are analysed one by one (exact, and they give widening a state that
+// has settled); then an invariant is sought (widen_loop); if it does not prove the loop, the
+// iterations go on one by one.
+constexpr uint32_t kUnrolledBeforeWidening = 4;
+constexpr int kJoinPasses = 1;       // passes that join before widening starts
+constexpr int kThresholdPasses = 6;  // widening steps to thresholds; later ones go to the limits
+constexpr int kNarrowPasses = 2;     // descending passes after the invariant is found
+constexpr int kMaxPasses = 14;
+
+// Removes the ghosts of the loop at `depth` and of loops nested in it.
+void strip_ghosts(State& s, uint8_t depth) {
+  s.for_each_value([depth](RegValue& r) {
+    if (r.ghost.loop >= depth) r.ghost = Ghost{};
+  });
+}
+
+// At the head of the loop at `depth`: every value of the loop's frame not already linked to an
+// enclosing loop becomes linked to its own location with delta 0.
+void stamp_ghosts(State& s, uint8_t depth) {
+  Frame& f = s.cur();
+  for (int r = 0; r < kNumRegs; ++r)
+    if (f.regs[r].is_init() && f.regs[r].ghost.loop == 0) f.regs[r].ghost = Ghost{depth, uint8_t(r), 0, 0};
+  for (int slot = 0; slot < StackFrame::kSlots; ++slot)
+    if (RegValue* v = f.stack.spill_in_slot(slot); v && v->ghost.loop == 0)
+      v->ghost = Ghost{depth, uint8_t(kGhostSlot0 + slot), 0, 0};
+}
+
+const RegValue* at_location(const State& s, int loc) {
+  if (loc < kNumRegs) return &s.cur().regs[loc];
+  return s.cur().stack.spill_in_slot(loc - kGhostSlot0);
+}
+
+std::string location_name(int loc) {
+  if (loc < kNumRegs) return fmt::format("r{}", loc);
+  return fmt::format("the stack slot at fp{}", (loc - kGhostSlot0) * 8 - static_cast<int>(kStackSize));
+}
+
+// The termination argument of a loop: a location whose value moves strictly in one direction on
+// every path back to the head, by at least `step`, without wrapping, inside the range the head
+// invariant gives it. The loop then runs at most `trips` iterations.
+struct Ranking {
+  int loc = -1;
+  uint64_t trips = UINT64_MAX;
+  std::string what;
+};
+
+std::optional<Ranking> find_ranking(const State& head, const CountedVector<State>& back, uint8_t depth) {
+  if (back.empty()) return Ranking{-1, 1, "the body never returns to the head"};
+  std::optional<Ranking> best;
+  for (int loc = 0; loc < kGhostSlot0 + StackFrame::kSlots; ++loc) {
+    if (loc >= kNumRegs && loc < kGhostSlot0) continue;
+    const RegValue* h = at_location(head, loc);
+    if (!h || !h->is_init()) continue;
+    int64_t dmin = INT64_MAX, dmax = INT64_MIN;
+    bool linked = true, low32 = false;
+    for (const State& b : back) {
+      const RegValue* v = at_location(b, loc);
+      if (!v || v->ghost.loop != depth || (v->ghost.loc & ~kGhost32) != loc) {
+        linked = false;
+        break;
+      }
+      low32 |= (v->ghost.loc & kGhost32) != 0;
+      dmin = std::min<int64_t>(dmin, v->ghost.dlo);
+      dmax = std::max<int64_t>(dmax, v->ghost.dhi);
+    }
+    if (!linked || (dmin < 1 && dmax > -1)) continue;
+    const bool up = dmin >= 1;
+    const uint64_t step = up ? uint64_t(dmin) : uint64_t(-dmax),
+                   reach = up ? uint64_t(dmax) : uint64_t(-dmin);
+    const Scalar& v = h->v;
+    // Unsigned, then signed view of the value on its width (signed: offsets from the minimum).
+    struct View {
+      uint64_t lo, hi, max;
+      const char* name;
+    };
+    const View views[2] = {
+        low32 ? View{v.u32min, v.u32max, UINT32_MAX, "u32"} : View{v.umin, v.umax, UINT64_MAX, "u64"},
+        low32 ? View{uint64_t(int64_t{v.s32min} - INT32_MIN), uint64_t(int64_t{v.s32max} - INT32_MIN),
+                     UINT32_MAX, "s32"}
+              : View{uint64_t(v.smin) ^ (uint64_t{1} << 63), uint64_t(v.smax) ^ (uint64_t{1} << 63),
+                     UINT64_MAX, "s64"},
+    };
+    for (const View& w : views) {
+      // The last move may go `reach` past the bound the head invariant gives: it must not wrap.
+      if (w.lo > w.hi || reach > (up ? w.max - w.hi : w.lo)) continue;
+      const uint64_t trips = (w.hi - w.lo) / step + 1;
+      if (best && trips >= best->trips) continue;
+      best = Ranking{
+          loc, trips,
+          fmt::format("{} {} by {} per iteration within its {} range at the head (at most {} iterations)",
+                      location_name(loc), up ? "grows" : "shrinks",
+                      step == reach ? fmt::format("{}", step) : fmt::format("{} to {}", step, reach), w.name,
+                      trips)};
+    }
+  }
+  return best;
+}
+
+bool includes(const State& big, const State& small) {
+  State j = big;
+  j.join_with(small);
+  return j.same_as(big);
+}
+
+}  // namespace
+
+bool Analyzer::widen_loop(FuncRun& fr, uint32_t item, const State& entry, std::string* why) {
+  const Function& f = cfg_.funcs[fr.func];
+  const WtoItem& w = f.wto[item];
+  const uint32_t local = w.block - f.first_block;
+  const uint32_t head_pc = prog_.insns[cfg_.blocks[w.block].first].pc;
+  if (loop_stack_.size() >= kGhost32) {
+    *why = "loops nest too deeply to look for an invariant";
+    return false;
+  }
+  const auto depth = static_cast<uint8_t>(loop_stack_.size());
+  std::vector<bool> in_loop(f.num_blocks, false);
+  for (uint32_t i = item; i < w.end; ++i)
+    in_loop[f.wto[i].block - f.first_block] = true;
+  const auto saved_depth = stack_depth_;
+  const auto saved_chains = chains_;
+
+  // The best pass so far: one over a head state that it proved inductive (entry and every back
+  // edge included), with what it found and the call facts it recorded.
+  struct Good {
+    std::unique_ptr<LoopPass> pass;
+    CountedVector<State> back;
+    State head;
+    std::vector<int64_t> stack_depth;
+    std::set<std::vector<uint32_t>> chains;
+  };
+  std::optional<Good> good;
+  static const Thresholds kNoThresholds;
+  State h = entry;
+  int widenings = 0, narrowings = 0;
+  for (int pass = 1; !aborted_; ++pass) {
+    if (pass > kMaxPasses) {
+      if (!good) *why = fmt::format("no invariant found within {} widening passes", kMaxPasses);
+      break;
+    }
+    if (opts_.collect_log)
+      result_.log +=
+          fmt::format("-- loop at pc {}: {} pass {}\n", head_pc, good ? "narrowing" : "widening", pass);
+    stack_depth_ = saved_depth;
+    chains_ = saved_chains;
+    auto lp = std::make_unique<LoopPass>();
+    lp->fr = &fr;
+    lp->first_block = f.first_block;
+    lp->in_loop = in_loop;
+    passes_.push_back(lp.get());
+    State st = h;
+    stamp_ghosts(st, depth);
+    run_block(fr, w.block, std::move(st));
+    run_items(fr, item + 1, w.end);
+    passes_.pop_back();
+    CountedVector<State> back = take(fr.pending, local, live_states_);
+    State next = entry;
+    for (const State& b : back) {
+      State c = b;
+      strip_ghosts(c, depth);
+      next.join_with(c);
+    }
+    if (includes(h, next)) {
+      const bool stable = next.same_as(h);
+      good = Good{std::move(lp), std::move(back), std::move(h), stack_depth_, chains_};
+      if (stable || narrowings++ >= kNarrowPasses) break;
+      h = std::move(next);  // narrowing: the image of an invariant, tried as the next candidate
+      continue;
+    }
+    if (good) break;  // the narrowed candidate is not inductive: keep the last invariant
+    if (pass <= kJoinPasses)
+      h.join_with(next);
+    else
+      h.join_with(next, widenings++ < kThresholdPasses ? &thresholds_ : &kNoThresholds);
+  }
+  stack_depth_ = saved_depth;
+  chains_ = saved_chains;
+  if (aborted_) return true;  // the budget ran out (reported): the loop ends here
+  if (!good) return false;
+  if (good->pass->failed) {
+    *why = "the invariant found does not prove the body safe (" + good->pass->first_error + ")";
+    return false;
+  }
+  std::optional<Ranking> rank = find_ranking(good->head, good->back, depth);
+  if (!rank) {
+    *why = "no register or stack slot moves monotonically toward a bound on every path through the loop";
+    return false;
+  }
+  if (rank->trips > opts_.max_loop_bound) {
+    *why = fmt::format("{}: more than the limit of {}", rank->what, opts_.max_loop_bound);
+    return false;
+  }
+  stack_depth_ = std::move(good->stack_depth);
+  chains_ = std::move(good->chains);
+  if (opts_.collect_log)
+    result_.log += fmt::format("-- loop at pc {}: terminates: {}\n", head_pc, rank->what);
+  ++result_.stats.loops_proven;
+  result_.stats.max_loop_bound = std::max(result_.stats.max_loop_bound, rank->trips);
+  for (auto& [b, st] : good->pass->exits) {
+    strip_ghosts(st, depth);
+    propagate(fr, b, std::move(st));
+  }
+  if (!good->pass->fexit.bottom()) {
+    strip_ghosts(good->pass->fexit, depth);
+    add_exit(fr, std::move(good->pass->fexit));
+  }
+  return true;
+}
+
 void Analyzer::run_loop(FuncRun& fr, uint32_t item) {
   const Function& f = cfg_.funcs[fr.func];
   const WtoItem& w = f.wto[item];
@@ -265,11 +529,19 @@ void Analyzer::run_loop(FuncRun& fr, uint32_t item) {
   State s = take_joined(fr.pending, local, live_states_);
   loop_stack_.push_back(head_insn);
   uint32_t iter = 0;
+  std::string why;
   while (!s.bottom() && !aborted_) {
+    if (iter == kUnrolledBeforeWidening) {
+      if (widen_loop(fr, item, s, &why)) break;
+      if (opts_.collect_log)
+        result_.log += fmt::format("-- loop at pc {}: not proven by an invariant ({}); iterating on\n",
+                                   prog_.insns[head_insn].pc, why);
+    }
     if (++iter > opts_.max_loop_iterations) {
       fail(ErrorKind::UnboundedLoop, head_insn, s, {},
-           fmt::format("the loop at pc {} may not terminate: no bound found within {} iterations",
-                       prog_.insns[head_insn].pc, opts_.max_loop_iterations));
+           fmt::format("the loop at pc {} may not terminate: no bound found within {} iterations{}",
+                       prog_.insns[head_insn].pc, opts_.max_loop_iterations,
+                       why.empty() ? "" : " (" + why + ")"));
       break;
     }
     result_.stats.max_loop_iterations = std::max(result_.stats.max_loop_iterations, iter);
@@ -280,9 +552,10 @@ void Analyzer::run_loop(FuncRun& fr, uint32_t item) {
     run_items(fr, item + 1, w.end);
     s = take_joined(fr.pending, local, live_states_);
     if (!s.bottom() && s.same_as(prev)) {
-      fail(ErrorKind::UnboundedLoop, head_insn, s, {},
-           fmt::format("the loop at pc {} may not terminate: an iteration ends in the state it started from",
-                       prog_.insns[head_insn].pc));
+      fail(
+          ErrorKind::UnboundedLoop, head_insn, s, {},
+          fmt::format("the loop at pc {} may not terminate: an iteration ends in the state it started from{}",
+                      prog_.insns[head_insn].pc, why.empty() ? "" : " (" + why + ")"));
       break;
     }
   }
@@ -370,6 +643,7 @@ VerifyResult Analyzer::run() {
   auto t0 = std::chrono::steady_clock::now();
   StateMemory& mem = state_memory();
   const size_t mem_base = mem.live, peak_before = mem.peak;
+  mem_base_ = mem_base;
   mem.peak = mem.live;
   State init;
   init.frames().emplace_back();

@@ -2,7 +2,8 @@
 //
 // Interpreter::create turns the typed instructions into an array of compact Slots, one per
 // instruction, each holding the address of its handler label, its operands and, for jumps and
-// local calls, a pointer to the target slot. The dispatch loop (exec<kChecked>) keeps the register
+// local calls, a pointer to the target slot; the array becomes read-only before the first run
+// (vm/sealed.h). The dispatch loop (exec<kChecked>) keeps the register
 // file in a local array and jumps from handler to handler without a central switch. It is one
 // template: the unchecked instantiation has no bounds checks and no budget counting.
 //
@@ -15,15 +16,17 @@
 //    loader has rewritten map references into host addresses before the program runs).
 //  - callx: first a function token, then a helper number present in the helper table; anything
 //    else faults with kBadCallTarget.
-//  - LD_ABS/LD_IND read big-endian from the packet region (the region named "packet", else the
-//    first region). The offset is the 32-bit sum imm (+ src for LD_IND) as a signed value, as the
-//    kernel computes it. Out of bounds, the kernel ends the program with r0 = 0; so does bpfvm (in
-//    both modes: it is not a fault).
+//  - LD_ABS/LD_IND read big-endian through vm/legacy_packet.h (the kernel's sk_buff view: offsets
+//    from the data, SKF_NET_OFF and SKF_LL_OFF; without a RunInput::legacy_packet, the packet
+//    region from its start). Out of bounds, the kernel ends the program with r0 = 0; so does bpfvm
+//    (in both modes: it is not a fault).
 //  - The call depth (8 frames, the kernel's MAX_CALL_FRAMES) is enforced in both modes: the frame
 //    array is host memory, and a call costs more than the compare.
 //  - The stack (8 frames of 512 bytes) is zeroed at the start of every run, so that nothing leaks
 //    from earlier runs or from the host and results are deterministic.
 #include "vm/interp.h"
+
+#include "vm/sealed.h"
 
 #include <cstring>
 #include <optional>
@@ -59,9 +62,11 @@ inline bool inside(uint64_t a, uint64_t n, uint64_t base, uint64_t size) {
 }  // namespace
 
 struct Interpreter::Impl {
-  std::vector<Slot> code[2];  // [0]: unchecked handlers, [1]: checked handlers
-  std::vector<uint32_t> pcs;  // slot index of each instruction, for error messages
-  std::vector<uint8_t> is_func;  // per instruction: a subprogram entry; &is_func[k] is its token
+  // In `mem`, read-only after create() (vm/sealed.h):
+  std::span<const Slot> code[2];     // [0]: unchecked handlers, [1]: checked handlers
+  std::span<const uint32_t> pcs;     // slot index of each instruction, for error messages
+  std::span<const uint8_t> is_func;  // per instruction: a subprogram entry; &is_func[k] is its token
+  SealedBlock mem;
   const HelperTable* helpers = nullptr;
 
   uint64_t func_base() const { return reinterpret_cast<uint64_t>(is_func.data()); }
@@ -111,8 +116,8 @@ struct ExecState final : EngineHooks {
   Environment* env = nullptr;
   ExecFn exec = nullptr;  // exec<kChecked> of this run
   bool checked = false;
-  uint64_t stack_top = 0;  // r10 of the main frame
-  const MemRegion* packet = nullptr;
+  uint64_t stack_top = 0;   // r10 of the main frame
+  LegacyPacketView legacy;  // what LD_ABS/LD_IND read
   uint64_t budget = 0;
   uint64_t remaining = 0;  // budget left; synchronised around helper calls (checked mode)
   uint32_t tail_call_count = 0;
@@ -159,8 +164,13 @@ inline bool mem_ok(const RunState& st, uint64_t r10, uint64_t a, uint64_t n, boo
   st.error = make_error(code, pc, std::move(msg));
 }
 
-[[gnu::cold, gnu::noinline]] void fault_oob(RunState& st, const Slot* ip, uint64_t r10, uint64_t addr,
-                                            uint64_t size, bool write, uint8_t base_reg) {
+[[gnu::cold, gnu::noinline]] void fault_oob(RunState& st,
+                                            const Slot* ip,
+                                            uint64_t r10,
+                                            uint64_t addr,
+                                            uint64_t size,
+                                            bool write,
+                                            uint8_t base_reg) {
   fault(st, ErrorCode::kOutOfBounds, st.pc_of(ip),
         detail::oob_message(st.regions, st.resolver, addr, size, write, base_reg, ip->off, r10 - kStackSize,
                             st.stack_top));
@@ -174,8 +184,8 @@ inline bool mem_ok(const RunState& st, uint64_t r10, uint64_t a, uint64_t n, boo
 
 template <bool kChecked>
 [[gnu::noinline, gnu::noclone]] uint64_t exec(RunState& st,
-                                               const Entry* entry,
-                                               const void* const** labels_out) {
+                                              const Entry* entry,
+                                              const void* const** labels_out) {
   // One label per row of the opcode table: a row without a handler does not compile.
   static const void* const kLabels[] = {
 #define BPF_OP(name, opcode, sel, selval, form, mnemonic, isa) &&op_##name,
@@ -188,8 +198,9 @@ template <bool kChecked>
     return 0;
   }
 
-  uint64_t r[kNumRegs] = {0, entry->args[0], entry->args[1], entry->args[2], entry->args[3], entry->args[4],
-                          0, 0, 0, 0, entry->r10};
+  uint64_t r[kNumRegs] = {
+      0, entry->args[0], entry->args[1], entry->args[2], entry->args[3], entry->args[4], 0, 0, 0,
+      0, entry->r10};
   Frame frames[kMaxCallDepth];
   const int base_depth = entry->depth;  // 0 for the main program, > 0 for a callback
   int depth = base_depth;               // frames in use (this activation's and its callers')
@@ -202,17 +213,17 @@ template <bool kChecked>
 #define DST r[ip->dst]
 #define SRC r[ip->src]
 #define IMM static_cast<uint64_t>(static_cast<int64_t>(ip->imm))
-#define DISPATCH()                                         \
-  do {                                                     \
-    if constexpr (kChecked) {                              \
+#define DISPATCH()                                          \
+  do {                                                      \
+    if constexpr (kChecked) {                               \
       if (__builtin_expect(remaining == 0, 0)) goto budget; \
-      --remaining;                                         \
-    }                                                      \
-    goto* ip->handler;                                     \
+      --remaining;                                          \
+    }                                                       \
+    goto * ip->handler;                                     \
   } while (0)
-#define NEXT() \
-  do {         \
-    ++ip;      \
+#define NEXT()  \
+  do {          \
+    ++ip;       \
     DISPATCH(); \
   } while (0)
 #define JUMP_IF(c)     \
@@ -223,27 +234,27 @@ template <bool kChecked>
     }                  \
     NEXT();            \
   } while (0)
-#define CHECK_MEM(addr, size, write, base_reg)                                   \
-  do {                                                                           \
-    if constexpr (kChecked) {                                                    \
-      if (__builtin_expect(!mem_ok(st, r[kFrameReg], addr, size, write), 0)) {   \
-        fault_oob(st, ip, r[kFrameReg], addr, size, write, base_reg);            \
-        goto out;                                                                \
-      }                                                                          \
-    }                                                                            \
+#define CHECK_MEM(addr, size, write, base_reg)                                 \
+  do {                                                                         \
+    if constexpr (kChecked) {                                                  \
+      if (__builtin_expect(!mem_ok(st, r[kFrameReg], addr, size, write), 0)) { \
+        fault_oob(st, ip, r[kFrameReg], addr, size, write, base_reg);          \
+        goto out;                                                              \
+      }                                                                        \
+    }                                                                          \
   } while (0)
 #define PTR(T, addr) reinterpret_cast<T*>(static_cast<uintptr_t>(addr))
 
   DISPATCH();
 
   // ALU (RFC 9669 section 4.1; the semantics live in vm/alu.h).
-#define ALU(Name, f64, f32)                  \
+#define ALU(Name, f64, f32)                    \
   op_##Name##64Imm : DST = alu::f64(DST, IMM); \
-  NEXT();                                    \
+  NEXT();                                      \
   op_##Name##64Reg : DST = alu::f64(DST, SRC); \
-  NEXT();                                    \
+  NEXT();                                      \
   op_##Name##32Imm : DST = alu::f32(DST, IMM); \
-  NEXT();                                    \
+  NEXT();                                      \
   op_##Name##32Reg : DST = alu::f32(DST, SRC); \
   NEXT();
   ALU(Add, add64, add32)
@@ -309,7 +320,7 @@ op_Ja:
 op_Ja32:
   ip = ip->target;
   DISPATCH();
-#define JMP(Name, cond)                                \
+#define JMP(Name, cond)                                     \
   op_J##Name##64Imm : JUMP_IF(alu::cond64(cond, DST, IMM)); \
   op_J##Name##64Reg : JUMP_IF(alu::cond64(cond, DST, SRC)); \
   op_J##Name##32Imm : JUMP_IF(alu::cond32(cond, DST, IMM)); \
@@ -331,7 +342,7 @@ op_Ja32:
 op_Call:
   helper_id = static_cast<uint32_t>(ip->imm);
   goto call_helper;
-op_Callx: {
+op_Callx : {
   uint64_t v = DST;
   uint64_t k = v - st.impl->func_base();
   if (k < st.impl->is_func.size() && st.impl->is_func[k]) {
@@ -368,7 +379,8 @@ call_local:
   // bpf-to-bpf call (RFC 9669 section 4.3.2): a fresh 512-byte frame below the caller's, r6-r9
   // callee-saved, at most kMaxCallDepth frames in all, as in the kernel.
   if (depth + 1 >= kMaxCallDepth) {
-    fault(st, ErrorCode::kCallDepth, st.pc_of(ip), fmt::format("call depth exceeds {} frames", kMaxCallDepth));
+    fault(st, ErrorCode::kCallDepth, st.pc_of(ip),
+          fmt::format("call depth exceeds {} frames", kMaxCallDepth));
     goto out;
   }
   frames[depth] = Frame{ip + 1, r[6], r[7], r[8], r[9]};
@@ -377,7 +389,7 @@ call_local:
   ip = call_target;
   DISPATCH();
 
-call_helper: {
+call_helper : {
   const HelperEntry* e = helpers != nullptr ? helpers->find(static_cast<uint32_t>(helper_id)) : nullptr;
   if (e == nullptr) {
     unknown_helper(st, ip, helper_id);
@@ -432,14 +444,14 @@ op_LddwMapIdxValue:
   NEXT();
 
   // Loads and stores (RFC 9669 section 5.1, 5.2).
-#define LDX(Name, T)                                    \
-  op_##Name : {                                         \
-    uint64_t a = SRC + static_cast<int64_t>(ip->off);   \
-    CHECK_MEM(a, sizeof(T), false, ip->src);            \
-    T v;                                                \
-    std::memcpy(&v, PTR(const void, a), sizeof v);      \
+#define LDX(Name, T)                                      \
+  op_##Name : {                                           \
+    uint64_t a = SRC + static_cast<int64_t>(ip->off);     \
+    CHECK_MEM(a, sizeof(T), false, ip->src);              \
+    T v;                                                  \
+    std::memcpy(&v, PTR(const void, a), sizeof v);        \
     DST = static_cast<uint64_t>(static_cast<int64_t>(v)); \
-    NEXT();                                             \
+    NEXT();                                               \
   }
   LDX(LdxB, uint8_t)
   LDX(LdxH, uint16_t)
@@ -470,13 +482,13 @@ op_LddwMapIdxValue:
 
   // Atomics (RFC 9669 section 5.3): real host atomics, since maps are shared between threads. The
   // fetch forms write the old value into src (zero-extended for 32-bit operations).
-#define ATOMIC(Name, T, builtin, fetch)                                       \
-  op_##Name : {                                                               \
-    uint64_t a = DST + static_cast<int64_t>(ip->off);                         \
-    CHECK_MEM(a, sizeof(T), true, ip->dst);                                   \
-    T old = builtin(PTR(T, a), static_cast<T>(SRC), __ATOMIC_SEQ_CST);        \
-    if (fetch) SRC = old;                                                     \
-    NEXT();                                                                   \
+#define ATOMIC(Name, T, builtin, fetch)                                \
+  op_##Name : {                                                        \
+    uint64_t a = DST + static_cast<int64_t>(ip->off);                  \
+    CHECK_MEM(a, sizeof(T), true, ip->dst);                            \
+    T old = builtin(PTR(T, a), static_cast<T>(SRC), __ATOMIC_SEQ_CST); \
+    if (fetch) SRC = old;                                              \
+    NEXT();                                                            \
   }
   ATOMIC(AtomicAdd64, uint64_t, __atomic_fetch_add, false)
   ATOMIC(AtomicFetchAdd64, uint64_t, __atomic_fetch_add, true)
@@ -499,37 +511,37 @@ op_LddwMapIdxValue:
 #undef ATOMIC
   // cmpxchg compares r0 with memory, stores src if equal, and r0 receives the old value (for the
   // 32-bit form, zero-extended).
-#define CMPXCHG(Name, T)                                                                          \
-  op_##Name : {                                                                                   \
-    uint64_t a = DST + static_cast<int64_t>(ip->off);                                             \
-    CHECK_MEM(a, sizeof(T), true, ip->dst);                                                       \
-    T expected = static_cast<T>(r[0]);                                                            \
+#define CMPXCHG(Name, T)                                                                            \
+  op_##Name : {                                                                                     \
+    uint64_t a = DST + static_cast<int64_t>(ip->off);                                               \
+    CHECK_MEM(a, sizeof(T), true, ip->dst);                                                         \
+    T expected = static_cast<T>(r[0]);                                                              \
     __atomic_compare_exchange_n(PTR(T, a), &expected, static_cast<T>(SRC), false, __ATOMIC_SEQ_CST, \
-                                __ATOMIC_SEQ_CST);                                                \
-    r[0] = expected;                                                                              \
-    NEXT();                                                                                       \
+                                __ATOMIC_SEQ_CST);                                                  \
+    r[0] = expected;                                                                                \
+    NEXT();                                                                                         \
   }
   CMPXCHG(AtomicCmpxchg64, uint64_t)
   CMPXCHG(AtomicCmpxchg32, uint32_t)
 #undef CMPXCHG
-#define LOAD_ACQ(Name, T)                                  \
-  op_##Name : {                                            \
-    uint64_t a = SRC + static_cast<int64_t>(ip->off);      \
-    CHECK_MEM(a, sizeof(T), false, ip->src);               \
-    DST = __atomic_load_n(PTR(T, a), __ATOMIC_ACQUIRE);    \
-    NEXT();                                                \
+#define LOAD_ACQ(Name, T)                               \
+  op_##Name : {                                         \
+    uint64_t a = SRC + static_cast<int64_t>(ip->off);   \
+    CHECK_MEM(a, sizeof(T), false, ip->src);            \
+    DST = __atomic_load_n(PTR(T, a), __ATOMIC_ACQUIRE); \
+    NEXT();                                             \
   }
   LOAD_ACQ(LoadAcquireB, uint8_t)
   LOAD_ACQ(LoadAcquireH, uint16_t)
   LOAD_ACQ(LoadAcquireW, uint32_t)
   LOAD_ACQ(LoadAcquireDw, uint64_t)
 #undef LOAD_ACQ
-#define STORE_REL(Name, T)                                                   \
-  op_##Name : {                                                              \
-    uint64_t a = DST + static_cast<int64_t>(ip->off);                        \
-    CHECK_MEM(a, sizeof(T), true, ip->dst);                                  \
-    __atomic_store_n(PTR(T, a), static_cast<T>(SRC), __ATOMIC_RELEASE);      \
-    NEXT();                                                                  \
+#define STORE_REL(Name, T)                                              \
+  op_##Name : {                                                         \
+    uint64_t a = DST + static_cast<int64_t>(ip->off);                   \
+    CHECK_MEM(a, sizeof(T), true, ip->dst);                             \
+    __atomic_store_n(PTR(T, a), static_cast<T>(SRC), __ATOMIC_RELEASE); \
+    NEXT();                                                             \
   }
   STORE_REL(StoreReleaseB, uint8_t)
   STORE_REL(StoreReleaseH, uint16_t)
@@ -539,20 +551,18 @@ op_LddwMapIdxValue:
 
   // Legacy packet loads (see the top of the file). Bounds are part of the semantics: checked in
   // both modes.
-#define LD_PKT(Name, T, ind)                                                                         \
-  op_##Name : {                                                                                      \
-    int32_t off = ind ? static_cast<int32_t>(static_cast<uint32_t>(ip->imm) + static_cast<uint32_t>(SRC)) \
-                      : ip->imm;                                                                     \
-    const MemRegion* p = st.packet;                                                                  \
-    if (p == nullptr || off < 0 || !inside(static_cast<uint64_t>(off), sizeof(T), 0, p->size)) {    \
-      r[0] = 0;                                                                                      \
-      goto out_no_frames;                                                                            \
-    }                                                                                                \
-    T v;                                                                                             \
-    std::memcpy(&v, PTR(const void, p->base + static_cast<uint64_t>(off)), sizeof v);                \
-    r[0] = sizeof(T) == 1 ? v : alu::bswap(v, sizeof(T) * 8);                                        \
-    r[1] = r[2] = r[3] = r[4] = r[5] = 0;                                                            \
-    NEXT();                                                                                          \
+#define LD_PKT(Name, T, ind)                                                                               \
+  op_##Name : {                                                                                            \
+    int32_t off =                                                                                          \
+        ind ? static_cast<int32_t>(static_cast<uint32_t>(ip->imm) + static_cast<uint32_t>(SRC)) : ip->imm; \
+    uint64_t v = legacy_packet_load(st.legacy.get(), off, sizeof(T));                                      \
+    if (v == kLegacyLoadFailed) {                                                                          \
+      r[0] = 0;                                                                                            \
+      goto out_no_frames;                                                                                  \
+    }                                                                                                      \
+    r[0] = v;                                                                                              \
+    r[1] = r[2] = r[3] = r[4] = r[5] = 0;                                                                  \
+    NEXT();                                                                                                \
   }
   LD_PKT(LdAbsB, uint8_t, false)
   LD_PKT(LdAbsH, uint16_t, false)
@@ -601,8 +611,10 @@ bool has_target(const Insn& in) {
     case Form::Ja32:
     case Form::JmpImm:
     case Form::JmpReg:
-    case Form::CallLocal: return true;
-    default: return false;
+    case Form::CallLocal:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -612,17 +624,20 @@ Status check_program(const Program& program) {
   const size_t n = insns.size();
   for (uint32_t s : program.subprogs)
     if (s >= n)
-      return make_error(ErrorCode::kInternal, kNoPc, fmt::format("subprogram entry {} outside the program", s));
+      return make_error(ErrorCode::kInternal, kNoPc,
+                        fmt::format("subprogram entry {} outside the program", s));
   for (const Insn& in : insns) {
     Form f = in.info().form;
-    if (f == Form::MayGoto) return make_error(ErrorCode::kUnsupported, in.pc, "may_goto is not supported by bpfvm");
+    if (f == Form::MayGoto)
+      return make_error(ErrorCode::kUnsupported, in.pc, "may_goto is not supported by bpfvm");
     if (f == Form::AddrSpaceCast)
-      return make_error(ErrorCode::kUnsupported, in.pc, "addr_space_cast (BPF arena) is not supported by bpfvm");
+      return make_error(ErrorCode::kUnsupported, in.pc,
+                        "addr_space_cast (BPF arena) is not supported by bpfvm");
     bool func = f == Form::Lddw && in.op == Op::LddwFunc;
     if ((has_target(in) || func) && (in.target < 0 || static_cast<size_t>(in.target) >= n))
       return make_error(ErrorCode::kInternal, in.pc,
-                        fmt::format("{}: unresolved target {} (the program was not linked)", in.info().mnemonic,
-                                    in.target));
+                        fmt::format("{}: unresolved target {} (the program was not linked)",
+                                    in.info().mnemonic, in.target));
     if (in.dst >= kNumRegs || in.src >= kNumRegs)
       return make_error(ErrorCode::kBadRegister, in.pc, "register number above r10");
   }
@@ -653,11 +668,12 @@ std::string oob_message(std::span<const MemRegion> regions,
     return fmt::format("{} hits read-only {}", what, rname);
   for (const MemRegion& m : regions)
     if (inside(addr, size, m.base, m.size) && write && !m.writable)
-      return fmt::format("{} hits read-only region '{}' [{:#x}, {:#x})", what, m.name, m.base, m.base + m.size);
+      return fmt::format("{} hits read-only region '{}' [{:#x}, {:#x})", what, m.name, m.base,
+                         m.base + m.size);
   std::string list;
   for (const MemRegion& m : regions)
-    list += fmt::format(", {} '{}' [{:#x}, {:#x})", m.writable ? "region" : "read-only region", m.name, m.base,
-                        m.base + m.size);
+    list += fmt::format(", {} '{}' [{:#x}, {:#x})", m.writable ? "region" : "read-only region", m.name,
+                        m.base, m.base + m.size);
   return fmt::format("{} hits no region: live stack [{:#x}, {:#x}){}", what, stack_lo, stack_hi, list);
 }
 
@@ -693,7 +709,9 @@ uint64_t HelperCall::span_from(uint64_t addr, bool write) const {
   return 0;
 }
 
-bool HelperCall::is_function(uint64_t fn) const { return engine_ != nullptr && engine_->is_function(fn); }
+bool HelperCall::is_function(uint64_t fn) const {
+  return engine_ != nullptr && engine_->is_function(fn);
+}
 
 Result<uint64_t> HelperCall::call_function(uint64_t fn,
                                            const uint64_t (&args)[5],
@@ -733,8 +751,10 @@ Result<uint64_t> ExecState::call_function(uint32_t pc_,
     merged.insert(merged.end(), extra.begin(), extra.end());
     st.regions = merged;
   }
-  Entry e{st.code + (fn - st.impl->func_base()), {args[0], args[1], args[2], args[3], args[4]},
-          saved_r10 - kStackSize, saved_depth + 1};
+  Entry e{st.code + (fn - st.impl->func_base()),
+          {args[0], args[1], args[2], args[3], args[4]},
+          saved_r10 - kStackSize,
+          saved_depth + 1};
   uint64_t r0 = st.exec(st, &e, nullptr);
   st.cur_depth = saved_depth;
   st.cur_r10 = saved_r10;
@@ -785,14 +805,25 @@ Result<std::unique_ptr<Interpreter>> Interpreter::create(const Program& program,
   BPFVM_TRY(detail::check_program(program));
   auto impl = std::make_unique<Impl>();
   impl->helpers = helpers;
-  size_t n = insns.size();
-  impl->pcs.resize(n);
-  impl->is_func.assign(n, 0);
-  for (uint32_t s : program.subprogs) impl->is_func[s] = 1;
-  for (size_t k = 0; k < n; ++k) impl->pcs[k] = insns[k].pc;
+  const size_t n = insns.size();
+  size_t bytes = SealedBlock::grow<Slot>(0, 2 * n);
+  bytes = SealedBlock::grow<uint32_t>(bytes, n);
+  bytes = SealedBlock::grow<uint8_t>(bytes, n);
+  auto mem = SealedBlock::create(bytes);
+  if (!mem) return mem.error();
+  impl->mem = std::move(*mem);
+  std::span<Slot> code2 = impl->mem.take<Slot>(2 * n);
+  std::span<uint32_t> pcs = impl->mem.take<uint32_t>(n);
+  std::span<uint8_t> is_func = impl->mem.take<uint8_t>(n);
+  impl->pcs = pcs;
+  impl->is_func = is_func;
+  for (uint32_t s : program.subprogs)
+    is_func[s] = 1;
+  for (size_t k = 0; k < n; ++k)
+    pcs[k] = insns[k].pc;
   for (int m = 0; m < 2; ++m) {
-    std::vector<Slot>& code = impl->code[m];
-    code.resize(n);
+    std::span<Slot> code = code2.subspan(m * n, n);
+    impl->code[m] = code;
     for (size_t k = 0; k < n; ++k) {
       const Insn& in = insns[k];
       Slot& s = code[k];
@@ -810,10 +841,17 @@ Result<std::unique_ptr<Interpreter>> Interpreter::create(const Program& program,
         s.imm64 = in.imm64;
     }
   }
+  BPFVM_TRY(impl->mem.seal());
   return std::unique_ptr<Interpreter>(new Interpreter(std::move(impl)));
 }
 
-Result<uint64_t> Interpreter::run(const RunInput& input, const RunOptions& opts, Environment& env,
+const void* Interpreter::predecoded() const {
+  return impl_->mem.data();
+}
+
+Result<uint64_t> Interpreter::run(const RunInput& input,
+                                  const RunOptions& opts,
+                                  Environment& env,
                                   RunStats* stats) const {
   alignas(16) uint8_t stack[kStackBytes];
   std::memset(stack, 0, sizeof stack);
@@ -829,11 +867,10 @@ Result<uint64_t> Interpreter::run(const RunInput& input, const RunOptions& opts,
   st.stack_top = reinterpret_cast<uint64_t>(stack) + kStackBytes;
   st.budget = opts.budget;
   st.remaining = opts.budget;
-  for (const MemRegion& m : input.regions)
-    if (m.name == "packet") st.packet = &m;
-  if (st.packet == nullptr && !input.regions.empty()) st.packet = &input.regions.front();
+  st.legacy.init(input.legacy_packet, st.regions);
   st.code = impl_->code[opts.checked ? 1 : 0].data();
-  Entry entry{st.code, {input.args[0], input.args[1], input.args[2], input.args[3], input.args[4]}, st.stack_top, 0};
+  Entry entry{
+      st.code, {input.args[0], input.args[1], input.args[2], input.args[3], input.args[4]}, st.stack_top, 0};
   uint64_t r0 = st.exec(st, &entry, nullptr);
   if (stats != nullptr) {
     stats->insns_executed = opts.checked ? st.budget - st.remaining : 0;
@@ -847,7 +884,8 @@ Result<uint64_t> Interpreter::run(std::span<uint8_t> mem, const RunOptions& opts
   RunInput input;
   input.args[0] = reinterpret_cast<uint64_t>(mem.data());
   input.args[1] = mem.size();
-  if (!mem.empty()) input.regions.push_back(MemRegion{reinterpret_cast<uint64_t>(mem.data()), mem.size(), true, "input"});
+  if (!mem.empty())
+    input.regions.push_back(MemRegion{reinterpret_cast<uint64_t>(mem.data()), mem.size(), true, "input"});
   return run(input, opts, env);
 }
 

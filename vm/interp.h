@@ -35,6 +35,7 @@
 
 #include "vm/decode.h"
 #include "vm/helper_table.h"
+#include "vm/legacy_packet.h"
 #include "vm/region.h"
 #include "vm/result.h"
 
@@ -151,9 +152,15 @@ class HelperCall {
 
   // Set up by the engine (tests may build one without an engine: then context() is the given
   // context, call_function and request_tail_call fail).
-  HelperCall(Environment* env, void* user, uint32_t pc, std::span<const MemRegion> regions,
-             uint64_t stack_lo, uint64_t stack_hi, const RegionResolver* resolver = nullptr,
-             void* context = nullptr, detail::EngineHooks* engine = nullptr)
+  HelperCall(Environment* env,
+             void* user,
+             uint32_t pc,
+             std::span<const MemRegion> regions,
+             uint64_t stack_lo,
+             uint64_t stack_hi,
+             const RegionResolver* resolver = nullptr,
+             void* context = nullptr,
+             detail::EngineHooks* engine = nullptr)
       : env_(env),
         user_(user),
         pc_(pc),
@@ -196,6 +203,10 @@ struct RunInput {
   const RegionResolver* resolver = nullptr;     // map values, ringbuf records
   const TailCallTargets* tail_calls = nullptr;  // prog_array program ids
   void* context = nullptr;                      // HelperCall::context()
+  // What LD_ABS/LD_IND read (vm/legacy_packet.h; must outlive the run). When null, they read the
+  // packet region (the region named "packet", else the first region) from its start, with no
+  // network or link-layer header (raw programs, the conformance convention).
+  const LegacyPacket* legacy_packet = nullptr;
 };
 
 struct RunStats {
@@ -212,11 +223,16 @@ class Interpreter {
 
   // Runs the program; returns r0 at the exit of the main function, or the fault. Thread-safe:
   // each run has its own stack.
-  Result<uint64_t> run(const RunInput& input, const RunOptions& opts, Environment& env,
+  Result<uint64_t> run(const RunInput& input,
+                       const RunOptions& opts,
+                       Environment& env,
                        RunStats* stats = nullptr) const;
 
   // Convenience for the conformance convention: r1 = mem, r2 = len, mem is one writable region.
   Result<uint64_t> run(std::span<uint8_t> mem, const RunOptions& opts, Environment& env) const;
+
+  // The memory holding the pre-decoded program, read-only from create() on (vm/sealed.h).
+  const void* predecoded() const;
 
   struct Impl;
 

@@ -172,8 +172,9 @@ void emit_atomic(Emitter& e, const Insn& in) {
   }
 }
 
-// LD_ABS / LD_IND: r0 = ntoh(packet[imm (+ src)]); out of the packet ends the run with r0 = 0.
-// Like helper calls, they zero r1-r5.
+// LD_ABS / LD_IND: r0 = the packet's bytes at imm (+ src) in network order, with the kernel's
+// sk_buff offsets (a call to legacy_packet_load, as the kernel's own rewrite calls a helper); out
+// of the packet ends the run with r0 = 0. Like helper calls, they zero r1-r5.
 void emit_ld_packet(Emitter& e, const Insn& in) {
   x86::Assembler& a = e.as();
   const OpInfo& info = in.info();
@@ -182,24 +183,15 @@ void emit_ld_packet(Emitter& e, const Insn& in) {
   a.mov(AUX.r32(), v.value);
   if (v.blinded()) a.xor_(AUX.r32(), v.key);
   if (info.form == Form::LdInd) a.add(AUX.r32(), d(in.src));
-  a.movsxd(AUX, AUX.r32());
-  a.test(AUX, AUX);
+  // r0 = legacy_packet_load(ctl->legacy, k, size), as the interpreter (vm/legacy_packet.h); r1-r5
+  // are zeroed below, the other BPF registers are callee-saved.
+  a.mov(x86::esi, AUX.r32());
+  a.mov(x86::rdi, CTL(legacy));
+  a.mov(x86::edx, size);
+  a.mov(x86::rax, asmjit::imm(reinterpret_cast<uint64_t>(&legacy_packet_load)));
+  a.call(x86::rax);
+  a.test(x86::rax, x86::rax);
   a.js(e.ldabs_oob());
-  a.lea(T2, x86::ptr(AUX, size));
-  a.cmp(T2, CTL(pkt_size));
-  a.ja(e.ldabs_oob());
-  if (e.opts().spec_barrier) a.lfence();
-  a.mov(T2, CTL(pkt_base));
-  x86::Mem m = x86::ptr(T2, AUX, 0, 0, static_cast<uint32_t>(size));
-  if (size == 1) {
-    a.movzx(x86::eax, m);
-  } else if (size == 2) {
-    a.movzx(x86::eax, m);
-    a.rol(x86::ax, 8);
-  } else {
-    a.mov(x86::eax, m);
-    a.bswap(x86::eax);
-  }
   for (int r = 1; r <= 5; ++r)
     a.xor_(d(r), d(r));
 }

@@ -210,7 +210,8 @@ void Emitter::analyse() {
       const Insn& in = p_.insns[k];
       for (int r : kCalleeSaved)
         if (in.dst == r || in.src == r) fn.saved |= reg_bit(r);
-      has_calls |= is_call(in.info().form);
+      // (A legacy packet load calls legacy_packet_load.)
+      has_calls |= is_call(in.info().form) || in.info().form == Form::LdAbs || in.info().form == Form::LdInd;
     }
     // At a function's entry rsp is 8 mod 16; calls out of it (helpers, runtime stubs, local calls)
     // need it 0 mod 16.

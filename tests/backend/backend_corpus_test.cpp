@@ -112,26 +112,6 @@ bool nondeterministic(const std::string& object) {
   return object == "helpers_nondet";
 }
 
-struct RunParam {
-  std::string spec_path;
-  size_t run_index = 0;
-  std::string label;
-};
-void PrintTo(const RunParam& p, std::ostream* os) {
-  *os << p.label;
-}
-
-std::vector<RunParam> all_runs() {
-  std::vector<RunParam> out;
-  for (const std::string& path : kernel::list_specs(BPFVM_CORPUS_SRC_DIR)) {
-    auto spec = kernel::load_spec(path, BPFVM_CORPUS_OBJ_DIR);
-    if (!spec) continue;  // reported by the corpus_user suite
-    for (size_t i = 0; i < spec->runs.size(); i++)
-      out.push_back({path, i, kernel::sanitize_label(spec->object + "__" + spec->runs[i].name)});
-  }
-  return out;
-}
-
 // expected_differences.txt: runs the user backend cannot run (bpfvm's verifier rejects what the
 // kernel accepts), each with the reason.
 std::map<std::string, std::string> expected_differences() {
@@ -143,10 +123,10 @@ const std::string* expected_difference(const std::string& label) {
   return kernel::find_reason(list, label);
 }
 
-class BackendCorpus : public ::testing::TestWithParam<RunParam> {};
+class BackendCorpus : public ::testing::TestWithParam<kernel::CorpusRun> {};
 
 TEST_P(BackendCorpus, BothBackendsMatchTheSpecAndEachOther) {
-  const RunParam& p = GetParam();
+  const kernel::CorpusRun& p = GetParam();
   auto spec = kernel::load_spec(p.spec_path, BPFVM_CORPUS_OBJ_DIR);
   ASSERT_TRUE(spec.ok()) << spec.error().msg;
   const kernel::RunSpec& run = spec->runs.at(p.run_index);
@@ -199,14 +179,14 @@ TEST_P(BackendCorpus, BothBackendsMatchTheSpecAndEachOther) {
 
 INSTANTIATE_TEST_SUITE_P(Corpus,
                          BackendCorpus,
-                         ::testing::ValuesIn(all_runs()),
-                         [](const ::testing::TestParamInfo<RunParam>& p) { return p.param.label; });
+                         ::testing::ValuesIn(kernel::corpus_runs()),
+                         kernel::CorpusRunName());
 
 TEST(BackendCorpusList, TheCorpusHasItsSpecsAndTheListNamesRealRuns) {
-  const auto runs = all_runs();
+  const auto runs = kernel::corpus_runs();
   EXPECT_GE(runs.size(), 28u) << "corpus specs missing in " << BPFVM_CORPUS_SRC_DIR;
   for (const auto& [key, reason] : expected_differences()) {
-    const bool known = std::any_of(runs.begin(), runs.end(), [&](const RunParam& r) {
+    const bool known = std::any_of(runs.begin(), runs.end(), [&](const kernel::CorpusRun& r) {
       return r.label == key || r.label.starts_with(key + "__");
     });
     EXPECT_TRUE(known) << "expected_differences.txt: unknown run or object " << key;

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/test_util.h"
+#include "tests/tools/cli_proc.h"
 #include "vm/runtime/backend.h"
 
 namespace bpfvm {
@@ -24,24 +25,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Proc {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s)
-    q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
+using cli_test::Proc;
 
 fs::path scratch() {
   static const fs::path dir = [] {
@@ -53,17 +37,7 @@ fs::path scratch() {
 
 // Runs bpfvm with `args` (prefix: a command run before it, e.g. setpriv); captures the outputs.
 Proc bpfvm(const std::vector<std::string>& args, const std::string& prefix = "") {
-  const fs::path out = scratch() / "stdout", err = scratch() / "stderr";
-  std::string cmd = prefix + quote(std::string(BPFVM_BINARY_DIR) + "/bin/bpfvm");
-  for (const auto& a : args)
-    cmd += " " + quote(a);
-  cmd += " </dev/null >" + quote(out.string()) + " 2>" + quote(err.string());
-  int status = std::system(cmd.c_str());
-  Proc p;
-  if (WIFEXITED(status)) p.exit_code = WEXITSTATUS(status);
-  p.out = slurp(out);
-  p.err = slurp(err);
-  return p;
+  return cli_test::run("bpfvm", args, "", prefix);
 }
 
 std::string corpus(const std::string& name) {
@@ -122,8 +96,8 @@ TEST(BackendCli, RunGivesTheSameR0AndPacketInUserSpaceAndInTheKernel) {
   ASSERT_EQ(k.exit_code, 0) << k.err;
   EXPECT_EQ(last_line(u.out), last_line(k.out));
   EXPECT_NE(k.err.find("kernel verifier: accepted"), std::string::npos) << k.err;
-  EXPECT_EQ(slurp(uout), slurp(kout));
-  EXPECT_EQ(slurp(kout).size(), 64u);
+  EXPECT_EQ(read_text(uout), read_text(kout));
+  EXPECT_EQ(read_text(kout).size(), 64u);
 }
 
 TEST(BackendCli, RunWithDumpMapsShowsTheKernelMaps) {
@@ -237,7 +211,7 @@ TEST(BackendCli, DiffRejectsBadArguments) {
 TEST(BackendCli, EveryPolicyClassIsDocumented) {
   Proc p = bpfvm({"diff", "--policies"});
   ASSERT_EQ(p.exit_code, 0) << p.err;
-  const std::string doc = slurp(fs::path(BPFVM_SOURCE_DIR) / "docs" / "DIFF_POLICY.md");
+  const std::string doc = read_text(fs::path(BPFVM_SOURCE_DIR) / "docs" / "DIFF_POLICY.md");
   ASSERT_FALSE(doc.empty()) << "docs/DIFF_POLICY.md is missing";
   std::istringstream lines(p.out);
   std::string line;

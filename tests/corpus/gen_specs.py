@@ -318,6 +318,34 @@ spec('tc_rewrite', 'skb_store_bytes with l3/l4_csum_replace (NAT), skb_change_ta
     run('short_untouched', 'tc_trim', 'sched_cls', ARP, {'retval': len(ARP)}),
 ])
 
+# 29 legacy packet loads (LD_ABS/LD_IND, SKF_NET_OFF, SKF_LL_OFF)
+SKF_NET_OFF, SKF_LL_OFF = -0x100000, -0x200000
+ll_pkt = udp_pkt(src='10.0.0.1', dst='10.0.0.2', sport=1000, dport=2000, data=b'legacy-load!')
+def be(b): return int.from_bytes(b, 'big')
+def load_runs(prog, data_at):
+    # data_at: where the program's data starts in the frame (0: tc, 14: socket filter).
+    cases = [  # (name, offset, size, frame offset read or None when the load must fail)
+        ('data_0', 0, 1, data_at), ('data_word', 2, 4, data_at + 2),
+        ('data_last', len(ll_pkt) - data_at - 2, 2, len(ll_pkt) - 2),
+        ('data_past_end', len(ll_pkt) - data_at - 1, 2, None),
+        ('net_src', SKF_NET_OFF + 12, 4, 14 + 12), ('net_dport', SKF_NET_OFF + 22, 2, 14 + 22),
+        ('net_last', SKF_NET_OFF + len(ll_pkt) - 15, 1, len(ll_pkt) - 1),
+        ('net_past_end', SKF_NET_OFF + len(ll_pkt) - 14, 1, None),
+        ('ll_type', SKF_LL_OFF + 12, 2, 12), ('ll_dst', SKF_LL_OFF + 30, 4, 30), ('ll_mac', SKF_LL_OFF, 4, 0),
+        ('ll_past_end', SKF_LL_OFF + len(ll_pkt) - 3, 4, None),
+        ('ll_top', SKF_NET_OFF - 1, 1, None), ('below_ll', SKF_LL_OFF - 1, 1, None),
+    ]
+    out = []
+    for name, off, size, at in cases:
+        want = 0 if at is None else be(ll_pkt[at:at + size]) + 1
+        out.append(run(name + '_' + prog[:2], prog, 'socket_filter' if data_at else 'sched_cls', ll_pkt,
+                       {'retval': want & 0xffffffff}, ctx_in=SKB(cb0=off & 0xffffffff, cb1=size)))
+    return out
+spec('legacy_loads', 'LD_ABS/LD_IND from the data, from SKF_NET_OFF (network header) and SKF_LL_OFF (MAC header), in a socket filter (data = network header) and a tc program (data = MAC header); a load outside the packet ends the program with 0',
+     load_runs('sock_load_at', 14) + load_runs('tc_load_at', 0) + [
+    run('addr_sum', 'tc_addr_sum', 'sched_cls', ll_pkt, {'retval': (be(ip('10.0.0.1')) + be(ip('10.0.0.2')) + 0x0800) & 0xffffffff}),
+])
+
 for name, s in SPECS.items():
     with open(os.path.join(OUT, name + '.json'), 'w') as f:
         json.dump(s, f, indent=2); f.write('\n')

@@ -17,27 +17,6 @@
 namespace bpfvm::corpus_user {
 namespace {
 
-struct RunParam {
-  std::string spec_path;
-  size_t run_index = 0;
-  std::string label;  // <object>__<run>, gtest-safe
-};
-
-void PrintTo(const RunParam& p, std::ostream* os) {
-  *os << p.label;
-}
-
-std::vector<RunParam> all_runs() {
-  std::vector<RunParam> out;
-  for (const std::string& path : kernel::list_specs(BPFVM_CORPUS_SRC_DIR)) {
-    auto spec = kernel::load_spec(path, BPFVM_CORPUS_OBJ_DIR);
-    if (!spec) continue;  // reported by CorpusUser.SpecsAndExpectedFailuresAreConsistent
-    for (size_t i = 0; i < spec->runs.size(); i++)
-      out.push_back({path, i, kernel::sanitize_label(spec->object + "__" + spec->runs[i].name)});
-  }
-  return out;
-}
-
 std::map<std::string, std::string> expected_failures() {
   return kernel::load_reason_list(std::string(BPFVM_SOURCE_DIR) + "/tests/corpus_user/expected_failures.txt");
 }
@@ -48,7 +27,7 @@ const std::string* expected_failure(const std::string& label) {
 }
 
 // Every difference between the spec and the user-space run (empty: it matches).
-std::vector<std::string> problems(const RunParam& p) {
+std::vector<std::string> problems(const kernel::CorpusRun& p) {
   auto spec = kernel::load_spec(p.spec_path, BPFVM_CORPUS_OBJ_DIR);
   if (!spec) return {spec.error().msg};
   const kernel::RunSpec& run = spec->runs.at(p.run_index);
@@ -57,10 +36,10 @@ std::vector<std::string> problems(const RunParam& p) {
   return kernel::check_run(run, *res);
 }
 
-class CorpusUser : public ::testing::TestWithParam<RunParam> {};
+class CorpusUser : public ::testing::TestWithParam<kernel::CorpusRun> {};
 
 TEST_P(CorpusUser, MatchesSpec) {
-  const RunParam& p = GetParam();
+  const kernel::CorpusRun& p = GetParam();
   std::vector<std::string> diffs = problems(p);
   if (const std::string* why = expected_failure(p.label)) {
     EXPECT_FALSE(diffs.empty()) << p.label << " is listed in tests/corpus_user/expected_failures.txt ("
@@ -73,8 +52,8 @@ TEST_P(CorpusUser, MatchesSpec) {
 
 INSTANTIATE_TEST_SUITE_P(Corpus,
                          CorpusUser,
-                         ::testing::ValuesIn(all_runs()),
-                         [](const ::testing::TestParamInfo<RunParam>& p) { return p.param.label; });
+                         ::testing::ValuesIn(kernel::corpus_runs()),
+                         kernel::CorpusRunName());
 
 TEST(CorpusUserList, SpecsAndExpectedFailuresAreConsistent) {
   const auto specs = kernel::list_specs(BPFVM_CORPUS_SRC_DIR);

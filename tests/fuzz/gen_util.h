@@ -12,7 +12,7 @@
 
 namespace bpfvm::fuzz {
 
-// Programs the fuzz tests run: 100,000 in regular builds, the first 10,000 of the same seeds under
+// Programs the fuzz tests run: 100,000 in regular builds, the first 20,000 of the same seeds under
 // AddressSanitizer (BPFVM_SANITIZE), where everything runs about 10x slower.
 #if defined(__SANITIZE_ADDRESS__)
 #define BPFVM_FUZZ_ASAN 1
@@ -22,7 +22,7 @@ namespace bpfvm::fuzz {
 #endif
 #endif
 #ifdef BPFVM_FUZZ_ASAN
-inline constexpr uint64_t kFuzzTestPrograms = 10'000;
+inline constexpr uint64_t kFuzzTestPrograms = 20'000;
 #else
 inline constexpr uint64_t kFuzzTestPrograms = 100'000;
 #endif

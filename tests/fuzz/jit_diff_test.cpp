@@ -4,7 +4,7 @@
 // of tests/fuzz/jit_repro/.
 //
 // Program count: 100,000 in regular builds (each on the reference and one of the engines under
-// test, in turn), the first 10,000 of the same seeds under AddressSanitizer (as
+// test, in turn), the first 20,000 of the same seeds under AddressSanitizer (as
 // tests/fuzz/soundness_test.cpp).
 #include <gtest/gtest.h>
 #include <malloc.h>
@@ -63,14 +63,19 @@ TEST(JitDiff, GeneratedProgramsUseEveryInstruction) {
 
 // Each program runs on the reference and on one engine under test, in turn (scripts/jit_fuzz.sh
 // runs every program on every engine): a JIT compilation costs more than the run itself.
-TEST(JitDiff, EnginesAgreeWithTheCheckedInterpreter) {
+// In kChunks tests of consecutive seeds, which CTest and the sanitizer shards run in parallel.
+constexpr uint64_t kChunks = 4;
+class JitDiffChunk : public ::testing::TestWithParam<uint64_t> {};
+
+TEST_P(JitDiffChunk, EnginesAgreeWithTheCheckedInterpreter) {
+  const uint64_t first = GetParam() * (kPrograms / kChunks), count = kPrograms / kChunks;
   // Keep freed heap memory instead of trimming it at every compilation (a TLB flush each).
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
   DiffOracle oracle(engines_under_test(kBudget));
   const std::vector<Engine>& engines = oracle.engines();
   ASSERT_FALSE(engines.empty());
   uint64_t faulting = 0, runs = 0, mismatched = 0;
-  for (uint64_t seed = 0; seed < kPrograms; ++seed) {
+  for (uint64_t seed = first; seed < first + count; ++seed) {
     const DiffProgram p = generate_diff_program(seed);
     const DiffOutcome o = oracle.check_engine(p, engines[seed % engines.size()].name);
     ASSERT_TRUE(o.assembled) << "seed " << seed << ": " << o.assemble_error << "\n" << p.asm_text;
@@ -87,12 +92,14 @@ TEST(JitDiff, EnginesAgreeWithTheCheckedInterpreter) {
   }
   EXPECT_EQ(mismatched, 0u);
   // Faults are compared too (fault_permille of the programs), and every engine ran.
-  EXPECT_GE(faulting, kPrograms / 200);
-  EXPECT_GE(runs, kPrograms * 9 / 10);
-  std::printf("%llu programs, %llu faulting, %llu engine runs, %zu engines in turn\n",
-              static_cast<unsigned long long>(kPrograms), static_cast<unsigned long long>(faulting),
+  EXPECT_GE(faulting, count / 200);
+  EXPECT_GE(runs, count * 9 / 10);
+  std::printf("seeds %llu..%llu: %llu programs, %llu faulting, %llu engine runs, %zu engines in turn\n",
+              static_cast<unsigned long long>(first), static_cast<unsigned long long>(first + count - 1),
+              static_cast<unsigned long long>(count), static_cast<unsigned long long>(faulting),
               static_cast<unsigned long long>(runs), oracle.engines().size());
 }
+INSTANTIATE_TEST_SUITE_P(Seeds, JitDiffChunk, ::testing::Range<uint64_t>(0, kChunks));
 
 // Unverified programs on the checked engines: generated programs with a few fields changed (a
 // register, an offset or an immediate: out-of-bounds accesses, reads of unwritten registers, jumps

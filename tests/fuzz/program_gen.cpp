@@ -140,7 +140,8 @@ class Gen {
   std::vector<Subprog> subs_;
   int current_sub_ = -1;  // -1: main
   int callbacks_ = 0;
-  std::string callback_text_;  // bpf_loop callbacks, appended after the subprograms
+  std::string callback_text_;     // bpf_loop callbacks, appended after the subprograms
+  bool write_key_const_ = false;  // the last key_slot() wrote a constant key
 
   uint64_t rnd(uint64_t n) { return n == 0 ? 0 : rng_() % n; }
   bool chance(uint32_t permille) { return rnd(1000) < permille; }
@@ -176,6 +177,19 @@ class Gen {
       c += f_.r[r].k == k;
     return c;
   }
+  // Up to n distinct writable registers other than `except` (and, with no_ctx, not holding the
+  // context), in random order; returns how many were found.
+  int pick_regs(int* regs, int n, int except, bool no_ctx = false) {
+    int got = 0;
+    for (int r = 0; r <= 9 && got < n; ++r) {
+      int rr = static_cast<int>((r + rnd(10)) % 10);
+      bool used = rr == except || (no_ctx && f_.r[rr].k == K::Ctx);
+      for (int i = 0; i < got; ++i)
+        used = used || regs[i] == rr;
+      if (!used && writable(rr)) regs[got++] = rr;
+    }
+    return got;
+  }
   // A register of kind k, or -1.
   int find(K k) {
     int c = count(k);
@@ -205,7 +219,9 @@ class Gen {
   void snippet(int depth) {
     if (f_.dead) return;
     uint64_t x = rnd(100);
-    if (x < 20) return alu();
+    if (x < 16) return alu();
+    if (x < 18) return linked_offset();
+    if (x < 20) return trunc_pointers();
     if (x < 22) return clobber_spill();
     if (x < 27) return offset_chain();
     if (x < 30) return alu();
@@ -456,6 +472,13 @@ class Gen {
     std::string skip = new_label();
     if (chance(600)) emit("and {}, {}", R(q), (int64_t{1} << rnd(9)) - 1);  // small, then stretched
     chain(q, skip);
+    access_at(q, skip);
+  }
+
+  // Uses the scalar in q as a variable offset into the stack (r10 - 256 + q), the raw input or a
+  // map value, then joins the paths that jumped to `skip`.
+  void access_at(int q, const std::string& skip) {
+    const int c = find(K::Ctx);
     Frame before = f_;
     static constexpr int kSizes[] = {1, 2, 4, 8};
     static constexpr const char* kSuffix[] = {"b", "h", "w", "dw"};
@@ -512,6 +535,181 @@ class Gen {
     f_.r[q] = Reg{K::Mixed};
     emit_label(skip);
     f_ = join(before, f_);
+  }
+
+  // Linked scalars (the kernel's BPF_ADD_CONST): copies of an unknown scalar with constants added,
+  // a range check on one of them, the other used as a variable offset. Dubious variants overwrite
+  // the checked register or the copy in between (the link must break).
+  void linked_offset() {
+    int regs[3];
+    if (pick_regs(regs, 3, -1, true) < 3) return alu();
+    const int q = regs[0], r = regs[1], t = regs[2];
+    const int c = find(K::Ctx);
+    emit("# linked scalars");
+    if (c >= 0 && p_.type == ProgType::Raw && p_.raw_ctx_size >= 8 && chance(500))
+      emit("ldxdw {}, [{}+{}]", R(q), R(c), rnd(p_.raw_ctx_size - 7));
+    else if (c >= 0 && p_.type == ProgType::Raw && chance(500))
+      emit("ldxb {}, [{}+{}]", R(q), R(c), rnd(p_.raw_ctx_size));
+    else
+      emit("lddw {}, {}", R(q), static_cast<int64_t>(rng_()));
+    if (chance(300)) emit("and {}, {}", R(q), (int64_t{1} << rnd(12)) - 1);
+    auto small = [&] { return static_cast<int64_t>(rnd(chance(900) ? 64 : 4096)) - (chance(500) ? 32 : 0); };
+    // A copy moved by a constant: on 64 bits, or linked on the low halves (a 32-bit copy or add,
+    // the `<<= 32; >>= 32` zero-extension idiom; a dubious `s>>= 32` is no such copy).
+    auto linked_copy = [&](int to, int from) {
+      const char* op = rnd(2) ? "add" : "sub";
+      switch (rnd(4)) {
+        case 0:
+          emit("mov {}, {}", R(to), R(from));
+          emit("{} {}, {}", op, R(to), small());
+          break;
+        case 1:
+          emit("mov32 {}, {}", R(to), R(from));
+          emit("{}32 {}, {}", op, R(to), small());
+          break;
+        case 2:
+          emit("mov {}, {}", R(to), R(from));
+          emit("lsh {}, 32", R(to));
+          emit("{} {}, 32", bad() ? "arsh" : "rsh", R(to));
+          break;
+        default:
+          emit("mov {}, {}", R(to), R(from));
+          emit("{}32 {}, {}", op, R(to), small());
+          break;
+      }
+    };
+    linked_copy(r, q);
+    const bool third = chance(400);
+    if (third) linked_copy(t, r);
+    f_.r[q] = f_.r[r] = Reg{K::Scalar};
+    if (third) f_.r[t] = Reg{K::Scalar};
+    const int n = third ? 3 : 2;
+    const int checked = regs[rnd(n)];
+    int used = regs[rnd(n)];
+    std::string skip = new_label();
+    static constexpr const char* kOut[] = {"jgt",  "jge",  "jsgt", "jsge", "jlt",
+                                           "jslt", "jsle", "jle",  "jeq",  "jne"};
+    const int checks = static_cast<int>(1 + rnd(2));
+    for (int i = 0; i < checks; ++i) {
+      const char* w = chance(200) ? "32" : "";
+      int64_t v = chance(700) ? static_cast<int64_t>(rnd(256)) : static_cast<int64_t>(rnd(4096)) - 2048;
+      emit("{}{} {}, {}, {}", kOut[rnd(std::size(kOut))], w, R(i == 0 ? checked : regs[rnd(n)]), v, skip);
+    }
+    if (bad()) {
+      // The link must break when one of them is written again.
+      const int o = regs[rnd(n)];
+      if (rnd(2))
+        emit("lddw {}, {}", R(o), static_cast<int64_t>(rng_()));
+      else
+        emit("add {}, {}", R(o), R(regs[rnd(n)]));
+    }
+    if (used == c) used = q;
+    access_at(used, skip);
+  }
+
+  // 32-bit arithmetic on pointers, as clang -mcpu=v3 emits for u32 expressions of ctx->data and
+  // ctx->data_end: differences of the low halves of packet pointers (data_end - data, two offsets
+  // from data, a variable offset, the low half of a spilled pointer), used as a variable offset
+  // whose range must be right. Dubious variants use the low half itself (dereference, mask, 64-bit
+  // arithmetic, return it).
+  void trunc_pointers() {
+    int c = find(K::Ctx);
+    if (c < 0 || p_.type != ProgType::Xdp) {
+      // Raw input: the low half of a stack or input pointer is never usable; the verifier must
+      // refuse every use that could fault or leak.
+      int d = scalar_dst();
+      if (!writable(d)) return alu();
+      emit("mov32 {}, {}", R(d), rnd(2) || c < 0 ? "%r10" : R(c));
+      switch (rnd(4)) {
+        case 0:
+          emit("add32 {}, {}", R(d), -8 * static_cast<int64_t>(1 + rnd(8)));
+          emit("ldx{} {}, [{}+0]", rnd(2) ? "b" : "dw", R(d), R(d));
+          break;
+        case 1:
+          emit("stxdw [%r10-8], {}", R(d));
+          mark_store(-8, 8, K::Mixed);
+          emit("ldxdw {}, [%r10-8]", R(d));
+          break;
+        case 2:
+          emit("and32 {}, 0xff", R(d));
+          break;
+        default:
+          emit("sub32 {}, {}", R(d), rnd(2) ? "%r10" : R(scalar_src()));
+      }
+      f_.r[d] = Reg{K::Mixed};
+      return;
+    }
+    int regs[4];
+    if (pick_regs(regs, 4, c) < 4) return alu();
+    const int a = regs[0], b = regs[1], u = regs[2], t = regs[3];
+    emit("# truncated packet pointers");
+    emit("ldxw {}, [{}+0]", R(a), R(c));
+    emit("ldxw {}, [{}+4]", R(b), R(c));
+    f_.r[a] = Reg{K::Pkt};
+    f_.r[b] = Reg{K::PktEnd};
+    f_.r[u] = Reg{K::Mixed};
+    f_.r[t] = Reg{K::Scalar};
+    const int64_t k1 = static_cast<int64_t>(rnd(chance(800) ? 64 : 70000)),
+                  k2 = static_cast<int64_t>(rnd(64));
+    switch (rnd(5)) {
+      case 0:  // data_end - data: the packet length
+        emit("mov32 {}, {}", R(t), R(b));
+        emit("sub32 {}, {}", R(t), R(a));
+        break;
+      case 1:  // (data + k1) - (data + k2), in either order
+        emit("mov {}, {}", R(u), R(a));
+        emit("add {}, {}", R(u), k1);
+        emit("mov32 {}, {}", R(t), rnd(2) ? R(u) : R(a));
+        if (chance(300)) emit("add32 {}, {}", R(t), k2);
+        emit("sub32 {}, {}", R(t), rnd(2) ? R(a) : R(u));
+        break;
+      case 2: {  // a variable offset from data
+        int s = scalar_src();
+        if (s == a || s == b || s == t || s == u) s = -1;
+        emit("mov {}, {}", R(u), s >= 0 ? R(s) : "0");
+        emit("and {}, {}", R(u), (int64_t{1} << rnd(10)) - 1);
+        emit("add {}, {}", R(u), R(a));
+        emit("mov32 {}, {}", R(t), R(u));
+        emit("sub32 {}, {}", R(t), R(a));
+        break;
+      }
+      case 3:  // the low half of a spilled packet pointer
+        emit("mov {}, {}", R(u), R(a));
+        emit("add {}, {}", R(u), k1);
+        emit("stxdw [%r10-8], {}", R(u));
+        mark_store(-8, 8, K::Mixed);
+        emit("ldxw {}, [%r10-8]", R(t));
+        emit("sub32 {}, {}", R(t), R(a));
+        break;
+      default:  // packet end minus an offset from data
+        emit("mov {}, {}", R(u), R(a));
+        emit("add {}, {}", R(u), k1);
+        emit("mov32 {}, {}", R(t), R(b));
+        emit("sub32 {}, {}", R(t), R(u));
+    }
+    if (bad()) {
+      switch (rnd(4)) {
+        case 0:
+          emit("mov32 {}, {}", R(t), R(a));
+          emit("ldxb {}, [{}+0]", R(t), R(t));
+          break;
+        case 1:
+          emit("mov32 {}, {}", R(t), R(b));
+          emit("and32 {}, 0xfff", R(t));
+          break;
+        case 2:
+          emit("mov32 {}, {}", R(t), R(a));
+          emit("add {}, {}", R(t), R(t));
+          break;
+        default:
+          emit("mov32 %r0, {}", R(a));
+          emit("exit");
+          f_.dead = true;
+          return;
+      }
+    }
+    std::string skip = new_label();
+    access_at(t, skip);
   }
 
   // A spilled context pointer overwritten (partly or wholly) by a narrower store, an atomic, a helper
@@ -638,15 +836,7 @@ class Gen {
     if (c < 0) return alu();
     // Registers: a = data, b = data_end, t = data + n.
     int regs[3];
-    int got = 0;
-    for (int r = 0; r <= 9 && got < 3; ++r) {
-      int rr = static_cast<int>((r + rnd(10)) % 10);
-      bool used = rr == c;
-      for (int i = 0; i < got; ++i)
-        used = used || regs[i] == rr;
-      if (!used && writable(rr)) regs[got++] = rr;
-    }
-    if (got < 3) return alu();
+    if (pick_regs(regs, 3, c) < 3) return alu();
     const int a = regs[0], b = regs[1], t = regs[2];
     const int n = static_cast<int>(1 + rnd(chance(800) ? 64 : 1600));
     // data .. data_end, or (metadata) data_meta .. data.
@@ -703,12 +893,34 @@ class Gen {
         emit("ldxb {}, [{}+0]", R(v), R(a));
         const int mask = static_cast<int>(rnd(16));
         emit("and {}, {}", R(v), mask);
+        f_.r[v] = Reg{K::Pkt};
+        if (chance(500) && n > mask) {
+          // No new check: the range proven for data carries over the bounded variable offset
+          // (data + v + off + size <= data + n), or (dubious) not quite.
+          emit("# packet range carried over a variable offset");
+          int o = static_cast<int>(rnd(static_cast<uint64_t>(std::max(1, n - mask - size + 1))));
+          if (off_by_one) o = n - mask - size + 1;
+          if (chance(300)) {
+            // data + (n - size - o') - v: a subtracted variable offset.
+            const int top = static_cast<int>(rnd(static_cast<uint64_t>(std::max(1, n - size + 1))));
+            emit("mov {}, {}", R(t), R(a));
+            emit("add {}, {}", R(t), off_by_one ? top + 1 : top);
+            emit("sub {}, {}", R(t), R(v));
+            emit("ldx{} {}, [{}+0]", kSuffix[si], R(v), R(t));
+            f_.r[t] = Reg{K::Pkt};
+            f_.r[v] = Reg{K::Scalar};
+            continue;
+          }
+          emit("add {}, {}", R(v), R(a));
+          emit("ldx{} {}, [{}{:+}]", kSuffix[si], R(t), R(v), o);
+          f_.r[t] = Reg{K::Scalar};
+          continue;
+        }
         emit("add {}, {}", R(v), R(a));
         emit("mov {}, {}", R(t), R(v));
         emit("add {}, {}", R(t), size);
         emit("jgt {}, {}, {}", R(t), R(b), skip);
         emit("ldx{} {}, [{}+0]", kSuffix[si], R(t), R(v));
-        f_.r[v] = Reg{K::Pkt};
         f_.r[t] = Reg{K::Scalar};
         continue;
       }
@@ -726,11 +938,26 @@ class Gen {
     f_ = join(before, f_);
   }
 
-  // Key on the stack at r10 - 4 * k.
+  // Key on the stack at r10 - 4 * k: a constant (stored as an immediate, or from r0 as a narrow
+  // spill), sometimes a byte of the input.
   int key_slot(bool write_key) {
     int off = -4 * static_cast<int>(1 + rnd(16));
+    write_key_const_ = write_key;
     if (write_key) {
-      emit("stw [%r10{:+}], {}", off, static_cast<int>(rnd(chance(800) ? 8 : 40)));
+      const int k = static_cast<int>(rnd(chance(800) ? 8 : 40));
+      const int c = find(K::Ctx);
+      if (writable(0) && f_.r[0].k != K::Ctx && chance(200)) {
+        if (c >= 0 && p_.type == ProgType::Raw && chance(300)) {
+          emit("ldxb %r0, [{}+0]", R(c));  // a variable key
+          write_key_const_ = false;
+        } else {
+          emit("mov %r0, {}", k);
+        }
+        emit("stxw [%r10{:+}], %r0", off);
+        f_.r[0] = Reg{K::Scalar};
+      } else {
+        emit("stw [%r10{:+}], {}", off, k);
+      }
       mark_store(off, 4, K::Scalar);
     }
     return off;
@@ -767,7 +994,10 @@ class Gen {
     clobber_caller_saved();
     f_.r[0] = Reg{K::MapValOrNull};
     std::string skip = new_label();
-    const bool null_check = !bad();
+    // An array lookup with a constant key needs no null check when the key is below max_entries
+    // (key_slot writes 0..7 or 0..39: sometimes past the end).
+    const bool null_check = !bad() && !(m.type == MapType::Array && write_key_const_ && chance(300));
+    if (!null_check && m.type == MapType::Array) emit("# no null check");
     if (null_check) {
       if (chance(700)) {
         emit("jeq %r0, 0, {}", skip);
@@ -967,6 +1197,7 @@ class Gen {
     // The body may not create registers the next iteration relies on: snippets only use what
     // exists at the head (the join at the head keeps that invariant roughly).
     Frame at_head = f_;
+    if (chance(300)) counter_indexed_store(c, bound);
     const int n = static_cast<int>(1 + rnd(3));
     for (int i = 0; i < n && !f_.dead; ++i)
       snippet(depth + 1);
@@ -976,6 +1207,26 @@ class Gen {
     if (!unbounded) emit("{}{} {}, {}", down ? "sub" : "add", w, R(c), step);
     emit("{}", loop_back_edge(rng_, down, w, R(c), bound, step, head, [&] { return bad(); }));
     f_.r[c] = Reg{K::Scalar};
+  }
+
+  // A byte store into a stack array indexed by the loop counter `c` itself (no mask): only the
+  // loop's bound keeps it inside the stack, so the verifier must know the counter's range in the
+  // body (an invariant, or the iterations one by one). The array ends at fp-1 and its start is
+  // chosen so that the counter's largest value (about `bound` + the step) usually fits; a dubious
+  // one leaves too little room.
+  void counter_indexed_store(int c, int64_t bound) {
+    int t = -1;
+    for (int tries = 0; tries < 10 && (t < 0 || t == c); ++tries)
+      t = scalar_dst();
+    if (t < 0 || t == c || !writable(t)) return;
+    const int64_t room =
+        bad() ? bound - static_cast<int64_t>(rnd(4)) : bound + 8 + static_cast<int64_t>(rnd(64));
+    emit("mov {}, {}", R(t), R(c));
+    emit("add {}, %r10", R(t));
+    emit("add {}, {}", R(t), -std::min<int64_t>(room + 1, 512));
+    emit("stb [{}+0], {}", R(t), rnd(256));
+    emit("mov {}, 0", R(t));
+    f_.r[t] = Reg{K::Scalar};
   }
 
   void local_call() {
@@ -1029,7 +1280,9 @@ class Gen {
       emit("stdw [%r10{:+}], 0", k);
       mark_store(k, 8, K::Scalar);
     }
-    emit("mov %r1, {}", rnd(bad() ? 100000 : 16));
+    // Inside a loop of up to 300 iterations, a large count would only exhaust the checked run's
+    // instruction budget (a slow program, not an unsafe one).
+    emit("mov %r1, {}", rnd(bad() ? (loop_depth_ > 0 ? 1000 : 100000) : 16));
     emit("lddw %r2, func(cb{})", callbacks_);
     if (chance(900)) {
       emit("mov %r3, %r10");

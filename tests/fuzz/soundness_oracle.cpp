@@ -171,6 +171,7 @@ struct SoundnessOracle::Impl {
     vo.raw_ctx_size = p.raw_ctx_size;
     vo.max_steps = opts.max_steps;
     auto v = verifier::verify(as->program, vo);
+    if (v) o->loops_proven = v->stats.loops_proven;
     if (!v) {
       o->reject_kind = "Error";
       if (!always) return std::nullopt;

@@ -33,6 +33,7 @@ struct OracleOutcome {
   std::string assemble_error;
   bool accepted = false;
   std::string reject_kind;        // first verifier error kind when rejected
+  uint32_t loops_proven = 0;      // loop analyses the verifier proved by an invariant
   uint32_t runs = 0;              // checked runs made
   std::optional<Error> fault;     // the first fault of an accepted program: a soundness bug
   uint64_t fault_input_seed = 0;  // the input seed of the faulting run

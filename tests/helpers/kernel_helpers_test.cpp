@@ -3,10 +3,15 @@
 #include "helpers/kernel_helpers.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -21,6 +26,7 @@
 #include "maps/queue_stack.h"
 #include "maps/ringbuf.h"
 #include "vm/asm.h"
+#include "vm/elf/prog_type.h"
 
 namespace bpfvm {
 namespace {
@@ -739,6 +745,91 @@ TEST(Identity, DeterministicValues) {
   EXPECT_EQ(rig.value("call 42\nexit"), 0u);
   rig.hctx.deterministic = false;
   EXPECT_EQ(rig.value("call 14\nrsh %r0, 32\nexit"), static_cast<uint64_t>(getpid()));
+}
+
+// ---- Kernel objects: redirect targets, cgroups, stacks --------------------------------------------
+
+TEST(RedirectHelpers, RedirectGivesTheXdpOrTcVerdictByProgramType) {
+  Rig rig;
+  auto redirect = [&](ProgType t, int flags) {
+    rig.hctx.prog_type = static_cast<uint32_t>(t);
+    return rig.value(fmt::format("mov %r1, 1\nmov %r2, {}\ncall 23\nexit", flags));
+  };
+  EXPECT_EQ(redirect(ProgType::Xdp, 0), 4u);       // XDP_REDIRECT
+  EXPECT_EQ(redirect(ProgType::Xdp, 1), 0u);       // any flag: XDP_ABORTED
+  EXPECT_EQ(redirect(ProgType::SchedCls, 0), 7u);  // TC_ACT_REDIRECT
+  EXPECT_EQ(redirect(ProgType::SchedCls, 1), 7u);  // BPF_F_INGRESS
+  EXPECT_EQ(redirect(ProgType::SchedCls, 2), 2u);  // unknown flag: TC_ACT_SHOT
+}
+
+TEST(RedirectHelpers, RedirectMapRedirectsToExistingEntriesElseReturnsTheFlagsAction) {
+  Rig rig;
+  rig.hctx.prog_type = static_cast<uint32_t>(ProgType::Xdp);
+  MapDef dm = def("tx", MapType::Devmap, 4, 4, 4);
+  Map* devmap = rig.add(dm);
+  MapDef cm = def("cpus", MapType::Cpumap, 4, 4, 4);
+  Map* cpumap = rig.add(cm);
+  rig.add(def("arr", MapType::Array, 4, 4, 4));
+  uint32_t one = 1, lo = if_nametoindex("lo"), qsize = 64;
+  ASSERT_EQ(devmap->update(&one, &lo, kBpfAny), 0);
+  ASSERT_EQ(cpumap->update(&one, &qsize, kBpfAny), 0);
+  auto redirect_map = [&](std::string_view map, uint64_t key, uint64_t flags) {
+    return rig.value(
+        fmt::format("lddw %r1, map({})\nlddw %r2, {:#x}\nlddw %r3, {:#x}\ncall 51\nexit", map, key, flags));
+  };
+  EXPECT_EQ(redirect_map("tx", 1, 0), 4u);
+  EXPECT_EQ(redirect_map("tx", 0x100000001, 0), 4u);  // the key is a u32
+  EXPECT_EQ(redirect_map("tx", 2, 0), 0u);            // no entry: XDP_ABORTED from the flags
+  EXPECT_EQ(redirect_map("tx", 2, 2), 2u);            // ... or XDP_PASS
+  EXPECT_EQ(redirect_map("tx", 2, 1 << 3), 4u);       // BPF_F_BROADCAST needs no entry
+  EXPECT_EQ(redirect_map("tx", 1, 1 << 5), 0u);       // unknown flag: XDP_ABORTED
+  EXPECT_EQ(redirect_map("cpus", 1, 0), 4u);
+  EXPECT_EQ(redirect_map("cpus", 3, 3), 3u);
+  EXPECT_EQ(redirect_map("cpus", 1, 1 << 3), 0u);  // cpumaps take no broadcast
+  Error e = rig.fault("lddw %r1, map(arr)\nmov %r2, 0\nmov %r3, 0\ncall 51\nexit");
+  EXPECT_EQ(e.code, ErrorCode::kHelperFault);
+  EXPECT_NE(e.msg.find("map 'arr' (array) is not a devmap"), std::string::npos) << e.msg;
+}
+
+TEST(CgroupHelpers, UnderCgroupAnswersForTheCallingThread) {
+  Rig rig;
+  Map* cg = rig.add(def("cg", MapType::CgroupArray, 4, 4, 2));
+  auto current = [&](int index) {
+    return rig.value(fmt::format("lddw %r1, map(cg)\nmov %r2, {}\ncall 37\nexit", index));
+  };
+  auto skb = [&](int index) {
+    return rig.value(fmt::format("lddw %r2, map(cg)\nmov %r3, {}\ncall 33\nexit", index));
+  };
+  EXPECT_EQ(current(0), neg(EAGAIN));  // empty slot
+  EXPECT_EQ(current(2), neg(E2BIG));
+  EXPECT_EQ(skb(0), neg(EAGAIN));
+  // The cgroup v2 root: every task is under it.
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line, root;
+  while (root.empty() && std::getline(in, line)) {
+    size_t dash = line.find(" - cgroup2 ");
+    if (dash == std::string::npos) continue;
+    std::string a, b, c, r;
+    std::istringstream(line.substr(0, dash)) >> a >> b >> c >> r >> root;
+  }
+  if (root.empty()) GTEST_SKIP() << "no cgroup v2 hierarchy mounted";
+  int fd = open(root.c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(fd, 0);
+  uint32_t k = 1;
+  ASSERT_EQ(cg->update(&k, &fd, kBpfAny), 0);
+  close(fd);
+  EXPECT_EQ(current(1), 1u);
+  EXPECT_EQ(skb(1), 1u);
+}
+
+TEST(StackHelpers, GetStackidFindsNoStackInUserSpace) {
+  Rig rig;
+  rig.add(def("stacks", MapType::StackTrace, 4, 64, 16));
+  rig.add(def("arr", MapType::Array, 4, 4, 4));
+  EXPECT_EQ(rig.value("lddw %r2, map(stacks)\nmov %r3, 0x100\ncall 27\nexit"), neg(EFAULT));
+  EXPECT_EQ(rig.value("lddw %r2, map(stacks)\nmov %r3, 0x800\ncall 27\nexit"), neg(EINVAL));
+  Error e = rig.fault("lddw %r2, map(arr)\nmov %r3, 0\ncall 27\nexit");
+  EXPECT_EQ(e.code, ErrorCode::kHelperFault);
 }
 
 // Prototypes of helpers bpfvm does not implement let the verifier check programs that call them;

@@ -13,40 +13,16 @@
 namespace bpfvm::corpus_user {
 namespace {
 
-struct RunParam {
-  std::string spec_path;
-  size_t run_index = 0;
-  std::string label;
-};
-void PrintTo(const RunParam& p, std::ostream* os) {
-  *os << p.label;
-}
-
-std::vector<RunParam> all_runs() {
-  std::vector<RunParam> out;
-  for (const std::string& path : kernel::list_specs(BPFVM_CORPUS_SRC_DIR)) {
-    auto spec = kernel::load_spec(path, BPFVM_CORPUS_OBJ_DIR);
-    if (!spec) continue;
-    for (size_t i = 0; i < spec->runs.size(); i++) {
-      std::string l = spec->object + "__" + spec->runs[i].name;
-      for (char& c : l)
-        if (!isalnum(static_cast<unsigned char>(c))) c = '_';
-      out.push_back({path, i, l});
-    }
-  }
-  return out;
-}
-
 std::string describe(const Result<kernel::RunResult>& r) {
   if (!r) return "error: " + r.error().msg;
   std::string s = "retval " + std::to_string(r->retval) + " data " + std::to_string(r->data_out.size()) + "B";
   return s;
 }
 
-class JitCorpus : public ::testing::TestWithParam<RunParam> {};
+class JitCorpus : public ::testing::TestWithParam<kernel::CorpusRun> {};
 
 TEST_P(JitCorpus, RunsLikeTheInterpreter) {
-  const RunParam& p = GetParam();
+  const kernel::CorpusRun& p = GetParam();
   auto spec = kernel::load_spec(p.spec_path, BPFVM_CORPUS_OBJ_DIR);
   ASSERT_TRUE(spec.ok()) << spec.error().msg;
   const kernel::RunSpec& run = spec->runs.at(p.run_index);
@@ -73,11 +49,11 @@ TEST_P(JitCorpus, RunsLikeTheInterpreter) {
 
 INSTANTIATE_TEST_SUITE_P(Corpus,
                          JitCorpus,
-                         ::testing::ValuesIn(all_runs()),
-                         [](const ::testing::TestParamInfo<RunParam>& p) { return p.param.label; });
+                         ::testing::ValuesIn(kernel::corpus_runs()),
+                         kernel::CorpusRunName());
 
 TEST(JitCorpusList, HasTheCorpus) {
-  EXPECT_GE(all_runs().size(), 20u);
+  EXPECT_GE(kernel::corpus_runs().size(), 20u);
 }
 
 }  // namespace

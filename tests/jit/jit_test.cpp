@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "jit/jit.h"
+#include "tests/test_util.h"
 #include "vm/alu.h"
 #include "vm/asm.h"
 #include "vm/decode.h"
@@ -29,13 +30,6 @@
 
 namespace bpfvm {
 namespace {
-
-class NullEnv : public Environment {
- public:
-  void trace(std::string_view) override {}
-  uint64_t ktime_ns() override { return 1; }
-  uint32_t prandom_u32() override { return 4; }
-};
 
 // Helper 1: r1 * 3 + r2 - r5.  Helper 1001: calls function r1 with (r2, r3), returns its r0 + 1.
 // Helper 1003: tail call to program r2 (-1 when refused).
@@ -124,6 +118,22 @@ Outcome outcome(const Result<uint64_t>& r, std::vector<uint8_t> mem) {
   return Outcome{false, 0, r.error().code, r.error().pc, std::move(mem)};
 }
 
+// The JIT's modes: checked and (when `also_unchecked`) unchecked code, with and without blinding;
+// f(options, "checked blinded" ...).
+template <class F>
+void for_each_jit_mode(bool also_unchecked, F&& f) {
+  for (bool checked : {true, false}) {
+    if (!checked && !also_unchecked) continue;
+    for (bool blind : {true, false}) {
+      jit::JitOptions o;
+      o.checked = checked;
+      o.verified = !checked;
+      o.blinding = blind;
+      f(o, std::string(checked ? "checked" : "unchecked") + (blind ? " blinded" : " plain"));
+    }
+  }
+}
+
 // Runs `program` on the interpreter (checked) and on the JIT in checked and unchecked mode, with
 // and without blinding, with `mem` as the input (named "packet" when `packet`); expects the same
 // outcome everywhere and returns it.
@@ -145,35 +155,16 @@ Outcome run_all(const Program& program,
   // The run first, then the memory (argument evaluation order is unspecified).
   auto ri = (*interp)->run(input(m0), RunOptions{}, env);
   Outcome want = outcome(ri, m0);
-  for (bool checked : {true, false}) {
-    if (!checked && !also_unchecked) continue;
-    for (bool blind : {true, false}) {
-      jit::JitOptions o;
-      o.checked = checked;
-      o.verified = !checked;
-      o.blinding = blind;
-      auto p = jit::JitProgram::compile(program, &helpers(), o);
-      EXPECT_TRUE(p.ok()) << p.error().to_string();
-      if (!p.ok()) continue;
-      std::vector<uint8_t> m = mem;
-      auto rj = (*p)->run(input(m), env);
-      Outcome got = outcome(rj, m);
-      EXPECT_EQ(got, want) << (checked ? "checked" : "unchecked") << (blind ? " blinded" : " plain");
-    }
-  }
+  for_each_jit_mode(also_unchecked, [&](const jit::JitOptions& o, const std::string& mode) {
+    auto p = jit::JitProgram::compile(program, &helpers(), o);
+    EXPECT_TRUE(p.ok()) << p.error().to_string();
+    if (!p.ok()) return;
+    std::vector<uint8_t> m = mem;
+    auto rj = (*p)->run(input(m), env);
+    Outcome got = outcome(rj, m);
+    EXPECT_EQ(got, want) << mode;
+  });
   return want;
-}
-
-Program linked(std::vector<Insn> insns) {
-  auto p = link(std::move(insns));
-  EXPECT_TRUE(p.ok()) << p.error().to_string();
-  return p.ok() ? *p : Program{};
-}
-
-Program asm_program(const std::string& text) {
-  auto a = assemble(text);
-  EXPECT_TRUE(a.ok()) << a.error().to_string();
-  return a ? a->program : Program{};
 }
 
 const uint64_t kValues[] = {0,
@@ -217,7 +208,7 @@ void run_cases(const std::vector<Case>& cases, bool also_unchecked = true) {
   }
   insns.push_back(I(Op::Mov64Imm, 0, 0, 0, 0));
   insns.push_back(I(Op::Exit));
-  run_all(linked(std::move(insns)), std::vector<uint8_t>(8 * cases.size(), 0), false, also_unchecked);
+  run_all(link_or_fail(std::move(insns)), std::vector<uint8_t>(8 * cases.size(), 0), false, also_unchecked);
 }
 
 // Drives one row of the opcode table through the JIT; returns false for rows it has no program for.
@@ -276,9 +267,9 @@ bool exercise(const OpInfo& info) {
     }
     case Form::Ja:
     case Form::Ja32:
-      run_all(linked({I(Op::Mov64Imm, 0, 0, 0, 1),
-                      I(op, 0, 0, info.form == Form::Ja ? 1 : 0, info.form == Form::Ja32 ? 1 : 0),
-                      I(Op::Mov64Imm, 0, 0, 0, 2), I(Op::Exit)}));
+      run_all(link_or_fail({I(Op::Mov64Imm, 0, 0, 0, 1),
+                            I(op, 0, 0, info.form == Form::Ja ? 1 : 0, info.form == Form::Ja32 ? 1 : 0),
+                            I(Op::Mov64Imm, 0, 0, 0, 2), I(Op::Exit)}));
       return true;
     case Form::JmpImm:
     case Form::JmpReg: {
@@ -297,41 +288,41 @@ bool exercise(const OpInfo& info) {
     }
     case Form::Call:
       run_all(
-          asm_program("mov %r1, 5\nmov %r2, 9\nmov %r5, 2\nmov %r6, 40\ncall 1\nadd %r0, %r6\n"
-                      "add %r0, %r1\nadd %r0, %r5\nexit"));
-      run_all(asm_program("call 77\nexit"));    // unknown helper
-      run_all(asm_program("call 1004\nexit"));  // helper fault
+          assemble_or_fail("mov %r1, 5\nmov %r2, 9\nmov %r5, 2\nmov %r6, 40\ncall 1\nadd %r0, %r6\n"
+                           "add %r0, %r1\nadd %r0, %r5\nexit"));
+      run_all(assemble_or_fail("call 77\nexit"));    // unknown helper
+      run_all(assemble_or_fail("call 1004\nexit"));  // helper fault
       return true;
     case Form::CallLocal:
       run_all(
-          asm_program("mov %r6, 3\nmov %r1, 4\ncall local f\nadd %r0, %r6\nadd %r0, %r1\nexit\n"
-                      "f:\nmov %r6, 100\nstdw [%r10-8], 9\nldxdw %r0, [%r10-8]\nadd %r1, 1\nexit"));
+          assemble_or_fail("mov %r6, 3\nmov %r1, 4\ncall local f\nadd %r0, %r6\nadd %r0, %r1\nexit\n"
+                           "f:\nmov %r6, 100\nstdw [%r10-8], 9\nldxdw %r0, [%r10-8]\nadd %r1, 1\nexit"));
       // Recursion beyond the 8-frame limit: kCallDepth at the call.
-      run_all(asm_program("call local f\nexit\nf:\ncall local f\nexit"));
+      run_all(assemble_or_fail("call local f\nexit\nf:\ncall local f\nexit"));
       return true;
     case Form::CallKfunc: {
-      Program p = linked({I(Op::Mov64Imm, 0, 0, 0, 1), I(op, 0, 0, 0, 1234), I(Op::Exit)});
+      Program p = link_or_fail({I(Op::Mov64Imm, 0, 0, 0, 1), I(op, 0, 0, 0, 1234), I(Op::Exit)});
       Outcome o = run_all(p);
       EXPECT_FALSE(o.ok);
       return true;
     }
     case Form::Callx:
+      run_all(assemble_or_fail(
+          "mov %r1, 5\nmov %r2, 9\nmov %r5, 0\nmov %r3, 1\ncallx %r3\nexit"));  // helper number
       run_all(
-          asm_program("mov %r1, 5\nmov %r2, 9\nmov %r5, 0\nmov %r3, 1\ncallx %r3\nexit"));  // helper number
-      run_all(
-          asm_program("lddw %r3, func(f)\nmov %r1, 7\ncallx %r3\nadd %r0, %r1\nexit\nf:\nmov %r0, 5\n"
-                      "add %r1, 1\nexit"));
-      run_all(asm_program("mov %r3, 55555\ncallx %r3\nexit"));  // neither
+          assemble_or_fail("lddw %r3, func(f)\nmov %r1, 7\ncallx %r3\nadd %r0, %r1\nexit\nf:\nmov %r0, 5\n"
+                           "add %r1, 1\nexit"));
+      run_all(assemble_or_fail("mov %r3, 55555\ncallx %r3\nexit"));  // neither
       return true;
     case Form::Exit:
-      run_all(asm_program("mov %r0, 3\nexit"));
+      run_all(assemble_or_fail("mov %r0, 3\nexit"));
       return true;
     case Form::Lddw:
       if (op == Op::LddwFunc) {
         // The func token works with callx and with call_function, like the interpreter's.
         run_all(
-            asm_program("lddw %r1, func(f)\nmov %r2, 6\nmov %r3, 7\ncall 1001\nexit\nf:\nmov %r0, %r1\n"
-                        "mul %r0, %r2\nexit"));
+            assemble_or_fail("lddw %r1, func(f)\nmov %r2, 6\nmov %r3, 7\ncall 1001\nexit\nf:\nmov %r0, %r1\n"
+                             "mul %r0, %r2\nexit"));
         return true;
       }
       {
@@ -351,7 +342,7 @@ bool exercise(const OpInfo& info) {
         }
       run_cases(cases);
       // From the input memory.
-      run_all(linked({I(Op::StB, 1, 0, 3, 0x85), I(op, 0, 1, 0), I(Op::Exit)}),
+      run_all(link_or_fail({I(Op::StB, 1, 0, 3, 0x85), I(op, 0, 1, 0), I(Op::Exit)}),
               std::vector<uint8_t>(16, 0xa5));
       return true;
     }
@@ -400,8 +391,8 @@ bool exercise(const OpInfo& info) {
       for (int32_t imm : {0, 1, 5, 28, 30, 31, 32, -1, INT32_MAX, INT32_MIN})
         for (uint64_t r2 : {uint64_t{0}, uint64_t{3}, uint64_t{0xffffffff}, uint64_t{100}}) {
           Insn ld = info.form == Form::LdAbs ? I(op, 0, 0, 0, imm) : I(op, 0, 2, 0, imm);
-          run_all(linked({I(Op::Mov64Reg, 6, 1), lddw(2, r2), I(Op::Mov64Imm, 7, 0, 0, 9), ld,
-                          I(Op::Add64Reg, 0, 7), I(Op::Add64Reg, 0, 1), I(Op::Exit)}),
+          run_all(link_or_fail({I(Op::Mov64Reg, 6, 1), lddw(2, r2), I(Op::Mov64Imm, 7, 0, 0, 9), ld,
+                                I(Op::Add64Reg, 0, 7), I(Op::Add64Reg, 0, 1), I(Op::Exit)}),
                   pkt, true);
         }
       return true;
@@ -421,13 +412,100 @@ TEST(JitOpcodes, EveryRowOfTheOpcodeTableRunsLikeTheInterpreter) {
 
 TEST(JitOpcodes, ShiftsMaskTheirCountAndDivisionHandlesZeroAndMinusOne) {
   // The corner cases of vm/alu.h, with the results spelled out.
-  EXPECT_EQ(run_all(asm_program("mov %r0, 1\nmov %r1, 65\nlsh %r0, %r1\nexit")).r0, 2u);
-  EXPECT_EQ(run_all(asm_program("mov %r0, 1\nmov %r4, 33\nlsh32 %r0, %r4\nexit")).r0, 2u);
-  EXPECT_EQ(run_all(asm_program("mov %r0, 9\nmov %r1, 0\ndiv %r0, %r1\nexit")).r0, 0u);
-  EXPECT_EQ(run_all(asm_program("mov %r0, 9\nmov %r1, 0\nmod %r0, %r1\nexit")).r0, 9u);
-  EXPECT_EQ(run_all(asm_program("lddw %r0, 0x8000000000000000\nsdiv %r0, -1\nexit")).r0, 0x8000000000000000u);
-  EXPECT_EQ(run_all(asm_program("lddw %r0, 0x8000000000000000\nsmod %r0, -1\nexit")).r0, 0u);
-  EXPECT_EQ(run_all(asm_program("lddw %r0, 0xffffffff80000000\nsdiv32 %r0, -1\nexit")).r0, 0x80000000u);
+  EXPECT_EQ(run_all(assemble_or_fail("mov %r0, 1\nmov %r1, 65\nlsh %r0, %r1\nexit")).r0, 2u);
+  EXPECT_EQ(run_all(assemble_or_fail("mov %r0, 1\nmov %r4, 33\nlsh32 %r0, %r4\nexit")).r0, 2u);
+  EXPECT_EQ(run_all(assemble_or_fail("mov %r0, 9\nmov %r1, 0\ndiv %r0, %r1\nexit")).r0, 0u);
+  EXPECT_EQ(run_all(assemble_or_fail("mov %r0, 9\nmov %r1, 0\nmod %r0, %r1\nexit")).r0, 9u);
+  EXPECT_EQ(run_all(assemble_or_fail("lddw %r0, 0x8000000000000000\nsdiv %r0, -1\nexit")).r0,
+            0x8000000000000000u);
+  EXPECT_EQ(run_all(assemble_or_fail("lddw %r0, 0x8000000000000000\nsmod %r0, -1\nexit")).r0, 0u);
+  EXPECT_EQ(run_all(assemble_or_fail("lddw %r0, 0xffffffff80000000\nsdiv32 %r0, -1\nexit")).r0, 0x80000000u);
+}
+
+// --- Legacy packet loads through an sk_buff view (vm/legacy_packet.h) ----------------------------
+
+// Runs `program` with `pkt` as RunInput::legacy_packet (and the buffer as the only region) on the
+// interpreter (checked and unchecked) and the JIT (checked and unchecked, with and without
+// blinding); expects one r0 everywhere and returns it.
+uint64_t run_legacy(const Program& program, const LegacyPacket& pkt, uint64_t buf_size) {
+  NullEnv env;
+  RunInput in;
+  in.regions.push_back(MemRegion{reinterpret_cast<uint64_t>(pkt.head), buf_size, false, "packet"});
+  in.legacy_packet = &pkt;
+  auto interp = Interpreter::create(program, &helpers());
+  EXPECT_TRUE(interp.ok());
+  if (!interp.ok()) return ~0ULL;
+  RunOptions ro;
+  auto want = (*interp)->run(in, ro, env);
+  EXPECT_TRUE(want.ok()) << want.error().to_string();
+  if (!want.ok()) return ~0ULL;
+  ro.checked = false;
+  auto unchecked = (*interp)->run(in, ro, env);
+  EXPECT_TRUE(unchecked.ok() && *unchecked == *want) << "interpreter, unchecked";
+  for_each_jit_mode(true, [&](const jit::JitOptions& o, const std::string& mode) {
+    auto p = jit::JitProgram::compile(program, &helpers(), o);
+    EXPECT_TRUE(p.ok()) << p.error().to_string();
+    if (!p.ok()) return;
+    auto got = (*p)->run(in, env);
+    EXPECT_TRUE(got.ok() && *got == *want)
+        << mode << ": jit " << (got.ok() ? fmt::format("{:#x}", *got) : got.error().to_string())
+        << ", interpreter " << fmt::format("{:#x}", *want);
+  });
+  return *want;
+}
+
+TEST(JitLegacyPacket, OffsetsFollowTheKernelsSkbOnBothEngines) {
+  // A socket filter's skb as test_run builds it, scaled down: 8 bytes of headroom, the MAC header
+  // at 8, the network header and the data at 22 (the Ethernet header is pulled), the tail at 40.
+  // Byte i of the buffer holds i, so a big-endian word at offset o reads o o+1 o+2 o+3.
+  std::vector<uint8_t> buf(64);
+  for (size_t i = 0; i < buf.size(); ++i)
+    buf[i] = static_cast<uint8_t>(i);
+  uint32_t data = 22, tail = 40;
+  LegacyPacket pkt{buf.data(), &data, &tail, 22, 8};
+  // r0 = load; r0 += 0x1000 (a load that fails ends the program with r0 = 0 instead).
+  auto abs = [&](Op op, int32_t k) {
+    return run_legacy(link_or_fail({I(Op::Mov64Reg, 6, 1), I(op, 0, 0, 0, k),
+                                    I(Op::Add64Imm, 0, 0, 0, 0x1000), I(Op::Exit)}),
+                      pkt, buf.size());
+  };
+  auto ind = [&](Op op, int32_t src, int32_t k) {
+    return run_legacy(link_or_fail({I(Op::Mov64Reg, 6, 1), I(Op::Mov64Imm, 7, 0, 0, src), I(op, 0, 7, 0, k),
+                                    I(Op::Add64Imm, 0, 0, 0, 0x1000), I(Op::Exit)}),
+                      pkt, buf.size());
+  };
+  // Non-negative offsets: from the data, up to the tail.
+  EXPECT_EQ(abs(Op::LdAbsB, 0), 0x1000u + 22);
+  EXPECT_EQ(abs(Op::LdAbsH, 2), 0x1000u + 0x1819);
+  EXPECT_EQ(abs(Op::LdAbsW, 14), 0x1000u + 0x24252627);  // ends at the tail
+  EXPECT_EQ(abs(Op::LdAbsW, 15), 0u);
+  EXPECT_EQ(abs(Op::LdAbsB, 18), 0u);
+  // SKF_NET_OFF: from the network header; SKF_LL_OFF: from the MAC header (as suricata's lb.o
+  // reads the IPv4 addresses at SKF_LL_OFF + 26 and + 30).
+  EXPECT_EQ(abs(Op::LdAbsW, kSkfNetOff + 12), 0x1000u + 0x22232425);
+  EXPECT_EQ(abs(Op::LdAbsB, kSkfNetOff + 17), 0x1000u + 39);
+  EXPECT_EQ(abs(Op::LdAbsB, kSkfNetOff + 18), 0u);
+  EXPECT_EQ(abs(Op::LdAbsH, kSkfLlOff + 12), 0x1000u + 0x1415);  // the Ethernet type
+  EXPECT_EQ(ind(Op::LdIndW, kSkfLlOff, 26), 0x1000u + 0x22232425);
+  EXPECT_EQ(ind(Op::LdIndH, kSkfLlOff + 30, 0), 0x1000u + 0x2627);
+  // The top of the SKF_LL_OFF range is 0xfffff bytes past the MAC header; below it nothing is read.
+  EXPECT_EQ(abs(Op::LdAbsB, kSkfNetOff - 1), 0u);
+  EXPECT_EQ(abs(Op::LdAbsB, kSkfLlOff - 1), 0u);
+  EXPECT_EQ(abs(Op::LdAbsB, std::numeric_limits<int32_t>::min()), 0u);
+  // LD_IND adds in 32 bits: -1 + 1 is offset 0.
+  EXPECT_EQ(ind(Op::LdIndB, -1, 1), 0x1000u + 22);
+  // A sched_cls skb: the data is the MAC header, the network header 14 bytes on.
+  data = 8;
+  EXPECT_EQ(abs(Op::LdAbsH, 12), 0x1000u + 0x1415);
+  EXPECT_EQ(abs(Op::LdAbsB, kSkfNetOff), 0x1000u + 22);
+  // The bounds are read at every load: a helper that moves the tail changes what can be read.
+  tail = 30;
+  EXPECT_EQ(abs(Op::LdAbsB, kSkfNetOff + 8), 0u);
+  EXPECT_EQ(abs(Op::LdAbsB, kSkfNetOff + 7), 0x1000u + 29);
+  // No MAC header set: SKF_LL_OFF loads fail, the others still work.
+  pkt.mac = kNoHeader;
+  EXPECT_EQ(abs(Op::LdAbsB, kSkfLlOff), 0u);
+  EXPECT_EQ(abs(Op::LdAbsB, 0), 0x1000u + 8);
 }
 
 // --- Checked mode: the checked interpreter's faults ----------------------------------------------
@@ -445,7 +523,7 @@ TEST(JitChecked, FaultsCarryTheInterpretersCodeAndPc) {
   };
   for (const char* text : programs) {
     SCOPED_TRACE(text);
-    Outcome o = run_all(asm_program(text), std::vector<uint8_t>(64, 1), false, false);
+    Outcome o = run_all(assemble_or_fail(text), std::vector<uint8_t>(64, 1), false, false);
     if (std::string(text).find("[%r10+8]") == std::string::npos) {
       EXPECT_FALSE(o.ok);
     }
@@ -454,7 +532,7 @@ TEST(JitChecked, FaultsCarryTheInterpretersCodeAndPc) {
 
 TEST(JitChecked, BudgetFaultNamesTheInterpretersInstructionAndCountsExactly) {
   NullEnv env;
-  Program p = asm_program("mov %r0, 0\nmov %r1, 0\nl:\nadd %r0, 1\nadd %r1, 2\njlt %r0, 1000, l\nexit");
+  Program p = assemble_or_fail("mov %r0, 0\nmov %r1, 0\nl:\nadd %r0, 1\nadd %r1, 2\njlt %r0, 1000, l\nexit");
   auto interp = Interpreter::create(p, nullptr);
   for (uint64_t budget : {0, 1, 2, 3, 4, 5, 6, 100, 3001, 3002, 3003}) {
     jit::JitOptions o;
@@ -479,7 +557,7 @@ TEST(JitChecked, BudgetFaultNamesTheInterpretersInstructionAndCountsExactly) {
 }
 
 TEST(JitChecked, UncheckedCodeIsRefusedForUnverifiedPrograms) {
-  auto j = jit::JitProgram::compile(asm_program("mov %r0, 1\nexit"), nullptr, jit::JitOptions{});
+  auto j = jit::JitProgram::compile(assemble_or_fail("mov %r0, 1\nexit"), nullptr, jit::JitOptions{});
   ASSERT_FALSE(j.ok());
   EXPECT_EQ(j.error().code, ErrorCode::kJit);
 }
@@ -489,7 +567,7 @@ TEST(JitChecked, MeteredUncheckedCodeStopsALongLoop) {
   o.verified = true;
   o.meter_budget = true;
   o.budget = 1000;
-  auto j = jit::JitProgram::compile(asm_program("mov %r0, 0\nl:\nadd %r0, 1\nja l"), nullptr, o);
+  auto j = jit::JitProgram::compile(assemble_or_fail("mov %r0, 0\nl:\nadd %r0, 1\nja l"), nullptr, o);
   ASSERT_TRUE(j.ok());
   NullEnv env;
   auto r = (*j)->run(RunInput{}, env);
@@ -502,14 +580,14 @@ TEST(JitChecked, MeteredUncheckedCodeStopsALongLoop) {
 TEST(JitCalls, CallbacksRunOnTheJitWithTheirOwnFrame) {
   // The callee's frame is live, r6-r9 of the caller survive, and nested callbacks hit the depth limit.
   run_all(
-      asm_program("mov %r6, 5\nlddw %r1, func(f)\ncall 1001\nadd %r0, %r6\nexit\n"
-                  "f:\nstdw [%r10-8], 40\nldxdw %r0, [%r10-8]\nmov %r6, 0\nexit"));
+      assemble_or_fail("mov %r6, 5\nlddw %r1, func(f)\ncall 1001\nadd %r0, %r6\nexit\n"
+                       "f:\nstdw [%r10-8], 40\nldxdw %r0, [%r10-8]\nmov %r6, 0\nexit"));
   // Nested callbacks until the 8-frame limit: the innermost call_function ends the run with kCallDepth.
   Outcome deep =
-      run_all(asm_program("lddw %r1, func(f)\ncall 1001\nexit\nf:\nlddw %r1, func(f)\ncall 1001\nexit"));
+      run_all(assemble_or_fail("lddw %r1, func(f)\ncall 1001\nexit\nf:\nlddw %r1, func(f)\ncall 1001\nexit"));
   EXPECT_FALSE(deep.ok);
   EXPECT_EQ(deep.code, ErrorCode::kCallDepth);
-  run_all(asm_program("mov %r1, 5\ncall 1001\nexit"));  // not a function
+  run_all(assemble_or_fail("mov %r1, 5\ncall 1001\nexit"));  // not a function
 }
 
 class Progs : public TailCallTargets {
@@ -531,7 +609,7 @@ TEST(JitCalls, TailCallsSwitchProgramsKeepR1AndStopAt33) {
   Progs progs;
   in.tail_calls = &progs;
   auto both = [&](const char* text) {
-    Program p = asm_program(text);
+    Program p = assemble_or_fail(text);
     jit::JitOptions c = checked_opts(), u;
     u.verified = true;
     auto cj = jit::JitProgram::compile(p, &helpers(), c);
@@ -582,7 +660,7 @@ TEST(JitBlinding, NoProgramImmediateAppearsInTheCode) {
       "lddw %r1, {10:#x}\nxor %r0, %r1\nexit",
       imms32[0], imms32[1], imms32[2], imms32[3], imms32[4], imms32[5], imms32[6], imms32[7], imms32[8],
       imms32[9], imm64);
-  Program p = asm_program(text);
+  Program p = assemble_or_fail(text);
   for (bool checked : {true, false}) {
     // Fresh keys (no seed) several times, plus seeded keys.
     for (int round = 0; round < 8; ++round) {
@@ -634,7 +712,7 @@ TEST(JitBlinding, NoImmediateOfALoopAppearsInTheCodeAndTheLoopRunsAsInterpreted)
       "mid:\nadd %r1, 1\njlt %r1, 50, top\nout:\nexit",
       imms[0], imms[1], imms[2], imms[3], imms[4], imms[5], imms[6], imms[7], imms[8]);
   for (const std::string& prefix : {std::string(), std::string("mov %r1, 2\nmov %r2, 3\ncall 1\n")}) {
-    Program p = asm_program(prefix + loop);
+    Program p = assemble_or_fail(prefix + loop);
     run_all(p);
     for (bool checked : {false, true}) {
       jit::JitOptions o;
@@ -659,34 +737,34 @@ TEST(JitBlinding, NoImmediateOfALoopAppearsInTheCodeAndTheLoopRunsAsInterpreted)
 
 TEST(JitCodegen, FlagsOfAnAddOrSubStandInOnlyForEqualityWithZero) {
   // Overflowing add/sub: the flags' sign/overflow differ from a compare with 0 of the result.
-  EXPECT_EQ(run_all(asm_program("lddw %r1, 0x8000000000000000\nmov %r2, 1\nmov %r0, 1\nsub %r1, %r2\n"
+  EXPECT_EQ(run_all(assemble_or_fail("lddw %r1, 0x8000000000000000\nmov %r2, 1\nmov %r0, 1\nsub %r1, %r2\n"
                                 "jslt %r1, 0, +1\nmov %r0, 2\nexit"))
                 .r0,
             2u);
-  EXPECT_EQ(run_all(asm_program("lddw %r1, 0x7fffffffffffffff\nmov %r0, 1\nadd %r1, 1\njsge %r1, 0, +1\n"
+  EXPECT_EQ(run_all(assemble_or_fail("lddw %r1, 0x7fffffffffffffff\nmov %r0, 1\nadd %r1, 1\njsge %r1, 0, +1\n"
                                 "mov %r0, 2\nexit"))
                 .r0,
             2u);
-  EXPECT_EQ(run_all(asm_program("mov32 %r1, 0x80000000\nmov %r0, 1\nadd32 %r1, -1\njsgt32 %r1, 0, +1\n"
+  EXPECT_EQ(run_all(assemble_or_fail("mov32 %r1, 0x80000000\nmov %r0, 1\nadd32 %r1, -1\njsgt32 %r1, 0, +1\n"
                                 "mov %r0, 2\nexit"))
                 .r0,
             1u);
   // Equality after add/sub, across a move of another register: the flags hold.
-  EXPECT_EQ(run_all(asm_program("mov %r1, 1\nmov %r2, 7\nmov %r0, 1\nadd32 %r1, -1\nmov %r3, %r2\n"
+  EXPECT_EQ(run_all(assemble_or_fail("mov %r1, 1\nmov %r2, 7\nmov %r0, 1\nadd32 %r1, -1\nmov %r3, %r2\n"
                                 "jeq32 %r1, 0, +1\nmov %r0, 2\nexit"))
                 .r0,
             1u);
   // A move into the register, or a compare at another width: the flags do not hold.
-  EXPECT_EQ(run_all(asm_program("mov %r1, 1\nmov %r2, 0\nmov %r0, 1\nand %r1, 1\nmov %r1, %r2\n"
+  EXPECT_EQ(run_all(assemble_or_fail("mov %r1, 1\nmov %r2, 0\nmov %r0, 1\nand %r1, 1\nmov %r1, %r2\n"
                                 "jeq %r1, 0, +1\nmov %r0, 2\nexit"))
                 .r0,
             1u);
-  EXPECT_EQ(run_all(asm_program("lddw %r1, 0x100000000\nmov %r2, 0\nmov %r0, 1\nor %r1, %r2\n"
+  EXPECT_EQ(run_all(assemble_or_fail("lddw %r1, 0x100000000\nmov %r2, 0\nmov %r0, 1\nor %r1, %r2\n"
                                 "jeq32 %r1, 0, +1\nmov %r0, 2\nexit"))
                 .r0,
             1u);
   // Not across a jump target.
-  EXPECT_EQ(run_all(asm_program("mov %r1, 0\nmov %r0, 0\nja l\nm:\nor %r1, 1\nl:\nadd %r0, 1\n"
+  EXPECT_EQ(run_all(assemble_or_fail("mov %r1, 0\nmov %r0, 0\nja l\nm:\nor %r1, 1\nl:\nadd %r0, 1\n"
                                 "jeq %r1, 0, m\nexit"))
                 .r0,
             2u);
@@ -699,12 +777,12 @@ TEST(JitCodegen, AConditionalJumpOverAJaBecomesOneInvertedJump) {
       for (const char* b : {"3", "%r2", "0"}) {
         SCOPED_TRACE(fmt::format("{} {} {}", cond, a, b));
         run_all(
-            asm_program(fmt::format("mov %r1, {}\nmov %r2, 3\nmov %r0, 1\n{} %r1, {}, +1\nja out\n"
+            assemble_or_fail(fmt::format("mov %r1, {}\nmov %r2, 3\nmov %r0, 1\n{} %r1, {}, +1\nja out\n"
                                     "mov %r0, 2\nout:\nexit",
                                     a, cond, b)));
         // As a loop latch.
         run_all(
-            asm_program(fmt::format("mov %r1, {}\nmov %r0, 0\ntop:\nadd %r0, 1\nadd %r1, 1\n"
+            assemble_or_fail(fmt::format("mov %r1, {}\nmov %r0, 0\ntop:\nadd %r0, 1\nadd %r1, 1\n"
                                     "jgt %r0, 20, out\n{} %r1, {}, +1\nja top\nout:\nexit",
                                     a, cond, b)));
       }
@@ -713,7 +791,7 @@ TEST(JitCodegen, AConditionalJumpOverAJaBecomesOneInvertedJump) {
 // --- Memory discipline --------------------------------------------------------------------------
 
 TEST(JitMemory, NoMappingIsWritableAndExecutableAndTheCodeIsReadOnly) {
-  auto j = jit::JitProgram::compile(asm_program("mov %r0, 1\nexit"), nullptr, checked_opts());
+  auto j = jit::JitProgram::compile(assemble_or_fail("mov %r0, 1\nexit"), nullptr, checked_opts());
   ASSERT_TRUE(j.ok());
   const uint64_t code = reinterpret_cast<uint64_t>((*j)->code().data());
   std::ifstream maps("/proc/self/maps");
@@ -737,7 +815,7 @@ TEST(JitMemory, NoMappingIsWritableAndExecutableAndTheCodeIsReadOnly) {
 TEST(JitMemory, ReleasedCodeIsNoLongerExecutable) {
   uint64_t addr = 0;
   {
-    auto j = jit::JitProgram::compile(asm_program("mov %r0, 1\nexit"), nullptr, checked_opts());
+    auto j = jit::JitProgram::compile(assemble_or_fail("mov %r0, 1\nexit"), nullptr, checked_opts());
     ASSERT_TRUE(j.ok());
     addr = reinterpret_cast<uint64_t>((*j)->code().data());
   }
@@ -762,7 +840,7 @@ long rss_kib() {
 }
 
 TEST(JitMemory, LoadingAndUnloading100000TimesKeepsMemoryFlat) {
-  Program p = asm_program("mov %r0, 0\nl:\nadd %r0, 3\njlt %r0, 30, l\nstdw [%r10-8], 77\nexit");
+  Program p = assemble_or_fail("mov %r0, 0\nl:\nadd %r0, 3\njlt %r0, 30, l\nstdw [%r10-8], 77\nexit");
   NullEnv env;
   auto once = [&] {
     auto j = jit::JitProgram::compile(p, nullptr, checked_opts());
@@ -782,7 +860,7 @@ TEST(JitMemory, LoadingAndUnloading100000TimesKeepsMemoryFlat) {
 // --- Spectre options and disassembly ------------------------------------------------------------
 
 TEST(JitOptions, SpectreHardeningKeepsResultsAndChangesTheCode) {
-  Program p = asm_program(
+  Program p = assemble_or_fail(
       "lddw %r3, func(f)\nmov %r1, 7\ncallx %r3\nldxb %r2, [%r10-1]\nadd %r0, %r2\nexit\n"
       "f:\nmov %r0, %r1\nexit");
   NullEnv env;
@@ -804,12 +882,12 @@ TEST(JitOptions, SpectreHardeningKeepsResultsAndChangesTheCode) {
 TEST(JitOptions, DisassemblyNamesTheBpfInstructionOfEachBlock) {
   jit::JitOptions o = checked_opts();
   o.disassembly = true;
-  auto j = jit::JitProgram::compile(asm_program("mov %r0, 5\nadd %r0, 2\nexit"), nullptr, o);
+  auto j = jit::JitProgram::compile(assemble_or_fail("mov %r0, 5\nadd %r0, 2\nexit"), nullptr, o);
   ASSERT_TRUE(j.ok());
   std::string d = (*j)->disassembly();
   EXPECT_NE(d.find("; pc 1: add %r0, 2"), std::string::npos) << d;
   EXPECT_NE(d.find("ret"), std::string::npos);
-  auto quiet = jit::JitProgram::compile(asm_program("mov %r0, 5\nexit"), nullptr, checked_opts());
+  auto quiet = jit::JitProgram::compile(assemble_or_fail("mov %r0, 5\nexit"), nullptr, checked_opts());
   EXPECT_TRUE((*quiet)->disassembly().empty());
 }
 

@@ -391,4 +391,19 @@ std::string sanitize_label(std::string s) {
   return s;
 }
 
+void PrintTo(const CorpusRun& r, std::ostream* os) {
+  *os << r.label;
+}
+
+std::vector<CorpusRun> corpus_runs() {
+  std::vector<CorpusRun> out;
+  for (const std::string& path : list_specs(BPFVM_CORPUS_SRC_DIR)) {
+    auto spec = load_spec(path, BPFVM_CORPUS_OBJ_DIR);
+    if (!spec) continue;
+    for (size_t i = 0; i < spec->runs.size(); i++)
+      out.push_back({path, i, sanitize_label(spec->object + "__" + spec->runs[i].name)});
+  }
+  return out;
+}
+
 }  // namespace bpfvm::kernel

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -84,5 +85,24 @@ std::string sanitize_label(std::string s);
 
 // Every difference between the expectations and a result, one message each (empty: all match).
 std::vector<std::string> check_run(const RunSpec& spec, const RunResult& result);
+
+// One run of one corpus spec: the parameter of the suites that run the whole corpus (the kernel
+// oracle, the user-space runtime, the backends, the JIT).
+struct CorpusRun {
+  std::string spec_path;
+  size_t run_index = 0;
+  std::string label;  // <object>__<run>, gtest-safe (sanitize_label)
+};
+void PrintTo(const CorpusRun& r, std::ostream* os);
+// Every run of every spec in BPFVM_CORPUS_SRC_DIR, in spec and run order. Specs that do not parse
+// are left out: CorpusSpecs.AllSpecsParse and the suites' own list tests report them.
+std::vector<CorpusRun> corpus_runs();
+// The test name of a CorpusRun parameter (the name generator of INSTANTIATE_TEST_SUITE_P).
+struct CorpusRunName {
+  template <class ParamInfo>
+  std::string operator()(const ParamInfo& info) const {
+    return info.param.label;
+  }
+};
 
 }  // namespace bpfvm::kernel

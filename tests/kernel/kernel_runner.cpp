@@ -1,9 +1,12 @@
 #include "tests/kernel/kernel_runner.h"
 
+// bpfvm's headers before linux/bpf.h (vm/isa.h's BPF_OP clashes with linux/bpf_common.h's).
+#include "vm/runtime/backend.h"
+#include "vm/runtime/kernel_bpf.h"
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -48,11 +51,6 @@ struct ObjectCloser {
   void operator()(bpf_object* o) const { bpf_object__close(o); }
 };
 using ObjectPtr = std::unique_ptr<bpf_object, ObjectCloser>;
-
-bool is_per_cpu(uint32_t type) {
-  return type == BPF_MAP_TYPE_PERCPU_ARRAY || type == BPF_MAP_TYPE_PERCPU_HASH ||
-         type == BPF_MAP_TYPE_LRU_PERCPU_HASH || type == BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE;
-}
 
 bool is_queue_like(uint32_t type) {
   return type == BPF_MAP_TYPE_QUEUE || type == BPF_MAP_TYPE_STACK;
@@ -99,27 +97,6 @@ std::string map_names(bpf_object* obj) {
   return out;
 }
 
-// Pins the calling thread to one CPU for the lifetime of the guard.
-class CpuPin {
- public:
-  explicit CpuPin(int cpu) {
-    ok_ = sched_getaffinity(0, sizeof(saved_), &saved_) == 0;
-    if (!ok_) return;
-    cpu_set_t want;
-    CPU_ZERO(&want);
-    CPU_SET(cpu, &want);
-    ok_ = sched_setaffinity(0, sizeof(want), &want) == 0;
-  }
-  ~CpuPin() {
-    if (ok_) sched_setaffinity(0, sizeof(saved_), &saved_);
-  }
-  bool ok() const { return ok_; }
-
- private:
-  cpu_set_t saved_{};
-  bool ok_ = false;
-};
-
 Result<Ok> apply_init(bpf_map* map, const MapInit& init, int cpu, int ncpus) {
   const std::string name = bpf_map__name(map);
   const uint32_t type = bpf_map__type(map);
@@ -142,7 +119,7 @@ Result<Ok> apply_init(bpf_map* map, const MapInit& init, int cpu, int ncpus) {
     key = init.key.data();
   }
   Bytes buf;
-  if (is_per_cpu(type)) {
+  if (is_per_cpu_map_type(type)) {
     const size_t stride = (vs + 7) / 8 * 8;
     buf.assign(stride * ncpus, 0);
     if (init.values.size() == 1) {
@@ -172,7 +149,7 @@ Result<MapContents> dump_map(bpf_map* map, int ncpus) {
   mc.key_size = bpf_map__key_size(map);
   mc.value_size = bpf_map__value_size(map);
   mc.max_entries = bpf_map__max_entries(map);
-  mc.per_cpu = is_per_cpu(mc.type);
+  mc.per_cpu = is_per_cpu_map_type(mc.type);
   const int fd = bpf_map__fd(map);
   const size_t stride = (mc.value_size + 7) / 8 * 8;
   const int nvals = mc.per_cpu ? ncpus : 1;
@@ -219,13 +196,6 @@ Result<MapContents> dump_map(bpf_map* map, int ncpus) {
   return mc;
 }
 
-int collect_record(void* ctx, void* data, size_t size) {
-  auto* out = static_cast<std::vector<Bytes>*>(ctx);
-  auto* p = static_cast<const uint8_t*>(data);
-  out->emplace_back(p, p + size);
-  return 0;
-}
-
 }  // namespace
 
 const MapContents* RunResult::find_map(const std::string& name_or_suffix) const {
@@ -252,22 +222,7 @@ bool kernel_bpf_available(std::string* why) {
     return false;
   };
   if (geteuid() != 0) return fail("not running as root: loading and test-running BPF programs needs root");
-  int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "probe", 4, 4, 1, nullptr);
-  if (fd < 0) return fail(fmt::format("bpf(BPF_MAP_CREATE) failed: {}", strerror(errno)));
-  close(fd);
-  const bpf_insn insns[] = {
-      {BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 7},  // r0 = 7
-      {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
-  };
-  int pfd = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "probe", "GPL", insns, 2, nullptr);
-  if (pfd < 0) return fail(fmt::format("bpf(BPF_PROG_LOAD) failed: {}", strerror(errno)));
-  uint8_t pkt[64] = {};
-  LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .data_size_in = sizeof(pkt));
-  int rc = bpf_prog_test_run_opts(pfd, &opts);
-  int saved = errno;
-  close(pfd);
-  if (rc != 0) return fail(fmt::format("bpf(BPF_PROG_TEST_RUN) failed: {}", strerror(saved)));
-  if (opts.retval != 7) return fail(fmt::format("BPF_PROG_TEST_RUN returned {}, expected 7", opts.retval));
+  if (Status st = kernel_available(); !st) return fail(st.error().msg);
   return true;
 }
 
@@ -367,7 +322,7 @@ Result<RunResult> kernel_run(const RunRequest& req) {
                fmt::format("{}: raw tracepoint test runs do not support repeat", where));
   opts.repeat = req.repeat > 1 ? req.repeat : 0;  // 0 and 1 both mean once
   {
-    CpuPin pin(req.cpu);
+    CpuPin pin(static_cast<uint32_t>(req.cpu));
     if (!pin.ok())
       return err(ErrorCode::kInternal,
                  fmt::format("{}: cannot pin to cpu {}: {}", where, req.cpu, strerror(errno)));
@@ -385,17 +340,9 @@ Result<RunResult> kernel_run(const RunRequest& req) {
   bpf_object__for_each_map(m, obj.get()) {
     const uint32_t type = bpf_map__type(m);
     if (type == BPF_MAP_TYPE_RINGBUF) {
-      std::vector<Bytes> records;
-      ring_buffer* rb = ring_buffer__new(bpf_map__fd(m), collect_record, &records, nullptr);
-      if (!rb)
-        return err(ErrorCode::kInternal, fmt::format("{}: ring_buffer__new({}) failed: {}", where,
-                                                     bpf_map__name(m), strerror(errno)));
-      int n = ring_buffer__consume(rb);
-      ring_buffer__free(rb);
-      if (n < 0)
-        return err(ErrorCode::kInternal, fmt::format("{}: draining ring buffer '{}' failed: {}", where,
-                                                     bpf_map__name(m), strerror(-n)));
-      res.ringbufs.emplace_back(bpf_map__name(m), std::move(records));
+      auto records = kernel_drain_ringbuf(bpf_map__fd(m), bpf_map__name(m));
+      if (!records) return err(records.error().code, fmt::format("{}: {}", where, records.error().msg));
+      res.ringbufs.emplace_back(bpf_map__name(m), std::move(*records));
       continue;
     }
     if (!is_dumpable(type)) continue;

@@ -17,34 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct RunParam {
-  std::string spec_path;
-  size_t run_index = 0;
-  std::string label;  // gtest-safe test name
-};
-
-void PrintTo(const RunParam& p, std::ostream* os) {
-  *os << p.label;
-}
-
-std::string sanitize(std::string s) {
-  for (char& c : s)
-    if (!isalnum(static_cast<unsigned char>(c))) c = '_';
-  return s;
-}
-
-std::vector<RunParam> all_runs() {
-  std::vector<RunParam> out;
-  for (const std::string& path : list_specs(BPFVM_CORPUS_SRC_DIR)) {
-    auto spec = load_spec(path, BPFVM_CORPUS_OBJ_DIR);
-    if (!spec) continue;  // reported by CorpusSpecs.AllSpecsParse
-    for (size_t i = 0; i < spec->runs.size(); i++)
-      out.push_back({path, i, sanitize(spec->object + "__" + spec->runs[i].name)});
-  }
-  return out;
-}
-
-class KernelOracle : public ::testing::TestWithParam<RunParam> {};
+class KernelOracle : public ::testing::TestWithParam<CorpusRun> {};
 
 TEST_P(KernelOracle, MatchesSpec) {
   std::string why;
@@ -58,10 +31,7 @@ TEST_P(KernelOracle, MatchesSpec) {
     ADD_FAILURE() << GetParam().spec_path << " run '" << run.name << "': " << m;
 }
 
-INSTANTIATE_TEST_SUITE_P(Corpus,
-                         KernelOracle,
-                         ::testing::ValuesIn(all_runs()),
-                         [](const ::testing::TestParamInfo<RunParam>& p) { return p.param.label; });
+INSTANTIATE_TEST_SUITE_P(Corpus, KernelOracle, ::testing::ValuesIn(corpus_runs()), CorpusRunName());
 
 TEST(CorpusSpecs, AllSpecsParse) {
   const auto specs = list_specs(BPFVM_CORPUS_SRC_DIR);

@@ -2,6 +2,7 @@
 // mode from the verdict (accepted: unchecked when the context is the one verified; otherwise checked).
 #include <gtest/gtest.h>
 
+#include "tests/test_util.h"
 #include "vm/asm.h"
 #include "vm/runtime/input.h"
 #include "vm/runtime/object.h"
@@ -18,19 +19,13 @@ constexpr const char* kReadAt8 = "ldxdw %r0, [%r1+8]\nexit\n";
 // Returns r3, never written: UninitRegister.
 constexpr const char* kUninit = "mov %r0, %r3\nexit\n";
 
-Program asm_program(const char* text) {
-  auto a = assemble(text);
-  EXPECT_TRUE(a.ok()) << a.error().to_string();
-  return a ? a->program : Program{};
-}
-
 std::unique_ptr<Object> raw_object(const char* text, ObjectOptions opts = {}) {
   ObjectFile f;
   ElfProgram p;
   p.name = "prog";
   p.type = ProgType::Raw;
   p.type_known = true;
-  p.code = asm_program(text);
+  p.code = assemble_or_fail(text);
   f.programs.push_back(std::move(p));
   auto o = Object::create(std::move(f), opts);
   EXPECT_TRUE(o.ok()) << o.error().to_string();
@@ -112,7 +107,7 @@ TEST(RuntimeVerify, VerifyErrorsNameTheProblem) {
   p.name = "badmap";
   p.type = ProgType::Xdp;
   p.type_known = true;
-  p.code = asm_program("lddw %r1, map_idx(3)\nmov %r0, 0\nexit\n");
+  p.code = assemble_or_fail("lddw %r1, map_idx(3)\nmov %r0, 0\nexit\n");
   f.programs.push_back(std::move(p));
   auto bad = Object::create(std::move(f));
   ASSERT_TRUE(bad.ok()) << bad.error().to_string();
@@ -173,7 +168,7 @@ TEST(RuntimeVerify, VerifyProgramNeedsNoMapCreation) {
 
 TEST(RuntimeVerify, VmVerifyAndPrepareFollowsTheVerdict) {
   Vm vm;
-  auto ok = vm.verify_and_prepare(asm_program(kReadAt8), 16, ExecOptions{});
+  auto ok = vm.verify_and_prepare(assemble_or_fail(kReadAt8), 16, ExecOptions{});
   ASSERT_TRUE(ok.ok()) << ok.error().to_string();
   EXPECT_TRUE(ok->verdict.accepted);
   EXPECT_FALSE(ok->exe->checked(16));
@@ -187,7 +182,7 @@ TEST(RuntimeVerify, VmVerifyAndPrepareFollowsTheVerdict) {
   ASSERT_FALSE(f.ok());
   EXPECT_EQ(f.error().code, ErrorCode::kOutOfBounds);
 
-  auto rej = vm.verify_and_prepare(asm_program(kReadAt8), 8, ExecOptions{});
+  auto rej = vm.verify_and_prepare(assemble_or_fail(kReadAt8), 8, ExecOptions{});
   ASSERT_TRUE(rej.ok()) << rej.error().to_string();
   EXPECT_FALSE(rej->verdict.accepted);
   EXPECT_TRUE(rej->exe->checked(8));

@@ -4,20 +4,27 @@
 
 #include <fcntl.h>
 #include <linux/bpf.h>
+#include <net/if.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "maps/map_set.h"
 #include "tests/kernel/kernel_runner.h"
 
 namespace {
@@ -88,6 +95,7 @@ bpf_insn call_helper(int32_t id) {
 
 struct ProgLoad {
   uint32_t type = BPF_PROG_TYPE_XDP;
+  uint32_t attach = 0;  // expected_attach_type
   std::vector<bpf_insn> insns;
   std::string license = "GPL";
   std::vector<char> log;
@@ -96,6 +104,7 @@ struct ProgLoad {
 long prog_load(const Bpf& bpf, ProgLoad& p) {
   bpf_attr a{};
   a.prog_type = p.type;
+  a.expected_attach_type = p.attach;
   a.insns = ptr(p.insns.data());
   a.insn_cnt = uint32_t(p.insns.size());
   a.license = ptr(p.license.c_str());
@@ -363,6 +372,30 @@ TEST_F(KernelAndUser, BadAttributesAndCommandsFailWithTheKernelsErrno) {
   });
 }
 
+// The attach type names the hook, whose context rules apply: a sock_addr program may write
+// msg_src_ip4 at sendmsg4, not at connect4.
+long load_msg_src_writer(const Bpf& b, uint32_t attach) {
+  ProgLoad p;
+  p.type = BPF_PROG_TYPE_CGROUP_SOCK_ADDR;
+  p.attach = attach;
+  p.insns = {mov_imm(2, 0x0100007f), insn(BPF_STX | BPF_MEM | BPF_W, 1, 2, 40, 0), mov_imm(0, 1),
+             exit_insn()};
+  long fd = prog_load(b, p);
+  if (fd >= 0) close(int(fd));
+  return fd >= 0 ? 0 : fd;
+}
+
+TEST_F(UserBpf, TheExpectedAttachTypeSelectsTheContextRules) {
+  EXPECT_EQ(load_msg_src_writer(user_bpf, BPF_CGROUP_UDP4_SENDMSG), 0);
+  EXPECT_EQ(load_msg_src_writer(user_bpf, BPF_CGROUP_INET4_CONNECT), -EACCES);
+}
+
+TEST_F(KernelAndUser, TheExpectedAttachTypeSelectsTheContextRulesAsInTheKernel) {
+  for (uint32_t attach : {uint32_t{BPF_CGROUP_UDP4_SENDMSG}, uint32_t{BPF_CGROUP_INET4_CONNECT}})
+    same(fmt::format("sock_addr writing msg_src_ip4, attach type {}", attach),
+         [attach](const Bpf& b) { return load_msg_src_writer(b, attach); });
+}
+
 TEST_F(KernelAndUser, InvalidProgramLoadsFailWithTheKernelsErrno) {
   same("GPL-only helper without a license", [](const Bpf& b) {
     ProgLoad p;
@@ -485,6 +518,244 @@ TEST_F(KernelAndUser, MapOperationsGiveTheKernelsResults) {
   sequence(kernel_bpf, &k);
   sequence(user_bpf, &u);
   EXPECT_EQ(k, u);
+}
+
+TEST_F(KernelAndUser, KernelObjectMapDefinitionsFailWithTheKernelsErrno) {
+  struct Def {
+    const char* what;
+    uint32_t type, key, value, entries, flags;
+  } defs[] = {
+      {"devmap", BPF_MAP_TYPE_DEVMAP, 4, 8, 4, 0},
+      {"devmap value 12", BPF_MAP_TYPE_DEVMAP, 4, 12, 4, 0},
+      {"devmap key 8", BPF_MAP_TYPE_DEVMAP, 8, 4, 4, 0},
+      {"devmap no entries", BPF_MAP_TYPE_DEVMAP, 4, 4, 0, 0},
+      {"devmap BPF_F_RDONLY_PROG", BPF_MAP_TYPE_DEVMAP, 4, 4, 4, BPF_F_RDONLY_PROG},
+      {"devmap BPF_F_RDONLY", BPF_MAP_TYPE_DEVMAP, 4, 4, 4, BPF_F_RDONLY},
+      {"devmap BPF_F_NO_PREALLOC", BPF_MAP_TYPE_DEVMAP, 4, 4, 4, BPF_F_NO_PREALLOC},
+      {"devmap_hash", BPF_MAP_TYPE_DEVMAP_HASH, 4, 4, 4, 0},
+      {"devmap_hash 2^31 + 1 entries", BPF_MAP_TYPE_DEVMAP_HASH, 4, 4, 0x80000001u, 0},
+      {"cpumap", BPF_MAP_TYPE_CPUMAP, 4, 8, 4, 0},
+      {"cpumap above NR_CPUS", BPF_MAP_TYPE_CPUMAP, 4, 4, bpfvm::host_nr_cpus() + 1, 0},
+      {"cpumap value 12", BPF_MAP_TYPE_CPUMAP, 4, 12, 4, 0},
+      {"cpumap BPF_F_RDONLY", BPF_MAP_TYPE_CPUMAP, 4, 4, 4, BPF_F_RDONLY},
+      {"xskmap", BPF_MAP_TYPE_XSKMAP, 4, 4, 4, 0},
+      {"xskmap value 8", BPF_MAP_TYPE_XSKMAP, 4, 8, 4, 0},
+      {"xskmap BPF_F_RDONLY_PROG", BPF_MAP_TYPE_XSKMAP, 4, 4, 4, BPF_F_RDONLY_PROG},
+      {"stack_trace", BPF_MAP_TYPE_STACK_TRACE, 4, 1016, 100, 0},
+      {"stack_trace of 128 frames", BPF_MAP_TYPE_STACK_TRACE, 4, 1024, 100, 0},
+      {"stack_trace value 12", BPF_MAP_TYPE_STACK_TRACE, 4, 12, 100, 0},
+      {"stack_trace build ids of 16 bytes", BPF_MAP_TYPE_STACK_TRACE, 4, 16, 100, BPF_F_STACK_BUILD_ID},
+      {"stack_trace build ids", BPF_MAP_TYPE_STACK_TRACE, 4, 64, 100, BPF_F_STACK_BUILD_ID},
+      {"stack_trace 2^31 + 1 entries", BPF_MAP_TYPE_STACK_TRACE, 4, 16, 0x80000001u, 0},
+      {"stack_trace BPF_F_RDONLY_PROG", BPF_MAP_TYPE_STACK_TRACE, 4, 16, 4, BPF_F_RDONLY_PROG},
+      {"cgroup_array", BPF_MAP_TYPE_CGROUP_ARRAY, 4, 4, 4, 0},
+      {"cgroup_array value 8", BPF_MAP_TYPE_CGROUP_ARRAY, 4, 8, 4, 0},
+      {"cgroup_array BPF_F_RDONLY_PROG", BPF_MAP_TYPE_CGROUP_ARRAY, 4, 4, 4, BPF_F_RDONLY_PROG},
+  };
+  for (const Def& d : defs)
+    same(d.what,
+         [&](const Bpf& b) { return closing(map_create(b, d.type, d.key, d.value, d.entries, d.flags)); });
+}
+
+// Element requests on the maps of kernel objects, logged with their results and values; the kernel
+// and bpfvm must write the same log.
+TEST_F(KernelAndUser, KernelObjectMapsGiveTheKernelsResults) {
+  const uint32_t lo = if_nametoindex("lo");
+  ASSERT_NE(lo, 0u);
+  uint32_t missing_dev = 0x7ffffff0;
+  while (if_indextoname(missing_dev, std::array<char, IF_NAMESIZE>().data()) != nullptr)
+    ++missing_dev;
+  std::string cgroup2;
+  {
+    std::ifstream in("/proc/self/mountinfo");
+    std::string line;
+    while (cgroup2.empty() && std::getline(in, line)) {
+      size_t dash = line.find(" - cgroup2 ");
+      if (dash == std::string::npos) continue;
+      std::string a, b, c, root;
+      std::istringstream(line.substr(0, dash)) >> a >> b >> c >> root >> cgroup2;
+    }
+  }
+  auto sequence = [&](const Bpf& b, std::vector<std::string>* log) {
+    auto res = [](long r) {
+      return r < 0 ? std::string(strerrorname_np(int(-r)) ?: std::to_string(r)) : "ok";
+    };
+    auto hex = [](const void* p, size_t n) {
+      std::string s;
+      for (size_t i = 0; i < n; i++)
+        s += fmt::format("{:02x}", static_cast<const uint8_t*>(p)[i]);
+      return s;
+    };
+    auto update = [&](const char* what, int fd, uint32_t k, const void* v, uint64_t flags = BPF_ANY) {
+      log->push_back(fmt::format("{}: update {} {}", what, k,
+                                 res(elem(b, BPF_MAP_UPDATE_ELEM, fd, &k, const_cast<void*>(v), flags))));
+    };
+    auto lookup = [&](const char* what, int fd, uint32_t k, size_t n) {
+      std::vector<uint8_t> v(n, 0xee);
+      long r = elem(b, BPF_MAP_LOOKUP_ELEM, fd, &k, v.data());
+      log->push_back(fmt::format("{}: lookup {} {} {}", what, k, res(r), r == 0 ? hex(v.data(), n) : ""));
+    };
+    auto remove = [&](const char* what, int fd, uint32_t k) {
+      log->push_back(
+          fmt::format("{}: delete {} {}", what, k, res(elem(b, BPF_MAP_DELETE_ELEM, fd, &k, nullptr))));
+    };
+    auto keys = [&](const char* what, int fd, uint32_t start) {
+      std::string out;
+      uint32_t key = start, next = 0;
+      bpf_attr a{};
+      a.map_fd = uint32_t(fd);
+      a.key = ptr(&key);
+      a.next_key = ptr(&next);
+      long r;
+      for (int i = 0; i < 20 && (r = call(b, BPF_MAP_GET_NEXT_KEY, a)) == 0; i++) {
+        out += " " + std::to_string(next);
+        key = next;
+      }
+      log->push_back(fmt::format("{}: keys after {}:{} then {}", what, start, out, res(r)));
+    };
+    auto flags_of = [&](const char* what, int fd) {
+      bpf_map_info info{};
+      bpf_attr a{};
+      a.info.bpf_fd = uint32_t(fd);
+      a.info.info = ptr(&info);
+      a.info.info_len = sizeof info;
+      long r = call(b, BPF_OBJ_GET_INFO_BY_FD, a);
+      log->push_back(fmt::format("{}: info {} map_flags {:#x}", what, res(r), info.map_flags));
+    };
+    struct Val {
+      uint32_t first;
+      int32_t prog;
+    };
+
+    int fd = int(map_create(b, BPF_MAP_TYPE_DEVMAP, 4, 8, 4));
+    ASSERT_GE(fd, 0);
+    flags_of("devmap", fd);
+    Val dev{lo, 0}, nodev{missing_dev, 0}, prog_only{0, 5}, bad_prog{lo, 999}, no_prog{lo, -1}, clear{0, 0};
+    update("devmap", fd, 1, &dev);
+    lookup("devmap", fd, 1, 8);
+    update("devmap", fd, 2, &nodev);
+    update("devmap", fd, 2, &prog_only);
+    update("devmap", fd, 1, &dev, BPF_NOEXIST);
+    update("devmap", fd, 3, &no_prog, BPF_EXIST);
+    update("devmap", fd, 9, &dev);
+    update("devmap", fd, 1, &dev, 3);
+    update("devmap", fd, 0, &bad_prog);
+    lookup("devmap", fd, 2, 8);
+    lookup("devmap", fd, 3, 8);
+    update("devmap", fd, 1, &clear);
+    lookup("devmap", fd, 1, 8);
+    remove("devmap", fd, 2);
+    remove("devmap", fd, 9);
+    keys("devmap", fd, 1);
+    close(fd);
+
+    fd = int(map_create(b, BPF_MAP_TYPE_DEVMAP_HASH, 4, 4, 4));
+    ASSERT_GE(fd, 0);
+    flags_of("devmap_hash", fd);
+    for (uint32_t k : {5u, 1u, 9u, 2u})
+      update("devmap_hash", fd, k, &lo);
+    keys("devmap_hash", fd, 12345);
+    update("devmap_hash", fd, 1, &lo, BPF_EXIST);
+    keys("devmap_hash", fd, 12345);
+    update("devmap_hash", fd, 7, &lo);
+    update("devmap_hash", fd, 7, &clear.first);
+    update("devmap_hash", fd, 5, &lo, BPF_NOEXIST);
+    lookup("devmap_hash", fd, 9, 4);
+    remove("devmap_hash", fd, 9);
+    remove("devmap_hash", fd, 9);
+    lookup("devmap_hash", fd, 9, 4);
+    update("devmap_hash", fd, 7, &lo, BPF_EXIST);
+    keys("devmap_hash", fd, 2);
+    close(fd);
+
+    fd = int(map_create(b, BPF_MAP_TYPE_CPUMAP, 4, 8, 8));
+    ASSERT_GE(fd, 0);
+    flags_of("cpumap", fd);
+    Val q{192, 0}, big{16385, 0}, q_bad_prog{64, 999}, q0{0, 999};
+    update("cpumap", fd, 0, &q);
+    lookup("cpumap", fd, 0, 8);
+    update("cpumap", fd, 7, &q);  // not a possible CPU on a small machine
+    update("cpumap", fd, 0, &big);
+    update("cpumap", fd, 0, &q, BPF_NOEXIST);
+    update("cpumap", fd, 1, &q, BPF_EXIST);
+    update("cpumap", fd, 8, &q);
+    update("cpumap", fd, 0, &q_bad_prog);
+    update("cpumap", fd, 0, &q0);
+    lookup("cpumap", fd, 0, 8);
+    lookup("cpumap", fd, 1, 8);
+    remove("cpumap", fd, 1);
+    remove("cpumap", fd, 1);
+    remove("cpumap", fd, 8);
+    keys("cpumap", fd, 6);
+    close(fd);
+
+    fd = int(map_create(b, BPF_MAP_TYPE_XSKMAP, 4, 4, 4));
+    ASSERT_GE(fd, 0);
+    int devnull = open("/dev/null", O_RDONLY), udp = socket(AF_INET, SOCK_DGRAM, 0), badfd = 999999;
+    update("xskmap", fd, 0, &devnull);
+    update("xskmap", fd, 0, &udp);
+    update("xskmap", fd, 0, &badfd);
+    update("xskmap", fd, 4, &udp);
+    update("xskmap", fd, 0, &udp, 3);
+    int xsk = socket(AF_XDP, SOCK_RAW, 0), xsk2 = socket(AF_XDP, SOCK_RAW, 0);
+    if (xsk >= 0 && xsk2 >= 0) {
+      update("xskmap", fd, 1, &xsk, BPF_EXIST);
+      update("xskmap", fd, 1, &xsk, BPF_NOEXIST);
+      update("xskmap", fd, 1, &xsk, BPF_NOEXIST);
+      update("xskmap", fd, 1, &xsk2, BPF_NOEXIST);
+      update("xskmap", fd, 1, &xsk2, BPF_EXIST);
+    }
+    lookup("xskmap", fd, 1, 4);
+    remove("xskmap", fd, 1);
+    remove("xskmap", fd, 1);
+    remove("xskmap", fd, 4);
+    keys("xskmap", fd, 2);
+    for (int f : {devnull, udp, xsk, xsk2})
+      if (f >= 0) close(f);
+    close(fd);
+
+    fd = int(map_create(b, BPF_MAP_TYPE_CGROUP_ARRAY, 4, 4, 4));
+    ASSERT_GE(fd, 0);
+    int tmp = open("/tmp", O_RDONLY | O_DIRECTORY);
+    devnull = open("/dev/null", O_RDONLY);
+    update("cgroup_array", fd, 0, &devnull);
+    update("cgroup_array", fd, 0, &tmp);
+    update("cgroup_array", fd, 0, &badfd);
+    update("cgroup_array", fd, 4, &tmp);
+    update("cgroup_array", fd, 0, &tmp, BPF_NOEXIST);
+    if (!cgroup2.empty()) {
+      int cg = open(cgroup2.c_str(), O_RDONLY | O_DIRECTORY);
+      update("cgroup_array", fd, 0, &cg);
+      close(cg);
+    }
+    lookup("cgroup_array", fd, 0, 4);
+    lookup("cgroup_array", fd, 1, 4);
+    remove("cgroup_array", fd, 0);
+    remove("cgroup_array", fd, 0);
+    remove("cgroup_array", fd, 4);
+    keys("cgroup_array", fd, 2);
+    close(tmp);
+    close(devnull);
+    close(fd);
+
+    fd = int(map_create(b, BPF_MAP_TYPE_STACK_TRACE, 4, 16, 10));
+    ASSERT_GE(fd, 0);
+    uint64_t ips[2] = {1, 2};
+    lookup("stack_trace", fd, 0, 16);
+    lookup("stack_trace", fd, 99, 16);
+    update("stack_trace", fd, 0, ips);
+    remove("stack_trace", fd, 0);
+    remove("stack_trace", fd, 16);
+    keys("stack_trace", fd, 0);
+    close(fd);
+  };
+  std::vector<std::string> k, u;
+  sequence(kernel_bpf, &k);
+  sequence(user_bpf, &u);
+  EXPECT_EQ(k, u);
+  ASSERT_EQ(k.size(), u.size());
+  for (size_t i = 0; i < k.size(); i++)
+    EXPECT_EQ(k[i], u[i]);
 }
 
 // Per-CPU values: one 8-byte-aligned value per possible CPU, as libbpf sizes its buffers.

@@ -8,9 +8,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
+
+#include "tests/test_util.h"
 
 namespace bpfvm::cli_test {
 
@@ -21,13 +22,6 @@ struct Proc {
   int signal = 0;
   std::string out, err;
 };
-
-inline std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 inline std::string quote(const std::string& s) {
   std::string q = "'";
@@ -54,11 +48,15 @@ class TempDir {
   fs::path path_;
 };
 
-// Runs `exe args...` with `input` on stdin; captures stdout, stderr and the exit status.
-inline Proc run(const std::string& exe, const std::vector<std::string>& args, const std::string& input = "") {
+// Runs `exe args...` with `input` on stdin; captures stdout, stderr and the exit status. `prefix`:
+// a command that runs it (e.g. "setpriv --reuid=65534 ... ").
+inline Proc run(const std::string& exe,
+                const std::vector<std::string>& args,
+                const std::string& input = "",
+                const std::string& prefix = "") {
   static TempDir io;
   fs::path in = io.file("stdin", input), out = io.path() / "stdout", err = io.path() / "stderr";
-  std::string cmd = quote(std::string(BPFVM_BINARY_DIR) + "/bin/" + exe);
+  std::string cmd = prefix + quote(std::string(BPFVM_BINARY_DIR) + "/bin/" + exe);
   for (const auto& a : args)
     cmd += " " + quote(a);
   cmd += " <" + quote(in.string()) + " >" + quote(out.string()) + " 2>" + quote(err.string());
@@ -71,8 +69,8 @@ inline Proc run(const std::string& exe, const std::vector<std::string>& args, co
   } else {
     p.signal = WIFSIGNALED(status) ? WTERMSIG(status) : -1;
   }
-  p.out = slurp(out);
-  p.err = slurp(err);
+  p.out = read_text(out);
+  p.err = read_text(err);
   return p;
 }
 

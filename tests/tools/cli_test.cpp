@@ -145,7 +145,7 @@ TEST(Cli, AsmAndDisasmRoundTrip) {
   fs::path text = d.file("again.asm", dis.out);
   fs::path bin2 = d.path() / "again.bin";
   ASSERT_EQ(run("bpfvm", {"asm", text.string(), "-o", bin2.string()}).exit_code, 0);
-  EXPECT_EQ(slurp(bin), slurp(bin2));
+  EXPECT_EQ(read_text(bin), read_text(bin2));
   EXPECT_EQ(run("bpfvm", {"asm", kExample}).exit_code, 2);  // missing -o
 }
 
@@ -257,7 +257,7 @@ TEST(CliObject, PacketOutWritesThePacketAfterTheRun) {
   Proc p =
       run("bpfvm", {"run", kCounterObj, "--packet", kTcpSyn, "--packet-out", out.string(), "--no-verify"});
   EXPECT_EQ(p.exit_code, 0) << p.err;
-  EXPECT_EQ(slurp(out), slurp(kTcpSyn));
+  EXPECT_EQ(read_text(out), read_text(kTcpSyn));
 }
 
 TEST(CliObject, SelectsProgramsBySectionNameOrFunction) {

@@ -32,6 +32,7 @@ struct Case {
   std::string expect_kind;  // reject: ErrorKind name
   int64_t expect_pc = -1;   // reject: slot index
   uint64_t max_steps = 0;   // 0: the default analysis budget
+  std::string section;      // the ELF section name the program would have (its attach point)
 };
 
 inline void PrintTo(const Case& c, std::ostream* os) {
@@ -97,25 +98,41 @@ inline std::vector<Case> read_cases(const std::string& path, std::string* error)
       c.type = *pt;
     } else if (key == "max_steps") {
       ls >> c.max_steps;
+    } else if (key == "section") {
+      ls >> c.section;
     } else if (key == "ctx_size") {
       ls >> c.ctx_size;
     } else if (key == "map") {
       MapDef m;
       std::string type, k1, k2, k3, flag;
-      ls >> m.name >> type >> k1 >> m.key_size >> k2 >> m.value_size >> k3 >> m.max_entries >> flag;
-      if (!parse_map_type(type, &m.type) || k1 != "key" || k2 != "value" || k3 != "entries") {
-        *error =
-            path + ":" + std::to_string(n) + ": bad map line (NAME TYPE key K value V entries N [readonly])";
+      ls >> m.name >> type >> k1 >> m.key_size >> k2 >> m.value_size >> k3 >> m.max_entries;
+      const std::string bad = path + ":" + std::to_string(n) +
+                              ": bad map line (NAME TYPE key K value V entries N [readonly] [flags F] "
+                              "[inner NAME])";
+      if (!ls || !parse_map_type(type, &m.type) || k1 != "key" || k2 != "value" || k3 != "entries") {
+        *error = bad;
         return out;
       }
-      m.read_only = flag == "readonly";
-      if (flag == "inner") {  // map of maps: `inner NAME` names an earlier map as the inner definition
-        std::string inner;
-        ls >> inner;
-        for (const MapDef& d : c.maps)
-          if (d.name == inner) m.inner = {d};
-        if (m.inner.empty()) {
-          *error = path + ":" + std::to_string(n) + ": inner map " + inner + " is not declared above";
+      while (ls >> flag) {
+        if (flag == "readonly") {
+          m.read_only = true;
+        } else if (flag == "flags") {  // map_flags, e.g. 4096 = BPF_F_INNER_MAP
+          if (!(ls >> m.map_flags)) {
+            *error = bad;
+            return out;
+          }
+        } else if (flag ==
+                   "inner") {  // map of maps: `inner NAME` names an earlier map as the inner definition
+          std::string inner;
+          ls >> inner;
+          for (const MapDef& d : c.maps)
+            if (d.name == inner) m.inner = {d};
+          if (m.inner.empty()) {
+            *error = path + ":" + std::to_string(n) + ": inner map " + inner + " is not declared above";
+            return out;
+          }
+        } else {
+          *error = bad;
           return out;
         }
       }
@@ -165,6 +182,7 @@ inline VerifyOptions options_for(const Case& c) {
   o.maps = c.maps;
   o.raw_ctx_size = c.ctx_size;
   if (c.max_steps) o.max_steps = c.max_steps;
+  o.section = c.section;
   return o;
 }
 
@@ -264,6 +282,7 @@ inline Result<LoadedCase> load_case(const Case& c) {
   lc.program = std::move(ep.code);
   lc.options.type = ep.type;
   lc.options.maps = obj->maps;
+  lc.options.section = ep.section;
   // As in BTF, a line entry covers the instructions up to the next entry.
   uint32_t last = 0;
   for (size_t k = 0; k < lc.program.insns.size(); ++k) {

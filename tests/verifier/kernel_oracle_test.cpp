@@ -76,9 +76,10 @@ Result<KernelVerdict> load_asm_case(const LoadedCase& lc, bool with_log) {
     LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = m.map_flags | (m.read_only ? BPF_F_RDONLY_PROG : 0u));
     // A map of maps needs a template of its inner maps (inner_map_fd) while it is created.
     const MapDef* in_def = m.inner.empty() ? nullptr : &m.inner.front();
+    LIBBPF_OPTS(bpf_map_create_opts, io, .map_flags = in_def ? in_def->map_flags : 0u);
     Fd inner(in_def ? bpf_map_create(static_cast<bpf_map_type>(static_cast<uint32_t>(in_def->type)),
                                      in_def->name.c_str(), in_def->key_size, in_def->value_size,
-                                     in_def->max_entries, nullptr)
+                                     in_def->max_entries, &io)
                     : -1);
     if (in_def && inner.fd < 0)
       return make_error(ErrorCode::kBadInput, 0,
@@ -108,9 +109,17 @@ Result<KernelVerdict> load_asm_case(const LoadedCase& lc, bool with_log) {
     raw.imm = maps[in.imm].fd;
   }
   const bpf_prog_type type = kernel_type(lc.options.type);
+  // The attach point a section name implies (libbpf's table): sock_addr and sockopt programs
+  // cannot be loaded without one.
+  bpf_prog_type sec_type{};
+  bpf_attach_type attach{};
+  if (lc.options.section.empty() ||
+      libbpf_prog_type_by_name(lc.options.section.c_str(), &sec_type, &attach) != 0)
+    attach = bpf_attach_type{};
+  LIBBPF_OPTS(bpf_prog_load_opts, po, .expected_attach_type = attach);
   KernelVerdict v;
   // Without a log first: a log buffer that fills up fails even an accepted load (ENOSPC).
-  int fd = bpf_prog_load(type, "vcase", "GPL", insns.data(), insns.size(), nullptr);
+  int fd = bpf_prog_load(type, "vcase", "GPL", insns.data(), insns.size(), &po);
   if (fd >= 0) {
     close(fd);
     v.accepted = true;
@@ -118,7 +127,7 @@ Result<KernelVerdict> load_asm_case(const LoadedCase& lc, bool with_log) {
   }
   if (!with_log) return v;
   std::string log(4 << 20, '\0');
-  LIBBPF_OPTS(bpf_prog_load_opts, lo);
+  LIBBPF_OPTS(bpf_prog_load_opts, lo, .expected_attach_type = attach);
   lo.log_level = 1;
   lo.log_size = static_cast<uint32_t>(log.size());
   lo.log_buf = log.data();

@@ -1,7 +1,5 @@
 #include <cstring>
-#include <fstream>
 #include <random>
-#include <sstream>
 
 #include <gtest/gtest.h>
 
@@ -12,13 +10,6 @@
 
 namespace bpfvm {
 namespace {
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // One encoded slot.
 std::vector<uint8_t> slot(uint8_t opcode, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
@@ -56,7 +47,7 @@ TEST(Assembler, AssemblesEveryConformanceProgram) {
   ASSERT_EQ(files.size(), 313u);
   int ok = 0;
   for (const std::string& path : files) {
-    Result<DataFile> f = parse_data_file(read_file(path));
+    Result<DataFile> f = parse_data_file(read_text(path));
     ASSERT_TRUE(f.ok()) << path << ": " << f.error().to_string();
     Result<AsmOutput> a = assemble(f->asm_text);
     EXPECT_TRUE(a.ok()) << path << ": " << (a.ok() ? "" : a.error().to_string());
@@ -74,7 +65,7 @@ TEST(Assembler, AssemblesEveryConformanceProgram) {
 }
 
 TEST(Assembler, LddwFileAsmMatchesItsRawSection) {
-  Result<DataFile> f = parse_data_file(read_file(shared_dir() + "/conformance/tests/lddw.data"));
+  Result<DataFile> f = parse_data_file(read_text(shared_dir() + "/conformance/tests/lddw.data"));
   ASSERT_TRUE(f.ok());
   ASSERT_TRUE(f->raw_bytes.has_value());
   EXPECT_EQ(assemble_bytes(f->asm_text), *f->raw_bytes);
@@ -359,7 +350,7 @@ TEST(Assembler, NeverCrashesOnRandomOrMutatedText) {
   };
   for (const std::string& path : conformance_files()) {
     if (seeds.size() > 40) break;
-    Result<DataFile> f = parse_data_file(read_file(path));
+    Result<DataFile> f = parse_data_file(read_text(path));
     if (f.ok()) seeds.push_back(f->asm_text);
   }
   const std::string alphabet = "%r0123456789abcdefx+-[](),:#;/ \n\tlddwmovjaexitcallocklabel_.";

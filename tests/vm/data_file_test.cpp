@@ -1,6 +1,3 @@
-#include <fstream>
-#include <sstream>
-
 #include <gtest/gtest.h>
 
 #include "tests/test_util.h"
@@ -8,13 +5,6 @@
 
 namespace bpfvm {
 namespace {
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 TEST(DataFile, EveryConformanceFileParses) {
   std::vector<std::string> files = conformance_files();

@@ -1,7 +1,5 @@
 #include <cstring>
-#include <fstream>
 #include <random>
-#include <sstream>
 
 #include <gtest/gtest.h>
 
@@ -14,19 +12,10 @@
 namespace bpfvm {
 namespace {
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 Program must_assemble(std::string_view text, bool allow_unsupported = false) {
   AsmOptions o;
   o.allow_unsupported = allow_unsupported;
-  Result<AsmOutput> r = assemble(text, o);
-  EXPECT_TRUE(r.ok()) << text << "\n-> " << (r.ok() ? "" : r.error().to_string());
-  return r.ok() ? std::move(r->program) : Program{};
+  return assemble_or_fail(text, o);
 }
 
 TEST(Disassembler, ConformanceProgramsRoundTrip) {

@@ -4,19 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/test_util.h"
 #include "vm/asm.h"
 #include "vm/helper_table.h"
 #include "vm/interp.h"
 
 namespace bpfvm {
 namespace {
-
-class NullEnv : public Environment {
- public:
-  void trace(std::string_view) override {}
-  uint64_t ktime_ns() override { return 1; }
-  uint32_t prandom_u32() override { return 4; }
-};
 
 // Vouches for one host buffer; its second half is read-only.
 class BufferResolver : public RegionResolver {
@@ -32,12 +26,8 @@ class BufferResolver : public RegionResolver {
 };
 
 std::unique_ptr<Interpreter> load(const std::string& text, const HelperTable* h) {
-  auto out = assemble(text);
-  EXPECT_TRUE(out.ok()) << (out.ok() ? "" : out.error().to_string());
-  if (!out.ok()) return nullptr;
-  auto vm = Interpreter::create(out->program, h);
-  EXPECT_TRUE(vm.ok());
-  return vm.ok() ? std::move(*vm) : nullptr;
+  Program p = assemble_or_fail(text);
+  return p.insns.empty() ? nullptr : interpreter_or_fail(p, h);
 }
 
 TEST(Resolver, CheckedModeConsultsTheResolver) {

@@ -1,6 +1,7 @@
 #include "vm/interp.h"
 
 #include <cstring>
+#include <fstream>
 #include <limits>
 #include <random>
 #include <set>
@@ -8,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/test_util.h"
 #include "vm/alu.h"
 #include "vm/decode.h"
 #include "vm/helper_table.h"
@@ -60,36 +62,13 @@ Insn call(int32_t id) {
   return I(Op::Call, 0, 0, 0, id);
 }
 
-Program link_or_die(std::vector<Insn> insns) {
-  Result<Program> p = link(std::move(insns));
-  EXPECT_TRUE(p.ok()) << (p.ok() ? "" : p.error().to_string());
-  if (!p.ok()) return Program{};
-  return std::move(p).value();
-}
-
-class NullEnv : public Environment {
- public:
-  void trace(std::string_view text) override { traces.emplace_back(text); }
-  uint64_t ktime_ns() override { return ++clock; }
-  uint32_t prandom_u32() override { return 4; }
-  std::vector<std::string> traces;
-  uint64_t clock = 0;
-};
-
-std::unique_ptr<Interpreter> make(const Program& p, const HelperTable* h = nullptr) {
-  auto r = Interpreter::create(p, h);
-  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().to_string());
-  if (!r.ok()) return nullptr;
-  return std::move(r).value();
-}
-
 // Runs in checked and unchecked mode on separate copies of `mem`, expects both to succeed with the
 // same r0 and the same final memory, and returns r0 (and the final memory in `mem`).
 uint64_t run_both(const std::vector<Insn>& insns,
                   std::vector<uint8_t>* mem = nullptr,
                   const HelperTable* helpers = nullptr) {
-  Program p = link_or_die(insns);
-  auto vm = make(p, helpers);
+  Program p = link_or_fail(insns);
+  auto vm = interpreter_or_fail(p, helpers);
   if (!vm) return 0xdeadbeef;
   std::vector<uint8_t> m1 = mem ? *mem : std::vector<uint8_t>{};
   std::vector<uint8_t> m2 = m1;
@@ -114,8 +93,8 @@ Error run_fault(const std::vector<Insn>& insns,
                 const HelperTable* helpers = nullptr,
                 uint64_t budget = 1'000'000,
                 RunStats* stats = nullptr) {
-  Program p = link_or_die(insns);
-  auto vm = make(p, helpers);
+  Program p = link_or_fail(insns);
+  auto vm = interpreter_or_fail(p, helpers);
   if (!vm) return Error{ErrorCode::kInternal, kNoPc, "no vm"};
   NullEnv env;
   RunOptions o;
@@ -418,8 +397,8 @@ TEST(Interpreter, StackIsZeroedAtRunStartAndUsable) {
   EXPECT_EQ(run_both({I(Op::LdxDw, 0, 10, -8), I(Op::StDw, 10, 0, -512, 7), I(Op::LdxDw, 1, 10, -512),
                       I(Op::Add64Reg, 0, 1), exit_()}),
             7u);
-  Program p = link_or_die({I(Op::StDw, 10, 0, -16, 99), I(Op::LdxDw, 0, 10, -8), exit_()});
-  auto vm = make(p);
+  Program p = link_or_fail({I(Op::StDw, 10, 0, -16, 99), I(Op::LdxDw, 0, 10, -8), exit_()});
+  auto vm = interpreter_or_fail(p);
   NullEnv env;
   for (int i = 0; i < 2; ++i)
     EXPECT_EQ(*vm->run(RunInput{}, RunOptions{}, env), 0u);
@@ -477,9 +456,9 @@ TEST(Interpreter, AtomicsWithAndWithoutFetch) {
 
 TEST(Interpreter, AtomicsAreAtomicAcrossThreads) {
   Program p =
-      link_or_die({mov(2, 1), mov(3, 0), I(Op::AtomicAdd64, 1, 2, 0), I(Op::AtomicAdd32, 1, 2, 8),
-                   I(Op::Add64Imm, 3, 0, 0, 1), I(Op::Jne64Imm, 3, 0, -4, 20000), mov(0, 0), exit_()});
-  auto vm = make(p);
+      link_or_fail({mov(2, 1), mov(3, 0), I(Op::AtomicAdd64, 1, 2, 0), I(Op::AtomicAdd32, 1, 2, 8),
+                    I(Op::Add64Imm, 3, 0, 0, 1), I(Op::Jne64Imm, 3, 0, -4, 20000), mov(0, 0), exit_()});
+  auto vm = interpreter_or_fail(p);
   std::vector<uint8_t> mem(16, 0);
   auto worker = [&](bool checked) {
     NullEnv env;
@@ -534,8 +513,8 @@ TEST(Interpreter, LegacyPacketLoadsAreBigEndianAndEndTheProgramWithZeroOutOfBoun
       run_both({mov(0, 5), call_local(1), exit_(), I(Op::LdAbsB, 0, 0, 0, 100), mov(0, 7), exit_()}, &pkt),
       0u);
   // A region named "packet" is preferred over the first region.
-  Program p = link_or_die({I(Op::LdAbsB, 0, 0, 0, 0), exit_()});
-  auto vm = make(p);
+  Program p = link_or_fail({I(Op::LdAbsB, 0, 0, 0, 0), exit_()});
+  auto vm = interpreter_or_fail(p);
   uint8_t a = 1, b = 2;
   RunInput in;
   in.regions = {MemRegion{reinterpret_cast<uint64_t>(&a), 1, true, "ctx"},
@@ -595,8 +574,8 @@ TEST(Interpreter, RecursionUpToEightFramesRunsAndNineFault) {
   EXPECT_EQ(e.pc, 7u);
   EXPECT_NE(e.msg.find("call depth exceeds 8 frames"), std::string::npos) << e.msg;
   // Unchecked mode enforces the depth too (the frame array is host memory).
-  Program p = link_or_die(recursion(7));
-  auto vm = make(p);
+  Program p = link_or_fail(recursion(7));
+  auto vm = interpreter_or_fail(p);
   NullEnv env;
   RunOptions o;
   o.checked = false;
@@ -687,8 +666,8 @@ TEST(Interpreter, CallxCallsASubprogramLoadedWithLddwFunc) {
       lddw_func(6, 4), mov(1, 5), I(Op::Callx, 6), exit_(), movr(0, 1), I(Op::Add64Imm, 0, 0, 0, 1), exit_()};
   EXPECT_EQ(run_both(prog), 6u);
   // The same value in both modes and across runs.
-  Program p = link_or_die({lddw_func(0, 2), exit_(), mov(0, 1), exit_()});
-  auto vm = make(p);
+  Program p = link_or_fail({lddw_func(0, 2), exit_(), mov(0, 1), exit_()});
+  auto vm = interpreter_or_fail(p);
   NullEnv env;
   RunOptions u;
   u.checked = false;
@@ -774,8 +753,8 @@ TEST(CheckedMode, InputRegionAccessesOutsideFault) {
     EXPECT_NE(e.msg.find("input"), std::string::npos) << e.msg;
   }
   // The last byte and the whole region are fine.
-  Program p = link_or_die({I(Op::LdxB, 0, 1, 15), I(Op::LdxDw, 2, 1, 8), exit_()});
-  auto vm = make(p);
+  Program p = link_or_fail({I(Op::LdxB, 0, 1, 15), I(Op::LdxDw, 2, 1, 8), exit_()});
+  auto vm = interpreter_or_fail(p);
   NullEnv env;
   mem[15] = 9;
   EXPECT_EQ(*vm->run(input_region(mem, true), RunOptions{}, env), 9u);
@@ -788,8 +767,8 @@ TEST(CheckedMode, StoreIntoReadOnlyRegionFaults) {
   EXPECT_NE(e.msg.find("read-only region 'input'"), std::string::npos) << e.msg;
   EXPECT_EQ(mem[4], 3);
   // Loading from it is fine.
-  Program p = link_or_die({I(Op::LdxB, 0, 1, 4), exit_()});
-  auto vm = make(p);
+  Program p = link_or_fail({I(Op::LdxB, 0, 1, 4), exit_()});
+  auto vm = interpreter_or_fail(p);
   NullEnv env;
   EXPECT_EQ(*vm->run(input_region(mem, false), RunOptions{}, env), 3u);
 }
@@ -803,9 +782,9 @@ TEST(CheckedMode, BudgetRunsOutOnAnInfiniteLoop) {
 }
 
 TEST(CheckedMode, CountsExecutedInstructions) {
-  Program p = link_or_die({mov(0, 0), mov(1, 10), I(Op::Add64Imm, 0, 0, 0, 1), I(Op::Sub64Imm, 1, 0, 0, 1),
-                           I(Op::Jne64Imm, 1, 0, -3, 0), exit_()});
-  auto vm = make(p);
+  Program p = link_or_fail({mov(0, 0), mov(1, 10), I(Op::Add64Imm, 0, 0, 0, 1), I(Op::Sub64Imm, 1, 0, 0, 1),
+                            I(Op::Jne64Imm, 1, 0, -3, 0), exit_()});
+  auto vm = interpreter_or_fail(p);
   NullEnv env;
   RunStats stats;
   EXPECT_EQ(*vm->run(RunInput{}, RunOptions{}, env, &stats), 10u);
@@ -834,7 +813,7 @@ TEST(Interpreter, RunsProgramsFromDecodedBytes) {
                                 2,    0, 0, 0, 0x95, 0, 0, 0, 0,    0, 0, 0};
   auto p = decode(bytes);
   ASSERT_TRUE(p.ok());
-  auto vm = make(*p);
+  auto vm = interpreter_or_fail(*p);
   NullEnv env;
   EXPECT_EQ(*vm->run(RunInput{}, RunOptions{}, env), 3u);
 }
@@ -939,6 +918,38 @@ TEST(Robustness, RandomValidProgramsNeverCrashInCheckedMode) {
   EXPECT_GE(accepted, 1000) << "the generator should produce mostly decodable programs";
   EXPECT_GT(faults, 0);
   EXPECT_LT(faults, accepted);
+}
+
+}  // namespace
+}  // namespace bpfvm
+
+namespace bpfvm {
+namespace {
+
+// The permissions of the mapping holding `addr` in /proc/self/maps ("r--", "rw-", ...), or "".
+std::string mapping_perms(const void* addr) {
+  const auto a = reinterpret_cast<uint64_t>(addr);
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    uint64_t lo = 0, hi = 0;
+    char perms[5] = {};
+    if (std::sscanf(line.c_str(), "%lx-%lx %4s", &lo, &hi, perms) == 3 && a >= lo && a < hi)
+      return std::string(perms, 3);
+  }
+  return "";
+}
+
+TEST(Interpreter, ThePredecodedProgramIsReadOnlyFromCreationOn) {
+  Program p = link_or_fail({mov(0, 7), exit_()});
+  auto vm = interpreter_or_fail(p);
+  ASSERT_TRUE(vm);
+  EXPECT_EQ(mapping_perms(vm->predecoded()), "r--");
+  NullEnv env;
+  std::vector<uint8_t> mem;
+  auto r = vm->run(mem, RunOptions{}, env);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, 7u);
 }
 
 }  // namespace

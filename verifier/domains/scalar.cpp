@@ -141,6 +141,73 @@ Scalar Scalar::join(const Scalar& o) const {
   return r;
 }
 
+void Thresholds::add(uint64_t v) {
+  for (uint64_t x : {v - 1, v, v + 1}) {
+    u64.push_back(x);
+    s64.push_back(static_cast<int64_t>(x));
+    u32.push_back(static_cast<uint32_t>(x));
+    s32.push_back(static_cast<int32_t>(x));
+  }
+}
+
+namespace {
+
+template <class T>
+void sort_unique(std::vector<T>& v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+}
+
+// The smallest threshold >= v, else the type's maximum.
+template <class T>
+T up_to(const std::vector<T>& th, T v) {
+  auto it = std::lower_bound(th.begin(), th.end(), v);
+  return it == th.end() ? std::numeric_limits<T>::max() : *it;
+}
+
+// The largest threshold <= v, else the type's minimum.
+template <class T>
+T down_to(const std::vector<T>& th, T v) {
+  auto it = std::upper_bound(th.begin(), th.end(), v);
+  return it == th.begin() ? std::numeric_limits<T>::min() : *(it - 1);
+}
+
+template <class T>
+void widen_bounds(const std::vector<T>& th, T old_lo, T old_hi, T& lo, T& hi) {
+  if (lo < old_lo) lo = down_to(th, lo);
+  if (hi > old_hi) hi = up_to(th, hi);
+}
+
+}  // namespace
+
+void Thresholds::finish() {
+  sort_unique(u64);
+  sort_unique(s64);
+  sort_unique(u32);
+  sort_unique(s32);
+}
+
+Scalar Scalar::widen(const Scalar& o, const Thresholds& th) const {
+  if (is_bottom() || o.is_bottom()) return join(o);
+  Scalar r = join(o);
+  widen_bounds(th.u64, umin, umax, r.umin, r.umax);
+  widen_bounds(th.s64, smin, smax, r.smin, r.smax);
+  widen_bounds(th.u32, u32min, u32max, r.u32min, r.u32max);
+  widen_bounds(th.s32, s32min, s32max, r.s32min, r.s32max);
+  // The known bits must not pull the widened bounds back (a counter's tnum loses one bit per
+  // doubling, which would make the chain 64 steps long): they give up what the new ranges span.
+  // Known low bits (alignment) stay known.
+  if (!(r.t == t) && r.t.mask != 0) {
+    const uint64_t low = (uint64_t{1} << std::countr_zero(r.t.mask)) - 1, hi32 = ~uint64_t{0xffffffff};
+    auto cover = [&](Tnum c) { return Tnum{(c.value & ~low) | (r.t.value & low), c.mask & ~low}; };
+    const Tnum lo32 = Tnum::range(r.u32min, r.u32max);
+    r.t = r.t.join(cover(Tnum::range(r.umin, r.umax)))
+              .join(cover(Tnum{(r.t.value & hi32) | lo32.value, (r.t.mask & hi32) | lo32.mask}));
+  }
+  r.sync();
+  return r;
+}
+
 bool Scalar::includes(const Scalar& o) const {
   if (o.is_bottom()) return true;
   if (is_bottom()) return false;

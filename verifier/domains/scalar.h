@@ -6,11 +6,27 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "verifier/domains/tnum.h"
 #include "vm/isa.h"
 
 namespace bpfvm::verifier {
+
+// Widening thresholds: the constants a program compares with (and their neighbours), sorted in
+// each of the four orders the ranges use. A bound that grows past its old value jumps to the
+// nearest threshold beyond the new value, or to the type's limit when there is none (widening
+// with thresholds; Cousot & Cousot). An empty set widens straight to the limits.
+struct Thresholds {
+  std::vector<uint64_t> u64;
+  std::vector<int64_t> s64;
+  std::vector<uint32_t> u32;
+  std::vector<int32_t> s32;
+  // Adds `v` (and v - 1, v + 1) as a 64-bit and, truncated, as a 32-bit threshold.
+  void add(uint64_t v);
+  // Sorts and removes duplicates; call once after the last add().
+  void finish();
+};
 
 struct Scalar {
   Tnum t = Tnum::unknown();
@@ -40,6 +56,9 @@ struct Scalar {
 
   // Least upper bound.
   Scalar join(const Scalar& o) const;
+  // Widening of this (the previous value at a loop head) by `o` (the next one): the join, with
+  // every bound that grew moved to the next threshold.
+  Scalar widen(const Scalar& o, const Thresholds& th) const;
   // Every value of `o` is in this one.
   bool includes(const Scalar& o) const;
   // Values in both (bottom when none).

@@ -1,7 +1,8 @@
 // One stack frame, byte by byte: uninitialized, an initialized scalar byte ("misc"), a byte known to
-// be zero (the kernel's STACK_ZERO), or part of a spilled register that keeps its abstract value:
-// an 8-byte aligned spill of any register (pointers survive spill/fill), or a narrower spill of a
-// scalar that fits its size, aligned to it (one per 8-byte slot; reloaded with the same size).
+// be zero (the kernel's STACK_ZERO), part of a spilled register that keeps its abstract value (an
+// 8-byte aligned spill of any register: pointers survive spill/fill; or a narrower spill of a
+// scalar that fits its size, aligned to it: one per 8-byte slot, reloaded with the same size), or
+// what is left of a spilled pointer partly overwritten (address bits: never read as a scalar).
 #pragma once
 
 #include <array>
@@ -12,7 +13,7 @@
 
 namespace bpfvm::verifier {
 
-enum class ByteKind : uint8_t { Uninit = 0, Misc = 1, Spill = 2, Zero = 3 };
+enum class ByteKind : uint8_t { Uninit = 0, Misc = 1, Spill = 2, Zero = 3, PointerBits = 4 };
 
 class StackFrame {
  public:
@@ -35,12 +36,17 @@ class StackFrame {
   void forget_spills();
   // First uninitialized byte in [off, off + size), or 1 when all are initialized.
   int first_uninit(int off, int size) const;
-  // The value a load of `size` bytes at `off` yields; all bytes must be initialized.
+  // The value a load of `size` bytes at `off` yields; all bytes must be initialized and, unless
+  // it is a whole spill or the low half of a spilled pointer (a TruncPtr), hold no pointer bits.
   RegValue load(int off, int size, bool sign_ext) const;
-  // True if any byte in [off, off + size) belongs to a spilled pointer.
+  // True if any byte in [off, off + size) belongs to a spilled pointer or is left of one.
   bool holds_pointer(int off, int size) const;
+  // True if a load of `size` bytes at `off` would read address bits as a scalar: bytes of a spilled
+  // pointer other than the whole spill or its low half (4 bytes at the slot start, not
+  // sign-extended), or bytes left of a pointer partly overwritten.
+  bool load_exposes_pointer(int off, int size, bool sign_ext) const;
 
-  void join_with(const StackFrame& o);
+  void join_with(const StackFrame& o, const Thresholds* widen = nullptr);
   bool operator==(const StackFrame& o) const = default;
 
   // Visits every spilled register (to rename ids or invalidate packet pointers).
@@ -49,6 +55,9 @@ class StackFrame {
     for (int s = 0; s < kSlots; ++s)
       if (bytes_[s * 8] == uint8_t(ByteKind::Spill)) f(spills_[s]);
   }
+  // The spill of 8-byte slot `slot` (0 = [-512, -504)), if it holds one (a narrow spill too).
+  RegValue* spill_in_slot(int slot) { return spill_mask(slot) ? &spills_[slot] : nullptr; }
+  const RegValue* spill_in_slot(int slot) const { return spill_mask(slot) ? &spills_[slot] : nullptr; }
 
  private:
   void destroy_spill(int slot);

@@ -44,6 +44,8 @@ bool map_has_data(MapType t) {
     case MapType::UserRingbuf:
     case MapType::PerfEventArray:
     case MapType::StructOps:
+    case MapType::CgroupArray:  // cgroups and AF_XDP sockets cannot be read back
+    case MapType::Xskmap:
       return false;
     default:
       return true;

@@ -143,11 +143,13 @@ class Backend {
 
   // Every entry of a map through get_next_key + lookup (sorted by key bytes), per-CPU values split
   // per CPU (padding removed); queues and stacks are drained in pop order. Prog arrays, maps of maps,
-  // ring buffers and perf event arrays hold no data a user can compare: empty.
+  // ring buffers, perf event arrays, cgroup arrays and xskmaps hold no data a user can compare:
+  // empty.
   Result<std::vector<MapEntryData>> read_map(size_t map);
 };
 
-// Whether a map holds data read_map() returns (not fds/ids, ring buffers, perf event arrays).
+// Whether a map holds data read_map() returns (not fds/ids, ring buffers, perf event arrays, nor
+// the cgroups of a cgroup_array and the sockets of an xskmap, which bpf(2) cannot read back).
 bool map_has_data(MapType t);
 
 // Opens an ELF object with one of the backends. Errors: unreadable or malformed object (kIo/kElf);

@@ -144,6 +144,8 @@ Status build_skb(ProgType type, const ContextInput& in, RunScratch& s, BuiltCont
   c.packet.data_meta = c.packet.data;
   c.packet.data_end = kSkbHeadroom + static_cast<uint32_t>(size);
   c.packet.min_headroom = 0;
+  c.mac = kSkbHeadroom;  // eth_type_trans resets the MAC header, pulls it, resets the network header
+  c.network = kSkbHeadroom + kEthHeaderSize;
 
   auto* skb = reinterpret_cast<SkBuff*>(s.ctx_area());
   std::memcpy(skb, c.ctx_in.data(), sizeof(SkBuff));
@@ -262,6 +264,18 @@ Result<BuiltContext> build_context(ProgType type, const ContextInput& in, RunScr
     c.regions.push_back(
         MemRegion{reinterpret_cast<uint64_t>(c.packet.buf), c.packet.capacity, true, "packet"});
   return c;
+}
+
+bool BuiltContext::legacy_packet(LegacyPacket* out) const {
+  if (kind == ContextKind::Raw) return false;
+  *out = LegacyPacket{};
+  if (!has_packet) return true;
+  out->head = packet.buf;
+  out->data = &packet.data;
+  out->tail = &packet.data_end;
+  out->network = network;
+  out->mac = mac;
+  return true;
 }
 
 void collect_output(const BuiltContext& c, std::vector<uint8_t>* packet, std::vector<uint8_t>* ctx) {

@@ -36,6 +36,7 @@
 #include "helpers/context.h"
 #include "vm/elf/prog_type.h"
 #include "vm/interp.h"
+#include "vm/legacy_packet.h"
 #include "vm/result.h"
 
 namespace bpfvm {
@@ -155,6 +156,15 @@ struct BuiltContext {
   uint32_t ctx_size = 0;
   std::vector<uint8_t> ctx_in;  // the given ctx, zero-padded to the struct (output conversion)
   std::vector<uint8_t> heap;    // storage of a context too large for the scratch block
+  // skb contexts: the network and link-layer header offsets into packet.buf, as eth_type_trans
+  // leaves them (LD_ABS/LD_IND at SKF_NET_OFF and SKF_LL_OFF).
+  uint32_t network = kNoHeader, mac = kNoHeader;
+
+  // What LD_ABS/LD_IND of this run read (RunInput::legacy_packet), pointing into `packet` (so
+  // taken after the context has reached its final place): the packet from its data for XDP and
+  // skb contexts, nothing for args contexts. Raw contexts return false: their loads read the
+  // input memory (RunInput::legacy_packet stays null).
+  bool legacy_packet(LegacyPacket* out) const;
 };
 
 // Builds the context of a run of a program of `type`. Errors (kBadInput) follow test_run's checks:

@@ -17,11 +17,11 @@
 #include "vm/elf/elf_loader.h"
 #include "vm/runtime/backend.h"
 #include "vm/runtime/context.h"
+#include "vm/runtime/kernel_bpf.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -74,32 +74,6 @@ struct ObjectCloser {
   void operator()(bpf_object* o) const { bpf_object__close(o); }
 };
 using ObjectPtr = std::unique_ptr<bpf_object, ObjectCloser>;
-
-// Pins the calling thread to one CPU for the lifetime of the guard (per-CPU maps, smp_processor_id).
-class CpuPin {
- public:
-  explicit CpuPin(uint32_t cpu) {
-    ok_ = cpu < CPU_SETSIZE && sched_getaffinity(0, sizeof(saved_), &saved_) == 0;
-    if (!ok_) return;
-    cpu_set_t want;
-    CPU_ZERO(&want);
-    CPU_SET(cpu, &want);
-    ok_ = sched_setaffinity(0, sizeof(want), &want) == 0;
-  }
-  ~CpuPin() {
-    if (ok_) sched_setaffinity(0, sizeof(saved_), &saved_);
-  }
-  bool ok() const { return ok_; }
-
- private:
-  cpu_set_t saved_{};
-  bool ok_ = false;
-};
-
-bool is_per_cpu(uint32_t type) {
-  return type == BPF_MAP_TYPE_PERCPU_ARRAY || type == BPF_MAP_TYPE_PERCPU_HASH ||
-         type == BPF_MAP_TYPE_LRU_PERCPU_HASH || type == BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE;
-}
 
 std::string trim_right(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r'))
@@ -266,24 +240,6 @@ Result<std::optional<std::vector<uint8_t>>> kernel_map_pop(int fd,
   return std::optional<std::vector<uint8_t>>(std::move(out));
 }
 
-int collect_record(void* ctx, void* data, size_t size) {
-  auto* out = static_cast<std::vector<std::vector<uint8_t>>*>(ctx);
-  auto* p = static_cast<const uint8_t*>(data);
-  out->emplace_back(p, p + size);
-  return 0;
-}
-
-Result<std::vector<std::vector<uint8_t>>> kernel_drain_ringbuf(int fd, const std::string& name) {
-  std::vector<std::vector<uint8_t>> records;
-  ring_buffer* rb = ring_buffer__new(fd, collect_record, &records, nullptr);
-  if (!rb) return map_sys_error(name, "ring_buffer__new");
-  int rc = ring_buffer__consume(rb);
-  ring_buffer__free(rb);
-  if (rc < 0)
-    return bad(ErrorCode::kInternal, fmt::format("map '{}': draining failed: {}", name, strerror(-rc)));
-  return records;
-}
-
 // What both kernel backends share: the program and map lists, the verdicts, and map access through
 // the fd of a created map.
 class KernelBackendBase : public Backend {
@@ -396,7 +352,7 @@ class KernelBackend final : public KernelBackendBase {
       bm.value_size = bpf_map__value_size(m);
       bm.max_entries = bpf_map__max_entries(m);
       bm.map_flags = bpf_map__map_flags(m);
-      bm.per_cpu = is_per_cpu(bpf_map__type(m));
+      bm.per_cpu = is_per_cpu_map_type(bpf_map__type(m));
       maps_.push_back(std::move(bm));
     }
     return Ok{};
@@ -616,7 +572,7 @@ class RawKernelBackend final : public KernelBackendBase {
       progs_.push_back(BackendProgram{p.name, p.section, p.type, p.code.insns.size()});
     for (const MapDef& d : file_.maps)
       maps_.push_back(BackendMap{d.name, d.type, d.key_size, d.value_size, d.max_entries, d.map_flags,
-                                 is_per_cpu(static_cast<uint32_t>(d.type))});
+                                 is_per_cpu_map_type(static_cast<uint32_t>(d.type))});
   }
   ~RawKernelBackend() override {
     for (int fd : prog_fds_)

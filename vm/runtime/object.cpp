@@ -1,7 +1,6 @@
 #include "vm/runtime/object.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstring>
 #include <deque>
 #include <mutex>
@@ -9,13 +8,14 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "helpers/kernel_helpers.h"
 #include "helpers/environment.h"
+#include "helpers/kernel_helpers.h"
 #include "maps/array_maps.h"
 #include "maps/hash_maps.h"
 #include "maps/perf_event_array.h"
 #include "maps/ringbuf.h"
 #include "verifier/context.h"
+#include "vm/runtime/context_run.h"
 
 namespace bpfvm {
 
@@ -316,7 +316,6 @@ Result<RunOutput> Object::run(size_t index, const ContextInput& input) const {
   if (input.cpu >= impl_->maps->options().num_cpus)
     return bad(fmt::format("cpu {} out of range: the object simulates {} CPUs", input.cpu,
                            impl_->maps->options().num_cpus));
-  if (input.repeat == 0) return bad("repeat must be at least 1");
 
   std::unique_ptr<RunScratch> scratch;
   {
@@ -340,13 +339,14 @@ Result<RunOutput> Object::run(size_t index, const ContextInput& input) const {
     }
   } give_back{impl_.get(), &scratch};
 
-  HelperContext hc;
-  hc.maps = impl_->maps.get();
-  hc.prog_type = static_cast<uint32_t>(prog.type);
-  hc.cpu = input.cpu;
-  hc.deterministic = impl_->opts.seed.has_value();
-  hc.gpl = impl_->gpl;
-  ScopedCpu cpu(input.cpu);
+  ContextRunEnv env;
+  env.data_regions = impl_->data_regions;
+  env.resolver = impl_->maps.get();  // map values and ringbuf records
+  env.tail_calls = impl_.get();
+  env.helpers.maps = impl_->maps.get();
+  env.helpers.prog_type = static_cast<uint32_t>(prog.type);
+  env.helpers.deterministic = impl_->opts.seed.has_value();
+  env.helpers.gpl = impl_->gpl;
   RunOptions ro;
   ro.checked = runs_checked(index, input);
   ro.budget = impl_->opts.budget;
@@ -356,52 +356,19 @@ Result<RunOutput> Object::run(size_t index, const ContextInput& input) const {
     jit_code = ro.checked ? prog.jit_checked.get() : prog.jit_unchecked.get();
     if (jit_code == nullptr) return Error{ErrorCode::kInternal, kNoPc, "no JIT code for the program"};
   }
-
-  RunOutput out;
-  std::chrono::nanoseconds total{0};
-  std::optional<BuiltContext> last;
-  RunInput ri;
-  auto run_once = [&]() -> Result<uint64_t> {
-    return jit_code != nullptr ? jit_code->run(ri, *impl_->env, &out.stats)
-                               : prog.interp->run(ri, ro, *impl_->env, &out.stats);
+  auto run_once = [&](const RunInput& ri, RunStats* stats) -> Result<uint64_t> {
+    return jit_code != nullptr ? jit_code->run(ri, *impl_->env, stats)
+                               : prog.interp->run(ri, ro, *impl_->env, stats);
   };
-  for (uint32_t rep = 0; rep < input.repeat; rep++) {
-    if (!input.reuse_context || rep == 0) {
-      auto built = build_context(prog.type, input, *scratch);
-      if (!built) return built.error();
-      last.emplace(std::move(*built));
-      ri = RunInput{};
-      ri.args[0] = last->r1;
-      ri.args[1] = last->r2;
-      ri.regions = last->regions;
-      ri.regions.insert(ri.regions.end(), impl_->data_regions.begin(), impl_->data_regions.end());
-      ri.resolver = impl_->maps.get();  // map values and ringbuf records
-      ri.tail_calls = impl_.get();
-      hc.packet = last->has_packet ? &last->packet : nullptr;
-      ri.context = &hc;
-    }
-    if (input.reuse_context) {
-      // One clock read around the whole batch (see ContextInput::reuse_context).
-      auto start = std::chrono::steady_clock::now();
-      for (; rep < input.repeat; rep++) {
-        out.stats = RunStats{};
-        auto r = run_once();
-        if (!r) return r.error();
-        out.r0 = *r;
-      }
-      total += std::chrono::steady_clock::now() - start;
-      break;
-    }
-    out.stats = RunStats{};
-    auto start = std::chrono::steady_clock::now();
-    auto r = run_once();
-    total += std::chrono::steady_clock::now() - start;
-    if (!r) return r.error();
-    out.r0 = *r;
-  }
+  auto run = run_in_context(prog.type, input, *scratch, env, run_once);
+  if (!run) return run.error();
+  RunOutput out;
+  out.r0 = run->r0;
+  out.packet = std::move(run->packet);
+  out.ctx = std::move(run->ctx);
+  out.duration_ns = run->total_ns / input.repeat;
+  out.stats = run->stats;
   out.checked = ro.checked;
-  out.duration_ns = static_cast<uint64_t>(total.count()) / input.repeat;
-  collect_output(*last, &out.packet, &out.ctx);
   return out;
 }
 
@@ -420,6 +387,7 @@ Result<verifier::VerifyResult> verify_program(const ObjectFile& file,
   verifier::VerifyOptions vo = opts;
   vo.type = type;
   vo.maps = file.maps;
+  if (vo.section.empty()) vo.section = ep.section;  // the attach point, for the context rules
   // The verifier sees the program as the object file holds it (map references by index).
   return verifier::verify(ep.code, vo);
 }
@@ -468,7 +436,8 @@ bool Object::runs_checked(size_t index, const ContextInput& input) const {
   if (!kind) return true;
   switch (*kind) {
     case ContextKind::Xdp:
-    case ContextKind::Skb: return false;
+    case ContextKind::Skb:
+      return false;
     case ContextKind::Raw:
       // r2 = the size: the verifier's bounds hold for exactly that size (and read-only input is not
       // modelled: the verifier lets raw programs write their memory).

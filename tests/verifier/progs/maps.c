@@ -1,5 +1,5 @@
-// Restricted C cases: map lookups (unchecked result, unbounded index into a value, uninitialized
-// key) and pointer leaks into maps.
+// Restricted C cases: map lookups (unchecked result, constant keys into arrays, unbounded index into
+// a value, uninitialized key) and pointer leaks into maps.
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
@@ -21,6 +21,13 @@ struct {
   __uint(max_entries, 1);
 } table SEC(".maps");
 
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __type(key, __u32);
+  __type(value, __u64);
+  __uint(max_entries, 16);
+} seen SEC(".maps");
+
 SEC("xdp")
 int lookup_checked(struct xdp_md *ctx) {
   // expect accept
@@ -33,8 +40,44 @@ int lookup_checked(struct xdp_md *ctx) {
 
 SEC("xdp")
 int lookup_unchecked(struct xdp_md *ctx) {
+  __u32 k = ctx->rx_queue_index;
+  __u64 *v = bpf_map_lookup_elem(&counts, &k);
+  *v += 1;  // expect reject NullDeref
+  return XDP_PASS;
+}
+
+// An array lookup with a constant key below max_entries always finds its element (Linux elides
+// the null check too).
+SEC("xdp")
+int lookup_constant_key_in_array(struct xdp_md *ctx) {
+  // expect accept
+  __u32 k = 3;
+  __u64 *v = bpf_map_lookup_elem(&counts, &k);
+  *v += 1;
+  return XDP_PASS;
+}
+
+SEC("xdp")
+int lookup_zero_key_in_array(struct xdp_md *ctx) {
+  // expect accept
   __u32 k = 0;
   __u64 *v = bpf_map_lookup_elem(&counts, &k);
+  *v += 1;
+  return XDP_PASS;
+}
+
+SEC("xdp")
+int lookup_constant_key_past_the_array(struct xdp_md *ctx) {
+  __u32 k = 4;
+  __u64 *v = bpf_map_lookup_elem(&counts, &k);
+  *v += 1;  // expect reject NullDeref
+  return XDP_PASS;
+}
+
+SEC("xdp")
+int lookup_constant_key_in_hash(struct xdp_md *ctx) {
+  __u32 k = 0;
+  __u64 *v = bpf_map_lookup_elem(&seen, &k);
   *v += 1;  // expect reject NullDeref
   return XDP_PASS;
 }

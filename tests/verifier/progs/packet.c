@@ -48,6 +48,26 @@ int variable_header_not_rechecked(struct xdp_md *ctx) {
   return data[ihl + 4] == 0 ? XDP_PASS : XDP_DROP;  // expect reject OutOfBounds
 }
 
+// A bounded variable offset inside the checked header keeps the proven range (Linux resets it).
+SEC("xdp")
+int variable_offset_inside_checked_header(struct xdp_md *ctx) {
+  // expect accept
+  unsigned char *data = (void *)(long)ctx->data;
+  unsigned char *end = (void *)(long)ctx->data_end;
+  if (data + 40 > end) return XDP_DROP;
+  unsigned char *p = data + (data[0] & 15);
+  return *(__u32 *)(p + 4) ? XDP_PASS : XDP_DROP;
+}
+
+SEC("xdp")
+int variable_offset_past_checked_header(struct xdp_md *ctx) {
+  unsigned char *data = (void *)(long)ctx->data;
+  unsigned char *end = (void *)(long)ctx->data_end;
+  if (data + 40 > end) return XDP_DROP;
+  unsigned char *p = data + (data[0] & 63);
+  return *(__u32 *)(p + 4) ? XDP_PASS : XDP_DROP;  // expect reject OutOfBounds
+}
+
 SEC("tc")
 int tc_write_checked(struct __sk_buff *skb) {
   // expect accept
