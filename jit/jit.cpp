@@ -2,7 +2,7 @@
 //
 // Where things are: jit/x86/ generates the code (emitter_p.h: register mapping and the emit
 // functions, one file per instruction group); jit/blinding.{h,cpp} is the only reader of program
-// immediates; jit/code_memory.{h,cpp} holds the code under W^X; jit/run.cpp is the run-time side
+// immediates; jit/code_memory.h holds the code under W^X (on vm/sealed.h); jit/run.cpp is the run-time side
 // (a run's state, the entry points generated code calls, JitProgram::run).
 //
 // The entry thunk saves the host's callee-saved registers and the native stack pointer in
@@ -79,13 +79,31 @@ Result<std::unique_ptr<JitProgram>> JitProgram::compile(const Program& program,
   auto impl = std::make_unique<Impl>();
   impl->opts = opts;
   impl->helpers = helpers;
-  const size_t n = insns.size();
-  impl->pcs.resize(n);
-  impl->is_func.assign(n, 0);
+  const size_t n = insns.size(), nsub = program.subprogs.size();
+  // The run-time tables, at their final addresses before the code is emitted (it embeds the func
+  // tokens' base); sealed once the subprograms' native addresses are known.
+  size_t bytes = SealedBlock::grow<uint32_t>(0, n);
+  bytes = SealedBlock::grow<uint8_t>(bytes, n);
+  bytes = SealedBlock::grow<uint32_t>(bytes, nsub);
+  bytes = SealedBlock::grow<const void*>(bytes, nsub);
+  {
+    auto block = SealedBlock::create(bytes);
+    if (!block) return block.error();
+    impl->tables = std::move(*block);
+  }
+  std::span<uint32_t> pcs = impl->tables.take<uint32_t>(n);
+  std::span<uint8_t> is_func = impl->tables.take<uint8_t>(n);
+  std::span<uint32_t> subprogs = impl->tables.take<uint32_t>(nsub);
+  std::span<const void*> sub_addr = impl->tables.take<const void*>(nsub);
   for (uint32_t s : program.subprogs)
-    impl->is_func[s] = 1;
+    is_func[s] = 1;
   for (size_t k = 0; k < n; ++k)
-    impl->pcs[k] = insns[k].pc;
+    pcs[k] = insns[k].pc;
+  std::copy(program.subprogs.begin(), program.subprogs.end(), subprogs.begin());
+  impl->pcs = pcs;
+  impl->is_func = is_func;
+  impl->subprogs = subprogs;
+  impl->sub_addr = sub_addr;
 
   static const bool bmi2 = asmjit::CpuInfo::host().hasFeature(asmjit::CpuFeatures::X86::kBMI2);
   asmjit::CodeHolder code;
@@ -119,15 +137,18 @@ Result<std::unique_ptr<JitProgram>> JitProgram::compile(const Program& program,
   if (e.has_callback_entry())
     impl->callback_entry =
         reinterpret_cast<internal::EntryFn>(base + code.labelOffsetFromBase(e.callback_entry()));
-  impl->subprogs = program.subprogs;
-  for (uint32_t s : impl->subprogs)
-    impl->sub_addr.push_back(reinterpret_cast<const void*>(base + code.labelOffsetFromBase(e.call_entry(s))));
+  for (size_t i = 0; i < nsub; ++i)
+    sub_addr[i] = reinterpret_cast<const void*>(base + code.labelOffsetFromBase(e.call_entry(subprogs[i])));
+  BPFVM_TRY(impl->tables.seal());
   if (opts.disassembly) impl->disasm.assign(logger.data(), logger.dataSize());
   return std::unique_ptr<JitProgram>(new JitProgram(std::move(impl)));
 }
 
 std::span<const uint8_t> JitProgram::code() const {
   return {impl_->code.data(), impl_->code.size()};
+}
+const void* JitProgram::tables() const {
+  return impl_->tables.data();
 }
 std::string JitProgram::disassembly() const {
   return impl_->disasm;

@@ -5,7 +5,8 @@
 //  - W^X: code is assembled into a private buffer, copied into a read-write mapping and then
 //    switched to read-execute; no writable alias of live code remains. With the JitProgram the
 //    mapping becomes read-write again (no longer executable) and goes to a bounded pool that later
-//    compiles reuse (jit/code_memory.cpp).
+//    compiles reuse (jit/code_memory.h, vm/sealed.h). The run-time tables (callx targets, function
+//    tokens) are read-only from compile() on.
 //  - Constant blinding (on by default): every immediate the program supplies (ALU, jump and store
 //    immediates, lddw imm64, helper numbers) is emitted as imm ^ key with a fresh random key per
 //    instruction and restored through a register that no BPF register maps to (in loops once per
@@ -80,6 +81,9 @@ class JitProgram {
 
   // The machine code (read-only view of the executable mapping).
   std::span<const uint8_t> code() const;
+  // The memory of the run-time tables (subprogram addresses for callx, function tokens, pcs),
+  // read-only from compile() on.
+  const void* tables() const;
   // asmjit's disassembly annotated with the BPF instruction each block came from; empty unless
   // compiled with JitOptions::disassembly.
   std::string disassembly() const;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "jit/code_memory.h"
 #include "jit/jit.h"
 #include "vm/legacy_packet.h"
+#include "vm/sealed.h"
 
 namespace bpfvm::jit::internal {
 
@@ -31,7 +33,7 @@ struct RunCtl {
   uint64_t saved_rsp;    // native rsp of the innermost activation (see the entry thunk)
   uint64_t depth_limit;  // a local call faults when r10 <= this
   uint64_t stack_top;
-  uint64_t lim[9];  // lim[n] = stack_top + 512 - n: live-stack check of an n-byte access
+  uint64_t lim[9];             // lim[n] = stack_top + 512 - n: live-stack check of an n-byte access
   const LegacyPacket* legacy;  // what LD_ABS/LD_IND read (legacy_packet_load's first argument)
   // Checked mode, inline check of the run's first two regions: an n-byte access at a is allowed
   // when a - reg_base[i] < reg_lim[i][write][n] (0 when the region is absent, too small or, for
@@ -78,12 +80,15 @@ struct JitProgram::Impl {
   internal::EntryFn entry = nullptr;
   internal::EntryFn callback_entry = nullptr;  // the thunk's entry for callbacks (programs with helper calls)
   const void* main_body = nullptr;
-  bool needs_ctl = true;      // the code reads RunCtl (calls, faults, packet loads, checked or metered code)
-  bool uses_packet = false;   // LD_ABS / LD_IND
-  std::vector<uint32_t> pcs;  // slot index of every instruction
-  std::vector<uint8_t> is_func;    // func tokens: &is_func[k] is the token of instruction k
-  std::vector<uint32_t> subprogs;  // subprogram entries and their native addresses, sorted
-  std::vector<const void*> sub_addr;
+  bool needs_ctl = true;     // the code reads RunCtl (calls, faults, packet loads, checked or metered code)
+  bool uses_packet = false;  // LD_ABS / LD_IND
+  // Run-time tables, read-only once compile() returns (vm/sealed.h): a stray write cannot redirect
+  // a callx (sub_addr) or forge a function token (is_func).
+  SealedBlock tables;
+  std::span<const uint32_t> pcs;       // slot index of every instruction
+  std::span<const uint8_t> is_func;    // func tokens: &is_func[k] is the token of instruction k
+  std::span<const uint32_t> subprogs;  // subprogram entries and their native addresses, sorted
+  std::span<const void* const> sub_addr;
   std::vector<internal::Site> sites;
   std::string disasm;
 

@@ -738,34 +738,34 @@ TEST(JitBlinding, NoImmediateOfALoopAppearsInTheCodeAndTheLoopRunsAsInterpreted)
 TEST(JitCodegen, FlagsOfAnAddOrSubStandInOnlyForEqualityWithZero) {
   // Overflowing add/sub: the flags' sign/overflow differ from a compare with 0 of the result.
   EXPECT_EQ(run_all(assemble_or_fail("lddw %r1, 0x8000000000000000\nmov %r2, 1\nmov %r0, 1\nsub %r1, %r2\n"
-                                "jslt %r1, 0, +1\nmov %r0, 2\nexit"))
+                                     "jslt %r1, 0, +1\nmov %r0, 2\nexit"))
                 .r0,
             2u);
   EXPECT_EQ(run_all(assemble_or_fail("lddw %r1, 0x7fffffffffffffff\nmov %r0, 1\nadd %r1, 1\njsge %r1, 0, +1\n"
-                                "mov %r0, 2\nexit"))
+                                     "mov %r0, 2\nexit"))
                 .r0,
             2u);
   EXPECT_EQ(run_all(assemble_or_fail("mov32 %r1, 0x80000000\nmov %r0, 1\nadd32 %r1, -1\njsgt32 %r1, 0, +1\n"
-                                "mov %r0, 2\nexit"))
+                                     "mov %r0, 2\nexit"))
                 .r0,
             1u);
   // Equality after add/sub, across a move of another register: the flags hold.
   EXPECT_EQ(run_all(assemble_or_fail("mov %r1, 1\nmov %r2, 7\nmov %r0, 1\nadd32 %r1, -1\nmov %r3, %r2\n"
-                                "jeq32 %r1, 0, +1\nmov %r0, 2\nexit"))
+                                     "jeq32 %r1, 0, +1\nmov %r0, 2\nexit"))
                 .r0,
             1u);
   // A move into the register, or a compare at another width: the flags do not hold.
   EXPECT_EQ(run_all(assemble_or_fail("mov %r1, 1\nmov %r2, 0\nmov %r0, 1\nand %r1, 1\nmov %r1, %r2\n"
-                                "jeq %r1, 0, +1\nmov %r0, 2\nexit"))
+                                     "jeq %r1, 0, +1\nmov %r0, 2\nexit"))
                 .r0,
             1u);
   EXPECT_EQ(run_all(assemble_or_fail("lddw %r1, 0x100000000\nmov %r2, 0\nmov %r0, 1\nor %r1, %r2\n"
-                                "jeq32 %r1, 0, +1\nmov %r0, 2\nexit"))
+                                     "jeq32 %r1, 0, +1\nmov %r0, 2\nexit"))
                 .r0,
             1u);
   // Not across a jump target.
   EXPECT_EQ(run_all(assemble_or_fail("mov %r1, 0\nmov %r0, 0\nja l\nm:\nor %r1, 1\nl:\nadd %r0, 1\n"
-                                "jeq %r1, 0, m\nexit"))
+                                     "jeq %r1, 0, m\nexit"))
                 .r0,
             2u);
 }
@@ -778,17 +778,36 @@ TEST(JitCodegen, AConditionalJumpOverAJaBecomesOneInvertedJump) {
         SCOPED_TRACE(fmt::format("{} {} {}", cond, a, b));
         run_all(
             assemble_or_fail(fmt::format("mov %r1, {}\nmov %r2, 3\nmov %r0, 1\n{} %r1, {}, +1\nja out\n"
-                                    "mov %r0, 2\nout:\nexit",
-                                    a, cond, b)));
+                                         "mov %r0, 2\nout:\nexit",
+                                         a, cond, b)));
         // As a loop latch.
         run_all(
             assemble_or_fail(fmt::format("mov %r1, {}\nmov %r0, 0\ntop:\nadd %r0, 1\nadd %r1, 1\n"
-                                    "jgt %r0, 20, out\n{} %r1, {}, +1\nja top\nout:\nexit",
-                                    a, cond, b)));
+                                         "jgt %r0, 20, out\n{} %r1, {}, +1\nja top\nout:\nexit",
+                                         a, cond, b)));
       }
 }
 
 // --- Memory discipline --------------------------------------------------------------------------
+
+TEST(JitMemory, TheRunTimeTablesAreReadOnly) {
+  // callx through a subprogram address: the table of native addresses is read-only.
+  auto j = jit::JitProgram::compile(
+      assemble_or_fail("lddw %r2, func(f)\ncall %r2\nexit\nf:\nmov %r0, 5\nexit"), nullptr, checked_opts());
+  ASSERT_TRUE(j.ok()) << j.error().to_string();
+  const uint64_t t = reinterpret_cast<uint64_t>((*j)->tables());
+  std::ifstream maps("/proc/self/maps");
+  std::string line, perms_of_t;
+  while (std::getline(maps, line)) {
+    uint64_t lo = 0, hi = 0;
+    char perms[5] = {};
+    if (std::sscanf(line.c_str(), "%lx-%lx %4s", &lo, &hi, perms) == 3 && t >= lo && t < hi)
+      perms_of_t = std::string(perms, 3);
+  }
+  EXPECT_EQ(perms_of_t, "r--");
+  NullEnv env;
+  EXPECT_EQ(*(*j)->run(RunInput{}, env), 5u);
+}
 
 TEST(JitMemory, NoMappingIsWritableAndExecutableAndTheCodeIsReadOnly) {
   auto j = jit::JitProgram::compile(assemble_or_fail("mov %r0, 1\nexit"), nullptr, checked_opts());
