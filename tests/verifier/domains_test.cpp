@@ -224,43 +224,53 @@ TEST(Verify, EmptyProgramIsAnInputError) {
   EXPECT_EQ(r.error().code, ErrorCode::kVerifier);
 }
 
+// Assembles and verifies `text`; the verdict (the test fails when either step cannot run).
+VerifyResult verify_text(const std::string& text, const VerifyOptions& o = {}) {
+  auto a = assemble(text);
+  EXPECT_TRUE(a.ok()) << (a.ok() ? "" : a.error().to_string());
+  if (!a.ok()) return {};
+  auto r = verify(a->program, o);
+  EXPECT_TRUE(r.ok());
+  return r.ok() ? std::move(*r) : VerifyResult{};
+}
+
+// A loop that ends when 3 * r1 reaches `end`: no interval invariant relates r2's exit test to r1's
+// growth, so only iterating one by one proves it.
+std::string loop_bounded_by_a_product(int end) {
+  return fmt::format(
+      "mov %r1, 0\n"
+      "loop: add %r1, 1\n"
+      "mov %r2, %r1\n"
+      "mul %r2, 3\n"
+      "jne %r2, {}, loop\n"
+      "mov %r0, 0\n"
+      "exit\n",
+      end);
+}
+
 TEST(Verify, ALoopOfManyIterationsIsProvenByAnInvariantNotByIteratingIt) {
   // 100,000 iterations: iterating them would take 300,000 steps.
-  auto a = assemble(
+  VerifyOptions o;
+  o.max_steps = 1000;
+  VerifyResult r = verify_text(
       "mov %r0, 0\n"
       "mov %r1, 0\n"
       "loop: add %r0, 3\n"
       "add %r1, 1\n"
       "jlt %r1, 100000, loop\n"
-      "exit\n");
-  ASSERT_TRUE(a.ok());
-  VerifyOptions o;
-  o.max_steps = 1000;
-  auto r = verify(a->program, o);
-  ASSERT_TRUE(r.ok());
-  EXPECT_TRUE(r->accepted) << (r->errors.empty() ? "" : r->errors[0].message);
-  EXPECT_EQ(r->stats.loops_proven, 1u);
-  EXPECT_EQ(r->stats.max_loop_bound, 99996u);  // after the 4 iterations analysed one by one
-  EXPECT_LT(r->stats.insns_analysed, 200u);
+      "exit\n",
+      o);
+  EXPECT_TRUE(r.accepted) << (r.errors.empty() ? "" : r.errors[0].message);
+  EXPECT_EQ(r.stats.loops_proven, 1u);
+  EXPECT_EQ(r.stats.max_loop_bound, 99996u);  // after the 4 iterations analysed one by one
+  EXPECT_LT(r.stats.insns_analysed, 200u);
 }
 
 TEST(Verify, ALoopWhoseBoundNoInvariantShowsIsIteratedWithinTheBudget) {
-  // r2 = 3 * r1 reaches 1800 after 600 iterations; no interval invariant relates r2's exit test
-  // to r1's growth, so the loop is iterated one by one.
-  auto a = assemble(
-      "mov %r1, 0\n"
-      "loop: add %r1, 1\n"
-      "mov %r2, %r1\n"
-      "mul %r2, 3\n"
-      "jne %r2, 1800, loop\n"
-      "mov %r0, 0\n"
-      "exit\n");
-  ASSERT_TRUE(a.ok());
-  auto r = verify(a->program, VerifyOptions{});
-  ASSERT_TRUE(r.ok());
-  EXPECT_TRUE(r->accepted);
-  EXPECT_EQ(r->stats.loops_proven, 0u);
-  EXPECT_EQ(r->stats.max_loop_iterations, 600u);
+  VerifyResult r = verify_text(loop_bounded_by_a_product(1800));
+  EXPECT_TRUE(r.accepted);
+  EXPECT_EQ(r.stats.loops_proven, 0u);
+  EXPECT_EQ(r.stats.max_loop_iterations, 600u);
 }
 
 TEST(Verify, HoldingTooMuchAbstractStateIsTooComplex) {
@@ -269,38 +279,24 @@ TEST(Verify, HoldingTooMuchAbstractStateIsTooComplex) {
   for (int i = 0; i < 40; ++i)
     text += fmt::format("mov %r3, {}\njeq %r2, {}, end\n", i, i);
   text += "end:\nmov %r0, %r3\nexit\n";
-  auto a = assemble(text);
-  ASSERT_TRUE(a.ok()) << a.error().to_string();
   VerifyOptions o;
   o.raw_ctx_size = 1;
-  auto r = verify(a->program, o);
-  ASSERT_TRUE(r.ok());
-  EXPECT_TRUE(r->accepted);
-  o.max_state_bytes = r->stats.peak_state_bytes / 2;
-  r = verify(a->program, o);
-  ASSERT_TRUE(r.ok());
-  ASSERT_FALSE(r->accepted);
-  EXPECT_EQ(r->errors[0].kind, ErrorKind::TooComplex);
-  EXPECT_NE(r->errors[0].message.find("MiB of abstract states"), std::string::npos) << r->errors[0].message;
+  VerifyResult r = verify_text(text, o);
+  EXPECT_TRUE(r.accepted);
+  o.max_state_bytes = r.stats.peak_state_bytes / 2;
+  r = verify_text(text, o);
+  ASSERT_FALSE(r.accepted);
+  EXPECT_EQ(r.errors[0].kind, ErrorKind::TooComplex);
+  EXPECT_NE(r.errors[0].message.find("MiB of abstract states"), std::string::npos) << r.errors[0].message;
 }
 
 TEST(Verify, BudgetExhaustionIsTooComplex) {
-  auto a = assemble(
-      "mov %r1, 0\n"
-      "loop: add %r1, 1\n"
-      "mov %r2, %r1\n"
-      "mul %r2, 3\n"
-      "jne %r2, 300000, loop\n"
-      "mov %r0, 0\n"
-      "exit\n");
-  ASSERT_TRUE(a.ok());
   VerifyOptions o;
   o.max_steps = 1000;
-  auto r = verify(a->program, o);
-  ASSERT_TRUE(r.ok());
-  ASSERT_FALSE(r->accepted);
-  EXPECT_EQ(r->errors[0].kind, ErrorKind::TooComplex);
-  EXPECT_NE(r->errors[0].message.find("loop at pc 1"), std::string::npos) << r->errors[0].message;
+  VerifyResult r = verify_text(loop_bounded_by_a_product(300000), o);
+  ASSERT_FALSE(r.accepted);
+  EXPECT_EQ(r.errors[0].kind, ErrorKind::TooComplex);
+  EXPECT_NE(r.errors[0].message.find("loop at pc 1"), std::string::npos) << r.errors[0].message;
 }
 
 }  // namespace
