@@ -516,6 +516,10 @@ Status add_kernel_helper(HelperTable& table,
   return table.add(id, std::string(kernel_helper_name(id)), fn, user, proto);
 }
 
+bool is_kernel_map_lookup(const HelperEntry* e) {
+  return e != nullptr && e->id == 1 && e->fn == map_lookup_elem;
+}
+
 void register_kernel_helpers(HelperTable& table) {
   register_core_helpers(table);
   for (uint32_t id : {5u, 6u, 7u}) {  // attach the prototypes to the core helpers

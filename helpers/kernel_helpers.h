@@ -53,6 +53,10 @@ namespace bpfvm {
 // implemented by bpfvm".
 void register_kernel_helpers(HelperTable& table);
 
+// Whether `e` is bpfvm's own bpf_map_lookup_elem (not an embedder's replacement): only then may
+// compiled code do the lookup without the call (vm/map_lookup.h).
+bool is_kernel_map_lookup(const HelperEntry* e);
+
 // Registers an embedder's helper under a kernel helper name ("bpf_" prefix optional), with that
 // helper's number and, unless `proto` is given, bpfvm's prototype for it (nullptr if bpfvm has
 // none). kBadInput when the name is not a kernel helper.

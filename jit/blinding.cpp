@@ -74,7 +74,10 @@ Imm32 Blinding::shift_count(const Insn& in, bool is64) {
 }
 
 Imm64 Blinding::imm64(const Insn& in) {
-  const uint64_t v = in.imm64;
+  return constant64(in.imm64);
+}
+
+Imm64 Blinding::constant64(uint64_t v) {
   Imm64 r;
   if (v <= UINT32_MAX)
     r.width = Imm64::Width::Zext32;

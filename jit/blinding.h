@@ -57,6 +57,14 @@ class Blinding {
   Imm32 shift_count(const Insn& in, bool is64);
   // The 64-bit immediate of an lddw (Op::Lddw and the map pseudo loads after linking).
   Imm64 imm64(const Insn& in);
+  // Constants that follow from the program's maps (a map's entry count, value stride and value
+  // address, in inline lookups): blinded as immediates are, since the program's author chose the
+  // map's definition.
+  Imm32 constant(uint32_t v) { return blind32(v); }
+  Imm64 constant64(uint64_t v);
+  // The lddw immediate as it is, for planning only (the map address whose lookups an inline plan
+  // replaces); never emitted.
+  static uint64_t plain_imm64(const Insn& in) { return in.imm64; }
   // A shift count on a host without BMI2, where shifts by an immediate take the count in the
   // instruction: the count masked to the operation's width (6 bits at most), emitted as it is.
   static uint32_t plain_shift_count(const Insn& in, bool is64);

@@ -27,6 +27,7 @@
 #include "vm/decode.h"
 #include "vm/helper_table.h"
 #include "vm/interp.h"
+#include "vm/map_lookup.h"
 #include "vm/result.h"
 
 namespace bpfvm::jit {
@@ -54,6 +55,12 @@ struct JitOptions {
   bool verified = false;
   // Keep the annotated disassembly (JitProgram::disassembly); costs compile time.
   bool disassembly = false;
+  // Map lookups without the helper call (vm/map_lookup.h), in unchecked code only: a
+  // `bpf_map_lookup_elem` whose r1 an lddw of the same basic block loaded, of a map that
+  // `map_lookups` plans (inline for arrays, a direct call for hash maps). The runtime sets
+  // `map_lookups` for its maps when `inline_map_lookups` is on; it must outlive the JitProgram.
+  bool inline_map_lookups = true;
+  const MapLookupPlanner* map_lookups = nullptr;
 };
 
 // Whether this host can run JIT code (x86-64 Linux).

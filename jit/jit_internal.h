@@ -82,6 +82,7 @@ struct JitProgram::Impl {
   const void* main_body = nullptr;
   bool needs_ctl = true;     // the code reads RunCtl (calls, faults, packet loads, checked or metered code)
   bool uses_packet = false;  // LD_ABS / LD_IND
+  uint32_t planned_lookups = 0;  // map lookups done without the helper call (vm/map_lookup.h)
   // Run-time tables, read-only once compile() returns (vm/sealed.h): a stray write cannot redirect
   // a callx (sub_addr) or forge a function token (is_func).
   SealedBlock tables;

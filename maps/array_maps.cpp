@@ -13,6 +13,7 @@ ArrayMap::ArrayMap(const MapDef& def, const MapOptions& opts)
     : Map(def, opts), stride_(round_up8(def.value_size)) {
   uint64_t n = uint64_t(stride_) * def.max_entries * (is_percpu() ? num_cpus() : 1);
   data_.reset(new uint8_t[n]());
+  layout_ = ArrayLayout{reinterpret_cast<uint64_t>(data_.get()), def.max_entries, stride_};
   // Global data (.data/.rodata/.bss) starts with the object's bytes.
   if (!def.initial_value.empty() && !is_percpu()) {
     std::memcpy(data_.get(), def.initial_value.data(),
@@ -22,7 +23,8 @@ ArrayMap::ArrayMap(const MapDef& def, const MapOptions& opts)
 
 uint64_t ArrayMap::value_bytes_from(const void* p) const {
   return slot_value_bytes_from(data_.get(), p, stride_,
-                               uint64_t(def().max_entries) * (is_percpu() ? num_cpus() : 1), def().value_size);
+                               uint64_t(def().max_entries) * (is_percpu() ? num_cpus() : 1),
+                               def().value_size);
 }
 
 void* ArrayMap::value_ptr(uint32_t index, uint32_t cpu) {
@@ -33,6 +35,14 @@ void* ArrayMap::value_ptr(uint32_t index, uint32_t cpu) {
 
 void* ArrayMap::lookup(const void* key) {
   return value_ptr(load_u32(key), cpu());
+}
+
+MapLookupPlan ArrayMap::lookup_plan() {
+  MapLookupPlan p;
+  if (is_percpu()) return p;
+  p.kind = MapLookupPlan::Kind::Array;
+  p.array = &layout_;
+  return p;
 }
 
 int ArrayMap::check_update(const void* key, uint64_t flags, uint32_t* index) const {

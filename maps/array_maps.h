@@ -16,6 +16,7 @@ class ArrayMap : public Map {
  public:
   ArrayMap(const MapDef& def, const MapOptions& opts);
   void* lookup(const void* key) override;
+  MapLookupPlan lookup_plan() override;  // Array for plain arrays
   int update(const void* key, const void* value, uint64_t flags) override;
   int remove(const void* key) override { return -EINVAL; }
   int get_next_key(const void* key, void* next) override;
@@ -30,6 +31,7 @@ class ArrayMap : public Map {
   int check_update(const void* key, uint64_t flags, uint32_t* index) const;
   uint32_t stride_;
   std::unique_ptr<uint8_t[]> data_;  // percpu: cpu-major [cpu][index]
+  ArrayLayout layout_;               // of data_ (plain arrays' lookup_plan)
 };
 
 // prog_array: slots hold program handles (u32 ids or fds chosen by the runtime). Only tail calls

@@ -35,10 +35,18 @@ HashMap::HashMap(const MapDef& def, const MapOptions& opts)
              pick_seed(def)) {}
 
 void* HashMap::lookup(const void* key) {
-  uint8_t* v = nullptr;
-  table_.find(key, /*touch=*/true, [&](uint8_t* value) { v = value; });
+  uint8_t* v = table_.lookup(key);
   if (v && is_percpu()) v += uint64_t(cpu()) * stride_;
   return v;
+}
+
+MapLookupPlan HashMap::lookup_plan() {
+  MapLookupPlan p;
+  if (is_percpu() || is_lru()) return p;
+  p.kind = MapLookupPlan::Kind::Direct;
+  p.fn = &HashTable::lookup_fn;
+  p.obj = &table_;
+  return p;
 }
 
 int HashMap::do_update(const void* key, const void* value, uint64_t flags, bool all_cpus) {

@@ -19,6 +19,7 @@ class HashMap : public Map {
  public:
   HashMap(const MapDef& def, const MapOptions& opts);
   void* lookup(const void* key) override;  // LRU maps: marks the element used
+  MapLookupPlan lookup_plan() override;    // Direct for plain hash maps
   int update(const void* key, const void* value, uint64_t flags) override;
   int remove(const void* key) override;
   int get_next_key(const void* key, void* next) override;

@@ -27,14 +27,22 @@ HashTable::HashTable(uint32_t key_size, uint32_t value_bytes, uint32_t max_entri
   static_assert(sizeof(Elem) == kElemHeader);
   slot_size_ = sizeof(Elem) + round_up8(key_size) + ((uint64_t(value_bytes) + 7) & ~7ULL);
   // Chunks of up to 256 slots, fewer for small tables.
+  // Small tables (up to kFlatBytes) are one chunk, allocated now: a slot's address is then one
+  // multiply-add from the index, with no chunk pointer to load on the lookup's dependency chain.
+  constexpr uint64_t kFlatBytes = 1 << 20;
+  const bool flat = slot_size_ * max_entries <= kFlatBytes;
   chunk_shift_ = 0;
-  while (chunk_shift_ < 8 && (1u << chunk_shift_) < max_entries)
+  while ((flat || chunk_shift_ < 8) && (uint64_t(1) << chunk_shift_) < max_entries)
     ++chunk_shift_;
   chunk_mask_ = (1u << chunk_shift_) - 1;
   num_chunks_ = uint32_t((uint64_t(max_entries) + chunk_mask_) >> chunk_shift_);
   chunks_.reset(new std::atomic<uint8_t*>[num_chunks_]);
   for (uint32_t i = 0; i < num_chunks_; ++i)
     chunks_[i].store(nullptr, std::memory_order_relaxed);
+  if (flat && num_chunks_ == 1) {
+    flat_ = new uint8_t[slot_size_ << chunk_shift_]();
+    chunks_[0].store(flat_, std::memory_order_relaxed);
+  }
   uint64_t nb = bucket_count(max_entries);
   bucket_mask_ = nb - 1;
   heads_.reset(new uint32_t[nb]);
@@ -64,15 +72,61 @@ HashTable::~HashTable() {
     delete[] chunks_[i].load(std::memory_order_relaxed);
 }
 
-uint64_t HashTable::hash(const void* key) const {
-  return hash_bytes(key, key_size_, seed_);
-}
-
 uint32_t HashTable::find_locked(const void* key, uint64_t h) const {
   for (uint32_t idx = heads_[h & bucket_mask_]; idx != kNil; idx = elem(idx)->next) {
-    if (elem(idx)->hash == h && std::memcmp(key_of(idx), key, key_size_) == 0) return idx;
+    if (elem(idx)->hash == h && bytes_equal(key_of(idx), key, key_size_)) return idx;
   }
   return kNil;
+}
+
+inline bool HashTable::find_lockfree(const void* key, uint64_t h, uint32_t* found) const {
+  const uint32_t s = stripe(h);
+  const uint32_t seq = seqs_[s].load(std::memory_order_acquire);
+  if (seq & 1) return false;
+  uint32_t idx = load_link(heads_[h & bucket_mask_]);
+  uint32_t hit = kNil;
+  // A chain has at most max_entries elements; more steps mean a writer moved it under us.
+  for (uint32_t steps = 0; idx != kNil; ++steps) {
+    if (steps > max_entries_ || idx >= max_entries_) return false;
+    const uint8_t* c =
+        flat_ != nullptr ? flat_ : chunks_[idx >> chunk_shift_].load(std::memory_order_acquire);
+    if (c == nullptr) return false;
+    const auto* e = reinterpret_cast<const Elem*>(c + uint64_t(idx & chunk_mask_) * slot_size_);
+    if (__atomic_load_n(&e->hash, __ATOMIC_RELAXED) == h &&
+        bytes_equal(reinterpret_cast<const uint8_t*>(e) + sizeof(Elem), key, key_size_)) {
+      hit = idx;
+      break;
+    }
+    idx = load_link(e->next);
+  }
+  std::atomic_thread_fence(std::memory_order_acquire);
+  if (seqs_[s].load(std::memory_order_relaxed) != seq) return false;
+  *found = hit;
+  return true;
+}
+
+uint8_t* HashTable::lookup(const void* key) {
+  const uint64_t h = hash(key);
+  if (!lru_) {
+    for (int attempt = 0; attempt < 4; ++attempt) {
+      uint32_t idx;
+      if (find_lockfree(key, h, &idx)) return idx == kNil ? nullptr : value_of(idx);
+    }
+  }
+  std::lock_guard<std::mutex> g(lock_for(h));
+  const uint32_t idx = find_locked(key, h);
+  if (idx == kNil) return nullptr;
+  if (lru_) lru_move_front(idx);
+  return value_of(idx);
+}
+
+void* HashTable::lookup_fn(void* table, const void* key) {
+  // The common case inline (a plain table: LRU tables get no Direct plan), the rest in lookup().
+  auto* t = static_cast<HashTable*>(table);
+  uint32_t idx;
+  if (__builtin_expect(!t->lru_ && t->find_lockfree(key, t->hash(key), &idx), 1))
+    return idx == kNil ? nullptr : t->value_of(idx);
+  return t->lookup(key);
 }
 
 uint32_t HashTable::alloc_slot() {
@@ -94,7 +148,7 @@ uint32_t HashTable::alloc_slot() {
 
 void HashTable::free_slot(uint32_t idx) {
   std::lock_guard<std::mutex> g(alloc_mu_);
-  elem(idx)->next = free_head_;
+  store_link(elem(idx)->next, free_head_);
   free_head_ = idx;
 }
 
@@ -102,7 +156,7 @@ void HashTable::unlink_bucket_locked(uint32_t idx) {
   uint32_t* link = &heads_[elem(idx)->hash & bucket_mask_];
   while (*link != kNil && *link != idx)
     link = &elem(*link)->next;
-  if (*link == idx) *link = elem(idx)->next;
+  if (*link == idx) store_link(*link, elem(idx)->next);
 }
 
 void HashTable::lru_push_front(uint32_t idx) {
@@ -140,10 +194,13 @@ int HashTable::erase(const void* key) {
   std::lock_guard<std::mutex> g(lock_for(h));
   uint32_t idx = find_locked(key, h);
   if (idx == kNil) return -ENOENT;
+  const uint32_t s = stripe(h);
+  begin_write(s);
   unlink_bucket_locked(idx);
   if (lru_) lru_unlink(idx);
   count_.fetch_sub(1, std::memory_order_relaxed);
-  free_slot(idx);
+  free_slot(idx);  // the slot's `next` now links the free list
+  end_write(s);
   return 0;
 }
 

@@ -11,6 +11,13 @@
 // one mutex for everything, because an exact global LRU list is shared by all buckets. The kernel's
 // LRU is approximate (per-CPU local lists, a global active/inactive list and second-chance
 // reference bits); ours evicts exactly the least recently used element.
+//
+// Program-side lookups of plain tables (lookup()) take no lock, as the kernel's RCU readers: each
+// stripe also has a sequence counter that writers make odd while they change a chain (insert,
+// erase, and the slot's reuse); a reader walks the chain with atomic loads, bounded by the number
+// of slots, and retries when the counter moved (after a few tries it takes the stripe's mutex).
+// Slots are never freed while the table lives, so a reader that races with an erase reads stale
+// but valid memory, and the counter tells it to retry.
 #pragma once
 
 #include <atomic>
@@ -20,6 +27,7 @@
 #include <mutex>
 
 #include "maps/map.h"
+#include "maps/map_internal.h"
 
 namespace bpfvm {
 
@@ -63,17 +71,26 @@ class HashTable {
       idx = evict_lru_locked();
       if (idx == kNil) return -E2BIG;
     }
+    const uint32_t s = stripe(h);
+    begin_write(s);
     Elem* e = elem(idx);
-    e->hash = h;
+    __atomic_store_n(&e->hash, h, __ATOMIC_RELAXED);
     std::memcpy(key_of(idx), key, key_size_);
     on_new(value_of(idx));
     uint32_t& head = heads_[h & bucket_mask_];
-    e->next = head;
-    head = idx;
+    store_link(e->next, head);
+    store_link(head, idx);
+    end_write(s);
     if (lru_) lru_push_front(idx);
     count_.fetch_add(1, std::memory_order_relaxed);
     return 0;
   }
+
+  // The value of `key`, or nullptr: the program side's lookup (LRU tables: under the lock, marking
+  // the element used; plain tables: without a lock).
+  uint8_t* lookup(const void* key);
+  // lookup() as a plain function of the table (a MapLookupPlan's Direct call).
+  static void* lookup_fn(void* table, const void* key);
 
   int erase(const void* key);                 // 0 or -ENOENT
   int next_key(const void* key, void* next);  // kernel htab_map_get_next_key order
@@ -94,11 +111,24 @@ class HashTable {
   };
   static constexpr uint32_t kStripes = 64;
 
-  uint64_t hash(const void* key) const;
-  std::mutex& lock_for(uint64_t h) { return lru_ ? stripes_[0] : stripes_[(h & bucket_mask_) % kStripes]; }
+  [[gnu::always_inline]] inline uint64_t hash(const void* key) const;
+  uint32_t stripe(uint64_t h) const { return lru_ ? 0 : uint32_t((h & bucket_mask_) % kStripes); }
+  std::mutex& lock_for(uint64_t h) { return stripes_[stripe(h)]; }
+  // A writer's change of a chain of stripe s (under its mutex): the counter is odd meanwhile.
+  void begin_write(uint32_t s) {
+    seqs_[s].store(seqs_[s].load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release);
+  }
+  void end_write(uint32_t s) {
+    seqs_[s].store(seqs_[s].load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  }
+  // lookup() without the lock: kNil when absent, or `false` when a writer interfered.
+  [[gnu::always_inline]] inline bool find_lockfree(const void* key, uint64_t h, uint32_t* found) const;
+  static uint32_t load_link(const uint32_t& l) { return __atomic_load_n(&l, __ATOMIC_RELAXED); }
+  static void store_link(uint32_t& l, uint32_t v) { __atomic_store_n(&l, v, __ATOMIC_RELAXED); }
   uint8_t* slot(uint32_t idx) const {
-    return chunks_[idx >> chunk_shift_].load(std::memory_order_acquire) +
-           uint64_t(idx & chunk_mask_) * slot_size_;
+    uint8_t* c = flat_ != nullptr ? flat_ : chunks_[idx >> chunk_shift_].load(std::memory_order_acquire);
+    return c + uint64_t(idx & chunk_mask_) * slot_size_;
   }
   Elem* elem(uint32_t idx) const { return reinterpret_cast<Elem*>(slot(idx)); }
   uint8_t* key_of(uint32_t idx) const { return slot(idx) + sizeof(Elem); }
@@ -121,15 +151,33 @@ class HashTable {
   uint64_t slot_size_;
   uint32_t chunk_shift_, chunk_mask_, num_chunks_;
   std::unique_ptr<std::atomic<uint8_t*>[]> chunks_;
+  uint8_t* flat_ = nullptr;  // the only chunk of a small table (also chunks_[0])
   uint64_t bucket_mask_;
   std::unique_ptr<uint32_t[]> heads_;
   std::mutex stripes_[kStripes];
+  std::atomic<uint32_t> seqs_[kStripes] = {};
   std::mutex alloc_mu_;
   uint32_t free_head_ = kNil;
   uint32_t fresh_ = 0;
   uint32_t lru_head_ = kNil, lru_tail_ = kNil;  // most recently used at the head
   std::atomic<uint32_t> count_{0};
 };
+
+inline uint64_t HashTable::hash(const void* key) const {
+  // Keys of 4 and 8 bytes (most maps'): one multiply and a fold, seeded; a short dependency chain
+  // on every lookup. The full 64 bits are kept in the element and compared first.
+  auto fold = [&](uint64_t w) {
+    uint64_t x = (w ^ seed_) * 0x9e3779b97f4a7c15ULL;
+    return x ^ (x >> 32);
+  };
+  if (key_size_ == 4) return fold(load_u32(key));
+  if (key_size_ == 8) {
+    uint64_t w;
+    std::memcpy(&w, key, 8);
+    return fold(w);
+  }
+  return hash_bytes(key, key_size_, seed_);
+}
 
 // Bytes a table of this shape takes when full.
 uint64_t hash_table_bytes(uint32_t key_size, uint32_t value_bytes, uint32_t max_entries);

@@ -50,32 +50,4 @@ int Map::lookup_copy(const void* key, void* out) {
   return 0;
 }
 
-uint64_t hash_bytes(const void* data, size_t len, uint64_t seed) {
-  constexpr uint64_t kMul = 0x9e3779b97f4a7c15ULL;
-  const auto* p = static_cast<const uint8_t*>(data);
-  uint64_t h = seed ^ (len * kMul);
-  auto mix = [](uint64_t x) {
-    x ^= x >> 31;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 29;
-    return x;
-  };
-  while (len >= 8) {
-    uint64_t w;
-    std::memcpy(&w, p, 8);
-    h = mix(h ^ (w * kMul)) * kMul;
-    p += 8;
-    len -= 8;
-  }
-  if (len) {
-    uint64_t w = 0;
-    std::memcpy(&w, p, len);
-    h = mix(h ^ (w * kMul)) * kMul;
-  }
-  h ^= h >> 32;
-  h *= 0x94d049bb133111ebULL;
-  h ^= h >> 29;
-  return h;
-}
-
 }  // namespace bpfvm

@@ -21,6 +21,7 @@
 #include <string>
 
 #include "vm/map_def.h"
+#include "vm/map_lookup.h"
 
 namespace bpfvm {
 
@@ -110,6 +111,11 @@ class Map {
   // Maps of maps return the inner Map*. prog_array, perf_event_array, ringbuf, queue, stack and
   // bloom_filter return nullptr (the verifier forbids these lookups).
   virtual void* lookup(const void* key) { return nullptr; }
+  // How compiled code of a verified program may do lookup() without the helper call
+  // (vm/map_lookup.h): inline for plain arrays, a direct call for plain hash maps; the helper
+  // (Kind::Helper) for the others (per-CPU maps depend on the run's CPU, LRU lookups update the LRU
+  // list, maps of maps and the map types without lookup go through the helper's checks).
+  virtual MapLookupPlan lookup_plan() { return {}; }
   // bpf_map_update_elem. Per-CPU maps: sets the current CPU's value only (a new element gets zeros
   // on the other CPUs).
   virtual int update(const void* key, const void* value, uint64_t flags) { return -kENOTSUPP; }

@@ -62,43 +62,44 @@ int jit_dump_command(const po::variables_map& vm) {
     print_error(cmd, jo.error());
     return kExitUsage;
   }
-  Program program;
+  // The dump shows code, it never runs it: unchecked code is shown as a verified program would get it.
+  jo->checked = vm.count("checked") > 0;
+  jo->verified = true;
+  jo->disassembly = true;
+  Result<std::unique_ptr<jit::JitProgram>> prog = Error{ErrorCode::kInternal, 0, "not compiled"};
+  size_t insns = 0;
   if (is_elf_file(path)) {
+    // Through the runtime, as `run` compiles it: map addresses linked, lookups planned.
     auto type = type_option(vm);
     if (!type) {
       print_error(cmd, type.error());
       return kExitUsage;
     }
-    auto in = load_input_file(path, *type);
-    if (!in) return fail(cmd, in.error());
-    int idx = -1;
-    const auto& ps = in->file.programs;
-    for (size_t i = 0; i < ps.size(); ++i) {
-      bool by_name = vm.count("program") && ps[i].name == vm["program"].as<std::string>();
-      bool by_sec = vm.count("section") && ps[i].section == vm["section"].as<std::string>();
-      if (by_name || by_sec || (!vm.count("program") && !vm.count("section") && ps.size() == 1))
-        idx = static_cast<int>(i);
-    }
-    if (idx < 0) {
-      fmt::print(stderr, "{}: choose one program with --program NAME or --section S\n", cmd);
+    ObjectOptions oo;
+    oo.engine = Engine::Jit;
+    oo.type_override = *type;
+    oo.trace_out = nullptr;
+    auto obj = Object::open(path, oo);
+    if (!obj) return fail(cmd, obj.error());
+    auto idx = (*obj)->select_program(vm.count("program") ? vm["program"].as<std::string>() : "",
+                                      vm.count("section") ? vm["section"].as<std::string>() : "");
+    if (!idx) {
+      print_error(cmd, idx.error());
       return kExitUsage;
     }
-    if (!ps[static_cast<size_t>(idx)].status) {
-      print_error(cmd, ps[static_cast<size_t>(idx)].status.error());
+    if (const Status& st = (*obj)->program_status(*idx); !st) {
+      print_error(cmd, st.error());
       return kExitRejected;
     }
-    program = ps[static_cast<size_t>(idx)].code;
+    insns = (*obj)->program(*idx).code.insns.size();
+    prog = (*obj)->compile_jit(*idx, *jo);
   } else {
     auto in = load_program(path);
     if (!in) return fail(cmd, in.error());
-    program = std::move(in->program);
+    insns = in->program.insns.size();
+    Vm v(VmOptions{.seed = 0, .trace_out = nullptr});
+    prog = jit::JitProgram::compile(in->program, &v.helpers(), *jo);
   }
-  // The dump shows code, it never runs it: unchecked code is shown as a verified program would get it.
-  jo->checked = vm.count("checked") > 0;
-  jo->verified = true;
-  jo->disassembly = true;
-  Vm v(VmOptions{.seed = 0, .trace_out = nullptr});
-  auto prog = jit::JitProgram::compile(program, &v.helpers(), *jo);
   if (!prog) return fail(cmd, prog.error());
   auto code = (*prog)->code();
   if (vm.count("output")) {
@@ -109,8 +110,8 @@ int jit_dump_command(const po::variables_map& vm) {
       return kExitUsage;
     }
   }
-  fmt::print("; {} bytes of x86-64 code for {} BPF instructions ({}, blinding {})\n", code.size(),
-             program.insns.size(), jo->checked ? "checked" : "unchecked", jo->blinding ? "on" : "off");
+  fmt::print("; {} bytes of x86-64 code for {} BPF instructions ({}, blinding {})\n", code.size(), insns,
+             jo->checked ? "checked" : "unchecked", jo->blinding ? "on" : "off");
   std::fputs((*prog)->disassembly().c_str(), stdout);
   return kExitOk;
 }

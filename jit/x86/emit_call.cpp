@@ -5,6 +5,9 @@
 // prologue saves the registers of r6-r9 (rbx, r13-r15) that it names, plus 8 bytes of padding when
 // it calls out and needs rsp 16-byte aligned, and its exits restore them (the interpreter's Frame
 // keeps the caller's r6-r9). The main program's callee-saved registers are the thunk's.
+#include <bit>
+#include <cstddef>
+
 #include "jit/x86/emitter_p.h"
 
 namespace bpfvm::jit::internal {
@@ -54,7 +57,64 @@ void Emitter::emit_epilogue(const Func& f) {
     if (f.saved & (1u << (6 + i))) a_.pop(kSavedRegs[i]);
 }
 
+// bpf_map_lookup_elem without the helper (vm/map_lookup.h); r2 points to the key (verified). Array:
+// r0 = index < max_entries ? base + index * stride : 0, inline (rax, rdi and r11 as scratch);
+// Direct: r0 = fn(obj, key), a native call. r1-r5 are left as they are, not zeroed as after the
+// helper: the verifier makes them unreadable after a call, and only verified code has plans.
+void emit_map_lookup(Emitter& e, const MapLookupPlan& p) {
+  x86::Assembler& a = e.as();
+  Blinding& bl = e.blinding();
+  if (p.kind == MapLookupPlan::Kind::Direct) {
+    a.mov(x86::rdi, asmjit::imm(reinterpret_cast<uint64_t>(p.obj)));
+    a.mov(x86::rax, asmjit::imm(reinterpret_cast<uint64_t>(p.fn)));
+    a.call(x86::rax);
+    return;
+  }
+  // Without blinding the map's numbers are immediates; blinded code reads them from the map's
+  // ArrayLayout (whose address, the host's, is not the program's to choose) instead.
+  const ArrayLayout& l = *p.array;
+  const bool blind = e.blinding().enabled();
+  const bool pow2 = std::has_single_bit(l.stride);
+  const uint32_t shift = pow2 ? static_cast<uint32_t>(std::countr_zero(l.stride)) : 0;
+  const bool scaled = pow2 && l.stride <= 8;  // index * stride as an address's scaled index
+  auto field = [](size_t off) { return x86::qword_ptr(x86::rdi, static_cast<int32_t>(off)); };
+  Label null = a.newLabel(), done = a.newLabel();
+  if (blind) a.mov(x86::rdi, asmjit::imm(reinterpret_cast<uint64_t>(&l)));
+  a.mov(x86::eax, x86::dword_ptr(x86::rsi));  // the u32 key, zero-extended
+  if (blind)
+    a.cmp(x86::rax, field(offsetof(ArrayLayout, max_entries)));
+  else
+    a.cmp(x86::eax, asmjit::imm(static_cast<uint32_t>(l.max_entries)));
+  a.jae(null);
+  if (e.opts().spec_barrier) a.lfence();
+  if (!scaled) {  // rax = index * stride (a shift count below 64 is no useful immediate)
+    if (pow2)
+      a.shl(x86::rax, shift);
+    else if (blind)
+      a.imul(x86::rax, field(offsetof(ArrayLayout, stride)));
+    else
+      a.imul(x86::rax, x86::rax, asmjit::imm(static_cast<int32_t>(l.stride)));
+  }
+  const uint32_t s = scaled ? shift : 0;
+  if (blind)
+    a.mov(x86::rdi, field(offsetof(ArrayLayout, base)));
+  else if (l.base > INT32_MAX)
+    a.mov(x86::rdi, asmjit::imm(l.base));
+  if (!blind && l.base <= INT32_MAX)
+    a.lea(x86::rax, x86::ptr_abs(l.base, x86::rax, s));
+  else
+    a.lea(x86::rax, x86::ptr(x86::rdi, x86::rax, s));
+  a.jmp(done);
+  a.bind(null);
+  a.xor_(x86::eax, x86::eax);
+  a.bind(done);
+}
+
 void emit_call(Emitter& e, const Insn& in) {
+  if (const MapLookupPlan* p = e.lookup_plan(e.index())) {
+    emit_map_lookup(e, *p);
+    return;
+  }
   x86::Assembler& a = e.as();
   e.load_imm(AUX.r32(), e.imm(in));  // the helper number, zero-extended
   a.mov(CTL(call_id), AUX);

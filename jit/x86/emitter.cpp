@@ -168,6 +168,67 @@ constexpr int kCalleeSaved[] = {6, 7, 8, 9};  // BPF registers in rbx, r13, r14,
 
 }  // namespace
 
+bool Emitter::calls_out(size_t k) const {
+  return is_call(p_.insns[k].info().form) && !inline_lookup(k);
+}
+
+// Whether `in` leaves r1 alone (conservatively: only instructions that write no register but
+// their dst, and conditional jumps, qualify).
+namespace {
+bool keeps_r1(const Insn& in) {
+  switch (in.info().form) {
+    case Form::AluImm:
+    case Form::AluReg:
+    case Form::AluNeg:
+    case Form::End:
+    case Form::Ldx:
+    case Form::Lddw:
+      return in.dst != 1;
+    case Form::St:
+    case Form::Stx:
+    case Form::JmpImm:
+    case Form::JmpReg:
+      return true;
+    default:
+      return false;
+  }
+}
+}  // namespace
+
+// Calls of bpf_map_lookup_elem whose r1 is an lddw's map address (the last write of r1 in the
+// same basic block), in unchecked code of a verified program: the planner says how to do them.
+// The planned code does not read r1, and r1 is dead after a call (the verifier makes r1-r5
+// unreadable): when nothing between reads r1 either, the lddw is not emitted.
+void Emitter::plan_lookups() {
+  if (o_.map_lookups == nullptr || o_.checked || !o_.verified) return;
+  const size_t n = p_.insns.size();
+  for (size_t k = 0; k < n; ++k) {
+    const Insn& in = p_.insns[k];
+    if (in.info().form != Form::Call || in.imm != 1 || is_target_[k]) continue;
+    bool r1_read = false;
+    for (size_t j = k; j-- > 0;) {
+      const Insn& def = p_.insns[j];
+      if (def.info().form == Form::Lddw && def.dst == 1) {
+        if (def.op == Op::Lddw) {
+          MapLookupPlan plan = o_.map_lookups->plan(Blinding::plain_imm64(def));
+          if (plan.kind != MapLookupPlan::Kind::Helper) {
+            if (lookups_.empty()) {
+              lookups_.resize(n);
+              dead_lddw_.assign(n, 0);
+            }
+            lookups_[k] = plan;
+            dead_lddw_[j] = !r1_read;
+            ++impl_.planned_lookups;
+          }
+        }
+        break;
+      }
+      if (!keeps_r1(def) || is_target_[j]) break;
+      r1_read |= def.dst == 1 || def.src == 1;
+    }
+  }
+}
+
 void Emitter::analyse() {
   const size_t n = p_.insns.size();
   metered_ = o_.checked || o_.meter_budget;
@@ -185,9 +246,15 @@ void Emitter::analyse() {
     if (in.target == 0 && (f == Form::CallLocal || in.op == Op::LddwFunc)) main_stub_ = true;
     referenced_ |= reg_bit(in.dst);
     if (in.src <= kFrameReg) referenced_ |= reg_bit(in.src);
-    calls |= is_call(f);
-    helpers |= f == Form::Call || f == Form::Callx;
     packet |= f == Form::LdAbs || f == Form::LdInd;
+  }
+  for (uint32_t s : p_.subprogs)
+    is_target_[s] = 1;
+  plan_lookups();
+  for (size_t k = 0; k < n; ++k) {
+    const Form f = p_.insns[k].info().form;
+    calls |= calls_out(k);
+    helpers |= (f == Form::Call && lookup_plan(k) == nullptr) || f == Form::Callx;
   }
   // Callbacks and callx can reach the main program through a (possibly forged) function token.
   main_stub_ |= helpers;
@@ -211,7 +278,7 @@ void Emitter::analyse() {
       for (int r : kCalleeSaved)
         if (in.dst == r || in.src == r) fn.saved |= reg_bit(r);
       // (A legacy packet load calls legacy_packet_load.)
-      has_calls |= is_call(in.info().form) || in.info().form == Form::LdAbs || in.info().form == Form::LdInd;
+      has_calls |= calls_out(k) || in.info().form == Form::LdAbs || in.info().form == Form::LdInd;
     }
     // At a function's entry rsp is 8 mod 16; calls out of it (helpers, runtime stubs, local calls)
     // need it 0 mod 16.
@@ -283,6 +350,7 @@ void Emitter::compile() {
     // The flags after the previous instruction; this one's code may set them.
     prev_flags_ = flags_;
     flags_ = Flags{};
+    if (dead_lddw(k)) continue;  // (the flags stay reset: conservative)
     emit_insn(*this, in);
     int writes = -1;
     if (flags_.from == FlagsFrom::None && keeps_flags(in, o_.checked, &writes) && writes != prev_flags_.reg)

@@ -112,6 +112,16 @@ class Emitter {
   Label unwind() const { return unwind_; }
   Label helper_slow() const { return helper_slow_; }
   Label ldabs_oob() const { return ldabs_oob_; }
+  // The plan of the map lookup at instruction k (vm/map_lookup.h), nullptr for the helper call.
+  const MapLookupPlan* lookup_plan(size_t k) const {
+    return k < lookups_.size() && lookups_[k].kind != MapLookupPlan::Kind::Helper ? &lookups_[k] : nullptr;
+  }
+  // An lddw of a map address that only a planned lookup reads (not emitted).
+  bool dead_lddw(size_t k) const { return k < dead_lddw_.size() && dead_lddw_[k]; }
+  bool inline_lookup(size_t k) const {
+    const MapLookupPlan* p = lookup_plan(k);
+    return p != nullptr && p->kind == MapLookupPlan::Kind::Array;
+  }
   // The function being emitted.
   const Func& func() const { return funcs_[func_]; }
   bool in_main() const { return func_ == 0; }
@@ -180,7 +190,12 @@ class Emitter {
   };
 
   void analyse();
+  void plan_lookups();
+  // Instruction k calls out of the generated code (a native call: helpers, local calls, a direct
+  // map lookup; not an inline lookup).
+  bool calls_out(size_t k) const;
   void plan_hoisting();                    // hoist.cpp
+  bool exits_straight(uint32_t t) const;   // hoist.cpp
   void materialize(const Loop& loop);      // hoist.cpp
   void emit_loop_stubs();                  // hoist.cpp
   std::vector<x86::Gp> spare_registers();  // hoist.cpp
@@ -206,10 +221,12 @@ class Emitter {
   uint16_t referenced_ = 0;   // BPF registers the program names
   uint16_t thunk_saved_ = 0;  // r6-r9 saved (and zeroed) by the thunk
   bool main_stub_ = false;
-  bool helpers_ = false;            // helper calls (and so callbacks)
-  std::vector<uint8_t> is_target_;  // reached by a jump (or a function entry)
-  std::vector<uint8_t> loop_head_;  // the target of a backward jump
-  bool thunk_r12_ = false;          // leaf thunk: saves r12 (a spare register)
+  bool helpers_ = false;                // helper calls (and so callbacks)
+  std::vector<uint8_t> is_target_;      // reached by a jump (or a function entry)
+  std::vector<uint8_t> loop_head_;      // the target of a backward jump
+  bool thunk_r12_ = false;              // leaf thunk: saves r12 (a spare register)
+  std::vector<MapLookupPlan> lookups_;  // per instruction (empty without a planner)
+  std::vector<uint8_t> dead_lddw_;      // per instruction (empty without a planner)
   std::vector<Loop> loops_;
   std::vector<int32_t> loop_of_;      // per instruction: its loop in loops_, or -1
   std::vector<int8_t> hoisted_reg_;   // per instruction: the id of the register of its immediate, or -1

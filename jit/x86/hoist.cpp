@@ -104,6 +104,17 @@ std::vector<x86::Gp> Emitter::spare_registers() {
   return regs;
 }
 
+// Whether the code from instruction t runs into an exit before any jump: then a backward jump to t
+// closes no cycle (compilers place a loop's exit block inside its span).
+bool Emitter::exits_straight(uint32_t t) const {
+  for (size_t k = t; k < p_.insns.size(); ++k) {
+    const Form f = p_.insns[k].info().form;
+    if (f == Form::Exit) return true;
+    if (is_jump(f) || f == Form::Callx || (f == Form::Call && !inline_lookup(k))) return false;
+  }
+  return false;
+}
+
 void Emitter::plan_hoisting() {
   const size_t n = p_.insns.size();
   if (!blinding_.enabled() || o_.checked || !bmi2_) return;
@@ -125,7 +136,7 @@ void Emitter::plan_hoisting() {
       if (t <= k && t > f.begin) last[t - f.begin] = std::max(last[t - f.begin], k);
     }
     for (uint32_t t = f.begin; t < f.end; ++t)
-      if (last[t - f.begin] != 0) spans.emplace_back(t, last[t - f.begin]);
+      if (last[t - f.begin] != 0 && !exits_straight(t)) spans.emplace_back(t, last[t - f.begin]);
   }
   // Innermost (shortest) first; loops do not overlap.
   std::stable_sort(spans.begin(), spans.end(),
@@ -134,14 +145,15 @@ void Emitter::plan_hoisting() {
   for (const auto& [begin, end] : spans) {
     bool ok = true;
     for (uint32_t k = begin; k <= end && ok; ++k)
-      ok = !taken[k] && !clobbers_temporaries(p_.insns[k]);
+      ok = !taken[k] && (inline_lookup(k) || !clobbers_temporaries(p_.insns[k]));
     if (!ok) continue;
     std::vector<Cand> cands;
     bool aux_busy = false;
     for (uint32_t k = begin; k <= end; ++k) {
       const Insn& in = p_.insns[k];
       const OpInfo& info = in.info();
-      if (info.form == Form::Lddw) aux_busy = true;  // blinded 64-bit values are restored through r11
+      // Blinded 64-bit values are restored through r11 (inline map lookups do not use it).
+      if (info.form == Form::Lddw && !dead_lddw(k)) aux_busy = true;
       if (info.form != Form::AluImm && info.form != Form::JmpImm && info.form != Form::St) continue;
       const Imm32 v = imm(in);
       if (info.form == Form::St && v.is(0)) aux_busy = true;  // stored from a zeroed r11

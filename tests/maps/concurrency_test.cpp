@@ -124,6 +124,56 @@ TEST(Concurrency, HashInsertsLookupsDeletesFromFourThreads) {
   hash_workout(MapType::Hash, 4096);
 }
 
+// Program-side lookups take no lock (maps/hash_table.h): while two threads insert and delete the
+// odd keys over and over (chains change, slots are reused), two readers look up every key. An even
+// key (inserted once, never deleted) must always be found with its value; an odd key's result, found
+// or not, must be a value of the map. Small tables are one flat chunk, large ones several chunks.
+void lockfree_lookups(uint32_t max_entries) {
+  auto m = must_create(make_def(MapType::Hash, 4, 8, max_entries));
+  constexpr uint32_t kKeys = 512;
+  for (uint32_t k = 0; k < kKeys; k += 2) {
+    uint64_t v = uint64_t(k) * 3 + 1;
+    ASSERT_EQ(m->update(&k, &v, kBpfAny), 0);
+  }
+  std::atomic<bool> done{false};
+  std::atomic<uint64_t> lost{0}, wrong{0}, stray{0}, lookups{0};
+  run_threads([&](int t) {
+    if (t < 2) {  // writers
+      for (int round = 0; round < 4000; ++round)
+        for (uint32_t k = 1 + 2 * uint32_t(t); k < kKeys; k += 4) {
+          uint64_t v = uint64_t(k) * 3 + 1;
+          (void)m->update(&k, &v, kBpfAny);
+          if (round % 2) (void)m->remove(&k);
+        }
+      if (t == 0) done = true;
+      return;
+    }
+    while (!done.load(std::memory_order_relaxed)) {
+      for (uint32_t k = 0; k < kKeys; ++k) {
+        const auto* v = static_cast<const uint64_t*>(m->lookup(&k));
+        lookups.fetch_add(1, std::memory_order_relaxed);
+        if (k % 2 == 0) {
+          if (v == nullptr)
+            lost.fetch_add(1);
+          else if (*v != uint64_t(k) * 3 + 1)
+            wrong.fetch_add(1);
+        } else if (v != nullptr && m->value_bytes_from(v) != 8) {
+          stray.fetch_add(1);
+        }
+      }
+    }
+  });
+  EXPECT_EQ(lost.load(), 0u);
+  EXPECT_EQ(wrong.load(), 0u);
+  EXPECT_EQ(stray.load(), 0u);
+  EXPECT_GT(lookups.load(), 0u);
+}
+
+TEST(Concurrency, LockFreeHashLookupsDuringInsertsAndDeletes) {
+  lockfree_lookups(1024);    // one flat chunk
+  lockfree_lookups(100000);  // chunks of 256 slots
+}
+
 TEST(Concurrency, LruHashInsertsLookupsDeletesFromFourThreads) {
   // Room for every live key: no evictions, so the end state is exact.
   hash_workout(MapType::LruHash, 4096);

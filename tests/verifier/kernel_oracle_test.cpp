@@ -1,7 +1,11 @@
 // The kernel as oracle (issue #4 item 6): every verifier case is also loaded into the running Linux
 // kernel and the verdicts are compared. Every disagreement is listed, with its reason, in
 // tests/verifier/kernel_disagreements.tsv; a new disagreement, or a listed one that no longer
-// holds, fails the test with the kernel's verifier log. Skipped when bpf(2) does not work.
+// holds, fails the test with the kernel's verifier log. Rows of the category "not comparable"
+// (a case loaded as a program type whose rules differ, e.g. raw programs as kprobe) hold on some
+// kernels only: their verdict is the kernel build's choice (seen: kprobe programs' private
+// per-frame stacks on one 6.18 build, the 512-byte combined limit on 6.18.44), so such a row that no
+// longer holds is reported, not failed. Skipped when bpf(2) does not work.
 //
 // How a case is loaded:
 // - assembly cases: bpf_prog_load with the case's program type (raw programs have no kernel
@@ -292,10 +296,14 @@ TEST(VerifierKernelOracle, EveryDisagreementWithTheKernelIsListedWithItsReason) 
                     << logs[id];
     }
   }
-  for (const auto& [id, r] : table)
-    if (!now.count(id))
+  for (const auto& [id, r] : table) {
+    if (now.count(id)) continue;
+    if (r.category == "not comparable")
+      std::cout << "listed disagreement does not hold on this kernel (not comparable, kept): " << id << "\n";
+    else
       ADD_FAILURE() << "listed disagreement no longer holds: " << id << " (bpfvm " << r.ours << ", kernel "
                     << r.kernel << ": " << r.category << "); remove its row from " << kTable;
+  }
   std::cout << "kernel oracle: " << compared << " cases compared, " << now.size() << " disagreements\n";
 }
 

@@ -77,6 +77,19 @@ struct Object::Impl : public TailCallTargets {
   mutable std::mutex pool_mu;
   mutable std::vector<std::unique_ptr<RunScratch>> pool;  // one block per concurrent run, reused
 
+  // Map lookups without the helper call in unchecked JIT code (vm/map_lookup.h): for the object's
+  // own maps, while helper 1 is bpfvm's.
+  struct LookupPlanner : MapLookupPlanner {
+    const Impl* impl;
+    explicit LookupPlanner(const Impl* i) : impl(i) {}
+    MapLookupPlan plan(uint64_t addr) const override {
+      Map* m = reinterpret_cast<Map*>(addr);
+      if (!is_kernel_map_lookup(impl->helpers.find(1)) || !impl->maps->contains(m)) return {};
+      return m->lookup_plan();
+    }
+  };
+  LookupPlanner lookup_planner{this};
+
   const Interpreter* interpreter(uint32_t id) const override {
     if (id == 0 || id > progs.size()) return nullptr;
     return progs[id - 1].interp.get();
@@ -85,12 +98,17 @@ struct Object::Impl : public TailCallTargets {
     if (id == 0 || id > progs.size()) return nullptr;
     return checked ? progs[id - 1].jit_checked.get() : progs[id - 1].jit_unchecked.get();
   }
+  // Unchecked code gets the object's map lookup plans.
+  jit::JitOptions with_lookup_plans(jit::JitOptions jo) const {
+    if (!jo.checked && jo.inline_map_lookups) jo.map_lookups = &lookup_planner;
+    return jo;
+  }
   jit::JitOptions jit_options(bool checked) const {
     jit::JitOptions jo = opts.jit;
     jo.checked = checked;
     jo.verified = !checked;
     jo.budget = opts.budget;
-    return jo;
+    return with_lookup_plans(jo);
   }
 
   Status create_maps();
@@ -413,6 +431,15 @@ Result<verifier::VerifyResult> Object::verify(size_t index, const verifier::Veri
     prog.jit_unchecked = std::move(*j);
   }
   return r;
+}
+
+Result<std::unique_ptr<jit::JitProgram>> Object::compile_jit(size_t index, const jit::JitOptions& jo) const {
+  if (index >= impl_->progs.size())
+    return bad(fmt::format("program index {} out of range (the object has {})", index, impl_->progs.size()));
+  const Impl::Prog& prog = impl_->progs[index];
+  if (!prog.status) return prog.status.error();
+  if (impl_->opts.engine != Engine::Jit) return bad("compile_jit needs an object opened with Engine::Jit");
+  return jit::JitProgram::compile(prog.code, &impl_->helpers, impl_->with_lookup_plans(jo));
 }
 
 bool Object::verified(size_t index) const {

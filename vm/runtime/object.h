@@ -120,6 +120,13 @@ class Object {
   // prog array (tail calls run in the caller's mode), every linked program of the object is verified.
   bool runs_checked(size_t index, const ContextInput& input) const;
 
+  // Program `index`'s linked code (map addresses in its lddw) compiled with `jo` as the runtime
+  // compiles it: unchecked code (jo.checked false) gets this object's map lookup plans, as after
+  // verify(). `jo.verified` is the caller's word (bpfvm jit-dump shows code without running it).
+  // Needs Engine::Jit (other engines keep no linked code); errors: index out of range, a program
+  // that did not link, the JIT's errors.
+  Result<std::unique_ptr<jit::JitProgram>> compile_jit(size_t index, const jit::JitOptions& jo) const;
+
   // Runs program `index` with the context of its type. Thread-safe: runs of any programs of the
   // object may overlap (they share the maps, as in the kernel). A fault is an Error naming the pc.
   Result<RunOutput> run(size_t index, const ContextInput& input) const;
