@@ -15,8 +15,7 @@
 #include "helpers/kernel_helpers.h"
 #include "jit/jit.h"
 #include "jit/jit_internal.h"
-#include "tests/test_util.h"
-#include "vm/runtime/object.h"
+#include "tests/object_util.h"
 
 namespace bpfvm {
 namespace {
@@ -59,21 +58,6 @@ MapDef map_def(MapType type, uint32_t value_size, uint32_t max_entries) {
   return d;
 }
 
-std::unique_ptr<Object> make_object(const std::string& text, const MapDef& def, ObjectOptions opts) {
-  ObjectFile f;
-  ElfProgram p;
-  p.name = "prog";
-  p.type = ProgType::Raw;
-  p.type_known = true;
-  p.code = assemble_or_fail(text);
-  f.programs.push_back(std::move(p));
-  f.maps = {def};
-  f.license = "GPL";
-  auto o = Object::create(std::move(f), opts);
-  EXPECT_TRUE(o.ok()) << o.error().to_string();
-  return o ? std::move(*o) : nullptr;
-}
-
 // Fills the map: value of key k starts with k * 1000 + 7 (hash maps: the even keys only).
 void fill(Object& o, uint32_t keys) {
   Map& m = *o.map(0);
@@ -108,7 +92,7 @@ Outcome run_prog(const std::string& text,
   opts.engine = engine;
   opts.jit = jo;
   opts.add_helpers = std::move(add_helpers);
-  auto o = make_object(text, def, opts);
+  auto o = one_program_object(text, ProgType::Raw, {def}, opts);
   if (!o) return {0, true};
   fill(*o, def.max_entries);
   auto v = o->verify(0);

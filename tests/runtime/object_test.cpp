@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "maps/array_maps.h"
+#include "tests/object_util.h"
 #include "vm/asm.h"
 #include "vm/runtime/object.h"
 
@@ -85,21 +86,7 @@ std::unique_ptr<Object> asm_object(const std::string& text,
                                    ProgType type,
                                    std::vector<MapDef> maps = {},
                                    ObjectOptions opts = {}) {
-  auto a = assemble(text);
-  EXPECT_TRUE(a.ok()) << a.error().to_string();
-  if (!a) return nullptr;
-  ObjectFile f;
-  ElfProgram p;
-  p.name = "prog";
-  p.type = type;
-  p.type_known = true;
-  p.code = std::move(a->program);
-  f.programs.push_back(std::move(p));
-  f.maps = std::move(maps);
-  f.license = "GPL";
-  auto o = Object::create(std::move(f), opts);
-  EXPECT_TRUE(o.ok()) << o.error().to_string();
-  return o ? std::move(*o) : nullptr;
+  return one_program_object(text, type, std::move(maps), opts);
 }
 
 TEST(Object, RunsTheXdpCounterExampleAndKeepsMapsBetweenRuns) {

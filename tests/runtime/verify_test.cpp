@@ -2,6 +2,7 @@
 // mode from the verdict (accepted: unchecked when the context is the one verified; otherwise checked).
 #include <gtest/gtest.h>
 
+#include "tests/object_util.h"
 #include "tests/test_util.h"
 #include "vm/asm.h"
 #include "vm/runtime/input.h"
@@ -20,16 +21,7 @@ constexpr const char* kReadAt8 = "ldxdw %r0, [%r1+8]\nexit\n";
 constexpr const char* kUninit = "mov %r0, %r3\nexit\n";
 
 std::unique_ptr<Object> raw_object(const char* text, ObjectOptions opts = {}) {
-  ObjectFile f;
-  ElfProgram p;
-  p.name = "prog";
-  p.type = ProgType::Raw;
-  p.type_known = true;
-  p.code = assemble_or_fail(text);
-  f.programs.push_back(std::move(p));
-  auto o = Object::create(std::move(f), opts);
-  EXPECT_TRUE(o.ok()) << o.error().to_string();
-  return o ? std::move(*o) : nullptr;
+  return one_program_object(text, ProgType::Raw, {}, opts);
 }
 
 ContextInput mem(size_t n) {
