@@ -213,10 +213,11 @@ void emit_alu_imm(Emitter& e, const Insn& in) {
   const Imm32 v = e.imm(in);  // shifts: the masked count
   if (alu_free_form(in, v)) return emit_free_form(e, in, v);
   using F = Emitter::FlagsFrom;
-  // The immediate as a register: hoisted, or restored in r11 (64-bit: sign-extended).
+  // The immediate as a register: hoisted, or restored in r11 (64-bit: sign-extended; 32-bit
+  // operations read the low half only, so a 32-bit restore, the shorter encoding, serves).
   auto reg = [&]() -> x86::Gp {
     if (auto h = e.hoisted()) return *h;
-    e.load_imm(AUX, v);
+    e.load_imm(is64 ? AUX : AUX.r32(), v);
     return AUX;
   };
   auto binop = [&](auto&& emit_reg, auto&& emit_imm, F flags) {

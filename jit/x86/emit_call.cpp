@@ -58,12 +58,12 @@ void Emitter::emit_epilogue(const Func& f) {
 }
 
 // bpf_map_lookup_elem without the helper (vm/map_lookup.h); r2 points to the key (verified). Array:
-// r0 = index < max_entries ? base + index * stride : 0, inline (rax, rdi and r11 as scratch);
+// r0 = index < max_entries ? base + index * stride : 0, inline (rax and rdi as scratch);
 // Direct: r0 = fn(obj, key), a native call. r1-r5 are left as they are, not zeroed as after the
 // helper: the verifier makes them unreadable after a call, and only verified code has plans.
+namespace {
 void emit_map_lookup(Emitter& e, const MapLookupPlan& p) {
   x86::Assembler& a = e.as();
-  Blinding& bl = e.blinding();
   if (p.kind == MapLookupPlan::Kind::Direct) {
     a.mov(x86::rdi, asmjit::imm(reinterpret_cast<uint64_t>(p.obj)));
     a.mov(x86::rax, asmjit::imm(reinterpret_cast<uint64_t>(p.fn)));
@@ -109,6 +109,7 @@ void emit_map_lookup(Emitter& e, const MapLookupPlan& p) {
   a.xor_(x86::eax, x86::eax);
   a.bind(done);
 }
+}  // namespace
 
 void emit_call(Emitter& e, const Insn& in) {
   if (const MapLookupPlan* p = e.lookup_plan(e.index())) {
