@@ -133,7 +133,7 @@ Result<std::unique_ptr<JitProgram>> JitProgram::compile(const Program& program,
     return make_error(ErrorCode::kJit, kNoPc, "assembler: copy failed");
   BPFVM_TRY(impl->code.seal(size));
   impl->entry = reinterpret_cast<internal::EntryFn>(base);
-  impl->main_body = reinterpret_cast<const void*>(base + code.labelOffsetFromBase(e.label(0)));
+  impl->main_body = reinterpret_cast<const void*>(base + code.labelOffsetFromBase(e.main_entry()));
   if (e.has_callback_entry())
     impl->callback_entry =
         reinterpret_cast<internal::EntryFn>(base + code.labelOffsetFromBase(e.callback_entry()));

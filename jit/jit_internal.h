@@ -24,6 +24,7 @@ constexpr uint64_t kStackBytes = static_cast<uint64_t>(kMaxCallDepth) * kStackSi
 constexpr uint8_t kFlagError = 1;
 constexpr uint8_t kFlagTail = 2;
 constexpr uint32_t kCallImm = 0xff;  // RunCtl::call_reg of `call imm`
+constexpr size_t kRunSlots = 32;     // RunCtl::consts
 
 struct JitRun;
 
@@ -49,6 +50,7 @@ struct RunCtl {
   uint32_t call_reg;
   uint8_t flags;
   JitRun* run;
+  uint64_t consts[kRunSlots];  // blinded immediates restored once per run (jit/x86/hoist.cpp)
 };
 static_assert(std::is_standard_layout_v<RunCtl>);
 

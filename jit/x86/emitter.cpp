@@ -300,6 +300,7 @@ void Emitter::compile() {
   fault_common_ = a_.newLabel();
   retpoline_ = a_.newLabel();
   main_stub_label_ = a_.newLabel();
+  main_entry_ = a_.newLabel();
   analyse();
   // Labels only where code jumps or calls to (each costs the assembler an allocation).
   labels_.resize(n);
@@ -328,6 +329,10 @@ void Emitter::compile() {
     }
     if (!loop_of_.empty() && loop_of_[k] >= 0 && loops_[static_cast<size_t>(loop_of_[k])].begin == k)
       materialize(loops_[static_cast<size_t>(loop_of_[k])]);    // the fall-through into the loop
+    if (k == 0) {
+      a_.bind(main_entry_);
+      materialize_run_slots();
+    }
     if (loop_head_[k]) a_.align(asmjit::AlignMode::kCode, 32);  // measured: up to 25 % on a loop
     if (labels_[k].isValid()) a_.bind(labels_[k]);
     if (is_target_[k]) flags_ = Flags{};
@@ -422,7 +427,7 @@ void Emitter::emit_thunk() {
       a_.push(r);
     if (r10) a_.mov(x86::rbp, x86::rdx);
     load_args(false);
-    a_.call(labels_[0]);
+    a_.call(main_entry_);
     a_.bind(exit_);
     for (auto it = saved.rbegin(); it != saved.rend(); ++it)
       a_.pop(*it);
@@ -447,7 +452,7 @@ void Emitter::emit_thunk() {
     if (callback)
       indirect_call();
     else
-      a_.call(labels_[0]);  // `entry` always runs the main program
+      a_.call(main_entry_);  // `entry` always runs the main program
   };
   // Entry rsp is 8 mod 16: `slots` pushes leave it at 8 + 8 slots.
   prologue(slots % 2 == 1, false);

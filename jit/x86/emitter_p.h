@@ -90,6 +90,8 @@ class Emitter {
   void compile();
   // The label of instruction k (after compile()).
   Label label(size_t k) const { return labels_[k]; }
+  // Where runs and tail calls enter the main program (the run slots' restores, then instruction 0).
+  Label main_entry() const { return main_entry_; }
   // Where calls of the function starting at instruction k land (a subprogram's prologue; for the
   // main program a stub that saves its registers around it).
   Label call_entry(uint32_t k);
@@ -196,6 +198,8 @@ class Emitter {
   bool calls_out(size_t k) const;
   void plan_hoisting();                    // hoist.cpp
   bool exits_straight(uint32_t t) const;   // hoist.cpp
+  void plan_run_slots(const std::vector<uint8_t>& in_loop);  // hoist.cpp
+  void materialize_run_slots();                               // hoist.cpp
   void materialize(const Loop& loop);      // hoist.cpp
   void emit_loop_stubs();                  // hoist.cpp
   std::vector<x86::Gp> spare_registers();  // hoist.cpp
@@ -231,6 +235,8 @@ class Emitter {
   std::vector<int32_t> loop_of_;      // per instruction: its loop in loops_, or -1
   std::vector<int8_t> hoisted_reg_;   // per instruction: the id of the register of its immediate, or -1
   std::vector<int8_t> hoisted_slot_;  // per instruction: the red-zone slot of its immediate, or -1
+  std::vector<int8_t> run_slot_;      // per instruction: its RunCtl::consts slot, or -1
+  std::vector<uint32_t> run_slots_;   // by slot: the instruction
   std::vector<std::optional<Imm32>> imms_;
   std::vector<Func> funcs_;
   std::vector<Label> labels_;
@@ -243,6 +249,7 @@ class Emitter {
   };
   Flags flags_;       // after the code emitted so far
   Flags prev_flags_;  // before the current instruction's code
+  Label main_entry_;
   Label exit_, unwind_, helper_slow_, ldabs_oob_, mem_slow_, fault_common_, retpoline_, main_stub_label_,
       callback_entry_;
 };

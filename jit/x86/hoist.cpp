@@ -19,6 +19,7 @@
 // with a load's latency, so registers go to the compares first (they resolve branches) and slots
 // to moves first. Shift counts and stored values need a register.
 #include <algorithm>
+#include <cstddef>
 
 #include "jit/x86/emitter_p.h"
 
@@ -84,6 +85,9 @@ std::optional<x86::Gp> Emitter::hoisted() const {
 }
 
 std::optional<x86::Mem> Emitter::hoisted_slot(int bytes) const {
+  if (k_ < run_slot_.size() && run_slot_[k_] >= 0)
+    return x86::ptr(CTLR, static_cast<int32_t>(offsetof(RunCtl, consts) + 8 * static_cast<size_t>(run_slot_[k_])),
+                    static_cast<uint32_t>(bytes));
   if (k_ >= hoisted_slot_.size() || hoisted_slot_[k_] < 0) return std::nullopt;
   return x86::ptr(x86::rsp, -8 * (hoisted_slot_[k_] + 1), static_cast<uint32_t>(bytes));
 }
@@ -138,6 +142,9 @@ void Emitter::plan_hoisting() {
     for (uint32_t t = f.begin; t < f.end; ++t)
       if (last[t - f.begin] != 0 && !exits_straight(t)) spans.emplace_back(t, last[t - f.begin]);
   }
+  std::vector<uint8_t> in_loop(n, 0);
+  for (const auto& [begin, end] : spans)
+    std::fill(in_loop.begin() + begin, in_loop.begin() + end + 1, 1);
   // Innermost (shortest) first; loops do not overlap.
   std::stable_sort(spans.begin(), spans.end(),
                    [](const auto& x, const auto& y) { return x.second - x.first < y.second - y.first; });
@@ -218,6 +225,44 @@ void Emitter::plan_hoisting() {
       loop_of_[k] = static_cast<int32_t>(loops_.size());
     }
     loops_.push_back(std::move(loop));
+  }
+  plan_run_slots(in_loop);
+}
+
+// Run slots: in code with a run control block (r12), the blinded immediates that run often and
+// that no loop hoisted (loops with calls, subprograms called from loops or as callbacks) are
+// restored once per run into RunCtl::consts, at the main program's entry, and read from there as
+// memory operands. Only where the program has a loop or a callback: else subprograms run once or
+// so, and a restore per run would cost more than a restore per use.
+void Emitter::plan_run_slots(const std::vector<uint8_t>& in_loop) {
+  if (leaf_) return;
+  const size_t n = p_.insns.size();
+  bool repeats = std::any_of(in_loop.begin(), in_loop.end(), [](uint8_t x) { return x != 0; });
+  for (const Insn& in : p_.insns)
+    repeats |= in.op == Op::LddwFunc;
+  if (!repeats) return;
+  const uint32_t sub_begin = funcs_.size() > 1 ? funcs_[1].begin : static_cast<uint32_t>(n);
+  run_slot_.assign(n, -1);
+  for (size_t k = 0; k < n && run_slots_.size() < kRunSlots; ++k) {
+    if (!in_loop[k] && k < sub_begin) continue;
+    if (hoisted_reg_[k] >= 0 || hoisted_slot_[k] >= 0) continue;
+    const Insn& in = p_.insns[k];
+    const OpInfo& info = in.info();
+    if (info.form != Form::AluImm && info.form != Form::JmpImm) continue;
+    if (info.form == Form::AluImm && (is_shift(info.alu) || info.alu == AluOp::Div || info.alu == AluOp::Sdiv ||
+                                      info.alu == AluOp::Mod || info.alu == AluOp::Smod))
+      continue;  // shift counts need a register; divisions restore their divisor themselves
+    const Imm32 v = imm(in);
+    if (!v.blinded() || v.is(0) || (info.form == Form::AluImm && alu_free_form(in, v))) continue;
+    run_slot_[k] = static_cast<int8_t>(run_slots_.size());
+    run_slots_.push_back(static_cast<uint32_t>(k));
+  }
+}
+
+void Emitter::materialize_run_slots() {
+  for (size_t i = 0; i < run_slots_.size(); ++i) {
+    load_imm(AUX, *imms_[run_slots_[i]]);
+    a_.mov(x86::qword_ptr(CTLR, static_cast<int32_t>(offsetof(RunCtl, consts) + 8 * i)), AUX);
   }
 }
 
