@@ -356,14 +356,60 @@ void Emitter::compile() {
     prev_flags_ = flags_;
     flags_ = Flags{};
     if (dead_lddw(k)) continue;  // (the flags stay reset: conservative)
-    emit_insn(*this, in);
+    bool restored = false;     // a fused lea's immediate restored through r11 (xor: flags changed)
+    const bool fused = fuse_mov_add(&restored);
+    if (!fused) emit_insn(*this, in);
     int writes = -1;
-    if (flags_.from == FlagsFrom::None && keeps_flags(in, o_.checked, &writes) && writes != prev_flags_.reg)
+    if (!restored && flags_.from == FlagsFrom::None && keeps_flags(in, o_.checked, &writes) &&
+        writes != prev_flags_.reg)
       flags_ = prev_flags_;
   }
   emit_loop_stubs();
   emit_cold();
   emit_slow_paths();
+}
+
+// `mov dst, src` followed by `add dst, imm` or `add dst, reg` of the same width (clang's idiom for
+// a three-operand add, which BPF lacks), the add reached only from the mov: one lea, which leaves
+// the flags alone. Unchecked, unmetered code only. The immediate is plain (blinding off), in its
+// loop's register, or restored in r11; 0 and +-1 (immediate-free forms) and immediates in memory
+// slots keep the two instructions. A 32-bit lea computes the 64-bit sum and keeps its low half,
+// zero-extended: add32's result.
+bool Emitter::fuse_mov_add(bool* restored) {
+  const size_t k = k_;
+  if (o_.checked || metered_ || k + 1 >= p_.insns.size() || is_target_[k + 1]) return false;
+  const Insn& mov = p_.insns[k];
+  const Insn& add = p_.insns[k + 1];
+  const OpInfo& mi = mov.info();
+  const OpInfo& ai = add.info();
+  if (mi.form != Form::AluReg || mi.alu != AluOp::Mov || ai.alu != AluOp::Add || ai.is64 != mi.is64 ||
+      add.dst != mov.dst || (ai.form != Form::AluReg && ai.form != Form::AluImm))
+    return false;
+  const x86::Gp dst = mi.is64 ? q(mov.dst) : d(mov.dst);
+  const x86::Gp base = q(mov.src);
+  x86::Mem addr;
+  if (ai.form == Form::AluReg) {
+    addr = x86::ptr(base, q(add.src == mov.dst ? mov.src : add.src));
+  } else {
+    const Imm32 v = imm(add);
+    if (alu_free_form(add, v)) return false;
+    const size_t a = k + 1;
+    if (!v.blinded()) {
+      addr = x86::ptr(base, static_cast<int32_t>(v.value));
+    } else if (a < hoisted_reg_.size() && hoisted_reg_[a] >= 0) {
+      addr = x86::ptr(base, x86::gpq(static_cast<uint32_t>(hoisted_reg_[a])));
+    } else if ((a < hoisted_slot_.size() && hoisted_slot_[a] >= 0) || (a < run_slot_.size() && run_slot_[a] >= 0)) {
+      return false;
+    } else {
+      load_imm(mi.is64 ? AUX : AUX.r32(), v);
+      addr = x86::ptr(base, AUX);
+      *restored = true;
+    }
+  }
+  if (o_.disassembly) a_.commentf("; pc %u: %s (with the mov: one lea)", add.pc, disassemble_insn(add).c_str());
+  a_.lea(dst, addr);
+  skip_ = true;
+  return true;
 }
 
 void Emitter::load_imm(x86::Gp reg, Imm32 imm) {

@@ -203,6 +203,7 @@ class Emitter {
   void materialize(const Loop& loop);      // hoist.cpp
   void emit_loop_stubs();                  // hoist.cpp
   std::vector<x86::Gp> spare_registers();  // hoist.cpp
+  bool fuse_mov_add(bool* restored);
   void emit_thunk();
   void emit_main_stub();
   void emit_cold();
