@@ -68,6 +68,10 @@ class Blinding {
   // A shift count on a host without BMI2, where shifts by an immediate take the count in the
   // instruction: the count masked to the operation's width (6 bits at most), emitted as it is.
   static uint32_t plain_shift_count(const Insn& in, bool is64);
+  // The immediate of an unsigned division or modulo by an immediate, as it is, for planning only
+  // (the multiply-high form's magic number and shift counts follow from it, jit/x86/emit_alu.cpp);
+  // never emitted.
+  static int32_t plain_divisor(const Insn& in) { return in.imm; }
   // The BTF id of `call kfunc` (recorded for the error message, not emitted).
   static int32_t kfunc_id(const Insn& in);
 

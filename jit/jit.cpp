@@ -54,6 +54,8 @@ class ErrorRecorder : public asmjit::ErrorHandler {
 
 }  // namespace
 
+std::atomic<bool> internal::g_assume_no_bmi2{false};
+
 bool jit_supported() {
 #if defined(__x86_64__) && defined(__linux__)
   return true;
@@ -105,7 +107,8 @@ Result<std::unique_ptr<JitProgram>> JitProgram::compile(const Program& program,
   impl->subprogs = subprogs;
   impl->sub_addr = sub_addr;
 
-  static const bool bmi2 = asmjit::CpuInfo::host().hasFeature(asmjit::CpuFeatures::X86::kBMI2);
+  static const bool host_bmi2 = asmjit::CpuInfo::host().hasFeature(asmjit::CpuFeatures::X86::kBMI2);
+  const bool bmi2 = host_bmi2 && !internal::g_assume_no_bmi2.load(std::memory_order_relaxed);
   asmjit::CodeHolder code;
   code.init(asmjit::Environment::host());
   ErrorRecorder errors;

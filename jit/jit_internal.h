@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -70,6 +71,10 @@ struct Site {
 
 // The entry thunk: uint64_t entry(RunCtl*, const uint64_t* args, uint64_t r10, const void* target).
 using EntryFn = uint64_t (*)(RunCtl* ctl, const uint64_t* args, uint64_t r10, const void* target);
+
+// Tests only: while set, compile() generates code as for a host without BMI2 (mul instead of mulx,
+// shifts by cl instead of shlx/shrx/sarx), so that those forms run on hosts that have it.
+extern std::atomic<bool> g_assume_no_bmi2;
 
 }  // namespace bpfvm::jit::internal
 

@@ -1,6 +1,8 @@
 // ALU instructions and byte swaps. Division by zero, INT_MIN / -1 and shift masking as in
 // vm/alu.h (RFC 9669 section 4.1): x86 masks shift counts the same way; the zero and -1 divisors are
 // tested before div/idiv. 32-bit operations write the 32-bit register, which zero-extends.
+#include <bit>
+
 #include "jit/x86/emitter_p.h"
 
 namespace bpfvm::jit::internal {
@@ -110,6 +112,107 @@ void emit_div(Emitter& e, const Insn& in, bool is64, AluOp op, bool checks, x86:
       a.neg(d(in.dst));
   }
   a.bind(done);
+}
+
+// r >>= count (logical), a count that follows from the program's divisor: with BMI2 and blinding, a
+// blinded count restored in `scratch` (as shifts by an immediate have it, emit_alu_imm), else the
+// count in the instruction (as shifts without BMI2 have it; one bit: the form without an immediate).
+void shr_by(Emitter& e, x86::Gp r, uint32_t count, x86::Gp scratch) {
+  x86::Assembler& a = e.as();
+  if (count == 1 || !e.blinding().enabled() || !e.bmi2()) return (void)a.shr(r, count);
+  e.load_imm(scratch.r32(), e.blinding().constant(count));
+  a.shrx(r, r, r.isGpq() ? x86::Gp(scratch.r64()) : x86::Gp(scratch.r32()));
+}
+
+// Unsigned division and modulo of dst by an immediate divisor d > 1 (alu_free_form has 0 and 1),
+// without a div. Powers of two: q = x >> log2 d, r = x & (d - 1). Otherwise the multiply-high form
+// that is exact for every dividend (Granlund and Montgomery; Hacker's Delight 10-8, "round-up with
+// add"), N = 64 or 32, l = ceil(log2 d):
+//   m = floor(2^N (2^l - d) / d) + 1 (< 2^N), t = mulhi_N(m, x), q = (t + ((x - t) >> 1)) >> (l - 1),
+//   r = x - q d.
+// The magic number, the mask and d are blinded (constants derived from the immediate), the shift
+// counts as shr_by says. 32-bit: t from one 64-bit imul of the zero-extended x and m, so rax and rdx
+// stay as they are. 64-bit: mulx (m in rdx) or mul (m in rax), rax and rdx saved in r9-r10 unless
+// dst is one of them. Every BPF register but dst keeps its value; r9-r11 are clobbered.
+void emit_div_by_constant(Emitter& e, const Insn& in, bool is64, bool mod, const Imm32& v) {
+  x86::Assembler& a = e.as();
+  Blinding& bl = e.blinding();
+  const int32_t imm = Blinding::plain_divisor(in);  // planning only
+  const uint64_t dv = is64 ? static_cast<uint64_t>(static_cast<int64_t>(imm)) : static_cast<uint32_t>(imm);
+  auto wide = [&](x86::Gp r) -> x86::Gp { return is64 ? x86::Gp(r.r64()) : x86::Gp(r.r32()); };
+  const x86::Gp dst = wide(q(in.dst));
+  if ((dv & (dv - 1)) == 0) {
+    if (!mod) return shr_by(e, dst, static_cast<uint32_t>(std::countr_zero(dv)), AUX);
+    const uint32_t mask = static_cast<uint32_t>(dv - 1);  // < 2^31: sign-extends to itself
+    if (mask == 0xff) return (void)a.movzx(d(in.dst), b(in.dst));
+    if (mask == 0xffff) return (void)a.movzx(d(in.dst), w(in.dst));
+    const Imm32 m = bl.constant(mask);
+    if (!m.blinded()) return (void)a.and_(dst, asmjit::imm(mask));
+    e.load_imm(AUX.r32(), m);
+    a.and_(dst, wide(AUX));
+    return;
+  }
+  const int l = static_cast<int>(std::bit_width(dv - 1));
+  const uint32_t shift = static_cast<uint32_t>(l - 1);
+  // q = (t + ((x - t) >> 1)) >> (l - 1) in qr, then (modulo) x - q d in xr; x in xr, and in qr
+  // too when `qr_has_x` or qr is xr (division). t is dead after the add; `scratch` is neither xr
+  // nor qr.
+  auto finish = [&](x86::Gp xr, x86::Gp tr, x86::Gp qr, x86::Gp scratch, bool qr_has_x) {
+    if (qr.id() != xr.id() && !qr_has_x) a.mov(qr, xr);
+    a.sub(qr, tr);
+    a.shr(qr, 1);
+    a.add(qr, tr);
+    shr_by(e, qr, shift, scratch);
+    if (!mod) return;
+    if (!v.blinded()) {
+      a.imul(qr, qr, asmjit::imm(v.plain()));
+    } else {
+      e.load_imm(wide(scratch), v);
+      a.imul(qr, wide(scratch));
+    }
+    a.sub(xr, qr);
+  };
+  if (!is64) {
+    const uint32_t m = static_cast<uint32_t>(((uint64_t{1} << 32) * ((uint64_t{1} << l) - dv)) / dv + 1);
+    a.mov(T3.r32(), dst);  // x, zero-extended
+    e.load_imm(AUX.r32(), bl.constant(m));
+    a.imul(AUX, T3);
+    a.shr(AUX, 32);  // t
+    finish(dst, AUX.r32(), mod ? T3.r32() : dst, AUX, true);
+    return;
+  }
+  using u128 = unsigned __int128;
+  const uint64_t m = static_cast<uint64_t>(((u128{1} << 64) * ((u128{1} << l) - dv)) / dv + 1);
+  const x86::Gp rax = x86::rax, rdx = x86::rdx;
+  const bool in_rax = dst.id() == rax.id(), in_rdx = dst.id() == rdx.id();
+  if (e.bmi2()) {
+    // x in dst, or in r9 when dst is rdx (which then needs no saving); rdx saved in r10.
+    const x86::Gp xr = in_rdx ? T3 : dst;
+    if (in_rdx)
+      a.mov(T3, rdx);
+    else
+      a.mov(T2, rdx);
+    e.load_imm64(rdx, bl.constant64(m));  // (a blinded 64-bit restore goes through r11)
+    a.mulx(rdx, AUX, xr);                 // rdx = t; the low half in r11 is not needed
+    finish(xr, rdx, mod ? (in_rdx ? T2 : T3) : xr, AUX, false);
+    a.mov(rdx, in_rdx ? T3 : T2);
+    return;
+  }
+  // mul: x in dst, or in r9 when dst is rax or rdx; rax saved in r10, rdx in r10 (dst is rax) or
+  // r9 (dst is neither); q of a modulo in rax.
+  const x86::Gp xr = in_rax || in_rdx ? T3 : dst;
+  if (in_rax || in_rdx) a.mov(T3, dst);
+  if (!in_rax) a.mov(T2, rax);
+  if (in_rax)
+    a.mov(T2, rdx);
+  else if (!in_rdx)
+    a.mov(T3, rdx);
+  e.load_imm64(rax, bl.constant64(m));  // (through r11)
+  a.mul(xr);                            // rdx = t
+  finish(xr, rdx, mod ? rax : xr, AUX, false);
+  // dst rax: rdx from r10, the result from r9; else rax from r10, rdx (or the result) from r9.
+  a.mov(in_rax ? rdx : rax, T2);
+  a.mov(in_rax ? rax : rdx, T3);
 }
 
 // The value of dst unchanged (64-bit) or zero-extended (32-bit).
@@ -267,8 +370,10 @@ void emit_alu_imm(Emitter& e, const Insn& in) {
       emit_shift(e, in, is64, info.alu, reg());
       return;
     case AluOp::Div:
-    case AluOp::Sdiv:
     case AluOp::Mod:
+      emit_div_by_constant(e, in, is64, info.alu == AluOp::Mod, v);  // the divisor is > 1 (alu_free_form)
+      return;
+    case AluOp::Sdiv:
     case AluOp::Smod:
       e.load_imm(T3, v);
       emit_div(e, in, is64, info.alu, false, T3);  // the divisor is neither 0 nor -1 (alu_free_form)

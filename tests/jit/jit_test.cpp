@@ -653,9 +653,11 @@ TEST(JitBlinding, NoProgramImmediateAppearsInTheCode) {
   const uint32_t imms32[] = {0x5a17c3e9, 0x3bd1e07f, 0x6c2e9d51, 0x71f3a5c7, 0x2f4e6d8c,
                              0x4d3c2b1a, 0x1e2d3c4b, 0x6a5b4c3d, 0x0badcafe, 0x13572468};
   const uint64_t imm64 = 0x1d2c3b4a59687786;
+  // A modulo (not a division): the code of a division by a constant holds only numbers derived from
+  // the divisor, that of a modulo also the divisor (div_magic_test.cpp checks both).
   std::string text = fmt::format(
       "mov %r0, {0:#x}\nadd %r0, {1:#x}\nmov32 %r2, {8:#x}\nand32 %r2, {9:#x}\njeq %r0, {2:#x}, +0\n"
-      "jlt32 %r2, {6:#x}, +0\nstw [%r10-4], {3:#x}\nstdw [%r10-16], {7:#x}\ndiv %r0, {4:#x}\nmul %r0, "
+      "jlt32 %r2, {6:#x}, +0\nstw [%r10-4], {3:#x}\nstdw [%r10-16], {7:#x}\nmod %r0, {4:#x}\nmul %r0, "
       "{5:#x}\n"
       "lddw %r1, {10:#x}\nxor %r0, %r1\nexit",
       imms32[0], imms32[1], imms32[2], imms32[3], imms32[4], imms32[5], imms32[6], imms32[7], imms32[8],
