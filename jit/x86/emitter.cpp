@@ -328,12 +328,14 @@ void Emitter::compile() {
       emit_prologue(funcs_[func_]);
     }
     if (!loop_of_.empty() && loop_of_[k] >= 0 && loops_[static_cast<size_t>(loop_of_[k])].begin == k)
-      materialize(loops_[static_cast<size_t>(loop_of_[k])]);    // the fall-through into the loop
+      materialize(loops_[static_cast<size_t>(loop_of_[k])]);  // the fall-through into the loop
     if (k == 0) {
       a_.bind(main_entry_);
       materialize_run_slots();
     }
-    if (loop_head_[k]) a_.align(asmjit::AlignMode::kCode, 64);  // measured: up to 25 % on a loop; 64 rather than 32: -25 % on `sort` (blinded) on a Rocket Lake host
+    if (loop_head_[k])
+      a_.align(asmjit::AlignMode::kCode, 64);  // measured: up to 25 % on a loop; 64 rather than 32: -25 % on
+                                               // `sort` (blinded) on a Rocket Lake host
     if (labels_[k].isValid()) a_.bind(labels_[k]);
     if (is_target_[k]) flags_ = Flags{};
     if (skip_) {  // the ja of a fused jump
@@ -356,7 +358,7 @@ void Emitter::compile() {
     prev_flags_ = flags_;
     flags_ = Flags{};
     if (dead_lddw(k)) continue;  // (the flags stay reset: conservative)
-    bool restored = false;     // a fused lea's immediate restored through r11 (xor: flags changed)
+    bool restored = false;       // a fused lea's immediate restored through r11 (xor: flags changed)
     const bool fused = fuse_mov_add(&restored);
     if (!fused) emit_insn(*this, in);
     int writes = -1;
@@ -398,7 +400,8 @@ bool Emitter::fuse_mov_add(bool* restored) {
       addr = x86::ptr(base, static_cast<int32_t>(v.value));
     } else if (a < hoisted_reg_.size() && hoisted_reg_[a] >= 0) {
       addr = x86::ptr(base, x86::gpq(static_cast<uint32_t>(hoisted_reg_[a])));
-    } else if ((a < hoisted_slot_.size() && hoisted_slot_[a] >= 0) || (a < run_slot_.size() && run_slot_[a] >= 0)) {
+    } else if ((a < hoisted_slot_.size() && hoisted_slot_[a] >= 0) ||
+               (a < run_slot_.size() && run_slot_[a] >= 0)) {
       return false;
     } else {
       load_imm(mi.is64 ? AUX : AUX.r32(), v);
@@ -406,7 +409,8 @@ bool Emitter::fuse_mov_add(bool* restored) {
       *restored = true;
     }
   }
-  if (o_.disassembly) a_.commentf("; pc %u: %s (with the mov: one lea)", add.pc, disassemble_insn(add).c_str());
+  if (o_.disassembly)
+    a_.commentf("; pc %u: %s (with the mov: one lea)", add.pc, disassemble_insn(add).c_str());
   a_.lea(dst, addr);
   skip_ = true;
   return true;

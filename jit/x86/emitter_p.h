@@ -161,7 +161,8 @@ class Emitter {
   Imm32 imm(const Insn& in);
   // The register that holds the current instruction's immediate, when it is hoisted into one.
   std::optional<x86::Gp> hoisted() const;
-  // The red-zone slot (an operand of `bytes`) that holds it, when it is hoisted into one.
+  // The red-zone slot or the run slot (RunCtl::consts, hoist.cpp) that holds it, as an operand of
+  // `bytes`, when it is hoisted into one.
   std::optional<x86::Mem> hoisted_slot(int bytes) const;
   // Where a jump from the current instruction to instruction `to` goes (a loop's entry stub when
   // `to` is inside a loop with hoisted immediates and the jump is not).
@@ -196,13 +197,13 @@ class Emitter {
   // Instruction k calls out of the generated code (a native call: helpers, local calls, a direct
   // map lookup; not an inline lookup).
   bool calls_out(size_t k) const;
-  void plan_hoisting();                    // hoist.cpp
-  bool exits_straight(uint32_t t) const;   // hoist.cpp
+  void plan_hoisting();                                      // hoist.cpp
+  bool exits_straight(uint32_t t) const;                     // hoist.cpp
   void plan_run_slots(const std::vector<uint8_t>& in_loop);  // hoist.cpp
-  void materialize_run_slots();                               // hoist.cpp
-  void materialize(const Loop& loop);      // hoist.cpp
-  void emit_loop_stubs();                  // hoist.cpp
-  std::vector<x86::Gp> spare_registers();  // hoist.cpp
+  void materialize_run_slots();                              // hoist.cpp
+  void materialize(const Loop& loop);                        // hoist.cpp
+  void emit_loop_stubs();                                    // hoist.cpp
+  std::vector<x86::Gp> spare_registers();                    // hoist.cpp
   bool fuse_mov_add(bool* restored);
   void emit_thunk();
   void emit_main_stub();

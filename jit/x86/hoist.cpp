@@ -86,7 +86,8 @@ std::optional<x86::Gp> Emitter::hoisted() const {
 
 std::optional<x86::Mem> Emitter::hoisted_slot(int bytes) const {
   if (k_ < run_slot_.size() && run_slot_[k_] >= 0)
-    return x86::ptr(CTLR, static_cast<int32_t>(offsetof(RunCtl, consts) + 8 * static_cast<size_t>(run_slot_[k_])),
+    return x86::ptr(CTLR,
+                    static_cast<int32_t>(offsetof(RunCtl, consts) + 8 * static_cast<size_t>(run_slot_[k_])),
                     static_cast<uint32_t>(bytes));
   if (k_ >= hoisted_slot_.size() || hoisted_slot_[k_] < 0) return std::nullopt;
   return x86::ptr(x86::rsp, -8 * (hoisted_slot_[k_] + 1), static_cast<uint32_t>(bytes));
@@ -249,8 +250,9 @@ void Emitter::plan_run_slots(const std::vector<uint8_t>& in_loop) {
     const Insn& in = p_.insns[k];
     const OpInfo& info = in.info();
     if (info.form != Form::AluImm && info.form != Form::JmpImm) continue;
-    if (info.form == Form::AluImm && (is_shift(info.alu) || info.alu == AluOp::Div || info.alu == AluOp::Sdiv ||
-                                      info.alu == AluOp::Mod || info.alu == AluOp::Smod))
+    if (info.form == Form::AluImm &&
+        (is_shift(info.alu) || info.alu == AluOp::Div || info.alu == AluOp::Sdiv || info.alu == AluOp::Mod ||
+         info.alu == AluOp::Smod))
       continue;  // shift counts need a register; divisions restore their divisor themselves
     const Imm32 v = imm(in);
     if (!v.blinded() || v.is(0) || (info.form == Form::AluImm && alu_free_form(in, v))) continue;
