@@ -377,16 +377,23 @@ void Emitter::compile() {
 // loop's register, or restored in r11; 0 and +-1 (immediate-free forms) and immediates in memory
 // slots keep the two instructions. A 32-bit lea computes the 64-bit sum and keeps its low half,
 // zero-extended: add32's result.
-bool Emitter::fuse_mov_add(bool* restored) {
-  const size_t k = k_;
+bool Emitter::lea_pair(size_t k) const {
   if (o_.checked || metered_ || k + 1 >= p_.insns.size() || is_target_[k + 1]) return false;
   const Insn& mov = p_.insns[k];
   const Insn& add = p_.insns[k + 1];
   const OpInfo& mi = mov.info();
   const OpInfo& ai = add.info();
-  if (mi.form != Form::AluReg || mi.alu != AluOp::Mov || ai.alu != AluOp::Add || ai.is64 != mi.is64 ||
-      add.dst != mov.dst || (ai.form != Form::AluReg && ai.form != Form::AluImm))
-    return false;
+  return mi.form == Form::AluReg && mi.alu == AluOp::Mov && ai.alu == AluOp::Add && ai.is64 == mi.is64 &&
+         add.dst == mov.dst && (ai.form == Form::AluReg || ai.form == Form::AluImm);
+}
+
+bool Emitter::fuse_mov_add(bool* restored) {
+  const size_t k = k_;
+  if (!lea_pair(k)) return false;
+  const Insn& mov = p_.insns[k];
+  const Insn& add = p_.insns[k + 1];
+  const OpInfo& mi = mov.info();
+  const OpInfo& ai = add.info();
   const x86::Gp dst = mi.is64 ? q(mov.dst) : d(mov.dst);
   const x86::Gp base = q(mov.src);
   x86::Mem addr;

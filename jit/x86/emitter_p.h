@@ -204,6 +204,9 @@ class Emitter {
   void materialize(const Loop& loop);                        // hoist.cpp
   void emit_loop_stubs();                                    // hoist.cpp
   std::vector<x86::Gp> spare_registers();                    // hoist.cpp
+  // Instructions k and k + 1 are a mov and an add that fuse_mov_add() makes one lea (when the
+  // add's immediate is plain or in a register).
+  bool lea_pair(size_t k) const;
   bool fuse_mov_add(bool* restored);
   void emit_thunk();
   void emit_main_stub();

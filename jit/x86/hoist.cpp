@@ -63,7 +63,7 @@ bool clobbers_temporaries(const Insn& in) {
 // A blinded immediate of a loop that would be restored in a register.
 struct Cand {
   uint32_t k;
-  int rank;       // 3: a compare (feeds a branch), 2: an operand, 1: a mov (restores in place)
+  int rank;       // 3: a compare (feeds a branch) or a lea's add, 2: an operand, 1: a mov (restores in place)
   bool reg_only;  // a shift count or a stored value: no memory operand
 };
 
@@ -168,7 +168,10 @@ void Emitter::plan_hoisting() {
       if (!v.blinded() || v.is(0) || (info.form == Form::AluImm && alu_free_form(in, v))) continue;
       const bool mov = info.form == Form::AluImm && info.alu == AluOp::Mov;
       const bool reg_only = info.form == Form::St || (info.form == Form::AluImm && is_shift(info.alu));
-      cands.push_back(Cand{k, info.form == Form::JmpImm ? 3 : mov ? 1 : 2, reg_only});
+      // The add of a mov + add pair is one lea with its immediate in a register, two instructions
+      // with it in a slot: as worth a register as a compare.
+      const bool lea = k > begin && lea_pair(k - 1);
+      cands.push_back(Cand{k, info.form == Form::JmpImm || lea ? 3 : mov ? 1 : 2, reg_only});
     }
     if (cands.empty()) continue;
 
