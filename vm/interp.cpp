@@ -40,6 +40,24 @@ namespace {
 
 constexpr uint64_t kStackBytes = static_cast<uint64_t>(kMaxCallDepth) * kStackSize;
 
+// Handlers past the opcode table's: instruction pairs fused at pre-decode.
+constexpr size_t kFusedMovAdd64Imm = kNumOps, kFusedMovAdd64Reg = kNumOps + 1,
+                 kFusedMovAdd32Imm = kNumOps + 2, kFusedMovAdd32Reg = kNumOps + 3, kNumFused = 4;
+
+// The fused handler of instructions k, k + 1 (`mov dst, src` and an add of dst of the same width
+// that no jump reaches), or 0.
+size_t fused_handler(const std::vector<Insn>& insns, const std::vector<uint8_t>& is_target, size_t k) {
+  if (k + 1 >= insns.size() || is_target[k + 1]) return 0;
+  const Insn& mov = insns[k];
+  const Insn& add = insns[k + 1];
+  if (add.dst != mov.dst) return 0;
+  if (mov.op == Op::Mov64Reg && add.op == Op::Add64Imm) return kFusedMovAdd64Imm;
+  if (mov.op == Op::Mov64Reg && add.op == Op::Add64Reg) return kFusedMovAdd64Reg;
+  if (mov.op == Op::Mov32Reg && add.op == Op::Add32Imm) return kFusedMovAdd32Imm;
+  if (mov.op == Op::Mov32Reg && add.op == Op::Add32Reg) return kFusedMovAdd32Reg;
+  return 0;
+}
+
 // One pre-decoded instruction (24 bytes).
 struct Slot {
   const void* handler;
@@ -191,8 +209,13 @@ template <bool kChecked>
 #define BPF_OP(name, opcode, sel, selval, form, mnemonic, isa) &&op_##name,
 #include "vm/opcodes.def"
 #undef BPF_OP
+      // Pairs fused at pre-decode (unchecked code only, kFused* below).
+      &&fused_MovAdd64Imm,
+      &&fused_MovAdd64Reg,
+      &&fused_MovAdd32Imm,
+      &&fused_MovAdd32Reg,
   };
-  static_assert(std::size(kLabels) == kNumOps);
+  static_assert(std::size(kLabels) == kNumOps + kNumFused);
   if (labels_out != nullptr) {
     *labels_out = kLabels;
     return 0;
@@ -272,6 +295,24 @@ template <bool kChecked>
   ALU(Mov, mov64, mov32)
   ALU(Arsh, arsh64, arsh32)
 #undef ALU
+  // `mov dst, src` + `add dst, imm|reg` (clang's three-operand add), one dispatch: the add's
+  // immediate in imm, its register (src when it named dst) in off.
+fused_MovAdd64Imm:
+  DST = alu::add64(SRC, IMM);
+  ip += 2;
+  DISPATCH();
+fused_MovAdd64Reg:
+  DST = alu::add64(SRC, r[ip->off]);
+  ip += 2;
+  DISPATCH();
+fused_MovAdd32Imm:
+  DST = alu::add32(SRC, IMM);
+  ip += 2;
+  DISPATCH();
+fused_MovAdd32Reg:
+  DST = alu::add32(SRC, r[ip->off]);
+  ip += 2;
+  DISPATCH();
 op_Neg64:
   DST = alu::neg64(DST);
   NEXT();
@@ -821,6 +862,9 @@ Result<std::unique_ptr<Interpreter>> Interpreter::create(const Program& program,
     is_func[s] = 1;
   for (size_t k = 0; k < n; ++k)
     pcs[k] = insns[k].pc;
+  std::vector<uint8_t> is_target(n, 0);
+  for (const Insn& in : insns)
+    if (detail::has_target(in)) is_target[static_cast<size_t>(in.target)] = 1;
   for (int m = 0; m < 2; ++m) {
     std::span<Slot> code = code2.subspan(m * n, n);
     impl->code[m] = code;
@@ -839,6 +883,13 @@ Result<std::unique_ptr<Interpreter>> Interpreter::create(const Program& program,
         s.imm64 = impl->func_base() + static_cast<uint64_t>(in.target);
       else if (in.info().form == Form::Lddw)
         s.imm64 = in.imm64;
+      // Unchecked code only: checked code counts every instruction against the budget.
+      if (const size_t f = m == 0 ? fused_handler(insns, is_target, k) : 0) {
+        const Insn& add = insns[k + 1];
+        s.handler = labels[m][f];
+        s.imm = add.imm;
+        s.off = static_cast<int16_t>(add.src == in.dst ? in.src : add.src);
+      }
     }
   }
   BPFVM_TRY(impl->mem.seal());

@@ -310,6 +310,31 @@ const JmpCase kJmpCases[] = {
     {Op::Jsle32Reg, 0, 0xffffffffULL, false},
 };
 
+// Unchecked code runs `mov dst, src` + `add dst, imm|reg` of one width as one fused handler
+// (vm/interp.cpp): the same results as the two instructions (run_both compares with checked code,
+// which never fuses), including aliasing of the add's register and an add that a jump reaches.
+TEST(Interpreter, FusedMovAddPairsGiveTheResultsOfTheTwoInstructions) {
+  const struct {
+    const char* text;
+    uint64_t want;
+  } cases[] = {
+      {"lddw %r1, 0xfffffffffffffff0\nmov %r0, %r1\nadd %r0, 0x20\nexit", 0x10},
+      {"lddw %r1, 0x10\nmov %r0, %r1\nadd %r0, -0x20\nexit", 0xfffffffffffffff0},
+      {"lddw %r1, 0x1234567fffffffff\nmov32 %r0, %r1\nadd32 %r0, 2\nexit", 1},
+      {"mov %r1, 5\nmov %r2, 7\nmov %r0, %r1\nadd %r0, %r2\nexit", 12},
+      {"mov %r1, 5\nmov %r0, %r1\nadd %r0, %r0\nexit", 10},  // the add's register is dst
+      {"mov %r1, 5\nmov %r0, %r1\nadd %r0, %r1\nexit", 10},
+      {"lddw %r1, 0xffffffff00000003\nlddw %r2, 0x1fffffffe\nmov32 %r0, %r1\nadd32 %r0, %r2\nexit", 1},
+      {"mov %r0, 1\nmov %r1, 2\njeq %r1, 2, +1\nmov %r0, %r1\nadd %r0, 40\nexit", 41},  // jump into the add
+      {"mov %r1, 3\nmov %r0, %r1\nadd %r1, 4\nexit", 3},    // an add of another register
+      {"mov %r1, 3\nmov32 %r0, %r1\nadd %r0, 4\nexit", 7},  // widths differ: not fused
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.text);
+    EXPECT_EQ(run_both(assemble_or_fail(c.text).insns), c.want);
+  }
+}
+
 TEST(Interpreter, ConditionalJumpsSignedAndUnsigned32And64) {
   for (const JmpCase& c : kJmpCases) {
     const OpInfo& info = op_info(c.op);
