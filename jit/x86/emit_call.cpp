@@ -96,14 +96,15 @@ void emit_map_lookup(Emitter& e, const MapLookupPlan& p) {
       a.imul(x86::rax, x86::rax, asmjit::imm(static_cast<int32_t>(l.stride)));
   }
   const uint32_t s = scaled ? shift : 0;
-  if (blind)
-    a.mov(x86::rdi, field(offsetof(ArrayLayout, base)));
-  else if (l.base > INT32_MAX)
-    a.mov(x86::rdi, asmjit::imm(l.base));
-  if (!blind && l.base <= INT32_MAX)
+  if (!blind && l.base <= INT32_MAX) {  // the base as the address's disp32
     a.lea(x86::rax, x86::ptr_abs(l.base, x86::rax, s));
-  else
+  } else {
+    if (blind)
+      a.mov(x86::rdi, field(offsetof(ArrayLayout, base)));
+    else
+      a.mov(x86::rdi, asmjit::imm(l.base));
     a.lea(x86::rax, x86::ptr(x86::rdi, x86::rax, s));
+  }
   a.jmp(done);
   a.bind(null);
   a.xor_(x86::eax, x86::eax);

@@ -248,7 +248,7 @@ void Emitter::analyse() {
     if (in.src <= kFrameReg) referenced_ |= reg_bit(in.src);
     packet |= f == Form::LdAbs || f == Form::LdInd;
   }
-  for (uint32_t s : p_.subprogs)
+  for (uint32_t s : p_.subprogs)  // function entries (calls land there)
     is_target_[s] = 1;
   plan_lookups();
   for (size_t k = 0; k < n; ++k) {
@@ -285,7 +285,6 @@ void Emitter::analyse() {
     const bool aligned = metered_ || has_calls;
     fn.pad = aligned && __builtin_popcount(fn.saved) % 2 == 0;
     fn.entry = a_.newLabel();
-    is_target_[fn.begin] = 1;
     funcs_.push_back(fn);
   }
 }

@@ -60,6 +60,12 @@ bool clobbers_temporaries(const Insn& in) {
   }
 }
 
+// Whether the code of `in` restores its immediate `v` (a blinded value with no immediate-free
+// form), so that a register or a slot holding it saves the restore.
+bool restores(const Insn& in, const Imm32& v) {
+  return v.blinded() && !v.is(0) && !(in.info().form == Form::AluImm && alu_free_form(in, v));
+}
+
 // A blinded immediate of a loop that would be restored in a register.
 struct Cand {
   uint32_t k;
@@ -165,7 +171,7 @@ void Emitter::plan_hoisting() {
       if (info.form != Form::AluImm && info.form != Form::JmpImm && info.form != Form::St) continue;
       const Imm32 v = imm(in);
       if (info.form == Form::St && v.is(0)) aux_busy = true;  // stored from a zeroed r11
-      if (!v.blinded() || v.is(0) || (info.form == Form::AluImm && alu_free_form(in, v))) continue;
+      if (!restores(in, v)) continue;
       const bool mov = info.form == Form::AluImm && info.alu == AluOp::Mov;
       const bool reg_only = info.form == Form::St || (info.form == Form::AluImm && is_shift(info.alu));
       // The add of a mov + add pair is one lea with its immediate in a register, two instructions
@@ -257,8 +263,7 @@ void Emitter::plan_run_slots(const std::vector<uint8_t>& in_loop) {
         (is_shift(info.alu) || info.alu == AluOp::Div || info.alu == AluOp::Sdiv || info.alu == AluOp::Mod ||
          info.alu == AluOp::Smod))
       continue;  // shift counts need a register; divisions restore their divisor themselves
-    const Imm32 v = imm(in);
-    if (!v.blinded() || v.is(0) || (info.form == Form::AluImm && alu_free_form(in, v))) continue;
+    if (!restores(in, imm(in))) continue;
     run_slot_[k] = static_cast<int8_t>(run_slots_.size());
     run_slots_.push_back(static_cast<uint32_t>(k));
   }

@@ -83,7 +83,6 @@ struct Outcome {
 // unchecked code as well.
 Outcome run_prog(const std::string& text,
                  const MapDef& def,
-                 uint32_t keys,
                  Engine engine,
                  const jit::JitOptions& jo,
                  uint32_t* planned = nullptr,
@@ -100,15 +99,12 @@ Outcome run_prog(const std::string& text,
   auto r = o->run(0, {});
   EXPECT_TRUE(r.ok()) << r.error().to_string();
   if (planned != nullptr && engine == Engine::Jit) {
-    auto j = o->compile_jit(0, [&] {
-      jit::JitOptions u = jo;
-      u.verified = true;
-      return u;
-    }());
+    jit::JitOptions unchecked = jo;
+    unchecked.verified = true;
+    auto j = o->compile_jit(0, unchecked);
     EXPECT_TRUE(j.ok());
     *planned = j ? (*j)->impl().planned_lookups : 0;
   }
-  (void)keys;
   return r ? Outcome{r->r0, r->checked} : Outcome{0, true};
 }
 
@@ -124,7 +120,7 @@ TEST_P(PlannedLookups, GiveWhatTheHelperGives) {
   const Shape s = GetParam();
   const MapDef def = map_def(s.type, s.value_size, s.max_entries);
   const std::string text = lookup_loop(s.max_entries + 3);  // 3 keys past the end
-  const Outcome want = run_prog(text, def, s.max_entries, Engine::Interp, {});
+  const Outcome want = run_prog(text, def, Engine::Interp, {});
   EXPECT_FALSE(want.checked);
   // The expected sum, from the fill: every present key's value, 1 << 40 per absent key.
   uint64_t sum = 0;
@@ -140,7 +136,7 @@ TEST_P(PlannedLookups, GiveWhatTheHelperGives) {
       jo.blinding = blinding;
       jo.spec_barrier = barrier;
       uint32_t planned = 0;
-      const Outcome got = run_prog(text, def, s.max_entries, Engine::Jit, jo, &planned);
+      const Outcome got = run_prog(text, def, Engine::Jit, jo, &planned);
       EXPECT_FALSE(got.checked);
       EXPECT_EQ(got.r0, want.r0);
       EXPECT_EQ(planned, 1u);
@@ -166,18 +162,18 @@ TEST(PlannedLookups, OnlyWhereTheyMayBe) {
   if (!jit::jit_supported()) GTEST_SKIP() << "no JIT on this host";
   const MapDef arr = map_def(MapType::Array, 8, 16);
   const std::string text = lookup_loop(19);
-  const uint64_t want = run_prog(text, arr, 16, Engine::Interp, {}).r0;
+  const uint64_t want = run_prog(text, arr, Engine::Interp, {}).r0;
   uint32_t planned = 99;
   // Turned off: the helper.
   jit::JitOptions off;
   off.inline_map_lookups = false;
-  EXPECT_EQ(run_prog(text, arr, 16, Engine::Jit, off, &planned).r0, want);
+  EXPECT_EQ(run_prog(text, arr, Engine::Jit, off, &planned).r0, want);
   EXPECT_EQ(planned, 0u);
   // Per-CPU arrays and LRU hash maps keep the helper (the run's CPU, the LRU list).
   for (MapType t : {MapType::PercpuArray, MapType::LruHash}) {
     const MapDef d = map_def(t, 8, 16);
-    const uint64_t w = run_prog(text, d, 16, Engine::Interp, {}).r0;
-    EXPECT_EQ(run_prog(text, d, 16, Engine::Jit, {}, &planned).r0, w);
+    const uint64_t w = run_prog(text, d, Engine::Interp, {}).r0;
+    EXPECT_EQ(run_prog(text, d, Engine::Jit, {}, &planned).r0, w);
     EXPECT_EQ(planned, 0u) << map_type_name(t);
   }
   // r1 reaching the call from two paths (a jump target between the lddw and the call): the helper.
@@ -194,9 +190,9 @@ TEST(PlannedLookups, OnlyWhereTheyMayBe) {
     mov %r0, %r6
     exit
   )";
-  const uint64_t jw = run_prog(joined, arr, 16, Engine::Interp, {}).r0;
+  const uint64_t jw = run_prog(joined, arr, Engine::Interp, {}).r0;
   EXPECT_EQ(jw, 3007u);
-  EXPECT_EQ(run_prog(joined, arr, 16, Engine::Jit, {}, &planned).r0, jw);
+  EXPECT_EQ(run_prog(joined, arr, Engine::Jit, {}, &planned).r0, jw);
   EXPECT_EQ(planned, 0u);
   // An embedder's own bpf_map_lookup_elem is called, not bypassed.
   auto mine = [](HelperTable& t) {
@@ -205,8 +201,8 @@ TEST(PlannedLookups, OnlyWhereTheyMayBe) {
                                      uint64_t) -> uint64_t { return 0; })
                     .ok());
   };
-  EXPECT_EQ(run_prog(text, arr, 16, Engine::Jit, {}, &planned, mine).r0, uint64_t(19)
-                                                                             << 40);  // every lookup misses
+  EXPECT_EQ(run_prog(text, arr, Engine::Jit, {}, &planned, mine).r0, uint64_t(19)
+                                                                         << 40);  // every lookup misses
   EXPECT_EQ(planned, 0u);
 }
 
