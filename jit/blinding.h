@@ -68,6 +68,10 @@ class Blinding {
   // A shift count on a host without BMI2, where shifts by an immediate take the count in the
   // instruction: the count masked to the operation's width (6 bits at most), emitted as it is.
   static uint32_t plain_shift_count(const Insn& in, bool is64);
+  // The count of a 64-bit left shift whose result only indexes a load (jit/x86/fuse.cpp): a count
+  // of 0-3 becomes the scale of the load's address, two bits of its addressing form rather than an
+  // immediate (as 0xff becomes movzx).
+  static uint32_t index_scale(const Insn& in) { return plain_shift_count(in, true); }
   // The immediate of an unsigned division or modulo by an immediate, as it is, for planning only
   // (the multiply-high form's magic number and shift counts follow from it, jit/x86/emit_alu.cpp);
   // never emitted.

@@ -77,7 +77,7 @@ void emit_jump(Emitter& e, const Insn& in) {
     }
   }
   x86::CondCode cc = cond_code(info.cond);
-  Label target = e.jump_label(in.target);
+  Label target = e.taken_label(in.target);
   if (const Insn* ja = e.fusable_ja(); ja != nullptr) {
     cc = x86::negateCond(cc);
     target = e.jump_label(ja->target);

@@ -112,14 +112,16 @@ Label Emitter::call_entry(uint32_t k) {
   return it->entry;
 }
 
-const Insn* Emitter::fusable_ja() const {
+bool Emitter::ja_fusable(size_t k) const {
   const size_t n = p_.insns.size();
-  const Insn& in = p_.insns[k_];
-  if (metered_ || k_ + 1 >= n || static_cast<size_t>(in.target) != k_ + 2) return nullptr;
-  const Insn& next = p_.insns[k_ + 1];
-  const Form f = next.info().form;
-  if ((f != Form::Ja && f != Form::Ja32) || is_target_[k_ + 1]) return nullptr;
-  return &next;
+  const Insn& in = p_.insns[k];
+  if (metered_ || k + 1 >= n || static_cast<size_t>(in.target) != k + 2) return false;
+  const Form f = p_.insns[k + 1].info().form;
+  return (f == Form::Ja || f == Form::Ja32) && !is_target_[k + 1];
+}
+
+const Insn* Emitter::fusable_ja() const {
+  return ja_fusable(k_) ? &p_.insns[k_ + 1] : nullptr;
 }
 
 void Emitter::set_flags(int reg, bool is64, FlagsFrom from) {
@@ -172,26 +174,13 @@ bool Emitter::calls_out(size_t k) const {
   return is_call(p_.insns[k].info().form) && !inline_lookup(k);
 }
 
-// Whether `in` leaves r1 alone (conservatively: only instructions that write no register but
-// their dst, and conditional jumps, qualify).
+// Whether `in` leaves r1 alone (conservatively: straight-line instructions that do not write it,
+// and conditional jumps).
 namespace {
 bool keeps_r1(const Insn& in) {
-  switch (in.info().form) {
-    case Form::AluImm:
-    case Form::AluReg:
-    case Form::AluNeg:
-    case Form::End:
-    case Form::Ldx:
-    case Form::Lddw:
-      return in.dst != 1;
-    case Form::St:
-    case Form::Stx:
-    case Form::JmpImm:
-    case Form::JmpReg:
-      return true;
-    default:
-      return false;
-  }
+  const Form f = in.info().form;
+  return (plain_step(in) && (reg_effect(in).writes & reg_set(1)) == 0) || f == Form::JmpImm ||
+         f == Form::JmpReg;
 }
 }  // namespace
 
@@ -305,6 +294,7 @@ void Emitter::compile() {
   labels_.resize(n);
   for (size_t k = 0; k < n; ++k)
     if (k == 0 || is_target_[k]) labels_[k] = a_.newLabel();
+  plan_fusions();
   plan_hoisting();
 
   std::vector<uint8_t> leader(n, 0);
@@ -337,8 +327,8 @@ void Emitter::compile() {
                                                // `sort` (blinded) on a Rocket Lake host
     if (labels_[k].isValid()) a_.bind(labels_[k]);
     if (is_target_[k]) flags_ = Flags{};
-    if (skip_) {  // the ja of a fused jump
-      skip_ = false;
+    if (skip_ > 0) {  // the ja of a fused jump, the rest of a fused group
+      --skip_;
       continue;
     }
     if (metered_ && leader[k]) {
@@ -356,8 +346,9 @@ void Emitter::compile() {
     // The flags after the previous instruction; this one's code may set them.
     prev_flags_ = flags_;
     flags_ = Flags{};
-    if (dead_lddw(k)) continue;  // (the flags stay reset: conservative)
-    bool restored = false;       // a fused lea's immediate restored through r11 (xor: flags changed)
+    if (dead_lddw(k) || folded(k)) continue;  // (the flags stay reset: conservative)
+    if (emit_fused()) continue;               // (the flags are what its code left)
+    bool restored = false;  // a fused lea's immediate restored through r11 (xor: flags changed)
     const bool fused = fuse_mov_add(&restored);
     if (!fused) emit_insn(*this, in);
     int writes = -1;
@@ -366,60 +357,9 @@ void Emitter::compile() {
       flags_ = prev_flags_;
   }
   emit_loop_stubs();
+  emit_edge_stubs();
   emit_cold();
   emit_slow_paths();
-}
-
-// `mov dst, src` followed by `add dst, imm` or `add dst, reg` of the same width (clang's idiom for
-// a three-operand add, which BPF lacks), the add reached only from the mov: one lea, which leaves
-// the flags alone. Unchecked, unmetered code only. The immediate is plain (blinding off), in its
-// loop's register, or restored in r11; 0 and +-1 (immediate-free forms) and immediates in memory
-// slots keep the two instructions. A 32-bit lea computes the 64-bit sum and keeps its low half,
-// zero-extended: add32's result.
-bool Emitter::lea_pair(size_t k) const {
-  if (o_.checked || metered_ || k + 1 >= p_.insns.size() || is_target_[k + 1]) return false;
-  const Insn& mov = p_.insns[k];
-  const Insn& add = p_.insns[k + 1];
-  const OpInfo& mi = mov.info();
-  const OpInfo& ai = add.info();
-  return mi.form == Form::AluReg && mi.alu == AluOp::Mov && ai.alu == AluOp::Add && ai.is64 == mi.is64 &&
-         add.dst == mov.dst && (ai.form == Form::AluReg || ai.form == Form::AluImm);
-}
-
-bool Emitter::fuse_mov_add(bool* restored) {
-  const size_t k = k_;
-  if (!lea_pair(k)) return false;
-  const Insn& mov = p_.insns[k];
-  const Insn& add = p_.insns[k + 1];
-  const OpInfo& mi = mov.info();
-  const OpInfo& ai = add.info();
-  const x86::Gp dst = mi.is64 ? q(mov.dst) : d(mov.dst);
-  const x86::Gp base = q(mov.src);
-  x86::Mem addr;
-  if (ai.form == Form::AluReg) {
-    addr = x86::ptr(base, q(add.src == mov.dst ? mov.src : add.src));
-  } else {
-    const Imm32 v = imm(add);
-    if (alu_free_form(add, v)) return false;
-    const size_t a = k + 1;
-    if (!v.blinded()) {
-      addr = x86::ptr(base, static_cast<int32_t>(v.value));
-    } else if (a < hoisted_reg_.size() && hoisted_reg_[a] >= 0) {
-      addr = x86::ptr(base, x86::gpq(static_cast<uint32_t>(hoisted_reg_[a])));
-    } else if ((a < hoisted_slot_.size() && hoisted_slot_[a] >= 0) ||
-               (a < run_slot_.size() && run_slot_[a] >= 0)) {
-      return false;
-    } else {
-      load_imm(mi.is64 ? AUX : AUX.r32(), v);
-      addr = x86::ptr(base, AUX);
-      *restored = true;
-    }
-  }
-  if (o_.disassembly)
-    a_.commentf("; pc %u: %s (with the mov: one lea)", add.pc, disassemble_insn(add).c_str());
-  a_.lea(dst, addr);
-  skip_ = true;
-  return true;
 }
 
 void Emitter::load_imm(x86::Gp reg, Imm32 imm) {

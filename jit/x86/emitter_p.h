@@ -5,6 +5,7 @@
 //   emit_call.cpp  helper calls, local calls, callx, kfuncs, exit
 //   emitter.cpp    the program's layout: entry thunk, body, cold paths, dispatch to the above
 //   hoist.cpp      blinded immediates of loops in spare registers and red-zone slots
+//   fuse.cpp       instruction sequences emitted as fewer x86 instructions (register liveness)
 // Program-supplied immediates reach this code only through jit/blinding.h.
 //
 // Register mapping (fixed, as the Linux JIT's: BPF r1-r5 are the System V argument registers, so a
@@ -16,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -24,6 +26,7 @@
 
 #include "jit/blinding.h"
 #include "jit/jit_internal.h"
+#include "jit/liveness.h"
 
 namespace bpfvm::jit::internal {
 
@@ -132,7 +135,10 @@ class Emitter {
   // fall-through reaches and the condition jumps over it, the pair becomes one inverted jump. The
   // `ja`, or nullptr; skip_next() drops it.
   const Insn* fusable_ja() const;
-  void skip_next() { skip_ = true; }
+  void skip_next() { skip_ = 1; }
+  // Where the taken edge of the current conditional jump to `to` goes: jump_label(to), or a stub
+  // that first sets the constants sunk into that edge (fuse.cpp).
+  Label taken_label(int32_t to);
 
   // Flags: after some instructions, the flags describe a register as `test` would (all conditions
   // valid after and/or/xor, zero and sign only after add/sub). A following compare of that register
@@ -208,6 +214,33 @@ class Emitter {
   // add's immediate is plain or in a register).
   bool lea_pair(size_t k) const;
   bool fuse_mov_add(bool* restored);
+  bool ja_fusable(size_t k) const;
+
+  // Fusions that rely on liveness (fuse.cpp), planned before hoisting (which leaves their
+  // instructions alone). Group: an indexed load's instructions, emitted at the first; Commute: an
+  // operation computed in its source register; Elided: the mov after it; Sunk: a constant set in
+  // the stub of a jump's taken edge; Dropped: a dead constant.
+  enum class Fused : uint8_t { None, Group, Commute, Elided, Sunk, Dropped };
+  struct IndexedLoad {
+    uint32_t first = 0;
+    int32_t shift = -1;  // the `lsh idx, 0-3`, or -1
+    uint32_t base = 0, add = 0, load = 0;
+    bool keep_shift = false;  // idx is read after the load: shifted after it
+  };
+  struct EdgeStub {
+    Label entry, dest;
+    uint32_t jump;
+  };
+  void plan_fusions();
+  std::optional<IndexedLoad> match_indexed_load(size_t k) const;
+  bool fused(size_t k) const;
+  // Instruction k is emitted elsewhere (an edge stub) or not at all.
+  bool folded(size_t k) const;
+  // Instruction k's immediate is not emitted where it stands (hoisting leaves it alone).
+  bool imm_unused(size_t k) const;
+  // Emits the fusion that starts at the current instruction, if any.
+  bool emit_fused();
+  void emit_edge_stubs();
   void emit_thunk();
   void emit_main_stub();
   void emit_cold();
@@ -224,7 +257,7 @@ class Emitter {
   Blinding blinding_;
   uint32_t k_ = 0;
   size_t func_ = 0;
-  bool skip_ = false;
+  uint32_t skip_ = 0;  // instructions to skip (emitted with an earlier one)
   // What the thunk does (analyse()).
   bool leaf_ = false;         // no calls, faults or packet loads: no run control block, no unwinding
   uint16_t referenced_ = 0;   // BPF registers the program names
@@ -243,6 +276,11 @@ class Emitter {
   std::vector<int8_t> run_slot_;      // per instruction: its RunCtl::consts slot, or -1
   std::vector<uint32_t> run_slots_;   // by slot: the instruction
   std::vector<std::optional<Imm32>> imms_;
+  std::unique_ptr<Liveness> live_;                   // (fusions only)
+  std::vector<Fused> fused_;                         // per instruction (empty without fusions)
+  std::vector<IndexedLoad> groups_;                  // by first instruction
+  std::vector<std::pair<uint32_t, uint32_t>> sunk_;  // (jump, sunk mov), sorted
+  std::vector<EdgeStub> edge_stubs_;
   std::vector<Func> funcs_;
   std::vector<Label> labels_;
   std::vector<Label> site_labels_;

@@ -169,6 +169,7 @@ void Emitter::plan_hoisting() {
       // Blinded 64-bit values are restored through r11 (inline map lookups do not use it).
       if (info.form == Form::Lddw && !dead_lddw(k)) aux_busy = true;
       if (info.form != Form::AluImm && info.form != Form::JmpImm && info.form != Form::St) continue;
+      if (imm_unused(k)) continue;  // emitted apart (fuse.cpp), if at all
       const Imm32 v = imm(in);
       if (info.form == Form::St && v.is(0)) aux_busy = true;  // stored from a zeroed r11
       if (!restores(in, v)) continue;
@@ -255,7 +256,7 @@ void Emitter::plan_run_slots(const std::vector<uint8_t>& in_loop) {
   run_slot_.assign(n, -1);
   for (size_t k = 0; k < n && run_slots_.size() < kRunSlots; ++k) {
     if (!in_loop[k] && k < sub_begin) continue;
-    if (hoisted_reg_[k] >= 0 || hoisted_slot_[k] >= 0) continue;
+    if (hoisted_reg_[k] >= 0 || hoisted_slot_[k] >= 0 || imm_unused(k)) continue;
     const Insn& in = p_.insns[k];
     const OpInfo& info = in.info();
     if (info.form != Form::AluImm && info.form != Form::JmpImm) continue;

@@ -296,6 +296,9 @@ class Gen {
     if (x < 79) return depth < 3 && loop_depth_ < 2 ? loop(depth) : alu();
     if (x < 87) return call();
     if (x < 89) return depth > 0 ? early_exit() : alu();
+    if (x < 93) return indexed_load(chance(500));
+    if (x < 96) return commuted();
+    if (x < 99) return depth < 3 ? sunk_constant() : alu();
     return alu();
   }
 
@@ -406,6 +409,60 @@ class Gen {
     else
       emit("ldx{} {}, {}", suffix(size), R(d), a);
     set_init(d);
+  }
+
+  // A table-style load: `lsh idx, log2(size); ptr = base; ptr += idx; ldx dst, [ptr + off]`. The
+  // pointer is not read afterwards (only scalars are) and the index sometimes is: the JIT's
+  // indexed-load fusion, with and without the shift kept.
+  void indexed_load(bool stack) {
+    const int si = static_cast<int>(rnd(4));
+    const int size = 1 << si;
+    const int extent = stack ? fn().stack : static_cast<int>(data_);
+    const int q = dst();
+    const int p = dst_except(1u << q);
+    if (p < 0) return alu();
+    const int s = src();
+    if (s != q) emit("mov {}, {}", R(q), R(s));
+    if (!is_init(q)) set_value(q);
+    emit("and {}, {}", R(q), extent / size - 1);  // an element index (extents are powers of two)
+    if (size > 1 || chance(300)) emit("lsh {}, {}", R(q), si);
+    emit("mov {}, {}", R(p), R(stack ? 10 : kBase));
+    emit("add {}, {}", R(p), R(q));
+    const int d = chance(300) ? q : chance(300) ? p : dst();
+    emit("ldx{} {}, [{}{:+}]", suffix(size), R(d), R(p), stack ? -extent : 0);
+    init_ &= ~(1u << p);  // a pointer (unless it is the destination)
+    set_init(d);
+  }
+
+  // `op a, b; [another register's ALU;] mov b, a`, with a often redefined after: the JIT's
+  // commuted operations.
+  void commuted() {
+    static constexpr const char* kOps[] = {"add", "mul", "and", "or", "xor"};
+    const int a = dst();
+    const int b = dst_except(1u << a);
+    if (b < 0) return alu();
+    if (!is_init(a)) set_value(a);
+    if (!is_init(b)) set_value(b);
+    const char* w = chance(400) ? "32" : "";
+    emit("{}{} {}, {}", kOps[rnd(std::size(kOps))], w, R(a), R(b));
+    if (chance(500)) {
+      const int c = dst_except((1u << a) | (1u << b));
+      if (c >= 0 && is_init(c)) emit("xor {}, {}", R(c), imm());
+    }
+    emit("mov{} {}, {}", w, R(b), R(a));
+    if (chance(600)) set_value(a);
+  }
+
+  // `r = imm; if (cond) goto skip; r = other; skip:`: r is read only after the taken edge (the
+  // JIT's sunk constants), or not at all.
+  void sunk_constant() {
+    const int r = dst();
+    const std::string skip = new_label();
+    emit("mov{} {}, {}", chance(400) ? "32" : "", R(r), imm());
+    set_init(r);
+    jump_if(skip);
+    set_value(r);
+    label(skip);
   }
 
   void store(bool stack) {

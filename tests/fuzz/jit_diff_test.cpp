@@ -15,6 +15,8 @@
 #include <set>
 #include <sstream>
 
+#include "jit/jit.h"
+#include "jit/jit_internal.h"
 #include "tests/fuzz/diff_gen.h"
 #include "tests/fuzz/diff_oracle.h"
 #include "tests/fuzz/gen_util.h"
@@ -59,6 +61,33 @@ TEST(JitDiff, GeneratedProgramsUseEveryInstruction) {
     EXPECT_TRUE(seen.count(info.op)) << "no generated program uses " << info.mnemonic << " (opcode "
                                      << static_cast<int>(info.opcode) << ")";
   }
+}
+
+// The shapes the JIT's liveness-based fusions look for (jit/x86/fuse.cpp) are among the generated
+// programs, so that the comparisons below run them: each fusion applies in many programs.
+TEST(JitDiff, GeneratedProgramsExerciseTheFusions) {
+  if (!jit::jit_supported()) GTEST_SKIP() << "no JIT on this host";
+  jit::JitOptions o;
+  o.verified = true;
+  o.blinding = false;
+  jit::JitProgram::Impl::Fusions sum;
+  for (uint64_t seed = 0; seed < 2000; ++seed) {
+    auto a = assemble(generate_diff_program(seed).asm_text);
+    ASSERT_TRUE(a.ok()) << "seed " << seed;
+    auto j = jit::JitProgram::compile(a->program, nullptr, o);
+    ASSERT_TRUE(j.ok()) << "seed " << seed << ": " << j.error().to_string();
+    const auto& f = (*j)->impl().fusions;
+    sum.indexed_loads += f.indexed_loads;
+    sum.commuted += f.commuted;
+    sum.sunk += f.sunk;
+    sum.dropped += f.dropped;
+  }
+  std::printf("2000 programs: %u indexed loads, %u commuted, %u sunk, %u dropped\n", sum.indexed_loads,
+              sum.commuted, sum.sunk, sum.dropped);
+  EXPECT_GE(sum.indexed_loads, 500u);
+  EXPECT_GE(sum.commuted, 200u);
+  EXPECT_GE(sum.sunk, 200u);
+  EXPECT_GE(sum.dropped, 200u);
 }
 
 // Each program runs on the reference and on one engine under test, in turn (scripts/jit_fuzz.sh

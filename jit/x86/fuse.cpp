@@ -1,0 +1,292 @@
+// Fusions: short sequences of BPF instructions emitted as fewer x86 instructions, in unchecked code
+// without budget metering (the verifier proved every access, and no block is charged per
+// instruction). Those after the first rely on register liveness (jit/liveness.h): a value that no
+// later instruction reads need not be computed.
+//
+//  - mov + add (clang's three-operand add): one lea (no liveness needed).
+//  - Indexed loads: `[lsh idx, 0-3;] base; add ptr, idx; ldx dst, [ptr + off]`, where base is
+//    `lddw ptr, table` or `mov ptr, reg` and ptr is dead after the load (or its destination): one
+//    load from [table + idx * scale + off]. A table lookup (CRC) or a packet byte at a variable
+//    offset saves the shift's and the add's latency. The shift is kept, after the load, when idx is
+//    read later. Unblinded tables below 2 GiB become a displacement.
+//  - Commuted operations: `op a, b; ...; mov b, a` (op commutative, a dead after the mov, nothing
+//    between touching a or b): `op b, a` in place; the mov goes. Loop-carried values (a checksum, a
+//    CRC) lose a move's latency per iteration.
+//  - Sunk constants: `mov r, imm; ...; jcc` where r is read only on the taken edge (an error code
+//    set before a bounds check): the mov moves into a stub on that edge, out of the hot path. A
+//    `mov r, imm` whose value nothing reads is dropped.
+#include <algorithm>
+
+#include "jit/liveness.h"
+#include "jit/x86/emitter_p.h"
+#include "vm/disasm.h"
+
+namespace bpfvm::jit::internal {
+namespace {
+
+bool commutes(AluOp op) {
+  return op == AluOp::Add || op == AluOp::Mul || op == AluOp::And || op == AluOp::Or || op == AluOp::Xor;
+}
+
+bool is_cond_jump(const Insn& in) {
+  const Form f = in.info().form;
+  return f == Form::JmpImm || f == Form::JmpReg;
+}
+
+bool is_mov64(const Insn& in) {
+  const OpInfo& i = in.info();
+  return i.form == Form::AluReg && i.alu == AluOp::Mov && i.is64;
+}
+
+}  // namespace
+
+// `mov dst, src` followed by `add dst, imm` or `add dst, reg` of the same width (clang's idiom for
+// a three-operand add, which BPF lacks), the add reached only from the mov: one lea, which leaves
+// the flags alone. Unchecked, unmetered code only. The immediate is plain (blinding off), in its
+// loop's register, or restored in r11; 0 and +-1 (immediate-free forms) and immediates in memory
+// slots keep the two instructions. A 32-bit lea computes the 64-bit sum and keeps its low half,
+// zero-extended: add32's result.
+bool Emitter::lea_pair(size_t k) const {
+  if (o_.checked || metered_ || k + 1 >= p_.insns.size() || is_target_[k + 1] || fused(k) || fused(k + 1))
+    return false;
+  const Insn& mov = p_.insns[k];
+  const Insn& add = p_.insns[k + 1];
+  const OpInfo& mi = mov.info();
+  const OpInfo& ai = add.info();
+  return mi.form == Form::AluReg && mi.alu == AluOp::Mov && ai.alu == AluOp::Add && ai.is64 == mi.is64 &&
+         add.dst == mov.dst && (ai.form == Form::AluReg || ai.form == Form::AluImm);
+}
+
+bool Emitter::fuse_mov_add(bool* restored) {
+  const size_t k = k_;
+  if (!lea_pair(k)) return false;
+  const Insn& mov = p_.insns[k];
+  const Insn& add = p_.insns[k + 1];
+  const OpInfo& mi = mov.info();
+  const OpInfo& ai = add.info();
+  const x86::Gp dst = mi.is64 ? q(mov.dst) : d(mov.dst);
+  const x86::Gp base = q(mov.src);
+  x86::Mem addr;
+  if (ai.form == Form::AluReg) {
+    addr = x86::ptr(base, q(add.src == mov.dst ? mov.src : add.src));
+  } else {
+    const Imm32 v = imm(add);
+    if (alu_free_form(add, v)) return false;
+    const size_t a = k + 1;
+    if (!v.blinded()) {
+      addr = x86::ptr(base, static_cast<int32_t>(v.value));
+    } else if (a < hoisted_reg_.size() && hoisted_reg_[a] >= 0) {
+      addr = x86::ptr(base, x86::gpq(static_cast<uint32_t>(hoisted_reg_[a])));
+    } else if ((a < hoisted_slot_.size() && hoisted_slot_[a] >= 0) ||
+               (a < run_slot_.size() && run_slot_[a] >= 0)) {
+      return false;
+    } else {
+      load_imm(mi.is64 ? AUX : AUX.r32(), v);
+      addr = x86::ptr(base, AUX);
+      *restored = true;
+    }
+  }
+  if (o_.disassembly)
+    a_.commentf("; pc %u: %s (with the mov: one lea)", add.pc, disassemble_insn(add).c_str());
+  a_.lea(dst, addr);
+  skip_ = 1;
+  return true;
+}
+
+bool Emitter::fused(size_t k) const {
+  return k < fused_.size() && fused_[k] != Fused::None;
+}
+
+bool Emitter::folded(size_t k) const {
+  return k < fused_.size() &&
+         (fused_[k] == Fused::Elided || fused_[k] == Fused::Sunk || fused_[k] == Fused::Dropped);
+}
+
+bool Emitter::imm_unused(size_t k) const {
+  if (k >= fused_.size() || fused_[k] == Fused::None || fused_[k] == Fused::Commute) return false;
+  if (fused_[k] != Fused::Group) return true;  // elided, dropped, or restored in place in a stub
+  // A group's shift is emitted (after the load) when its index is read later.
+  auto g = std::upper_bound(groups_.begin(), groups_.end(), k,
+                            [](size_t v, const IndexedLoad& x) { return v < x.first; });
+  return !(g != groups_.begin() && std::prev(g)->shift == static_cast<int32_t>(k) &&
+           std::prev(g)->keep_shift);
+}
+
+std::optional<Emitter::IndexedLoad> Emitter::match_indexed_load(size_t k) const {
+  const size_t n = p_.insns.size();
+  IndexedLoad m;
+  m.first = static_cast<uint32_t>(k);
+  size_t i = k;
+  if (i + 2 < n) {
+    const Insn& sh = p_.insns[i];
+    const OpInfo& si = sh.info();
+    if (si.form == Form::AluImm && si.alu == AluOp::Lsh && si.is64 && Blinding::index_scale(sh) <= 3) {
+      m.shift = static_cast<int32_t>(i);
+      ++i;
+    }
+  }
+  if (i + 2 >= n) return std::nullopt;
+  m.base = static_cast<uint32_t>(i);
+  m.add = m.base + 1;
+  m.load = m.base + 2;
+  const Insn& base = p_.insns[m.base];
+  const Insn& add = p_.insns[m.add];
+  const Insn& load = p_.insns[m.load];
+  const int ptr = base.dst;
+  const bool lddw = base.info().form == Form::Lddw && base.op != Op::LddwFunc && !dead_lddw(m.base);
+  if (!lddw && !(is_mov64(base) && base.src != base.dst)) return std::nullopt;
+  const int idx = add.src;
+  if (add.info().form != Form::AluReg || add.info().alu != AluOp::Add || !add.info().is64 || add.dst != ptr ||
+      idx == ptr || idx == kFrameReg || ptr == kFrameReg || (!lddw && base.src == idx))
+    return std::nullopt;
+  if (m.shift >= 0 && p_.insns[static_cast<size_t>(m.shift)].dst != idx) return std::nullopt;
+  if (load.info().form != Form::Ldx || load.info().sign_ext || load.src != ptr) return std::nullopt;
+  for (size_t j = k; j <= m.load; ++j)
+    if ((j > k && is_target_[j]) || fused(j)) return std::nullopt;
+  if (load.dst != ptr && live_->live_after(m.load, ptr)) return std::nullopt;
+  // Without a shift the group is two instructions on a mov base (lea_pair's), three on a table.
+  m.keep_shift = m.shift >= 0 && load.dst != idx && live_->live_after(m.load, idx);
+  return m;
+}
+
+void Emitter::plan_fusions() {
+  const size_t n = p_.insns.size();
+  if (!o_.fuse || o_.checked || metered_) return;
+  fused_.assign(n, Fused::None);
+  live_ = std::make_unique<Liveness>(p_);
+  const Liveness& live = *live_;
+  auto& stats = impl_.fusions;
+  for (size_t k = 0; k < n; ++k) {
+    if (auto m = match_indexed_load(k)) {
+      for (size_t j = k; j <= m->load; ++j)
+        fused_[j] = Fused::Group;
+      groups_.push_back(*m);
+      ++stats.indexed_loads;
+    }
+  }
+  for (size_t k = 0; k < n; ++k) {
+    const Insn& in = p_.insns[k];
+    const OpInfo& info = in.info();
+    if (fused(k) || (k > 0 && lea_pair(k - 1)) || lea_pair(k)) continue;
+    if (info.form == Form::AluReg && commutes(info.alu) && in.dst != in.src && in.dst != kFrameReg &&
+        in.src != kFrameReg) {
+      // op a, b; ...; mov b, a  ->  op b, a
+      const RegSet ab = static_cast<RegSet>(reg_set(in.dst) | reg_set(in.src));
+      for (size_t j = k + 1; j < n && j <= k + 8 && !is_target_[j]; ++j) {
+        const Insn& mv = p_.insns[j];
+        const OpInfo& mi = mv.info();
+        if (mi.form == Form::AluReg && mi.alu == AluOp::Mov && mi.is64 == info.is64 && mv.dst == in.src &&
+            mv.src == in.dst) {
+          if (!fused(j) && !lea_pair(j) && !live.live_after(j, in.dst)) {
+            fused_[k] = Fused::Commute;
+            fused_[j] = Fused::Elided;
+            ++stats.commuted;
+          }
+          break;
+        }
+        const RegEffect e = reg_effect(mv);
+        if (!plain_step(mv) || ((e.reads | e.writes) & ab) != 0) break;
+      }
+      continue;
+    }
+    if (info.form != Form::AluImm || info.alu != AluOp::Mov || in.dst == kFrameReg) continue;
+    // mov r, imm: dropped when dead; sunk into the taken edge of the first conditional jump after
+    // it when only that edge reads r.
+    if (!live.live_after(k, in.dst)) {
+      fused_[k] = Fused::Dropped;
+      ++stats.dropped;
+      continue;
+    }
+    const RegSet r = reg_set(in.dst);
+    for (size_t j = k + 1; j < n && j <= k + 16 && !is_target_[j]; ++j) {
+      const Insn& step = p_.insns[j];
+      const RegEffect e = reg_effect(step);
+      if (is_cond_jump(step)) {
+        if ((e.reads & r) == 0 && !fused(j) && j + 1 < n && (live.before(j + 1) & r) == 0 && !ja_fusable(j)) {
+          fused_[k] = Fused::Sunk;
+          sunk_.emplace_back(static_cast<uint32_t>(j), static_cast<uint32_t>(k));
+          ++stats.sunk;
+        }
+        break;
+      }
+      if (!plain_step(step) || ((e.reads | e.writes) & r) != 0) break;
+    }
+  }
+}
+
+bool Emitter::emit_fused() {
+  const size_t k = k_;
+  if (k >= fused_.size()) return false;
+  if (fused_[k] == Fused::Commute) {
+    Insn swapped = p_.insns[k];
+    std::swap(swapped.dst, swapped.src);
+    if (o_.disassembly) a_.commentf("; (computed in %%r%u: the mov after it copies it there)", swapped.dst);
+    emit_alu(*this, swapped);
+    return true;
+  }
+  if (fused_[k] != Fused::Group) return false;
+  auto m = std::lower_bound(groups_.begin(), groups_.end(), k,
+                            [](const IndexedLoad& g, size_t v) { return g.first < v; });
+  if (m == groups_.end() || m->first != k) return false;  // not its first instruction: not reached
+  const Insn& base = p_.insns[m->base];
+  const Insn& add = p_.insns[m->add];
+  const Insn& load = p_.insns[m->load];
+  const uint32_t scale = m->shift >= 0 ? Blinding::index_scale(p_.insns[static_cast<size_t>(m->shift)]) : 0;
+  if (o_.disassembly)
+    for (size_t j = k + 1; j <= m->load; ++j)
+      a_.commentf("; pc %u: %s (one load with the above)", p_.insns[j].pc,
+                  disassemble_insn(p_.insns[j]).c_str());
+  const x86::Gp idx = q(add.src);
+  x86::Mem mem;
+  if (base.info().form == Form::Lddw) {
+    const Imm64 v = blinding_.imm64(base);
+    const int64_t disp = static_cast<int64_t>(v.value) + load.off;
+    if (!v.blinded() && disp >= INT32_MIN && disp <= INT32_MAX) {
+      mem = x86::ptr(static_cast<uint64_t>(disp), idx, scale);  // absolute, no base register
+    } else {
+      load_imm64(q(base.dst), v);
+      mem = x86::ptr(q(base.dst), idx, scale, load.off);
+    }
+  } else {
+    mem = x86::ptr(q(base.src), idx, scale, load.off);
+  }
+  const int size = load.info().size;
+  mem.setSize(static_cast<uint32_t>(size));
+  if (size < 4)
+    a_.movzx(d(load.dst), mem);
+  else
+    a_.mov(size == 8 ? q(load.dst) : d(load.dst), mem);
+  if (m->keep_shift) {
+    k_ = static_cast<uint32_t>(m->shift);
+    emit_alu(*this, p_.insns[k_]);
+    k_ = static_cast<uint32_t>(k);
+  }
+  flags_ = Flags{};
+  skip_ = static_cast<uint32_t>(m->load - k);
+  return true;
+}
+
+Label Emitter::taken_label(int32_t to) {
+  const Label dest = jump_label(to);
+  auto it = std::lower_bound(sunk_.begin(), sunk_.end(), std::pair<uint32_t, uint32_t>{k_, 0});
+  if (it == sunk_.end() || it->first != k_) return dest;
+  edge_stubs_.push_back(EdgeStub{a_.newLabel(), dest, k_});
+  return edge_stubs_.back().entry;
+}
+
+void Emitter::emit_edge_stubs() {
+  for (const EdgeStub& s : edge_stubs_) {
+    a_.bind(s.entry);
+    auto it = std::lower_bound(sunk_.begin(), sunk_.end(), std::pair<uint32_t, uint32_t>{s.jump, 0});
+    for (; it != sunk_.end() && it->first == s.jump; ++it) {
+      k_ = it->second;
+      const Insn& def = p_.insns[k_];
+      if (o_.disassembly)
+        a_.commentf("; pc %u: %s (sunk: read only here)", def.pc, disassemble_insn(def).c_str());
+      emit_alu(*this, def);
+    }
+    a_.jmp(s.dest);
+  }
+}
+
+}  // namespace bpfvm::jit::internal
