@@ -268,6 +268,7 @@ void Emitter::plan_run_slots(const std::vector<uint8_t>& in_loop) {
     run_slot_[k] = static_cast<int8_t>(run_slots_.size());
     run_slots_.push_back(static_cast<uint32_t>(k));
   }
+  impl_.run_slots = static_cast<uint32_t>(run_slots_.size());
 }
 
 void Emitter::materialize_run_slots() {

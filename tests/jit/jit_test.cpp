@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "jit/jit.h"
+#include "jit/jit_internal.h"
 #include "tests/test_util.h"
 #include "vm/alu.h"
 #include "vm/asm.h"
@@ -732,6 +733,37 @@ TEST(JitBlinding, NoImmediateOfALoopAppearsInTheCodeAndTheLoopRunsAsInterpreted)
         found += contains((*plain)->code(), &v, 4);
       EXPECT_EQ(found, 9);
     }
+  }
+}
+
+// Blinded immediates of subprograms called from a loop are restored once per run into run slots
+// (RunCtl::consts), with or without a division among them.
+TEST(JitBlinding, ImmediatesOfSubprogramsInRunSlotsRunAsInterpreted) {
+  const uint32_t imms[] = {0x5a17c3e9, 0x3bd1e07f, 0x6c2e9d51, 0x71f3a5c7, 0x2f4e6d8c, 0x4d3c2b1a};
+  for (const char* extra : {"", "div %r0, 7\n"}) {
+    SCOPED_TRACE(*extra ? "with a division" : "no division");
+    const std::string text = fmt::format(
+        "mov %r6, 0\nmov %r7, 1\n"
+        "top:\nmov %r1, %r7\nmov %r2, %r6\ncall local f\nmov %r7, %r0\nadd %r6, 1\njlt %r6, 40, top\n"
+        "mov %r0, %r7\nexit\n"
+        "f:\nmov32 %r3, {0:#x}\nmov %r4, {1:#x}\nxor %r1, %r3\nadd %r1, %r4\nmul %r1, {2:#x}\n"
+        "add %r1, {3:#x}\nxor32 %r1, {4:#x}\njeq %r2, {5:#x}, +1\nadd %r1, %r2\nmov %r0, %r1\n{6}exit",
+        imms[0], imms[1], imms[2], imms[3], imms[4], imms[5], extra);
+    Program p = assemble_or_fail(text);
+    run_all(p);
+    jit::JitOptions o;
+    o.verified = true;
+    auto j = jit::JitProgram::compile(p, nullptr, o);
+    ASSERT_TRUE(j.ok()) << j.error().to_string();
+    EXPECT_EQ((*j)->impl().run_slots, 7u);  // the subprogram's six and the loop's compare
+    for (uint32_t v : imms)
+      EXPECT_FALSE(contains((*j)->code(), &v, 4)) << std::hex << v;
+    NullEnv env;
+    auto interp = Interpreter::create(p, nullptr);
+    ASSERT_TRUE(interp.ok());
+    auto r = (*j)->run(RunInput{}, env);
+    ASSERT_TRUE(r.ok()) << r.error().to_string();
+    EXPECT_EQ(*r, *(*interp)->run(RunInput{}, RunOptions{}, env));
   }
 }
 
