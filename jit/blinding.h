@@ -72,6 +72,11 @@ class Blinding {
   // of 0-3 becomes the scale of the load's address, two bits of its addressing form rather than an
   // immediate (as 0xff becomes movzx).
   static uint32_t index_scale(const Insn& in) { return plain_shift_count(in, true); }
+  // Whether an `and` keeps every bit of `mask` (the count mask of a shift that reads its result),
+  // for planning only: such an `and` changes no shift count (jit/x86/fuse.cpp).
+  static bool keeps_bits(const Insn& in, uint32_t mask) {
+    return (static_cast<uint32_t>(in.imm) & mask) == mask;
+  }
   // The immediate of an unsigned division or modulo by an immediate, as it is, for planning only
   // (the multiply-high form's magic number and shift counts follow from it, jit/x86/emit_alu.cpp);
   // never emitted.

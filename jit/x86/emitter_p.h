@@ -234,6 +234,10 @@ class Emitter {
   void plan_fusions();
   std::optional<IndexedLoad> match_indexed_load(size_t k) const;
   bool fused(size_t k) const;
+  // The first instruction after k, within `limit` and before any jump target, that is not a
+  // straight-line instruction leaving `regs` alone: the end of what a fusion may look past (the
+  // program's size when a target or the limit comes first).
+  size_t next_touching(size_t k, RegSet regs, size_t limit) const;
   // Instruction k is emitted elsewhere (an edge stub) or not at all.
   bool folded(size_t k) const;
   // Instruction k's immediate is not emitted where it stands (hoisting leaves it alone).

@@ -15,6 +15,9 @@
 //  - Sunk constants: `mov r, imm; ...; jcc` where r is read only on the taken edge (an error code
 //    set before a bounds check): the mov moves into a stub on that edge, out of the hot path. A
 //    `mov r, imm` whose value nothing reads is dropped.
+//  - Redundant masks: `and r, 31; ...; lsh32 x, r` (63 for 64-bit shifts; any mask keeping those
+//    bits) with r dead after the shift: the shift masks its count itself (BPF, and x86's shifts),
+//    so the and goes (clang's rotate idiom).
 #include <algorithm>
 
 #include "jit/liveness.h"
@@ -171,21 +174,30 @@ void Emitter::plan_fusions() {
     if (info.form == Form::AluReg && commutes(info.alu) && in.dst != in.src && in.dst != kFrameReg &&
         in.src != kFrameReg) {
       // op a, b; ...; mov b, a  ->  op b, a
-      const RegSet ab = static_cast<RegSet>(reg_set(in.dst) | reg_set(in.src));
-      for (size_t j = k + 1; j < n && j <= k + 8 && !is_target_[j]; ++j) {
-        const Insn& mv = p_.insns[j];
-        const OpInfo& mi = mv.info();
-        if (mi.form == Form::AluReg && mi.alu == AluOp::Mov && mi.is64 == info.is64 && mv.dst == in.src &&
-            mv.src == in.dst) {
-          if (!fused(j) && !lea_pair(j) && !live.live_after(j, in.dst)) {
-            fused_[k] = Fused::Commute;
-            fused_[j] = Fused::Elided;
-            ++stats.commuted;
-          }
-          break;
-        }
-        const RegEffect e = reg_effect(mv);
-        if (!plain_step(mv) || ((e.reads | e.writes) & ab) != 0) break;
+      const size_t j = next_touching(k, static_cast<RegSet>(reg_set(in.dst) | reg_set(in.src)), 8);
+      if (j == n) continue;
+      const Insn& mv = p_.insns[j];
+      const OpInfo& mi = mv.info();
+      if (mi.form == Form::AluReg && mi.alu == AluOp::Mov && mi.is64 == info.is64 && mv.dst == in.src &&
+          mv.src == in.dst && !fused(j) && !lea_pair(j) && !live.live_after(j, in.dst)) {
+        fused_[k] = Fused::Commute;
+        fused_[j] = Fused::Elided;
+        ++stats.commuted;
+      }
+      continue;
+    }
+    if (info.form == Form::AluImm && info.alu == AluOp::And && in.dst != kFrameReg) {
+      // and r, 31|63; ...; shift x, r with r dead after it: the shift masks its count anyway.
+      const size_t j = next_touching(k, reg_set(in.dst), 8);
+      if (j == n) continue;
+      const Insn& sh = p_.insns[j];
+      const OpInfo& si = sh.info();
+      if (si.form == Form::AluReg &&
+          (si.alu == AluOp::Lsh || si.alu == AluOp::Rsh || si.alu == AluOp::Arsh) && sh.src == in.dst &&
+          sh.dst != in.dst && !fused(j) && Blinding::keeps_bits(in, si.is64 ? 63 : 31) &&
+          !live.live_after(j, in.dst)) {
+        fused_[k] = Fused::Dropped;
+        ++stats.masks;
       }
       continue;
     }
@@ -198,20 +210,25 @@ void Emitter::plan_fusions() {
       continue;
     }
     const RegSet r = reg_set(in.dst);
-    for (size_t j = k + 1; j < n && j <= k + 16 && !is_target_[j]; ++j) {
-      const Insn& step = p_.insns[j];
-      const RegEffect e = reg_effect(step);
-      if (is_cond_jump(step)) {
-        if ((e.reads & r) == 0 && !fused(j) && j + 1 < n && (live.before(j + 1) & r) == 0 && !ja_fusable(j)) {
-          fused_[k] = Fused::Sunk;
-          sunk_.emplace_back(static_cast<uint32_t>(j), static_cast<uint32_t>(k));
-          ++stats.sunk;
-        }
-        break;
-      }
-      if (!plain_step(step) || ((e.reads | e.writes) & r) != 0) break;
+    const size_t j = next_touching(k, r, 16);
+    if (j < n && is_cond_jump(p_.insns[j]) && (reg_effect(p_.insns[j]).reads & r) == 0 && j + 1 < n &&
+        (live.before(j + 1) & r) == 0 && !ja_fusable(j)) {
+      fused_[k] = Fused::Sunk;
+      sunk_.emplace_back(static_cast<uint32_t>(j), static_cast<uint32_t>(k));
+      ++stats.sunk;
     }
   }
+}
+
+size_t Emitter::next_touching(size_t k, RegSet regs, size_t limit) const {
+  const size_t n = p_.insns.size();
+  for (size_t j = k + 1; j < n && j <= k + limit; ++j) {
+    if (is_target_[j]) return n;
+    const Insn& in = p_.insns[j];
+    const RegEffect e = reg_effect(in);
+    if (!plain_step(in) || ((e.reads | e.writes) & regs) != 0) return j;
+  }
+  return n;
 }
 
 bool Emitter::emit_fused() {

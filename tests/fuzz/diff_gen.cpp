@@ -299,7 +299,7 @@ class Gen {
     if (x < 93) return indexed_load(chance(500));
     if (x < 96) return commuted();
     if (x < 99) return depth < 3 ? sunk_constant() : alu();
-    return alu();
+    return masked_shift();
   }
 
   // ---- ALU --------------------------------------------------------------------------------------
@@ -451,6 +451,23 @@ class Gen {
     }
     emit("mov{} {}, {}", w, R(b), R(a));
     if (chance(600)) set_value(a);
+  }
+
+  // `c = count; and c, mask; shift x, c`, the count often not read afterwards: the JIT drops a mask
+  // that keeps the bits the shift reads.
+  void masked_shift() {
+    static constexpr int64_t kMasks[] = {31, 63, 255, 15, 7};
+    static constexpr const char* kShifts[] = {"lsh", "rsh", "arsh"};
+    const int x = dst();
+    const int c = dst_except(1u << x);
+    if (c < 0) return alu();
+    if (!is_init(x)) set_value(x);
+    const int s = src();
+    if (s != c) emit("mov {}, {}", R(c), R(s));
+    if (!is_init(c)) set_value(c);
+    emit("and{} {}, {}", chance(500) ? "32" : "", R(c), kMasks[rnd(std::size(kMasks))]);
+    emit("{}{} {}, {}", kShifts[rnd(3)], chance(500) ? "32" : "", R(x), R(c));
+    if (chance(700)) set_value(c);
   }
 
   // `r = imm; if (cond) goto skip; r = other; skip:`: r is read only after the taken edge (the

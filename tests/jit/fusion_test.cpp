@@ -231,6 +231,53 @@ const std::vector<FuseCase>& fuse_cases() {
        "jlt %r5, 20, -7\n"
        "exit\n",
        {0, 0, 1, 0}},
+      {"clang's rotate: the shifts mask their counts themselves",
+       "ldxdw %r2, [%r1+8]\n"
+       "ldxdw %r0, [%r1+0]\n"
+       "mov32 %r3, %r2\n"
+       "and32 %r3, 31\n"
+       "mov32 %r4, %r0\n"
+       "lsh32 %r4, %r3\n"
+       "neg32 %r2\n"
+       "and32 %r2, 31\n"
+       "rsh32 %r0, %r2\n"
+       "or32 %r0, %r4\n"
+       "exit\n",
+       {0, 0, 0, 0, 2}},
+      {"masks that keep the count's bits (255 and 63 for a 32-bit shift, 63 for 64-bit)",
+       "ldxdw %r2, [%r1+8]\n"
+       "ldxdw %r0, [%r1+0]\n"
+       "mov %r3, %r2\n"
+       "and %r3, 255\n"
+       "arsh32 %r0, %r3\n"
+       "mov %r3, %r2\n"
+       "and32 %r3, 63\n"
+       "lsh32 %r0, %r3\n"
+       "mov %r3, %r2\n"
+       "and %r3, 63\n"
+       "rsh %r0, %r3\n"
+       "exit\n",
+       {0, 0, 0, 0, 3}},
+      {"masks that matter: fewer bits, 31 before a 64-bit shift, the count read later, the shifted "
+       "register itself",
+       "ldxdw %r2, [%r1+8]\n"
+       "ldxdw %r0, [%r1+0]\n"
+       "mov %r3, %r2\n"
+       "and %r3, 15\n"
+       "lsh %r0, %r3\n"
+       "mov %r3, %r2\n"
+       "and %r3, 31\n"
+       "rsh %r0, %r3\n"
+       "mov %r3, %r2\n"
+       "and %r3, 63\n"
+       "lsh %r0, %r3\n"
+       "add %r0, %r3\n"
+       "mov %r3, %r2\n"
+       "and %r3, 63\n"
+       "lsh %r3, %r3\n"
+       "add %r0, %r3\n"
+       "exit\n",
+       {0, 0, 0, 0, 0}},
       {"a constant the taken edge does not read either: dropped",
        "ldxdw %r2, [%r1+0]\n"
        "mov %r3, 9\n"
@@ -306,6 +353,7 @@ TEST(JitFusions, EachShapeFusesAsPlannedAndMatchesTheInterpreter) {
           EXPECT_EQ(f.commuted, want.commuted) << "fuse " << fuse << " blinding " << blinding;
           EXPECT_EQ(f.sunk, want.sunk) << "fuse " << fuse << " blinding " << blinding;
           EXPECT_EQ(f.dropped, want.dropped) << "fuse " << fuse << " blinding " << blinding;
+          EXPECT_EQ(f.masks, want.masks) << "fuse " << fuse << " blinding " << blinding;
           jits.push_back({fmt::format("fuse {} blinding {}", fuse, blinding), std::move(*j)});
         }
       // The checked JIT never fuses (and checks every access against the buffer).
