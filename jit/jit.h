@@ -61,10 +61,11 @@ struct JitOptions {
   // `map_lookups` for its maps when `inline_map_lookups` is on; it must outlive the JitProgram.
   bool inline_map_lookups = true;
   const MapLookupPlanner* map_lookups = nullptr;
-  // Fusions that rely on register liveness (jit/x86/fuse.cpp), in unchecked code without budget
-  // metering: a table or indexed load as one addressing form, a commutative operation whose result
-  // a move copies back computed in place, constants moved into the branch that reads them, dead
-  // constants dropped.
+  // Fusions (jit/x86/fuse.cpp), in unchecked code without budget metering: mov + add as one lea,
+  // mov + shift as one three-operand shift, and on register liveness a table or indexed load as
+  // one addressing form, a commutative operation whose result a move copies back computed in place,
+  // constants moved into the branch that reads them, dead constants and redundant shift masks
+  // dropped.
   bool fuse = true;
 };
 

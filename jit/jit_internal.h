@@ -90,10 +90,10 @@ struct JitProgram::Impl {
   bool needs_ctl = true;     // the code reads RunCtl (calls, faults, packet loads, checked or metered code)
   bool uses_packet = false;  // LD_ABS / LD_IND
   uint32_t planned_lookups = 0;  // map lookups done without the helper call (vm/map_lookup.h)
-  uint32_t run_slots = 0;  // blinded immediates restored once per run (jit/x86/hoist.cpp), for tests
+  uint32_t run_slots = 0;        // blinded immediates restored once per run (jit/x86/hoist.cpp), for tests
   // What the fusions did (jit/x86/fuse.cpp), for tests.
   struct Fusions {
-    uint32_t indexed_loads = 0, commuted = 0, sunk = 0, dropped = 0, masks = 0;
+    uint32_t indexed_loads = 0, commuted = 0, sunk = 0, dropped = 0, masks = 0, shifts = 0;
   } fusions;
   // Run-time tables, read-only once compile() returns (vm/sealed.h): a stray write cannot redirect
   // a callx (sub_addr) or forge a function token (is_func).

@@ -12,14 +12,6 @@ void emit_shift(Emitter& e, const Insn& in, bool is64, AluOp op, x86::Gp count /
   x86::Assembler& a = e.as();
   x86::Gp dst = is64 ? q(in.dst) : d(in.dst);
   x86::Gp cnt = is64 ? count : count.r32();
-  auto shx = [&](x86::Gp dd, x86::Gp ss, x86::Gp cc) {
-    if (op == AluOp::Lsh)
-      a.shlx(dd, ss, cc);
-    else if (op == AluOp::Rsh)
-      a.shrx(dd, ss, cc);
-    else
-      a.sarx(dd, ss, cc);
-  };
   auto sh_cl = [&](x86::Gp dd) {
     if (op == AluOp::Lsh)
       a.shl(dd, x86::cl);
@@ -29,7 +21,7 @@ void emit_shift(Emitter& e, const Insn& in, bool is64, AluOp op, x86::Gp count /
       a.sar(dd, x86::cl);
   };
   if (e.bmi2()) {
-    shx(dst, dst, cnt);
+    emit_shift3(a, op, dst, dst, cnt);
     return;
   }
   if (count.id() == x86::Gp::kIdCx) {
@@ -46,6 +38,19 @@ void emit_shift(Emitter& e, const Insn& in, bool is64, AluOp op, x86::Gp count /
     a.mov(x86::rcx, T2);
   }
 }
+
+}  // namespace
+
+void emit_shift3(x86::Assembler& a, AluOp op, x86::Gp dst, x86::Gp src, x86::Gp count) {
+  if (op == AluOp::Lsh)
+    a.shlx(dst, src, count);
+  else if (op == AluOp::Rsh)
+    a.shrx(dst, src, count);
+  else
+    a.sarx(dst, src, count);
+}
+
+namespace {
 
 // dst <<= count, >>= count (logical) or >>= count (arithmetic), the count in the instruction.
 void shift_by(x86::Assembler& a, AluOp op, x86::Gp dst, uint32_t count) {

@@ -349,7 +349,7 @@ void Emitter::compile() {
     if (dead_lddw(k) || folded(k)) continue;  // (the flags stay reset: conservative)
     if (emit_fused()) continue;               // (the flags are what its code left)
     bool restored = false;  // a fused lea's immediate restored through r11 (xor: flags changed)
-    const bool fused = fuse_mov_add(&restored);
+    const bool fused = fuse_mov_add(&restored) || fuse_mov_shift();
     if (!fused) emit_insn(*this, in);
     int writes = -1;
     if (!restored && flags_.from == FlagsFrom::None && keeps_flags(in, o_.checked, &writes) &&

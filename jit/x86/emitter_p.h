@@ -214,6 +214,11 @@ class Emitter {
   // add's immediate is plain or in a register).
   bool lea_pair(size_t k) const;
   bool fuse_mov_add(bool* restored);
+  // Instructions k and k + 1 are `mov dst, src` and a shift of dst by a register or an immediate
+  // (BMI2 hosts): one three-operand shift when the count is in a register (an immediate count:
+  // hoisted in its loop, blinded or not).
+  bool shift_pair(size_t k) const;
+  bool fuse_mov_shift();
   bool ja_fusable(size_t k) const;
 
   // Fusions that rely on liveness (fuse.cpp), planned before hoisting (which leaves their
@@ -306,6 +311,8 @@ void emit_alu(Emitter& e, const Insn& in);
 // An ALU instruction with an immediate that has an immediate-free form (blinding.h); the others
 // use the immediate as an operand (plain, restored in a scratch register, or hoisted).
 bool alu_free_form(const Insn& in, const Imm32& v);
+// BMI2's three-operand shifts: dst = src <<, >> or >>s count (the count masked to dst's width).
+void emit_shift3(x86::Assembler& a, AluOp op, x86::Gp dst, x86::Gp src, x86::Gp count);
 // emit_jmp.cpp: Ja, Ja32, JmpImm, JmpReg.
 void emit_jump(Emitter& e, const Insn& in);
 // emit_mem.cpp

@@ -3,7 +3,8 @@
 // instruction). Those after the first rely on register liveness (jit/liveness.h): a value that no
 // later instruction reads need not be computed.
 //
-//  - mov + add (clang's three-operand add): one lea (no liveness needed).
+//  - mov + add (clang's three-operand add): one lea; mov + shift by a register, or by an immediate
+//    that its loop holds in a register: one BMI2 shlx/shrx/sarx (no liveness needed).
 //  - Indexed loads: `[lsh idx, 0-3;] base; add ptr, idx; ldx dst, [ptr + off]`, where base is
 //    `lddw ptr, table` or `mov ptr, reg` and ptr is dead after the load (or its destination): one
 //    load from [table + idx * scale + off]. A table lookup (CRC) or a packet byte at a variable
@@ -11,7 +12,7 @@
 //    read later. Unblinded tables below 2 GiB become a displacement.
 //  - Commuted operations: `op a, b; ...; mov b, a` (op commutative, a dead after the mov, nothing
 //    between touching a or b): `op b, a` in place; the mov goes. Loop-carried values (a checksum, a
-//    CRC) lose a move's latency per iteration.
+//    CRC) lose a move per iteration.
 //  - Sunk constants: `mov r, imm; ...; jcc` where r is read only on the taken edge (an error code
 //    set before a bounds check): the mov moves into a stub on that edge, out of the hot path. A
 //    `mov r, imm` whose value nothing reads is dropped.
@@ -50,7 +51,8 @@ bool is_mov64(const Insn& in) {
 // slots keep the two instructions. A 32-bit lea computes the 64-bit sum and keeps its low half,
 // zero-extended: add32's result.
 bool Emitter::lea_pair(size_t k) const {
-  if (o_.checked || metered_ || k + 1 >= p_.insns.size() || is_target_[k + 1] || fused(k) || fused(k + 1))
+  if (!o_.fuse || o_.checked || metered_ || k + 1 >= p_.insns.size() || is_target_[k + 1] || fused(k) ||
+      fused(k + 1))
     return false;
   const Insn& mov = p_.insns[k];
   const Insn& add = p_.insns[k + 1];
@@ -92,6 +94,44 @@ bool Emitter::fuse_mov_add(bool* restored) {
   if (o_.disassembly)
     a_.commentf("; pc %u: %s (with the mov: one lea)", add.pc, disassemble_insn(add).c_str());
   a_.lea(dst, addr);
+  skip_ = 1;
+  return true;
+}
+
+bool Emitter::shift_pair(size_t k) const {
+  if (!bmi2_ || !o_.fuse || o_.checked || metered_ || k + 1 >= p_.insns.size() || is_target_[k + 1] ||
+      fused(k) || fused(k + 1))
+    return false;
+  const Insn& mov = p_.insns[k];
+  const Insn& sh = p_.insns[k + 1];
+  const OpInfo& mi = mov.info();
+  const OpInfo& si = sh.info();
+  return mi.form == Form::AluReg && mi.alu == AluOp::Mov && mov.dst != mov.src && sh.dst == mov.dst &&
+         si.is64 == mi.is64 && (si.form == Form::AluReg || si.form == Form::AluImm) &&
+         (si.alu == AluOp::Lsh || si.alu == AluOp::Rsh || si.alu == AluOp::Arsh);
+}
+
+// mov dst, src; shift dst, count  ->  shlx/shrx/sarx dst, src, count: one instruction fewer.
+bool Emitter::fuse_mov_shift() {
+  const size_t k = k_;
+  if (!shift_pair(k)) return false;
+  const Insn& mov = p_.insns[k];
+  const Insn& sh = p_.insns[k + 1];
+  const OpInfo& si = sh.info();
+  x86::Gp count;
+  if (si.form == Form::AluReg) {
+    count = q(sh.src == mov.dst ? mov.src : sh.src);  // (the count read after the mov)
+  } else if (k + 1 < hoisted_reg_.size() && hoisted_reg_[k + 1] >= 0) {
+    count = x86::gpq(static_cast<uint32_t>(hoisted_reg_[k + 1]));
+  } else {
+    return false;
+  }
+  if (o_.disassembly)
+    a_.commentf("; pc %u: %s (with the mov: one shift)", sh.pc, disassemble_insn(sh).c_str());
+  const bool is64 = si.is64;
+  emit_shift3(a_, si.alu, is64 ? q(mov.dst) : d(mov.dst), is64 ? q(mov.src) : d(mov.src),
+              is64 ? count : count.r32());
+  ++impl_.fusions.shifts;
   skip_ = 1;
   return true;
 }

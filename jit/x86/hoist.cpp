@@ -128,7 +128,8 @@ bool Emitter::exits_straight(uint32_t t) const {
 
 void Emitter::plan_hoisting() {
   const size_t n = p_.insns.size();
-  if (!blinding_.enabled() || o_.checked || !bmi2_) return;
+  // Without blinding only the counts of mov + shift pairs are hoisted (fuse_mov_shift).
+  if (o_.checked || !bmi2_) return;
   imms_.assign(n, std::nullopt);
   loop_of_.assign(n, -1);
   hoisted_reg_.assign(n, -1);
@@ -172,13 +173,15 @@ void Emitter::plan_hoisting() {
       if (imm_unused(k)) continue;  // emitted apart (fuse.cpp), if at all
       const Imm32 v = imm(in);
       if (info.form == Form::St && v.is(0)) aux_busy = true;  // stored from a zeroed r11
-      if (!restores(in, v)) continue;
+      // The shift of a mov + shift pair is one shlx/shrx/sarx with its count in a register.
+      const bool shift3 = info.form == Form::AluImm && k > begin && shift_pair(k - 1);
+      if (!restores(in, v) && !shift3) continue;
       const bool mov = info.form == Form::AluImm && info.alu == AluOp::Mov;
       const bool reg_only = info.form == Form::St || (info.form == Form::AluImm && is_shift(info.alu));
       // The add of a mov + add pair is one lea with its immediate in a register, two instructions
       // with it in a slot: as worth a register as a compare.
       const bool lea = k > begin && lea_pair(k - 1);
-      cands.push_back(Cand{k, info.form == Form::JmpImm || lea ? 3 : mov ? 1 : 2, reg_only});
+      cands.push_back(Cand{k, info.form == Form::JmpImm || lea || shift3 ? 3 : mov ? 1 : 2, reg_only});
     }
     if (cands.empty()) continue;
 

@@ -453,8 +453,9 @@ class Gen {
     if (chance(600)) set_value(a);
   }
 
-  // `c = count; and c, mask; shift x, c`, the count often not read afterwards: the JIT drops a mask
-  // that keeps the bits the shift reads.
+  // `c = count; and c, mask; [mov y, x;] shift y, c|imm`, the count often not read afterwards: the
+  // JIT drops a mask that keeps the bits the shift reads, and makes a copy and its shift one
+  // three-operand shift.
   void masked_shift() {
     static constexpr int64_t kMasks[] = {31, 63, 255, 15, 7};
     static constexpr const char* kShifts[] = {"lsh", "rsh", "arsh"};
@@ -466,7 +467,18 @@ class Gen {
     if (s != c) emit("mov {}, {}", R(c), R(s));
     if (!is_init(c)) set_value(c);
     emit("and{} {}, {}", chance(500) ? "32" : "", R(c), kMasks[rnd(std::size(kMasks))]);
-    emit("{}{} {}, {}", kShifts[rnd(3)], chance(500) ? "32" : "", R(x), R(c));
+    const char* w = chance(500) ? "32" : "";
+    int y = x;
+    if (chance(600) && (y = dst_except((1u << x) | (1u << c))) >= 0) {
+      emit("mov{} {}, {}", w, R(y), R(x));  // a copy shifted: the JIT's three-operand shifts
+    } else {
+      y = x;
+    }
+    if (y != x && chance(400))
+      emit("{}{} {}, {}", kShifts[rnd(3)], w, R(y), rnd(64));
+    else
+      emit("{}{} {}, {}", kShifts[rnd(3)], w, R(y), R(c));
+    set_init(y);
     if (chance(700)) set_value(c);
   }
 

@@ -82,14 +82,16 @@ TEST(JitDiff, GeneratedProgramsExerciseTheFusions) {
     sum.sunk += f.sunk;
     sum.dropped += f.dropped;
     sum.masks += f.masks;
+    sum.shifts += f.shifts;
   }
-  std::printf("2000 programs: %u indexed loads, %u commuted, %u sunk, %u dropped, %u masks\n",
-              sum.indexed_loads, sum.commuted, sum.sunk, sum.dropped, sum.masks);
+  std::printf("2000 programs: %u indexed loads, %u commuted, %u sunk, %u dropped, %u masks, %u shifts\n",
+              sum.indexed_loads, sum.commuted, sum.sunk, sum.dropped, sum.masks, sum.shifts);
   EXPECT_GE(sum.indexed_loads, 500u);
   EXPECT_GE(sum.commuted, 200u);
   EXPECT_GE(sum.sunk, 200u);
   EXPECT_GE(sum.dropped, 200u);
   EXPECT_GE(sum.masks, 50u);
+  EXPECT_GE(sum.shifts, 50u);
 }
 
 // Each program runs on the reference and on one engine under test, in turn (scripts/jit_fuzz.sh

@@ -243,7 +243,7 @@ const std::vector<FuseCase>& fuse_cases() {
        "rsh32 %r0, %r2\n"
        "or32 %r0, %r4\n"
        "exit\n",
-       {0, 0, 0, 0, 2}},
+       {0, 0, 0, 0, 2, 1}},
       {"masks that keep the count's bits (255 and 63 for a 32-bit shift, 63 for 64-bit)",
        "ldxdw %r2, [%r1+8]\n"
        "ldxdw %r0, [%r1+0]\n"
@@ -278,6 +278,44 @@ const std::vector<FuseCase>& fuse_cases() {
        "add %r0, %r3\n"
        "exit\n",
        {0, 0, 0, 0, 0}},
+      {"mov + shift by a register: one three-operand shift, every width and kind, the count the "
+       "destination itself",
+       "ldxdw %r2, [%r1+8]\n"
+       "ldxdw %r4, [%r1+0]\n"
+       "mov %r3, %r4\n"
+       "lsh %r3, %r2\n"
+       "mov32 %r5, %r4\n"
+       "rsh32 %r5, %r2\n"
+       "mov %r6, %r4\n"
+       "arsh %r6, %r2\n"
+       "mov32 %r7, %r4\n"
+       "arsh32 %r7, %r2\n"
+       "mov %r8, %r2\n"
+       "lsh %r8, %r8\n"
+       "mov %r0, %r3\n"
+       "xor %r0, %r5\n"
+       "xor %r0, %r6\n"
+       "xor %r0, %r7\n"
+       "xor %r0, %r8\n"
+       "exit\n",
+       {0, 0, 0, 0, 0, 5}},
+      {"xorshift in a loop: mov + shift by an immediate, the count held in a register",
+       "ldxdw %r1, [%r1+0]\n"
+       "mov %r0, 0\n"
+       "mov %r3, 100\n"
+       "mov %r2, %r1\n"
+       "lsh %r2, 13\n"
+       "xor %r1, %r2\n"
+       "mov32 %r2, %r1\n"
+       "rsh32 %r2, 7\n"
+       "xor %r1, %r2\n"
+       "mov %r2, %r1\n"
+       "arsh %r2, 1\n"
+       "add %r0, %r2\n"
+       "sub %r3, 1\n"
+       "jne %r3, 0, -11\n"
+       "exit\n",
+       {0, 0, 0, 0, 0, 3}},
       {"a constant the taken edge does not read either: dropped",
        "ldxdw %r2, [%r1+0]\n"
        "mov %r3, 9\n"
@@ -354,6 +392,7 @@ TEST(JitFusions, EachShapeFusesAsPlannedAndMatchesTheInterpreter) {
           EXPECT_EQ(f.sunk, want.sunk) << "fuse " << fuse << " blinding " << blinding;
           EXPECT_EQ(f.dropped, want.dropped) << "fuse " << fuse << " blinding " << blinding;
           EXPECT_EQ(f.masks, want.masks) << "fuse " << fuse << " blinding " << blinding;
+          EXPECT_EQ(f.shifts, want.shifts) << "fuse " << fuse << " blinding " << blinding;
           jits.push_back({fmt::format("fuse {} blinding {}", fuse, blinding), std::move(*j)});
         }
       // The checked JIT never fuses (and checks every access against the buffer).
