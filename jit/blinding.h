@@ -74,6 +74,9 @@ class Blinding {
   static uint32_t index_scale(const Insn& in) { return plain_shift_count(in, true); }
   // Whether an `and` keeps every bit of `mask` (the count mask of a shift that reads its result),
   // for planning only: such an `and` changes no shift count (jit/x86/fuse.cpp).
+  // Whether a shift by an immediate shifts by `n`, for planning only (a byte pair's high byte
+  // moved by 8, jit/x86/fuse.cpp).
+  static bool shifts_by(const Insn& in, uint32_t n) { return (static_cast<uint32_t>(in.imm) & 63) == n; }
   static bool keeps_bits(const Insn& in, uint32_t mask) {
     return (static_cast<uint32_t>(in.imm) & mask) == mask;
   }

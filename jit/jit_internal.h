@@ -93,7 +93,7 @@ struct JitProgram::Impl {
   uint32_t run_slots = 0;        // blinded immediates restored once per run (jit/x86/hoist.cpp), for tests
   // What the fusions did (jit/x86/fuse.cpp), for tests.
   struct Fusions {
-    uint32_t indexed_loads = 0, commuted = 0, sunk = 0, dropped = 0, masks = 0, shifts = 0;
+    uint32_t indexed_loads = 0, commuted = 0, sunk = 0, dropped = 0, masks = 0, shifts = 0, byte_pairs = 0;
   } fusions;
   // Run-time tables, read-only once compile() returns (vm/sealed.h): a stray write cannot redirect
   // a callx (sub_addr) or forge a function token (is_func).

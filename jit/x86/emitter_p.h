@@ -225,13 +225,22 @@ class Emitter {
   // instructions alone). Group: an indexed load's instructions, emitted at the first; Commute: an
   // operation computed in its source register; Elided: the mov after it; Sunk: a constant set in
   // the stub of a jump's taken edge; Dropped: a dead constant.
-  enum class Fused : uint8_t { None, Group, Commute, Elided, Sunk, Dropped };
+  enum class Fused : uint8_t { None, Group, Pair, Commute, Elided, Sunk, Dropped };
   struct IndexedLoad {
     uint32_t first = 0;
     int32_t shift = -1;  // the `lsh idx, 0-3`, or -1
     uint32_t base = 0, add = 0, load = 0;
     bool keep_shift = false;  // idx is read after the load: shifted after it
   };
+  // Two byte loads combined into a 16-bit value: one 16-bit load (byte-swapped when the shifted
+  // byte comes first). Pair: its four instructions, emitted at the first.
+  struct BytePair {
+    uint32_t first = 0;
+    int dst = 0, base = 0;
+    int16_t off = 0;    // of the 16-bit load
+    bool swap = false;  // big-endian: the byte at `off` is the high one
+  };
+  std::optional<BytePair> match_byte_pair(size_t k) const;
   struct EdgeStub {
     Label entry, dest;
     uint32_t jump;
@@ -288,6 +297,7 @@ class Emitter {
   std::unique_ptr<Liveness> live_;                   // (fusions only)
   std::vector<Fused> fused_;                         // per instruction (empty without fusions)
   std::vector<IndexedLoad> groups_;                  // by first instruction
+  std::vector<BytePair> pairs_;                      // by first instruction
   std::vector<std::pair<uint32_t, uint32_t>> sunk_;  // (jump, sunk mov), sorted
   std::vector<EdgeStub> edge_stubs_;
   std::vector<Func> funcs_;

@@ -16,6 +16,9 @@
 //  - Sunk constants: `mov r, imm; ...; jcc` where r is read only on the taken edge (an error code
 //    set before a bounds check): the mov moves into a stub on that edge, out of the hot path. A
 //    `mov r, imm` whose value nothing reads is dropped.
+//  - Byte pairs: two byte loads from adjacent addresses, one shifted by 8 and or-ed with the other
+//    (clang's reading of a 16-bit big-endian field it cannot load whole): one 16-bit load, and a
+//    rotate by 8 for the big-endian order, when the low byte's register is dead afterwards.
 //  - Redundant masks: `and r, 31; ...; lsh32 x, r` (63 for 64-bit shifts; any mask keeping those
 //    bits) with r dead after the shift: the shift masks its count itself (BPF, and x86's shifts),
 //    so the and goes (clang's rotate idiom).
@@ -192,6 +195,57 @@ std::optional<Emitter::IndexedLoad> Emitter::match_indexed_load(size_t k) const 
   return m;
 }
 
+// ldxb h, [b + o]; lsh h, 8; ldxb l, [b + o + 1]; or h, l (the loads in any order before the or,
+// the shift after h's load; 32- or 64-bit): h = the big-endian 16-bit value at b + o, when l is dead
+// after the or (little-endian when l's byte comes first in memory). The base must be unchanged when
+// the second load reads it.
+std::optional<Emitter::BytePair> Emitter::match_byte_pair(size_t k) const {
+  if (k + 3 >= p_.insns.size()) return std::nullopt;
+  for (size_t j = k + 1; j <= k + 3; ++j)
+    if (is_target_[j]) return std::nullopt;
+  for (size_t j = k; j <= k + 3; ++j)
+    if (fused(j)) return std::nullopt;
+  const Insn& orr = p_.insns[k + 3];
+  if (orr.info().form != Form::AluReg || orr.info().alu != AluOp::Or) return std::nullopt;
+  const int h = orr.dst, l = orr.src;
+  if (h == l) return std::nullopt;
+  int load_h = -1, load_l = -1, shift = -1;
+  for (int i = 0; i < 3; ++i) {
+    const Insn& in = p_.insns[k + static_cast<size_t>(i)];
+    const OpInfo& info = in.info();
+    if (info.form == Form::Ldx && info.size == 1 && !info.sign_ext && in.dst == h && load_h < 0)
+      load_h = i;
+    else if (info.form == Form::Ldx && info.size == 1 && !info.sign_ext && in.dst == l && load_l < 0)
+      load_l = i;
+    else if (info.form == Form::AluImm && info.alu == AluOp::Lsh && in.dst == h && Blinding::shifts_by(in, 8))
+      shift = i;
+    else
+      return std::nullopt;
+  }
+  if (load_h < 0 || load_l < 0 || shift < load_h) return std::nullopt;
+  const Insn& lh = p_.insns[k + static_cast<size_t>(load_h)];
+  const Insn& ll = p_.insns[k + static_cast<size_t>(load_l)];
+  const int b = lh.src;
+  if (ll.src != b) return std::nullopt;
+  // The base is read by both loads: neither what runs between them may write it.
+  if (load_l > load_h && b == h) return std::nullopt;  // h's load or shift came first
+  if (load_l < load_h && b == l) return std::nullopt;
+  BytePair m;
+  m.first = static_cast<uint32_t>(k);
+  m.dst = h;
+  m.base = b;
+  if (ll.off == static_cast<int32_t>(lh.off) + 1) {
+    m.off = lh.off;
+    m.swap = true;
+  } else if (lh.off == static_cast<int32_t>(ll.off) + 1) {
+    m.off = ll.off;
+  } else {
+    return std::nullopt;
+  }
+  if (live_->live_after(k + 3, l)) return std::nullopt;
+  return m;
+}
+
 void Emitter::plan_fusions() {
   const size_t n = p_.insns.size();
   if (!o_.fuse || o_.checked || metered_) return;
@@ -205,6 +259,12 @@ void Emitter::plan_fusions() {
         fused_[j] = Fused::Group;
       groups_.push_back(*m);
       ++stats.indexed_loads;
+    } else if (auto bp = match_byte_pair(k)) {
+      for (size_t j = k; j <= k + 3; ++j)
+        fused_[j] = Fused::Pair;
+      pairs_.push_back(*bp);
+      ++stats.byte_pairs;
+      k += 3;
     }
   }
   for (size_t k = 0; k < n; ++k) {
@@ -279,6 +339,20 @@ bool Emitter::emit_fused() {
     std::swap(swapped.dst, swapped.src);
     if (o_.disassembly) a_.commentf("; (computed in %%r%u: the mov after it copies it there)", swapped.dst);
     emit_alu(*this, swapped);
+    return true;
+  }
+  if (fused_[k] == Fused::Pair) {
+    auto bp = std::lower_bound(pairs_.begin(), pairs_.end(), k,
+                               [](const BytePair& g, size_t v) { return g.first < v; });
+    if (bp == pairs_.end() || bp->first != k) return false;  // not its first instruction: not reached
+    if (o_.disassembly)
+      for (size_t j = k + 1; j <= k + 3; ++j)
+        a_.commentf("; pc %u: %s (one 16-bit load with the above)", p_.insns[j].pc,
+                    disassemble_insn(p_.insns[j]).c_str());
+    a_.movzx(d(bp->dst), x86::word_ptr(q(bp->base), bp->off));
+    if (bp->swap) a_.rol(w(bp->dst), 8);
+    flags_ = Flags{};
+    skip_ = 3;
     return true;
   }
   if (fused_[k] != Fused::Group) return false;

@@ -296,7 +296,8 @@ class Gen {
     if (x < 79) return depth < 3 && loop_depth_ < 2 ? loop(depth) : alu();
     if (x < 87) return call();
     if (x < 89) return depth > 0 ? early_exit() : alu();
-    if (x < 93) return indexed_load(chance(500));
+    if (x < 91) return indexed_load(chance(500));
+    if (x < 93) return byte_pair(chance(500));
     if (x < 96) return commuted();
     if (x < 99) return depth < 3 ? sunk_constant() : alu();
     return masked_shift();
@@ -432,6 +433,44 @@ class Gen {
     emit("ldx{} {}, [{}{:+}]", suffix(size), R(d), R(p), stack ? -extent : 0);
     init_ &= ~(1u << p);  // a pointer (unless it is the destination)
     set_init(d);
+  }
+
+  // Two adjacent bytes as a 16-bit value: `ldxb h, [b+o]; lsh h, 8; ldxb l, [b+o+1]; or h, l` in
+  // clang's orders (and little-endian), the low byte's register often not read afterwards: the
+  // JIT's 16-bit loads.
+  void byte_pair(bool stack) {
+    const int extent = stack ? fn().stack : static_cast<int>(data_);
+    const int h = dst();
+    const int l = dst_except(1u << h);
+    if (l < 0) return alu();
+    const int base = stack ? 10 : kBase;
+    int off = static_cast<int>(rnd(static_cast<uint64_t>(extent - 1)));
+    if (stack) off -= extent;
+    const bool big = chance(800);
+    const char* w = chance(600) ? "32" : "";
+    const std::string load_h = fmt::format("ldxb {}, [{}{:+}]", R(h), R(base), big ? off : off + 1);
+    const std::string load_l = fmt::format("ldxb {}, [{}{:+}]", R(l), R(base), big ? off + 1 : off);
+    const std::string shift = fmt::format("lsh{} {}, 8", w, R(h));
+    switch (rnd(3)) {
+      case 0:
+        emit("{}", load_h);
+        emit("{}", shift);
+        emit("{}", load_l);
+        break;
+      case 1:
+        emit("{}", load_l);
+        emit("{}", load_h);
+        emit("{}", shift);
+        break;
+      default:
+        emit("{}", load_h);
+        emit("{}", load_l);
+        emit("{}", shift);
+    }
+    emit("or{} {}, {}", w, R(h), R(l));
+    set_init(h);
+    set_init(l);
+    if (chance(600)) set_value(l);
   }
 
   // `op a, b; [another register's ALU;] mov b, a`, with a often redefined after: the JIT's

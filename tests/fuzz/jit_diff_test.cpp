@@ -83,15 +83,19 @@ TEST(JitDiff, GeneratedProgramsExerciseTheFusions) {
     sum.dropped += f.dropped;
     sum.masks += f.masks;
     sum.shifts += f.shifts;
+    sum.byte_pairs += f.byte_pairs;
   }
-  std::printf("2000 programs: %u indexed loads, %u commuted, %u sunk, %u dropped, %u masks, %u shifts\n",
-              sum.indexed_loads, sum.commuted, sum.sunk, sum.dropped, sum.masks, sum.shifts);
+  std::printf(
+      "2000 programs: %u indexed loads, %u commuted, %u sunk, %u dropped, %u masks, %u shifts, %u byte "
+      "pairs\n",
+      sum.indexed_loads, sum.commuted, sum.sunk, sum.dropped, sum.masks, sum.shifts, sum.byte_pairs);
   EXPECT_GE(sum.indexed_loads, 500u);
   EXPECT_GE(sum.commuted, 200u);
   EXPECT_GE(sum.sunk, 200u);
   EXPECT_GE(sum.dropped, 200u);
   EXPECT_GE(sum.masks, 50u);
   EXPECT_GE(sum.shifts, 50u);
+  EXPECT_GE(sum.byte_pairs, 50u);
 }
 
 // Each program runs on the reference and on one engine under test, in turn (scripts/jit_fuzz.sh

@@ -316,6 +316,52 @@ const std::vector<FuseCase>& fuse_cases() {
        "jne %r3, 0, -11\n"
        "exit\n",
        {0, 0, 0, 0, 0, 3}},
+      {"byte pairs as 16-bit loads: big-endian with the base overwritten last, shifted first, "
+       "little-endian",
+       "mov %r7, %r1\n"
+       "ldxb %r0, [%r7+35]\n"
+       "ldxb %r7, [%r7+34]\n"
+       "lsh32 %r7, 8\n"
+       "or32 %r7, %r0\n"
+       "ldxb %r5, [%r1+13]\n"
+       "lsh32 %r5, 8\n"
+       "ldxb %r3, [%r1+14]\n"
+       "or32 %r5, %r3\n"
+       "ldxb %r4, [%r1+22]\n"
+       "lsh %r4, 8\n"
+       "ldxb %r3, [%r1+21]\n"
+       "or %r4, %r3\n"
+       "mov %r0, %r7\n"
+       "lsh %r0, 20\n"
+       "xor %r0, %r5\n"
+       "lsh %r0, 20\n"
+       "xor %r0, %r4\n"
+       "exit\n",
+       {0, 0, 0, 0, 0, 0, 3}},
+      {"byte pairs that are not: the low byte read after, bytes two apart, a sign-extended byte, a "
+       "shift by 16",
+       "ldxb %r0, [%r1+35]\n"
+       "ldxb %r7, [%r1+34]\n"
+       "lsh32 %r7, 8\n"
+       "or32 %r7, %r0\n"
+       "add %r0, %r7\n"
+       "ldxb %r5, [%r1+13]\n"
+       "lsh32 %r5, 8\n"
+       "ldxb %r3, [%r1+15]\n"
+       "or32 %r5, %r3\n"
+       "add %r0, %r5\n"
+       "ldxsb %r6, [%r1+5]\n"
+       "lsh %r6, 8\n"
+       "ldxb %r3, [%r1+6]\n"
+       "or %r6, %r3\n"
+       "add %r0, %r6\n"
+       "ldxb %r4, [%r1+22]\n"
+       "lsh %r4, 16\n"
+       "ldxb %r3, [%r1+23]\n"
+       "or %r4, %r3\n"
+       "add %r0, %r4\n"
+       "exit\n",
+       {0, 0, 0, 0, 0, 0, 0}},
       {"a constant the taken edge does not read either: dropped",
        "ldxdw %r2, [%r1+0]\n"
        "mov %r3, 9\n"
@@ -393,6 +439,7 @@ TEST(JitFusions, EachShapeFusesAsPlannedAndMatchesTheInterpreter) {
           EXPECT_EQ(f.dropped, want.dropped) << "fuse " << fuse << " blinding " << blinding;
           EXPECT_EQ(f.masks, want.masks) << "fuse " << fuse << " blinding " << blinding;
           EXPECT_EQ(f.shifts, want.shifts) << "fuse " << fuse << " blinding " << blinding;
+          EXPECT_EQ(f.byte_pairs, want.byte_pairs) << "fuse " << fuse << " blinding " << blinding;
           jits.push_back({fmt::format("fuse {} blinding {}", fuse, blinding), std::move(*j)});
         }
       // The checked JIT never fuses (and checks every access against the buffer).
