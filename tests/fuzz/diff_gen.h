@@ -28,7 +28,9 @@
 // it), helper calls through call and callx (bpf_get_prandom_u32 and bpf_ktime_get_ns in a seeded
 // environment, bpf_probe_read_kernel from the input into the stack, bpf_loop with a callback),
 // addresses as a base plus a large displacement (a register pointing far away), variable-offset
-// stack loops.
+// stack loops, and the shapes of the JIT's fusions (jit/x86/fuse.cpp): table-style indexed loads,
+// commutative operations copied back, constants read on one edge of a branch, masked shift counts,
+// copies shifted, byte pairs combined into 16-bit values.
 // may_goto is not generated: bpfvm does not run it (vm/decode.h).
 //
 // A small fraction of programs (DiffGenOptions::fault_permille) gets one deliberately faulting
