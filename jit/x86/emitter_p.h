@@ -248,6 +248,9 @@ class Emitter {
   void plan_fusions();
   std::optional<IndexedLoad> match_indexed_load(size_t k) const;
   bool fused(size_t k) const;
+  // Instructions [first, last] may become one fusion: fusions are on, the code unchecked and
+  // unmetered, only `first` is a jump target, and none of them is in another fusion.
+  bool fusable_span(size_t first, size_t last) const;
   // The first instruction after k, within `limit` and before any jump target, that is not a
   // straight-line instruction leaving `regs` alone: the end of what a fusion may look past (the
   // program's size when a target or the limit comes first).

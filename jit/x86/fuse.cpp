@@ -54,9 +54,7 @@ bool is_mov64(const Insn& in) {
 // slots keep the two instructions. A 32-bit lea computes the 64-bit sum and keeps its low half,
 // zero-extended: add32's result.
 bool Emitter::lea_pair(size_t k) const {
-  if (!o_.fuse || o_.checked || metered_ || k + 1 >= p_.insns.size() || is_target_[k + 1] || fused(k) ||
-      fused(k + 1))
-    return false;
+  if (!fusable_span(k, k + 1)) return false;
   const Insn& mov = p_.insns[k];
   const Insn& add = p_.insns[k + 1];
   const OpInfo& mi = mov.info();
@@ -102,9 +100,7 @@ bool Emitter::fuse_mov_add(bool* restored) {
 }
 
 bool Emitter::shift_pair(size_t k) const {
-  if (!bmi2_ || !o_.fuse || o_.checked || metered_ || k + 1 >= p_.insns.size() || is_target_[k + 1] ||
-      fused(k) || fused(k + 1))
-    return false;
+  if (!bmi2_ || !fusable_span(k, k + 1)) return false;
   const Insn& mov = p_.insns[k];
   const Insn& sh = p_.insns[k + 1];
   const OpInfo& mi = mov.info();
@@ -136,6 +132,13 @@ bool Emitter::fuse_mov_shift() {
               is64 ? count : count.r32());
   ++impl_.fusions.shifts;
   skip_ = 1;
+  return true;
+}
+
+bool Emitter::fusable_span(size_t first, size_t last) const {
+  if (!o_.fuse || o_.checked || metered_ || last >= p_.insns.size()) return false;
+  for (size_t j = first; j <= last; ++j)
+    if ((j > first && is_target_[j]) || fused(j)) return false;
   return true;
 }
 
@@ -187,8 +190,7 @@ std::optional<Emitter::IndexedLoad> Emitter::match_indexed_load(size_t k) const 
     return std::nullopt;
   if (m.shift >= 0 && p_.insns[static_cast<size_t>(m.shift)].dst != idx) return std::nullopt;
   if (load.info().form != Form::Ldx || load.info().sign_ext || load.src != ptr) return std::nullopt;
-  for (size_t j = k; j <= m.load; ++j)
-    if ((j > k && is_target_[j]) || fused(j)) return std::nullopt;
+  if (!fusable_span(k, m.load)) return std::nullopt;
   if (load.dst != ptr && live_->live_after(m.load, ptr)) return std::nullopt;
   // Without a shift the group is two instructions on a mov base (lea_pair's), three on a table.
   m.keep_shift = m.shift >= 0 && load.dst != idx && live_->live_after(m.load, idx);
@@ -200,11 +202,7 @@ std::optional<Emitter::IndexedLoad> Emitter::match_indexed_load(size_t k) const 
 // after the or (little-endian when l's byte comes first in memory). The base must be unchanged when
 // the second load reads it.
 std::optional<Emitter::BytePair> Emitter::match_byte_pair(size_t k) const {
-  if (k + 3 >= p_.insns.size()) return std::nullopt;
-  for (size_t j = k + 1; j <= k + 3; ++j)
-    if (is_target_[j]) return std::nullopt;
-  for (size_t j = k; j <= k + 3; ++j)
-    if (fused(j)) return std::nullopt;
+  if (!fusable_span(k, k + 3)) return std::nullopt;
   const Insn& orr = p_.insns[k + 3];
   if (orr.info().form != Form::AluReg || orr.info().alu != AluOp::Or) return std::nullopt;
   const int h = orr.dst, l = orr.src;
