@@ -166,10 +166,12 @@ class Emitter {
   // masked), drawn once: the hoisting plan draws those of loops before the code is emitted.
   Imm32 imm(const Insn& in);
   // The register that holds the current instruction's immediate, when it is hoisted into one.
-  std::optional<x86::Gp> hoisted() const;
+  std::optional<x86::Gp> hoisted() const { return hoisted_at(k_); }
+  std::optional<x86::Gp> hoisted_at(size_t k) const;  // that of instruction k
   // The red-zone slot or the run slot (RunCtl::consts, hoist.cpp) that holds it, as an operand of
   // `bytes`, when it is hoisted into one.
-  std::optional<x86::Mem> hoisted_slot(int bytes) const;
+  std::optional<x86::Mem> hoisted_slot(int bytes) const { return hoisted_slot_at(k_, bytes); }
+  std::optional<x86::Mem> hoisted_slot_at(size_t k, int bytes) const;
   // Where a jump from the current instruction to instruction `to` goes (a loop's entry stub when
   // `to` is inside a loop with hoisted immediates and the jump is not).
   Label jump_label(int32_t to);
@@ -224,7 +226,8 @@ class Emitter {
   // Fusions that rely on liveness (fuse.cpp), planned before hoisting (which leaves their
   // instructions alone). Group: an indexed load's instructions, emitted at the first; Commute: an
   // operation computed in its source register; Elided: the mov after it; Sunk: a constant set in
-  // the stub of a jump's taken edge; Dropped: a dead constant.
+  // the stub of a jump's taken edge; Dropped: a dead constant or a redundant shift mask; Pair: a
+  // byte pair's instructions (BytePair), emitted at the first.
   enum class Fused : uint8_t { None, Group, Pair, Commute, Elided, Sunk, Dropped };
   struct IndexedLoad {
     uint32_t first = 0;

@@ -81,10 +81,9 @@ bool Emitter::fuse_mov_add(bool* restored) {
     const size_t a = k + 1;
     if (!v.blinded()) {
       addr = x86::ptr(base, static_cast<int32_t>(v.value));
-    } else if (a < hoisted_reg_.size() && hoisted_reg_[a] >= 0) {
-      addr = x86::ptr(base, x86::gpq(static_cast<uint32_t>(hoisted_reg_[a])));
-    } else if ((a < hoisted_slot_.size() && hoisted_slot_[a] >= 0) ||
-               (a < run_slot_.size() && run_slot_[a] >= 0)) {
+    } else if (auto h = hoisted_at(a)) {
+      addr = x86::ptr(base, *h);
+    } else if (hoisted_slot_at(a, 8)) {
       return false;
     } else {
       load_imm(mi.is64 ? AUX : AUX.r32(), v);
@@ -120,8 +119,8 @@ bool Emitter::fuse_mov_shift() {
   x86::Gp count;
   if (si.form == Form::AluReg) {
     count = q(sh.src == mov.dst ? mov.src : sh.src);  // (the count read after the mov)
-  } else if (k + 1 < hoisted_reg_.size() && hoisted_reg_[k + 1] >= 0) {
-    count = x86::gpq(static_cast<uint32_t>(hoisted_reg_[k + 1]));
+  } else if (auto h = hoisted_at(k + 1)) {
+    count = *h;
   } else {
     return false;
   }

@@ -85,18 +85,18 @@ Imm32 Emitter::imm(const Insn& in) {
   return v;
 }
 
-std::optional<x86::Gp> Emitter::hoisted() const {
-  if (k_ >= hoisted_reg_.size() || hoisted_reg_[k_] < 0) return std::nullopt;
-  return x86::gpq(static_cast<uint32_t>(hoisted_reg_[k_]));
+std::optional<x86::Gp> Emitter::hoisted_at(size_t k) const {
+  if (k >= hoisted_reg_.size() || hoisted_reg_[k] < 0) return std::nullopt;
+  return x86::gpq(static_cast<uint32_t>(hoisted_reg_[k]));
 }
 
-std::optional<x86::Mem> Emitter::hoisted_slot(int bytes) const {
-  if (k_ < run_slot_.size() && run_slot_[k_] >= 0)
+std::optional<x86::Mem> Emitter::hoisted_slot_at(size_t k, int bytes) const {
+  if (k < run_slot_.size() && run_slot_[k] >= 0)
     return x86::ptr(CTLR,
-                    static_cast<int32_t>(offsetof(RunCtl, consts) + 8 * static_cast<size_t>(run_slot_[k_])),
+                    static_cast<int32_t>(offsetof(RunCtl, consts) + 8 * static_cast<size_t>(run_slot_[k])),
                     static_cast<uint32_t>(bytes));
-  if (k_ >= hoisted_slot_.size() || hoisted_slot_[k_] < 0) return std::nullopt;
-  return x86::ptr(x86::rsp, -8 * (hoisted_slot_[k_] + 1), static_cast<uint32_t>(bytes));
+  if (k >= hoisted_slot_.size() || hoisted_slot_[k] < 0) return std::nullopt;
+  return x86::ptr(x86::rsp, -8 * (hoisted_slot_[k] + 1), static_cast<uint32_t>(bytes));
 }
 
 Label Emitter::jump_label(int32_t to) {
